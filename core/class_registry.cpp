@@ -1,0 +1,196 @@
+#include "class_registry.hpp"
+
+#include <memory>
+
+#include "json.hpp"
+
+namespace gramothi {
+namespace {
+
+Error unavailable(const std::string &why) {
+  return Error{ErrorKind::kUnavailable, "storage_unavailable",
+               "Storage is unavailable: " + why};
+}
+
+std::optional<Error> check_class_id(const std::string &class_id) {
+  if (valid_class_id(class_id)) return std::nullopt;
+  return Error{ErrorKind::kInvalid, "invalid_field",
+               "Field 'class_id' must be 1 to 64 characters of letters, digits and . _ : @ -"};
+}
+
+}  // namespace
+
+int64_t now_ms() { return g_get_real_time() / 1000; }
+
+std::string ClassRegistry::status_json(const ClassStatus &s) {
+  JsonObjectWriter w;
+  w.str("class_id", s.class_id)
+      .str("state", s.state)
+      .str("owner_id", s.owner_id)
+      .opt_str("session_id", s.session_id)
+      .opt_str("teacher_id", s.session_teacher);
+  if (s.session_id)
+    w.str("started_at", iso8601_from_ms(s.started_at_ms));
+  else
+    w.null("started_at");
+  if (s.ended_at_ms)
+    w.str("ended_at", iso8601_from_ms(*s.ended_at_ms));
+  else
+    w.null("ended_at");
+  w.num("participant_count", s.participant_count);
+  if (s.current_slide_id)
+    w.raw("current_slide", JsonObjectWriter().str("slide_id", *s.current_slide_id).finish());
+  else
+    w.null("current_slide");
+  return w.finish();
+}
+
+void ClassRegistry::run_change(const std::string &class_id, Op op,
+                               std::function<void(const ClassChange &)> on_change,
+                               ChangeCallback done) {
+  if (auto e = check_class_id(class_id)) {
+    // Answer on a later iteration, as for every other outcome.
+    auto *cb = new std::function<void()>([done = std::move(done), err = *e] { done(err); });
+    g_idle_add_full(
+        G_PRIORITY_DEFAULT,
+        [](gpointer p) -> gboolean {
+          (*static_cast<std::function<void()> *>(p))();
+          return G_SOURCE_REMOVE;
+        },
+        cb, [](gpointer p) { delete static_cast<std::function<void()> *>(p); });
+    return;
+  }
+  auto result = std::make_shared<std::optional<Result<ClassChange>>>();
+  worker_.post(
+      [result, op = std::move(op)](Database *db, const std::string &open_error) {
+        if (!db) {
+          result->emplace(unavailable(open_error));
+          return;
+        }
+        ClassStore store(*db);
+        result->emplace(op(store));
+      },
+      [result, on_change = std::move(on_change), done = std::move(done)] {
+        Result<ClassChange> &r = **result;
+        if (r.ok() && r->changed && on_change) on_change(*r);
+        done(std::move(r));
+      });
+}
+
+void ClassRegistry::start(const TokenClaims &who, const std::string &class_id,
+                          ChangeCallback done) {
+  run_change(
+      class_id,
+      [=](ClassStore &s) { return s.start(class_id, who.user_id, who.role, now_ms()); },
+      [this](const ClassChange &c) {
+        bus_.publish("class.started", JsonObjectWriter()
+                                          .str("class_id", c.status.class_id)
+                                          .opt_str("session_id", c.status.session_id)
+                                          .opt_str("teacher_id", c.status.session_teacher)
+                                          .finish());
+      },
+      std::move(done));
+}
+
+void ClassRegistry::stop(const TokenClaims &who, const std::string &class_id,
+                         ChangeCallback done) {
+  run_change(
+      class_id, [=](ClassStore &s) { return s.stop(class_id, who.user_id, who.role, now_ms()); },
+      [this, by = who.user_id](const ClassChange &c) {
+        bus_.publish("class.stopped", JsonObjectWriter()
+                                          .str("class_id", c.status.class_id)
+                                          .opt_str("session_id", c.status.session_id)
+                                          .str("stopped_by", by)
+                                          .finish());
+      },
+      std::move(done));
+}
+
+void ClassRegistry::join(const TokenClaims &who, const std::string &class_id,
+                         ChangeCallback done) {
+  run_change(
+      class_id, [=](ClassStore &s) { return s.join(class_id, who.user_id, who.role, now_ms()); },
+      [this, who](const ClassChange &c) {
+        bus_.publish("class.joined", JsonObjectWriter()
+                                         .str("class_id", c.status.class_id)
+                                         .str("user_id", who.user_id)
+                                         .str("role", role_name(who.role))
+                                         .num("participant_count", c.status.participant_count)
+                                         .finish());
+      },
+      std::move(done));
+}
+
+void ClassRegistry::leave(const TokenClaims &who, const std::string &class_id,
+                          ChangeCallback done) {
+  run_change(
+      class_id, [=](ClassStore &s) { return s.leave(class_id, who.user_id, now_ms()); },
+      [this, who](const ClassChange &c) {
+        bus_.publish("class.left", JsonObjectWriter()
+                                       .str("class_id", c.status.class_id)
+                                       .str("user_id", who.user_id)
+                                       .num("participant_count", c.status.participant_count)
+                                       .finish());
+      },
+      std::move(done));
+}
+
+void ClassRegistry::pin_profile(const TokenClaims &who, const std::string &class_id,
+                                const std::string &profile, ChangeCallback done) {
+  if (!profiles_.is_valid_choice(profile)) {
+    Error e{ErrorKind::kInvalid, "invalid_field",
+            "Field 'profile' must be one of: " + profiles_.names_joined() + "."};
+    run_change(
+        class_id, [e](ClassStore &) -> Result<ClassChange> { return e; }, nullptr,
+        std::move(done));
+    return;
+  }
+  run_change(
+      class_id,
+      [=](ClassStore &s) { return s.pin_profile(class_id, who.user_id, profile, now_ms()); },
+      [this, who, profile](const ClassChange &c) {
+        bus_.publish("class.profile_pinned", JsonObjectWriter()
+                                                 .str("class_id", c.status.class_id)
+                                                 .str("user_id", who.user_id)
+                                                 .str("profile", profile)
+                                                 .finish());
+      },
+      std::move(done));
+}
+
+void ClassRegistry::status(const std::string &class_id, StatusCallback done) {
+  run_change(
+      class_id,
+      [=](ClassStore &s) -> Result<ClassChange> {
+        auto r = s.status(class_id);
+        if (!r) return r.error();
+        return ClassChange{*r, false};
+      },
+      nullptr,
+      [done = std::move(done)](Result<ClassChange> r) {
+        if (r)
+          done(std::move(r->status));
+        else
+          done(r.error());
+      });
+}
+
+void ClassRegistry::health(HealthCallback done) {
+  auto result = std::make_shared<std::optional<Result<int>>>();
+  worker_.post(
+      [result](Database *db, const std::string &open_error) {
+        if (!db) {
+          result->emplace(unavailable(open_error));
+          return;
+        }
+        try {
+          db->ping();
+          result->emplace(current_schema_version(*db));
+        } catch (const StorageError &e) {
+          result->emplace(unavailable(e.what()));
+        }
+      },
+      [result, done = std::move(done)] { done(std::move(**result)); });
+}
+
+}  // namespace gramothi

@@ -1,0 +1,145 @@
+// Storage: one interface, two backends (SQLite by default, PostgreSQL via libpq).
+//
+// `Database` is a single connection that runs SQL with `$1..$n` text parameters on either
+// backend; it is not thread-safe and is used by one thread at a time (the StorageWorker's).
+// `ClassStore` holds the class lifecycle rules on top of it, written once for both backends:
+// every operation is one transaction, so a crash never leaves half an operation behind.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "error.hpp"
+
+namespace gramothi {
+
+// Thrown by Database on failure. kind: kUnavailable (cannot connect / connection lost),
+// kConflict (a constraint or serialization failure: the operation may be retried),
+// kInternal (anything else: bad SQL, corrupt file).
+class StorageError : public std::runtime_error {
+ public:
+  StorageError(ErrorKind kind, const std::string &what) : std::runtime_error(what), kind_(kind) {}
+  ErrorKind kind() const { return kind_; }
+
+ private:
+  ErrorKind kind_;
+};
+
+using SqlValue = std::optional<std::string>;  // nullopt = SQL NULL
+using SqlRow = std::vector<SqlValue>;
+
+class Database {
+ public:
+  virtual ~Database() = default;
+  virtual std::string_view backend() const = 0;  // "sqlite" or "postgresql"
+  // One statement; parameters are $1..$n, passed as text (NULL for nullopt); results as text.
+  virtual std::vector<SqlRow> query(std::string_view sql, const std::vector<SqlValue> &params) = 0;
+  std::vector<SqlRow> query(std::string_view sql) { return query(sql, {}); }
+  // Several statements, no parameters (migrations).
+  virtual void exec_script(std::string_view sql) = 0;
+  // Transactions. begin() takes the write lock at once (SQLite: BEGIN IMMEDIATE).
+  virtual void begin() = 0;
+  virtual void commit() = 0;
+  virtual void rollback() = 0;  // never throws
+  // PostgreSQL: SELECT ... FOR UPDATE; SQLite serializes writers already.
+  virtual bool supports_row_locks() const = 0;
+  // Cheap round trip; reconnects a lost connection first where the backend can. Throws.
+  virtual void ping() = 0;
+};
+
+// `path` is a file path (created if missing, parent must exist). WAL mode, busy timeout.
+std::unique_ptr<Database> open_sqlite(const std::string &path);
+// `url` is a libpq connection URI ("postgresql://user@host:port/db?...").
+std::unique_ptr<Database> open_postgres(const std::string &url);
+
+// The schema version this build knows; migrate() brings a database up to it.
+int latest_schema_version();
+// Applies missing migrations in order, each in its own transaction, recording them in
+// schema_migrations. Safe to run concurrently from two processes (PostgreSQL advisory lock;
+// SQLite write lock). Refuses a database whose version is newer than this build's. Returns the
+// version after migrating.
+int migrate(Database &db);
+int current_schema_version(Database &db);  // 0 for an empty database
+
+enum class Role { kStudent, kTeacher, kAdmin };
+std::string_view role_name(Role role);
+std::optional<Role> parse_role(std::string_view name);
+
+struct ClassStatus {
+  std::string class_id;
+  std::string state;     // "live" or "ended"
+  std::string owner_id;  // the teacher who created the class (first start)
+  std::optional<std::string> session_id;      // current (live) or last session
+  std::optional<std::string> session_teacher; // who started that session
+  int64_t started_at_ms = 0;                  // of that session
+  std::optional<int64_t> ended_at_ms;         // of that session, when ended
+  int64_t participant_count = 0;              // users joined and not left, live session only
+  std::optional<std::string> current_slide_id;
+  int64_t created_at_ms = 0;
+};
+
+// Outcome of a lifecycle operation: the class after it, and whether anything changed
+// (false for an idempotent repeat: start by the live session's teacher, join twice, ...).
+struct ClassChange {
+  ClassStatus status;
+  bool changed = true;
+};
+
+struct AttendanceRecord {
+  std::string session_id;
+  std::string user_id;
+  Role role = Role::kStudent;
+  int64_t joined_at_ms = 0;
+  std::optional<int64_t> left_at_ms;
+};
+
+// Class ids and user ids: 1..64 (class) / 1..128 (user) chars of [A-Za-z0-9._:@-].
+bool valid_class_id(std::string_view id);
+bool valid_user_id(std::string_view id);
+
+// Lifecycle rules. Every method is one transaction; errors come back as Error (kind + code):
+//   start: students -> kForbidden "forbidden_role". Unknown class -> created, owner = caller.
+//          A teacher who is not the owner -> kForbidden "not_class_owner" (admins may).
+//          Live already: same session teacher -> changed=false; else kConflict "class_already_live".
+//   stop:  unknown -> kNotFound "class_not_found"; not live -> kConflict "class_not_live";
+//          students -> kForbidden "forbidden_role"; teacher that is neither owner nor session
+//          teacher -> kForbidden "not_class_owner"; admins may. Closes open attendance.
+//   join:  unknown -> kNotFound; not live -> kConflict "class_not_live"; already joined ->
+//          changed=false. Records attendance (session, user, role, joined_at).
+//   leave: unknown -> kNotFound; not live -> kConflict "class_not_live"; not joined ->
+//          changed=false. Sets left_at.
+//   pin_profile: unknown -> kNotFound. Upserts (class, user) -> profile; the caller validated
+//          the profile name.
+//   status: unknown -> kNotFound.
+// A StorageError from the Database becomes an Error of its kind with code "storage_unavailable"
+// (kUnavailable), "storage_conflict" (kConflict) or "storage_error" (kInternal).
+class ClassStore {
+ public:
+  explicit ClassStore(Database &db) : db_(db) {}
+
+  Result<ClassChange> start(const std::string &class_id, const std::string &user_id, Role role,
+                            int64_t now_ms);
+  Result<ClassChange> stop(const std::string &class_id, const std::string &user_id, Role role,
+                           int64_t now_ms);
+  Result<ClassChange> join(const std::string &class_id, const std::string &user_id, Role role,
+                           int64_t now_ms);
+  Result<ClassChange> leave(const std::string &class_id, const std::string &user_id,
+                            int64_t now_ms);
+  Result<ClassChange> pin_profile(const std::string &class_id, const std::string &user_id,
+                                  const std::string &profile, int64_t now_ms);
+  Result<ClassStatus> status(const std::string &class_id);
+  // The user's pinned profile for the class, or nullopt when none was recorded.
+  Result<std::optional<std::string>> pinned_profile(const std::string &class_id,
+                                                    const std::string &user_id);
+  Result<std::vector<AttendanceRecord>> attendance(const std::string &session_id);
+
+ private:
+  Database &db_;
+};
+
+}  // namespace gramothi

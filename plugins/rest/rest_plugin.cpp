@@ -1,0 +1,297 @@
+/* rest — the original module's REST API, over the host's class registry.
+ *
+ * Routes (JSON in and out; every error is {"error":{"code","message"}}):
+ *   POST /api/v1/streaming/start              {class_id}           teacher/admin; caller owns it
+ *   POST /api/v1/streaming/stop               {class_id}           owner/admin
+ *   POST /api/v1/streaming/join               {class_id}           any authenticated user
+ *   POST /api/v1/streaming/leave              {class_id}           any authenticated user
+ *   POST /api/v1/streaming/bandwidth-profile  {class_id, profile}  any authenticated user
+ *   GET  /api/v1/streaming/status/{class_id}                       any authenticated user
+ *   GET  /api/v1/streaming/ice-servers                             any authenticated user
+ *   GET  /health                                                   public
+ *   GET  /config                                                   public, no secrets
+ * Requests carry "Authorization: Bearer <jwt>".
+ *
+ * Options ([plugin.rest] in the server config):
+ *   max_body_bytes = 16384   largest accepted request body (413 beyond it)
+ *
+ * Example:
+ *   [plugins]
+ *   load = rest
+ *   [plugin.rest]
+ *   max_body_bytes = 8192
+ */
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+#include <cstring>
+#include <string>
+
+#include "gramothi/plugin.h"
+
+namespace {
+
+const GramothiHost *host = nullptr;
+GramothiPluginContext *ctx = nullptr;
+
+constexpr const char *kBase = "/api/v1/streaming";
+
+struct Failure {
+  unsigned status;
+  const char *code;
+  std::string message;
+};
+
+std::string quote(const std::string &s) {
+  g_autoptr(JsonNode) n = json_node_init_string(json_node_alloc(), s.c_str());
+  g_autofree char *out = json_to_string(n, FALSE);
+  return out;
+}
+
+void respond_json(GramothiHttpExchange *ex, unsigned status, const std::string &json) {
+  host->http_respond(ex, status, "application/json", json.data(), json.size());
+}
+
+void respond_failure(GramothiHttpExchange *ex, const Failure &f) {
+  respond_json(ex, f.status,
+               std::string("{\"error\":{\"code\":") + quote(f.code) +
+                   ",\"message\":" + quote(f.message) + "}}");
+}
+
+unsigned http_status(int32_t status) {
+  switch (status) {
+    case GRAMOTHI_E_INVALID:
+      return 400;
+    case GRAMOTHI_E_UNAUTHORIZED:
+      return 401;
+    case GRAMOTHI_E_FORBIDDEN:
+      return 403;
+    case GRAMOTHI_E_NOT_FOUND:
+      return 404;
+    case GRAMOTHI_E_CONFLICT:
+      return 409;
+    case GRAMOTHI_E_TOO_LARGE:
+      return 413;
+    case GRAMOTHI_E_UNAVAILABLE:
+      return 503;
+    default:
+      return 500;
+  }
+}
+
+void respond_host_error(GramothiHttpExchange *ex, const GramothiError &e) {
+  respond_failure(ex, {http_status(e.status), e.code, e.message});
+}
+
+// Answers a host result: the JSON on success, the error otherwise. user_data: the exchange.
+void on_result(const GramothiError *error, const char *json, void *user_data) {
+  auto *ex = static_cast<GramothiHttpExchange *>(user_data);
+  if (error)
+    respond_host_error(ex, *error);
+  else
+    respond_json(ex, 200, json);
+}
+
+// Authenticates the request; on failure answers it and returns false.
+bool authenticate(GramothiHttpExchange *ex, GramothiPrincipal *who) {
+  GramothiError e{};
+  if (host->auth_verify(ctx, host->http_header(ex, "Authorization"), who, &e) == GRAMOTHI_OK)
+    return true;
+  host->http_add_header(ex, "WWW-Authenticate", "Bearer");
+  respond_host_error(ex, e);
+  return false;
+}
+
+// A JSON request body: an object, with string fields read by name.
+class Body {
+ public:
+  // On failure answers the request and returns false.
+  bool parse(GramothiHttpExchange *ex) {
+    const char *type = host->http_header(ex, "Content-Type");
+    if (type && *type && g_ascii_strncasecmp(type, "application/json", 16) != 0) {
+      respond_failure(ex, {415, "unsupported_media_type",
+                           "Send the body as application/json, not " + std::string(type) + "."});
+      return false;
+    }
+    size_t len = 0;
+    const uint8_t *data = host->http_body(ex, &len);
+    if (len == 0) {
+      respond_failure(ex, {400, "invalid_json", "The request needs a JSON object body."});
+      return false;
+    }
+    parser_ = json_parser_new_immutable();
+    g_autoptr(GError) err = nullptr;
+    if (!json_parser_load_from_data(parser_, reinterpret_cast<const char *>(data),
+                                    static_cast<gssize>(len), &err)) {
+      respond_failure(ex, {400, "invalid_json",
+                           std::string("The body is not valid JSON: ") + err->message});
+      return false;
+    }
+    JsonNode *root = json_parser_get_root(parser_);
+    if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
+      respond_failure(ex, {400, "invalid_json", "The body must be a JSON object."});
+      return false;
+    }
+    object_ = json_node_get_object(root);
+    return true;
+  }
+
+  // A required non-empty string field; on failure answers the request and returns nullptr.
+  const char *string(GramothiHttpExchange *ex, const char *name) {
+    if (!json_object_has_member(object_, name)) {
+      respond_failure(ex, {400, "missing_field", std::string("Field '") + name + "' is required."});
+      return nullptr;
+    }
+    JsonNode *n = json_object_get_member(object_, name);
+    if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING ||
+        !*json_node_get_string(n)) {
+      respond_failure(ex, {400, "invalid_field",
+                           std::string("Field '") + name + "' must be a non-empty string."});
+      return nullptr;
+    }
+    return json_node_get_string(n);
+  }
+
+  ~Body() {
+    if (parser_) g_object_unref(parser_);
+  }
+
+ private:
+  JsonParser *parser_ = nullptr;
+  JsonObject *object_ = nullptr;
+};
+
+using ClassOp = void (*)(GramothiPluginContext *, const GramothiPrincipal *, const char *,
+                         GramothiResultCallback, void *);
+
+// POST {class_id} -> a class operation.
+void class_op(GramothiHttpExchange *ex, ClassOp op, bool teachers_only) {
+  GramothiPrincipal who{};
+  if (!authenticate(ex, &who)) return;
+  if (teachers_only && who.role == GRAMOTHI_ROLE_STUDENT) {
+    respond_failure(ex, {403, "forbidden_role", "Only a teacher or an admin may do this."});
+    return;
+  }
+  Body body;
+  if (!body.parse(ex)) return;
+  const char *class_id = body.string(ex, "class_id");
+  if (!class_id) return;
+  op(ctx, &who, class_id, on_result, ex);
+}
+
+void handle_start(GramothiHttpExchange *ex, void *) { class_op(ex, host->class_start, true); }
+void handle_stop(GramothiHttpExchange *ex, void *) { class_op(ex, host->class_stop, true); }
+void handle_join(GramothiHttpExchange *ex, void *) { class_op(ex, host->class_join, false); }
+void handle_leave(GramothiHttpExchange *ex, void *) { class_op(ex, host->class_leave, false); }
+
+void handle_bandwidth_profile(GramothiHttpExchange *ex, void *) {
+  GramothiPrincipal who{};
+  if (!authenticate(ex, &who)) return;
+  Body body;
+  if (!body.parse(ex)) return;
+  const char *class_id = body.string(ex, "class_id");
+  if (!class_id) return;
+  const char *profile = body.string(ex, "profile");
+  if (!profile) return;
+  host->class_pin_profile(ctx, &who, class_id, profile, on_result, ex);
+}
+
+void handle_status(GramothiHttpExchange *ex, void *) {
+  GramothiPrincipal who{};
+  if (!authenticate(ex, &who)) return;
+  host->class_status(ctx, host->http_param(ex, "class_id"), on_result, ex);
+}
+
+void respond_owned_json(GramothiHttpExchange *ex, char *json) {
+  respond_json(ex, 200, json);
+  host->free(json);
+}
+
+void handle_ice_servers(GramothiHttpExchange *ex, void *) {
+  GramothiPrincipal who{};
+  if (!authenticate(ex, &who)) return;
+  host->http_add_header(ex, "Cache-Control", "private, no-store");
+  respond_owned_json(ex, host->ice_servers_json(ctx, &who));
+}
+
+void handle_config(GramothiHttpExchange *ex, void *) {
+  respond_owned_json(ex, host->public_config_json(ctx));
+}
+
+void handle_health(GramothiHttpExchange *ex, void *) {
+  host->health(
+      ctx,
+      [](const GramothiError *error, const char *json, void *user_data) {
+        respond_json(static_cast<GramothiHttpExchange *>(user_data), error ? 503 : 200, json);
+      },
+      ex);
+}
+
+int32_t rest_init(const GramothiHost *h, GramothiPluginContext *c, void **state, char *error,
+                  size_t error_size) {
+  if (h->abi_major != GRAMOTHI_PLUGIN_ABI_MAJOR || !GRAMOTHI_HOST_HAS(h, event_publish)) {
+    g_strlcpy(error, "the host lacks functions of plugin ABI 1.0", error_size);
+    return GRAMOTHI_E_INTERNAL;
+  }
+  host = h;
+  ctx = c;
+  *state = nullptr;
+
+  size_t max_body = 16 * 1024;
+  if (const char *v = host->config_get(ctx, "max_body_bytes")) {
+    guint64 n = 0;
+    if (!g_ascii_string_to_unsigned(v, 10, 256, 1024 * 1024, &n, nullptr)) {
+      g_snprintf(error, error_size,
+                 "[plugin.rest] max_body_bytes: '%s' is not a whole number from 256 to 1048576", v);
+      return GRAMOTHI_E_INVALID;
+    }
+    max_body = n;
+  }
+
+  struct {
+    const char *method;
+    std::string path;
+    size_t max_body;
+    GramothiHttpHandler handler;
+  } routes[] = {
+      {"POST", std::string(kBase) + "/start", max_body, handle_start},
+      {"POST", std::string(kBase) + "/stop", max_body, handle_stop},
+      {"POST", std::string(kBase) + "/join", max_body, handle_join},
+      {"POST", std::string(kBase) + "/leave", max_body, handle_leave},
+      {"POST", std::string(kBase) + "/bandwidth-profile", max_body, handle_bandwidth_profile},
+      {"GET", std::string(kBase) + "/status/{class_id}", 0, handle_status},
+      {"GET", std::string(kBase) + "/ice-servers", 0, handle_ice_servers},
+      {"GET", "/health", 0, handle_health},
+      {"GET", "/config", 0, handle_config},
+  };
+  for (auto &r : routes) {
+    if (host->http_route(ctx, r.method, r.path.c_str(), r.max_body, r.handler, nullptr) != 0) {
+      g_snprintf(error, error_size, "cannot register %s %s", r.method, r.path.c_str());
+      return GRAMOTHI_E_INTERNAL;
+    }
+  }
+  return GRAMOTHI_OK;
+}
+
+void rest_shutdown(void *) {
+  host = nullptr;
+  ctx = nullptr;
+}
+
+const GramothiPluginDescriptor kDescriptor = {
+    GRAMOTHI_PLUGIN_ABI_MAJOR,
+    GRAMOTHI_PLUGIN_ABI_MINOR,
+    sizeof(GramothiPluginDescriptor),
+    0,
+    "rest",
+    "0.1.0",
+    "The original module's REST API: class lifecycle, status, profiles, ICE servers, health",
+    rest_init,
+    rest_shutdown,
+};
+
+}  // namespace
+
+extern "C" GRAMOTHI_PLUGIN_EXPORT const GramothiPluginDescriptor *gramothi_plugin_describe(void) {
+  return &kDescriptor;
+}

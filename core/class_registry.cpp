@@ -8,8 +8,7 @@ namespace gramothi {
 namespace {
 
 Error unavailable(const std::string &why) {
-  return Error{ErrorKind::kUnavailable, "storage_unavailable",
-               "Storage is unavailable: " + why};
+  return Error{ErrorKind::kUnavailable, "storage_unavailable", "Storage is unavailable: " + why};
 }
 
 std::optional<Error> check_class_id(const std::string &class_id) {
@@ -20,7 +19,9 @@ std::optional<Error> check_class_id(const std::string &class_id) {
 
 }  // namespace
 
-int64_t now_ms() { return g_get_real_time() / 1000; }
+int64_t now_ms() {
+  return g_get_real_time() / 1000;
+}
 
 std::string ClassRegistry::status_json(const ClassStatus &s) {
   JsonObjectWriter w;
@@ -80,8 +81,7 @@ void ClassRegistry::run_change(const std::string &class_id, Op op,
 void ClassRegistry::start(const TokenClaims &who, const std::string &class_id,
                           ChangeCallback done) {
   run_change(
-      class_id,
-      [=](ClassStore &s) { return s.start(class_id, who.user_id, who.role, now_ms()); },
+      class_id, [=](ClassStore &s) { return s.start(class_id, who.user_id, who.role, now_ms()); },
       [this](const ClassChange &c) {
         bus_.publish("class.started", JsonObjectWriter()
                                           .str("class_id", c.status.class_id)
@@ -92,8 +92,7 @@ void ClassRegistry::start(const TokenClaims &who, const std::string &class_id,
       std::move(done));
 }
 
-void ClassRegistry::stop(const TokenClaims &who, const std::string &class_id,
-                         ChangeCallback done) {
+void ClassRegistry::stop(const TokenClaims &who, const std::string &class_id, ChangeCallback done) {
   run_change(
       class_id, [=](ClassStore &s) { return s.stop(class_id, who.user_id, who.role, now_ms()); },
       [this, by = who.user_id](const ClassChange &c) {
@@ -106,8 +105,7 @@ void ClassRegistry::stop(const TokenClaims &who, const std::string &class_id,
       std::move(done));
 }
 
-void ClassRegistry::join(const TokenClaims &who, const std::string &class_id,
-                         ChangeCallback done) {
+void ClassRegistry::join(const TokenClaims &who, const std::string &class_id, ChangeCallback done) {
   run_change(
       class_id, [=](ClassStore &s) { return s.join(class_id, who.user_id, who.role, now_ms()); },
       [this, who](const ClassChange &c) {
@@ -141,8 +139,7 @@ void ClassRegistry::pin_profile(const TokenClaims &who, const std::string &class
     Error e{ErrorKind::kInvalid, "invalid_field",
             "Field 'profile' must be one of: " + profiles_.names_joined() + "."};
     run_change(
-        class_id, [e](ClassStore &) -> Result<ClassChange> { return e; }, nullptr,
-        std::move(done));
+        class_id, [e](ClassStore &) -> Result<ClassChange> { return e; }, nullptr, std::move(done));
     return;
   }
   run_change(

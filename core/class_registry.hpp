@@ -28,8 +28,8 @@ class ClassRegistry {
   void stop(const TokenClaims &who, const std::string &class_id, ChangeCallback done);
   void join(const TokenClaims &who, const std::string &class_id, ChangeCallback done);
   void leave(const TokenClaims &who, const std::string &class_id, ChangeCallback done);
-  void pin_profile(const TokenClaims &who, const std::string &class_id,
-                   const std::string &profile, ChangeCallback done);
+  void pin_profile(const TokenClaims &who, const std::string &class_id, const std::string &profile,
+                   ChangeCallback done);
   void status(const std::string &class_id, StatusCallback done);
   void health(HealthCallback done);
 

@@ -141,7 +141,8 @@ Result<Config> load_config(const std::string &path) {
       std::string name = group.substr(7);
       if (!valid_plugin_name(name))
         return config_error(path + ": [" + group + "]: '" + name + "' is not a plugin name");
-      for (gsize k = 0; k < n_keys; k++) c.plugin_settings[name][keys[k]] = r.str(groups[i], keys[k]);
+      for (gsize k = 0; k < n_keys; k++)
+        c.plugin_settings[name][keys[k]] = r.str(groups[i], keys[k]);
       continue;
     }
     auto known = kKnownKeys.find(group);
@@ -161,7 +162,8 @@ Result<Config> load_config(const std::string &path) {
   if (r.has("server", "listen_address")) {
     c.listen_address = r.str("server", "listen_address");
     g_autoptr(GInetAddress) addr = g_inet_address_new_from_string(c.listen_address.c_str());
-    if (!addr) r.fail("server", "listen_address", "'" + c.listen_address + "' is not an IP address");
+    if (!addr)
+      r.fail("server", "listen_address", "'" + c.listen_address + "' is not an IP address");
   }
   if (r.has("server", "port")) {
     if (auto v = r.integer("server", "port", 0, 65535)) c.port = static_cast<int>(*v);
@@ -197,7 +199,8 @@ Result<Config> load_config(const std::string &path) {
     if (auto s = r.file_contents("ice", "turn_shared_secret_file")) c.turn_shared_secret = *s;
   }
   if (r.has("ice", "turn_credential_ttl")) {
-    if (auto v = r.integer("ice", "turn_credential_ttl", 60, 7 * 86400)) c.turn_credential_ttl_s = *v;
+    if (auto v = r.integer("ice", "turn_credential_ttl", 60, 7 * 86400))
+      c.turn_credential_ttl_s = *v;
   }
   for (const auto &u : c.stun_urls)
     if (u.rfind("stun:", 0) != 0 && u.rfind("stuns:", 0) != 0)
@@ -209,16 +212,19 @@ Result<Config> load_config(const std::string &path) {
   if (r.has("plugins", "load")) {
     c.plugins.clear();
     std::set<std::string> optional;
-    for (const auto &name : r.list("plugins", "optional")) optional.insert(name);
+    for (const auto &name : r.list("plugins", "optional"))
+      optional.insert(name);
     for (const auto &name : r.list("plugins", "load")) {
-      if (!valid_plugin_name(name)) r.fail("plugins", "load", "'" + name + "' is not a plugin name");
+      if (!valid_plugin_name(name))
+        r.fail("plugins", "load", "'" + name + "' is not a plugin name");
       for (const auto &p : c.plugins)
         if (p.name == name) r.fail("plugins", "load", "'" + name + "' is listed twice");
       c.plugins.push_back({name, optional.count(name) > 0});
     }
     for (const auto &name : optional) {
       bool listed = false;
-      for (const auto &p : c.plugins) listed |= p.name == name;
+      for (const auto &p : c.plugins)
+        listed |= p.name == name;
       if (!listed) r.fail("plugins", "optional", "'" + name + "' is not in [plugins] load");
     }
   } else if (r.has("plugins", "optional")) {

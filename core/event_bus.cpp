@@ -14,7 +14,9 @@ int64_t EventBus::subscribe(std::string topic_prefix, Callback callback) {
   return id;
 }
 
-void EventBus::unsubscribe(int64_t id) { subscriptions_.erase(id); }
+void EventBus::unsubscribe(int64_t id) {
+  subscriptions_.erase(id);
+}
 
 void EventBus::publish(std::string topic, std::string payload_json) {
   pending_.emplace_back(std::move(topic), std::move(payload_json));

@@ -62,11 +62,12 @@ HttpRouter::HttpRouter()
   soup_server_add_handler(server_.get(), nullptr, handler, this, nullptr);
 }
 
-HttpRouter::~HttpRouter() { close(); }
+HttpRouter::~HttpRouter() {
+  close();
+}
 
-bool HttpRouter::add_route(const std::string &method, const std::string &pattern,
-                           size_t max_body, HttpHandler handler, const void *owner,
-                           std::string *why) {
+bool HttpRouter::add_route(const std::string &method, const std::string &pattern, size_t max_body,
+                           HttpHandler handler, const void *owner, std::string *why) {
   if (pattern.empty() || pattern[0] != '/' || pattern.find("//") != std::string::npos) {
     *why = "pattern '" + pattern + "' must be an absolute path";
     return false;
@@ -74,7 +75,8 @@ bool HttpRouter::add_route(const std::string &method, const std::string &pattern
   Route r{method, split_path(pattern), max_body, std::move(handler), owner};
   for (const auto &seg : r.segments) {
     bool placeholder = seg.size() > 2 && seg.front() == '{' && seg.back() == '}';
-    if (!placeholder && (seg.find('{') != std::string::npos || seg.find('}') != std::string::npos)) {
+    if (!placeholder &&
+        (seg.find('{') != std::string::npos || seg.find('}') != std::string::npos)) {
       *why = "pattern '" + pattern + "' has a malformed placeholder";
       return false;
     }
@@ -122,8 +124,8 @@ HttpRouter::Match HttpRouter::match(const char *method, const char *path) const 
   return m;
 }
 
-void HttpRouter::early_handler(SoupServer *, SoupServerMessage *msg, const char *path,
-                               GHashTable *, gpointer self) {
+void HttpRouter::early_handler(SoupServer *, SoupServerMessage *msg, const char *path, GHashTable *,
+                               gpointer self) {
   auto *router = static_cast<HttpRouter *>(self);
   Match m = router->match(soup_server_message_get_method(msg), path);
   SoupMessageHeaders *h = soup_server_message_get_request_headers(msg);
@@ -142,8 +144,8 @@ void HttpRouter::early_handler(SoupServer *, SoupServerMessage *msg, const char 
   }
 }
 
-void HttpRouter::handler(SoupServer *, SoupServerMessage *msg, const char *path,
-                         GHashTable *query, gpointer self) {
+void HttpRouter::handler(SoupServer *, SoupServerMessage *msg, const char *path, GHashTable *query,
+                         gpointer self) {
   auto *router = static_cast<HttpRouter *>(self);
   const char *method = soup_server_message_get_method(msg);
   if (router->draining_) {
@@ -160,8 +162,7 @@ void HttpRouter::handler(SoupServer *, SoupServerMessage *msg, const char *path,
                   error_json({ErrorKind::kInvalid, "method_not_allowed",
                               std::string(method) + " is not allowed here; use " + m.allow + "."}));
     } else {
-      respond_now(msg, 404,
-                  error_json({ErrorKind::kNotFound, "not_found", "No such endpoint."}));
+      respond_now(msg, 404, error_json({ErrorKind::kNotFound, "not_found", "No such endpoint."}));
     }
     return;
   }
@@ -176,8 +177,8 @@ void HttpRouter::handler(SoupServer *, SoupServerMessage *msg, const char *path,
   ex->body = soup_message_body_flatten(soup_server_message_get_request_body(msg));
   ex->started_us = g_get_monotonic_time();
   ex->disconnected_handler = g_signal_connect_swapped(
-      msg, "disconnected",
-      G_CALLBACK(+[](GramothiHttpExchange *e) { e->disconnected = true; }), ex);
+      msg, "disconnected", G_CALLBACK(+[](GramothiHttpExchange *e) { e->disconnected = true; }),
+      ex);
   router->pending_.insert(ex);
 
   try {
@@ -213,13 +214,18 @@ void HttpRouter::close() {
   if (closed_) return;
   closed_ = draining_ = true;
   soup_server_disconnect(server_.get());
-  for (auto *ex : pending_) delete ex;
+  for (auto *ex : pending_)
+    delete ex;
   pending_.clear();
   routes_.clear();
 }
 
-const char *exchange_method(GramothiHttpExchange *ex) { return ex->method.c_str(); }
-const char *exchange_path(GramothiHttpExchange *ex) { return ex->path.c_str(); }
+const char *exchange_method(GramothiHttpExchange *ex) {
+  return ex->method.c_str();
+}
+const char *exchange_path(GramothiHttpExchange *ex) {
+  return ex->path.c_str();
+}
 
 const char *exchange_param(GramothiHttpExchange *ex, const char *name) {
   auto it = ex->params.find(name ? name : "");
@@ -233,8 +239,7 @@ const char *exchange_query(GramothiHttpExchange *ex, const char *name) {
 
 const char *exchange_header(GramothiHttpExchange *ex, const char *name) {
   if (!name) return nullptr;
-  return soup_message_headers_get_one(soup_server_message_get_request_headers(ex->msg.get()),
-                                      name);
+  return soup_message_headers_get_one(soup_server_message_get_request_headers(ex->msg.get()), name);
 }
 
 std::string_view exchange_body(GramothiHttpExchange *ex) {
@@ -245,8 +250,7 @@ std::string_view exchange_body(GramothiHttpExchange *ex) {
 
 void exchange_add_header(GramothiHttpExchange *ex, const char *name, const char *value) {
   if (!name || !value) return;
-  soup_message_headers_append(soup_server_message_get_response_headers(ex->msg.get()), name,
-                              value);
+  soup_message_headers_append(soup_server_message_get_response_headers(ex->msg.get()), name, value);
 }
 
 void exchange_respond(GramothiHttpExchange *ex, unsigned status, const char *content_type,

@@ -90,8 +90,7 @@ JsonObjectWriter &JsonObjectWriter::raw(std::string_view k, std::string_view jso
 Result<JsonNodePtr> parse_json_object(std::string_view data) {
   g_autoptr(JsonParser) parser = json_parser_new_immutable();
   g_autoptr(GError) error = nullptr;
-  if (!json_parser_load_from_data(parser, data.data(), static_cast<gssize>(data.size()),
-                                  &error)) {
+  if (!json_parser_load_from_data(parser, data.data(), static_cast<gssize>(data.size()), &error)) {
     return Error{ErrorKind::kInvalid, "invalid_json",
                  std::string("The body is not valid JSON: ") + error->message};
   }

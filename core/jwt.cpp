@@ -48,7 +48,10 @@ JwtCodec::JwtCodec(std::string secret, std::string issuer, std::string audience,
 std::string JwtCodec::sign(const TokenClaims &c) const {
   std::string header = base64url_encode(R"({"alg":"HS256","typ":"JWT"})");
   JsonObjectWriter w;
-  w.str("sub", c.user_id).str("role", role_name(c.role)).num("iat", c.issued_at).num("exp", c.expires_at);
+  w.str("sub", c.user_id)
+      .str("role", role_name(c.role))
+      .num("iat", c.issued_at)
+      .num("exp", c.expires_at);
   if (!issuer_.empty()) w.str("iss", issuer_);
   if (!audience_.empty()) w.str("aud", audience_);
   std::string signing_input = header + "." + base64url_encode(w.finish());
@@ -72,8 +75,7 @@ Result<TokenClaims> JwtCodec::verify(std::string_view token, int64_t now_s) cons
   const char *alg = string_member(json_node_get_object(header->get()), "alg");
   if (!alg || g_strcmp0(alg, "HS256") != 0) return invalid("only alg HS256 is accepted");
 
-  std::string expected =
-      hmac(G_CHECKSUM_SHA256, secret_, token.substr(0, d2));
+  std::string expected = hmac(G_CHECKSUM_SHA256, secret_, token.substr(0, d2));
   if (!constant_time_equal(expected, *signature)) return invalid("the signature does not match");
 
   auto payload = parse_json_object(*payload_raw);
@@ -90,9 +92,11 @@ Result<TokenClaims> JwtCodec::verify(std::string_view token, int64_t now_s) cons
   c.role = *parsed_role;
 
   bool present = false;
-  if (!read_time_claim(o, "exp", &c.expires_at, &present)) return invalid("claim 'exp' must be a number");
+  if (!read_time_claim(o, "exp", &c.expires_at, &present))
+    return invalid("claim 'exp' must be a number");
   if (!present) return invalid("claim 'exp' is required");
-  if (!read_time_claim(o, "iat", &c.issued_at, &present)) return invalid("claim 'iat' must be a number");
+  if (!read_time_claim(o, "iat", &c.issued_at, &present))
+    return invalid("claim 'iat' must be a number");
   int64_t nbf = 0;
   if (!read_time_claim(o, "nbf", &nbf, &present)) return invalid("claim 'nbf' must be a number");
   if (present && now_s + leeway_s_ < nbf)
@@ -127,8 +131,10 @@ Result<std::string> bearer_token(const char *header) {
     return Error{ErrorKind::kUnauthorized, "token_invalid",
                  "The Authorization header must be 'Bearer <jwt>'."};
   v.remove_prefix(7);
-  while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
-  while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
+  while (!v.empty() && v.front() == ' ')
+    v.remove_prefix(1);
+  while (!v.empty() && v.back() == ' ')
+    v.remove_suffix(1);
   if (v.empty())
     return Error{ErrorKind::kUnauthorized, "token_missing",
                  "Send a token: Authorization: Bearer <jwt>."};

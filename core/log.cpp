@@ -44,8 +44,7 @@ void write_line(LogLevel level, std::string_view component, std::string_view mes
   fputs(line.c_str(), stderr);
 }
 
-GLogWriterOutput writer(GLogLevelFlags flags, const GLogField *fields, gsize n_fields,
-                        gpointer) {
+GLogWriterOutput writer(GLogLevelFlags flags, const GLogField *fields, gsize n_fields, gpointer) {
   const char *domain = "glib";
   const char *message = "";
   for (gsize i = 0; i < n_fields; i++) {
@@ -82,8 +81,12 @@ bool log_init() {
   return true;
 }
 
-void log_set_level(LogLevel level) { g_threshold.store(static_cast<int>(level)); }
-LogLevel log_level() { return static_cast<LogLevel>(g_threshold.load()); }
+void log_set_level(LogLevel level) {
+  g_threshold.store(static_cast<int>(level));
+}
+LogLevel log_level() {
+  return static_cast<LogLevel>(g_threshold.load());
+}
 
 void log_message(LogLevel level, std::string_view component, std::string_view message) {
   write_line(level, component, message);

@@ -114,9 +114,10 @@ int cmd_serve(int argc, char **argv) {
     printf("\nTokens for trying it out (valid 12 hours; make more with 'gramothi token'):\n");
     printf("  teacher (teacher-1): %s\n", teacher.c_str());
     printf("  student (student-1): %s\n", student.c_str());
-    printf("\nStart a class:\n  curl -X POST -H 'Authorization: Bearer %s' \\\n"
-           "       -d '{\"class_id\":\"demo\"}' %s/api/v1/streaming/start\n",
-           teacher.c_str(), c.public_url.c_str());
+    printf(
+        "\nStart a class:\n  curl -X POST -H 'Authorization: Bearer %s' \\\n"
+        "       -d '{\"class_id\":\"demo\"}' %s/api/v1/streaming/start\n",
+        teacher.c_str(), c.public_url.c_str());
     printf("Its status:\n  curl -H 'Authorization: Bearer %s' %s/api/v1/streaming/status/demo\n",
            student.c_str(), c.public_url.c_str());
   }

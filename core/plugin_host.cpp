@@ -86,7 +86,9 @@ std::optional<TokenClaims> claims_from(const GramothiPrincipal *who) {
 
 // --- the host table -------------------------------------------------------------------------
 
-void host_free(void *p) { g_free(p); }
+void host_free(void *p) {
+  g_free(p);
+}
 
 void host_log(GramothiPluginContext *ctx, int32_t level, const char *message) {
   LogLevel l = level <= GRAMOTHI_LOG_DEBUG     ? LogLevel::kDebug
@@ -194,12 +196,12 @@ void host_class_start(GramothiPluginContext *ctx, const GramothiPrincipal *who,
                       const char *class_id, GramothiResultCallback done, void *user_data) {
   run_class_op(ctx, &ClassRegistry::start, who, class_id, done, user_data);
 }
-void host_class_stop(GramothiPluginContext *ctx, const GramothiPrincipal *who,
-                     const char *class_id, GramothiResultCallback done, void *user_data) {
+void host_class_stop(GramothiPluginContext *ctx, const GramothiPrincipal *who, const char *class_id,
+                     GramothiResultCallback done, void *user_data) {
   run_class_op(ctx, &ClassRegistry::stop, who, class_id, done, user_data);
 }
-void host_class_join(GramothiPluginContext *ctx, const GramothiPrincipal *who,
-                     const char *class_id, GramothiResultCallback done, void *user_data) {
+void host_class_join(GramothiPluginContext *ctx, const GramothiPrincipal *who, const char *class_id,
+                     GramothiResultCallback done, void *user_data) {
   run_class_op(ctx, &ClassRegistry::join, who, class_id, done, user_data);
 }
 void host_class_leave(GramothiPluginContext *ctx, const GramothiPrincipal *who,
@@ -207,39 +209,40 @@ void host_class_leave(GramothiPluginContext *ctx, const GramothiPrincipal *who,
   run_class_op(ctx, &ClassRegistry::leave, who, class_id, done, user_data);
 }
 void host_class_pin_profile(GramothiPluginContext *ctx, const GramothiPrincipal *who,
-                            const char *class_id, const char *profile,
-                            GramothiResultCallback done, void *user_data) {
+                            const char *class_id, const char *profile, GramothiResultCallback done,
+                            void *user_data) {
   run_class_op(ctx, nullptr, who, class_id, done, user_data, profile ? profile : "");
 }
 
 void host_class_status(GramothiPluginContext *ctx, const char *class_id,
                        GramothiResultCallback done, void *user_data) {
   if (!done) return;
-  ctx->services->classes->status(class_id ? class_id : "",
-                                 [done, user_data](Result<ClassStatus> r) {
-                                   if (!r) return deliver(done, user_data, &r.error(), "");
-                                   deliver(done, user_data, nullptr,
-                                           ClassRegistry::status_json(*r));
-                                 });
+  ctx->services->classes->status(
+      class_id ? class_id : "", [done, user_data](Result<ClassStatus> r) {
+        if (!r) return deliver(done, user_data, &r.error(), "");
+        deliver(done, user_data, nullptr, ClassRegistry::status_json(*r));
+      });
 }
 
 char *host_ice_servers_json(GramothiPluginContext *ctx, const GramothiPrincipal *who) {
   const Config &c = *ctx->services->config;
   auto url_array = [](const std::vector<std::string> &urls) {
     std::string a = "[";
-    for (const auto &u : urls) a += (a.size() > 1 ? "," : "") + json_quote(u);
+    for (const auto &u : urls)
+      a += (a.size() > 1 ? "," : "") + json_quote(u);
     return a + "]";
   };
   std::string servers = "[";
-  if (!c.stun_urls.empty()) servers += JsonObjectWriter().raw("urls", url_array(c.stun_urls)).finish();
+  if (!c.stun_urls.empty())
+    servers += JsonObjectWriter().raw("urls", url_array(c.stun_urls)).finish();
   int64_t now_s = g_get_real_time() / G_USEC_PER_SEC;
   int64_t expires = 0;
   if (!c.turn_urls.empty()) {
     std::string user = who && memchr(who->user_id, '\0', sizeof who->user_id) && *who->user_id
                            ? who->user_id
                            : "anonymous";
-    TurnCredential cred = make_turn_credential(c.turn_shared_secret, user, now_s,
-                                               c.turn_credential_ttl_s);
+    TurnCredential cred =
+        make_turn_credential(c.turn_shared_secret, user, now_s, c.turn_credential_ttl_s);
     expires = cred.expires_at;
     if (servers.size() > 1) servers += ",";
     servers += JsonObjectWriter()
@@ -253,7 +256,8 @@ char *host_ice_servers_json(GramothiPluginContext *ctx, const GramothiPrincipal 
   JsonObjectWriter w;
   w.raw("ice_servers", servers);
   if (expires) {
-    w.num("ttl_seconds", c.turn_credential_ttl_s).str("expires_at", iso8601_from_ms(expires * 1000));
+    w.num("ttl_seconds", c.turn_credential_ttl_s)
+        .str("expires_at", iso8601_from_ms(expires * 1000));
   } else {
     w.null("ttl_seconds").null("expires_at");
   }
@@ -282,7 +286,8 @@ void host_health(GramothiPluginContext *ctx, GramothiResultCallback done, void *
   std::vector<std::string> plugins = ctx->host->loaded_names();
   s->classes->health([s, plugins, done, user_data](Result<int> r) {
     std::string names = "[";
-    for (const auto &n : plugins) names += (names.size() > 1 ? "," : "") + json_quote(n);
+    for (const auto &n : plugins)
+      names += (names.size() > 1 ? "," : "") + json_quote(n);
     names += "]";
     JsonObjectWriter storage;
     storage.str("backend", s->storage_backend).str("status", r ? "ok" : "unavailable");
@@ -290,14 +295,14 @@ void host_health(GramothiPluginContext *ctx, GramothiResultCallback done, void *
       storage.num("schema_version", int64_t{*r});
     else
       storage.str("error", r.error().message);
-    std::string json = JsonObjectWriter()
-                           .str("status", r ? "ok" : "degraded")
-                           .str("version", GRAMOTHI_VERSION)
-                           .num("uptime_seconds",
-                                (g_get_monotonic_time() - s->started_at_us) / G_USEC_PER_SEC)
-                           .raw("storage", storage.finish())
-                           .raw("plugins", names)
-                           .finish();
+    std::string json =
+        JsonObjectWriter()
+            .str("status", r ? "ok" : "degraded")
+            .str("version", GRAMOTHI_VERSION)
+            .num("uptime_seconds", (g_get_monotonic_time() - s->started_at_us) / G_USEC_PER_SEC)
+            .raw("storage", storage.finish())
+            .raw("plugins", names)
+            .finish();
     if (r) return done(nullptr, json.c_str(), user_data);
     GramothiError e{};
     fill_error(&e, r.error());
@@ -324,8 +329,9 @@ void host_event_unsubscribe(GramothiPluginContext *ctx, int64_t id) {
 int32_t host_event_publish(GramothiPluginContext *ctx, const char *topic, const char *payload) {
   if (!topic || !*topic || strlen(topic) > 128 || !payload) return GRAMOTHI_E_INVALID;
   if (!parse_json_object(payload)) {
-    plugin_log(ctx, LogLevel::kWarning, std::string("event '") + topic +
-                                            "' not published: the payload is not a JSON object");
+    plugin_log(
+        ctx, LogLevel::kWarning,
+        std::string("event '") + topic + "' not published: the payload is not a JSON object");
     return GRAMOTHI_E_INVALID;
   }
   ctx->services->bus->publish(topic, payload);
@@ -373,7 +379,9 @@ Error refuse(const std::string &code, const std::string &message) {
 
 PluginHost::PluginHost(HostServices services) : services_(std::move(services)) {}
 
-PluginHost::~PluginHost() { unload_all(); }
+PluginHost::~PluginHost() {
+  unload_all();
+}
 
 std::optional<Error> PluginHost::load_all(const std::vector<PluginSpec> &specs,
                                           const std::string &dir) {
@@ -391,7 +399,8 @@ std::optional<Error> PluginHost::load_all(const std::vector<PluginSpec> &specs,
 }
 
 std::optional<Error> PluginHost::load_file(const std::string &name, const std::string &path) {
-  GModule *module = g_module_open(path.c_str(), static_cast<GModuleFlags>(G_MODULE_BIND_LOCAL | G_MODULE_BIND_LAZY));
+  GModule *module = g_module_open(
+      path.c_str(), static_cast<GModuleFlags>(G_MODULE_BIND_LOCAL | G_MODULE_BIND_LAZY));
   if (!module)
     return refuse("plugin_open_failed",
                   "plugin '" + name + "' refused: cannot open " + path + ": " + g_module_error());
@@ -407,8 +416,8 @@ std::optional<Error> PluginHost::load_file(const std::string &name, const std::s
   }
   const GramothiPluginDescriptor *d = reinterpret_cast<GramothiPluginDescribeFn>(sym)();
   if (!d) return fail(refuse("plugin_invalid", "plugin '" + name + "' refused: no descriptor"));
-  std::string host_v = std::to_string(GRAMOTHI_PLUGIN_ABI_MAJOR) + "." +
-                       std::to_string(GRAMOTHI_PLUGIN_ABI_MINOR);
+  std::string host_v =
+      std::to_string(GRAMOTHI_PLUGIN_ABI_MAJOR) + "." + std::to_string(GRAMOTHI_PLUGIN_ABI_MINOR);
   if (d->abi_major != GRAMOTHI_PLUGIN_ABI_MAJOR) {
     return fail(refuse("plugin_abi_mismatch",
                        "plugin '" + name + "' refused: built for plugin ABI " +
@@ -443,10 +452,11 @@ std::optional<Error> PluginHost::load_file(const std::string &name, const std::s
   if (rc != 0) {
     error[sizeof error - 1] = '\0';
     services_.router->remove_routes(ctx.get());
-    for (int64_t id : ctx->subscriptions) services_.bus->unsubscribe(id);
+    for (int64_t id : ctx->subscriptions)
+      services_.bus->unsubscribe(id);
     return fail(refuse("plugin_init_failed", "plugin '" + name + "' refused: init failed (" +
-                                                 std::to_string(rc) + "): " +
-                                                 (*error ? error : "no reason given")));
+                                                 std::to_string(rc) +
+                                                 "): " + (*error ? error : "no reason given")));
   }
   log_message(LogLevel::kInfo, "plugins",
               "loaded plugin '" + name + "' " + (d->version ? d->version : "?") + " (ABI " +
@@ -461,7 +471,8 @@ void PluginHost::unload_all() {
     plugins_.pop_back();
     if (ctx->descriptor->shutdown) ctx->descriptor->shutdown(ctx->state);
     services_.router->remove_routes(ctx.get());
-    for (int64_t id : ctx->subscriptions) services_.bus->unsubscribe(id);
+    for (int64_t id : ctx->subscriptions)
+      services_.bus->unsubscribe(id);
     g_module_close(ctx->module);
     log_message(LogLevel::kDebug, "plugins", "unloaded plugin '" + ctx->name + "'");
   }
@@ -469,7 +480,8 @@ void PluginHost::unload_all() {
 
 std::vector<std::string> PluginHost::loaded_names() const {
   std::vector<std::string> out;
-  for (const auto &p : plugins_) out.push_back(p->name);
+  for (const auto &p : plugins_)
+    out.push_back(p->name);
   return out;
 }
 

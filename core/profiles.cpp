@@ -87,7 +87,8 @@ const BandwidthProfile *ProfileSet::find(std::string_view name) const {
 
 std::string ProfileSet::names_joined() const {
   std::string out = "auto";
-  for (const auto &p : profiles_) out += ", " + p.name;
+  for (const auto &p : profiles_)
+    out += ", " + p.name;
   return out;
 }
 

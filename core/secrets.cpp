@@ -57,15 +57,15 @@ std::optional<std::string> base64url_decode(std::string_view text) {
     else
       return std::nullopt;
   }
-  while (b64.size() % 4) b64 += '=';
+  while (b64.size() % 4)
+    b64 += '=';
   gsize len = 0;
   g_autofree guchar *raw = g_base64_decode(b64.c_str(), &len);
   return std::string(reinterpret_cast<const char *>(raw), len);
 }
 
 std::string hmac(GChecksumType type, std::string_view key, std::string_view data) {
-  g_autoptr(GHmac) h =
-      g_hmac_new(type, reinterpret_cast<const guchar *>(key.data()), key.size());
+  g_autoptr(GHmac) h = g_hmac_new(type, reinterpret_cast<const guchar *>(key.data()), key.size());
   g_hmac_update(h, reinterpret_cast<const guchar *>(data.data()), static_cast<gssize>(data.size()));
   guint8 digest[64];
   gsize len = sizeof digest;
@@ -96,7 +96,7 @@ Result<std::string> load_or_create_jwt_secret(const std::string &data_dir) {
   }
   if (errno != EEXIST) return fail("cannot create '" + path + "': " + g_strerror(errno));
 
-  struct stat st{};
+  struct stat st {};
   if (stat(path.c_str(), &st) != 0) return fail("cannot stat '" + path + "'");
   if (st.st_mode & (S_IRWXG | S_IRWXO))
     return fail("'" + path + "' is readable by others; run: chmod 600 " + path);

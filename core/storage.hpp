@@ -72,13 +72,13 @@ std::optional<Role> parse_role(std::string_view name);
 
 struct ClassStatus {
   std::string class_id;
-  std::string state;     // "live" or "ended"
-  std::string owner_id;  // the teacher who created the class (first start)
-  std::optional<std::string> session_id;      // current (live) or last session
-  std::optional<std::string> session_teacher; // who started that session
-  int64_t started_at_ms = 0;                  // of that session
-  std::optional<int64_t> ended_at_ms;         // of that session, when ended
-  int64_t participant_count = 0;              // users joined and not left, live session only
+  std::string state;                           // "live" or "ended"
+  std::string owner_id;                        // the teacher who created the class (first start)
+  std::optional<std::string> session_id;       // current (live) or last session
+  std::optional<std::string> session_teacher;  // who started that session
+  int64_t started_at_ms = 0;                   // of that session
+  std::optional<int64_t> ended_at_ms;          // of that session, when ended
+  int64_t participant_count = 0;               // users joined and not left, live session only
   std::optional<std::string> current_slide_id;
   int64_t created_at_ms = 0;
 };
@@ -105,7 +105,8 @@ bool valid_user_id(std::string_view id);
 // Lifecycle rules. Every method is one transaction; errors come back as Error (kind + code):
 //   start: students -> kForbidden "forbidden_role". Unknown class -> created, owner = caller.
 //          A teacher who is not the owner -> kForbidden "not_class_owner" (admins may).
-//          Live already: same session teacher -> changed=false; else kConflict "class_already_live".
+//          Live already: same session teacher -> changed=false; else kConflict
+//          "class_already_live".
 //   stop:  unknown -> kNotFound "class_not_found"; not live -> kConflict "class_not_live";
 //          students -> kForbidden "forbidden_role"; teacher that is neither owner nor session
 //          teacher -> kForbidden "not_class_owner"; admins may. Closes open attendance.

@@ -64,9 +64,9 @@ typedef enum {
 } GramothiStatus;
 
 typedef struct {
-  int32_t status;     /* a GramothiStatus */
-  char code[48];      /* stable, e.g. "class_not_found" */
-  char message[256];  /* human sentence */
+  int32_t status;    /* a GramothiStatus */
+  char code[48];     /* stable, e.g. "class_not_found" */
+  char message[256]; /* human sentence */
 } GramothiError;
 
 typedef enum {
@@ -78,8 +78,8 @@ typedef enum {
 /* Who made a request, from a verified token. Plain data: copy it freely. */
 typedef struct {
   char user_id[129];
-  int32_t role;        /* a GramothiRole */
-  int64_t expires_at;  /* unix seconds */
+  int32_t role;       /* a GramothiRole */
+  int64_t expires_at; /* unix seconds */
 } GramothiPrincipal;
 
 typedef enum {
@@ -108,8 +108,7 @@ typedef void (*GramothiResultCallback)(const GramothiError *error, const char *r
                                        void *user_data);
 
 /* An event from the bus: topic such as "class.started", payload a JSON object. Borrowed. */
-typedef void (*GramothiEventCallback)(const char *topic, const char *payload_json,
-                                      void *user_data);
+typedef void (*GramothiEventCallback)(const char *topic, const char *payload_json, void *user_data);
 
 typedef struct GramothiHost {
   uint32_t abi_major;
@@ -148,18 +147,18 @@ typedef struct GramothiHost {
    * calls `done` later on the main loop (never from inside the call). */
   void (*class_start)(GramothiPluginContext *ctx, const GramothiPrincipal *who,
                       const char *class_id, GramothiResultCallback done, void *user_data);
-  void (*class_stop)(GramothiPluginContext *ctx, const GramothiPrincipal *who,
-                     const char *class_id, GramothiResultCallback done, void *user_data);
-  void (*class_join)(GramothiPluginContext *ctx, const GramothiPrincipal *who,
-                     const char *class_id, GramothiResultCallback done, void *user_data);
+  void (*class_stop)(GramothiPluginContext *ctx, const GramothiPrincipal *who, const char *class_id,
+                     GramothiResultCallback done, void *user_data);
+  void (*class_join)(GramothiPluginContext *ctx, const GramothiPrincipal *who, const char *class_id,
+                     GramothiResultCallback done, void *user_data);
   void (*class_leave)(GramothiPluginContext *ctx, const GramothiPrincipal *who,
                       const char *class_id, GramothiResultCallback done, void *user_data);
   void (*class_status)(GramothiPluginContext *ctx, const char *class_id,
                        GramothiResultCallback done, void *user_data);
   /* `profile` is "auto" or a configured profile name. */
   void (*class_pin_profile)(GramothiPluginContext *ctx, const GramothiPrincipal *who,
-                            const char *class_id, const char *profile,
-                            GramothiResultCallback done, void *user_data);
+                            const char *class_id, const char *profile, GramothiResultCallback done,
+                            void *user_data);
 
   /* JSON the host composes; free with host->free(). */
   char *(*ice_servers_json)(GramothiPluginContext *ctx, const GramothiPrincipal *who);
@@ -174,12 +173,11 @@ typedef struct GramothiHost {
                              GramothiEventCallback callback, void *user_data);
   void (*event_unsubscribe)(GramothiPluginContext *ctx, int64_t subscription);
   /* Publishes to every subscriber on the main loop, after the current call returns. */
-  int32_t (*event_publish)(GramothiPluginContext *ctx, const char *topic,
-                           const char *payload_json);
+  int32_t (*event_publish)(GramothiPluginContext *ctx, const char *topic, const char *payload_json);
 } GramothiHost;
 
 /* True when `host` (of any 1.x minor) carries `field`. */
-#define GRAMOTHI_HOST_HAS(host, field)                                         \
+#define GRAMOTHI_HOST_HAS(host, field)                                             \
   ((host)->struct_size >= offsetof(GramothiHost, field) + sizeof((host)->field) && \
    (host)->field != NULL)
 
@@ -193,8 +191,8 @@ typedef struct GramothiPluginDescriptor {
   const char *description; /* one line */
   /* Called once. Store `host` and `ctx`; put plugin state in *state. Return 0, or a negative
    * GramothiStatus after writing a reason into `error` (NUL-terminated, at most error_size). */
-  int32_t (*init)(const GramothiHost *host, GramothiPluginContext *ctx, void **state,
-                  char *error, size_t error_size);
+  int32_t (*init)(const GramothiHost *host, GramothiPluginContext *ctx, void **state, char *error,
+                  size_t error_size);
   /* Called once at shutdown with the state init produced. May be NULL. */
   void (*shutdown)(void *state);
 } GramothiPluginDescriptor;

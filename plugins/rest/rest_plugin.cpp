@@ -107,8 +107,11 @@ class Body {
  public:
   // On failure answers the request and returns false.
   bool parse(GramothiHttpExchange *ex) {
+    // curl -d sends application/x-www-form-urlencoded unless told otherwise; the body must
+    // still be a JSON object, so accepting that type loses nothing and saves a support call.
     const char *type = host->http_header(ex, "Content-Type");
-    if (type && *type && g_ascii_strncasecmp(type, "application/json", 16) != 0) {
+    if (type && *type && g_ascii_strncasecmp(type, "application/json", 16) != 0 &&
+        g_ascii_strncasecmp(type, "application/x-www-form-urlencoded", 33) != 0) {
       respond_failure(ex, {415, "unsupported_media_type",
                            "Send the body as application/json, not " + std::string(type) + "."});
       return false;
@@ -123,8 +126,8 @@ class Body {
     g_autoptr(GError) err = nullptr;
     if (!json_parser_load_from_data(parser_, reinterpret_cast<const char *>(data),
                                     static_cast<gssize>(len), &err)) {
-      respond_failure(ex, {400, "invalid_json",
-                           std::string("The body is not valid JSON: ") + err->message});
+      respond_failure(
+          ex, {400, "invalid_json", std::string("The body is not valid JSON: ") + err->message});
       return false;
     }
     JsonNode *root = json_parser_get_root(parser_);
@@ -179,10 +182,18 @@ void class_op(GramothiHttpExchange *ex, ClassOp op, bool teachers_only) {
   op(ctx, &who, class_id, on_result, ex);
 }
 
-void handle_start(GramothiHttpExchange *ex, void *) { class_op(ex, host->class_start, true); }
-void handle_stop(GramothiHttpExchange *ex, void *) { class_op(ex, host->class_stop, true); }
-void handle_join(GramothiHttpExchange *ex, void *) { class_op(ex, host->class_join, false); }
-void handle_leave(GramothiHttpExchange *ex, void *) { class_op(ex, host->class_leave, false); }
+void handle_start(GramothiHttpExchange *ex, void *) {
+  class_op(ex, host->class_start, true);
+}
+void handle_stop(GramothiHttpExchange *ex, void *) {
+  class_op(ex, host->class_stop, true);
+}
+void handle_join(GramothiHttpExchange *ex, void *) {
+  class_op(ex, host->class_join, false);
+}
+void handle_leave(GramothiHttpExchange *ex, void *) {
+  class_op(ex, host->class_leave, false);
+}
 
 void handle_bandwidth_profile(GramothiHttpExchange *ex, void *) {
   GramothiPrincipal who{};

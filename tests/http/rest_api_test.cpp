@@ -57,14 +57,20 @@ class RestApiTest : public ::testing::Test {
       pg_ = new PgDatabase(url);
       db_line = "database_url=" + pg_->url() + "\n";
     }
-    std::string config = "[server]\nlisten_address=127.0.0.1\nport=0\n"
-                         "[storage]\ndata_dir=" + dir_ + "/data\n" + db_line +
-                         "[auth]\njwt_secret=" + kJwtSecret + "\n"
-                         "[ice]\nstun_urls=stun:stun.school.test:3478\n"
-                         "turn_urls=turn:turn.school.test:3478?transport=udp\n"
-                         "turn_shared_secret=" + kTurnSecret + "\nturn_credential_ttl=900\n"
-                         "[plugins]\nload=rest\ndir=" + g_getenv("GRAMOTHI_PLUGIN_DIR") + "\n"
-                         "[plugin.rest]\nmax_body_bytes=4096\n";
+    std::string config =
+        "[server]\nlisten_address=127.0.0.1\nport=0\n"
+        "[storage]\ndata_dir=" +
+        dir_ + "/data\n" + db_line + "[auth]\njwt_secret=" + kJwtSecret +
+        "\n"
+        "[ice]\nstun_urls=stun:stun.school.test:3478\n"
+        "turn_urls=turn:turn.school.test:3478?transport=udp\n"
+        "turn_shared_secret=" +
+        kTurnSecret +
+        "\nturn_credential_ttl=900\n"
+        "[plugins]\nload=rest\ndir=" +
+        g_getenv("GRAMOTHI_PLUGIN_DIR") +
+        "\n"
+        "[plugin.rest]\nmax_body_bytes=4096\n";
     config_path_ = dir_ + "/gramothi.ini";
     g_file_set_contents(config_path_.c_str(), config.c_str(), -1, nullptr);
     server_ = new ServerProcess();
@@ -233,14 +239,26 @@ TEST_F(RestApiTest, MalformedBodiesAre400NamingTheField) {
   expect_error(post("start", teacher_, "{}"), 400, "missing_field", "class_id");
   expect_error(post("start", teacher_, "{\"class_id\":42}"), 400, "invalid_field", "class_id");
   expect_error(post("start", teacher_, "{\"class_id\":\"\"}"), 400, "invalid_field", "class_id");
-  expect_error(post("start", teacher_, "{\"class_id\":\"../../etc/passwd\"}"), 400,
-               "invalid_field", "class_id");
+  expect_error(post("start", teacher_, "{\"class_id\":\"../../etc/passwd\"}"), 400, "invalid_field",
+               "class_id");
   expect_error(post("start", teacher_, "{\"class_id\":\"" + std::string(65, 'a') + "\"}"), 400,
                "invalid_field", "class_id");
   expect_error(post("join", student_, "{\"class_id\":null}"), 400, "invalid_field", "class_id");
   expect_error(client_->post("/api/v1/streaming/start", teacher_, body("x"), "text/plain"), 415,
                "unsupported_media_type");
   expect_error(status_of("bad%20id", student_), 400, "invalid_field", "class_id");
+}
+
+// `curl -d '{...}'` labels the body application/x-www-form-urlencoded; it is still read as JSON
+// (and still has to be JSON).
+TEST_F(RestApiTest, CurlsDefaultContentTypeIsReadAsJson) {
+  std::string id = fresh_class("curl");
+  const char *form = "application/x-www-form-urlencoded";
+  auto r = client_->post("/api/v1/streaming/start", teacher_, body(id), form);
+  ASSERT_EQ(r.status, 200u) << r.body;
+  EXPECT_EQ(r.str("class.state"), "live");
+  expect_error(client_->post("/api/v1/streaming/join", student_, "class_id=" + id, form), 400,
+               "invalid_json");
 }
 
 TEST_F(RestApiTest, OversizedBodyIs413) {
@@ -296,16 +314,18 @@ TEST_F(RestApiTest, StopIsForTheOwnerOrAnAdminAndEndsTheClass) {
 
 TEST_F(RestApiTest, BandwidthProfileIsValidatedAndRecorded) {
   std::string id = fresh_class("profile");
-  expect_error(post("bandwidth-profile", student_, "{\"class_id\":\"" + id + "\",\"profile\":\"low\"}"),
-               404, "class_not_found");
+  expect_error(
+      post("bandwidth-profile", student_, "{\"class_id\":\"" + id + "\",\"profile\":\"low\"}"), 404,
+      "class_not_found");
   ASSERT_EQ(post("start", teacher_, body(id)).status, 200u);
   for (const char *p : {"auto", "ultra-low", "low", "medium", "high"}) {
     auto r = post("bandwidth-profile", student_,
                   "{\"class_id\":\"" + id + "\",\"profile\":\"" + p + "\"}");
     EXPECT_EQ(r.status, 200u) << p << ": " << r.body;
   }
-  expect_error(post("bandwidth-profile", student_, "{\"class_id\":\"" + id + "\",\"profile\":\"turbo\"}"),
-               400, "invalid_field", "profile");
+  expect_error(
+      post("bandwidth-profile", student_, "{\"class_id\":\"" + id + "\",\"profile\":\"turbo\"}"),
+      400, "invalid_field", "profile");
   expect_error(post("bandwidth-profile", student_, body(id)), 400, "missing_field", "profile");
 }
 
@@ -342,12 +362,16 @@ TEST_F(RestApiTest, HostileInputLeavesTheServerServing) {
   std::string id = fresh_class("hostile");
   ASSERT_EQ(post("start", teacher_, body(id)).status, 200u);
   std::string deep(3000, '[');
-  std::vector<std::string> bodies = {deep, std::string("\0\1\2\3", 4), "{\"class_id\":\"\xff\xfe\"}",
+  std::vector<std::string> bodies = {deep,
+                                     std::string("\0\1\2\3", 4),
+                                     "{\"class_id\":\"\xff\xfe\"}",
                                      "{\"class_id\":\"" + id + "\",\"class_id\":{}}",
-                                     "{\"class_id\":\"" + id + "\"}garbage", "\"just a string\""};
+                                     "{\"class_id\":\"" + id + "\"}garbage",
+                                     "\"just a string\""};
   for (int i = 0; i < 64; i++) {
     std::string noise;
-    for (int k = 0; k < 200; k++) noise += static_cast<char>(g_random_int_range(0, 256));
+    for (int k = 0; k < 200; k++)
+      noise += static_cast<char>(g_random_int_range(0, 256));
     bodies.push_back(noise);
   }
   for (const auto &b : bodies) {

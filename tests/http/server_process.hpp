@@ -33,8 +33,7 @@ class ServerProcess {
     proc_ = g_subprocess_launcher_spawn(l, &err, bin, "serve", "--config", config_path.c_str(),
                                         nullptr);
     if (!proc_) throw std::runtime_error(std::string("spawn: ") + err->message);
-    g_autoptr(GDataInputStream) out =
-        g_data_input_stream_new(g_subprocess_get_stdout_pipe(proc_));
+    g_autoptr(GDataInputStream) out = g_data_input_stream_new(g_subprocess_get_stdout_pipe(proc_));
     int64_t deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
     while (g_get_monotonic_time() < deadline) {
       g_autofree char *line = g_data_input_stream_read_line(out, nullptr, nullptr, nullptr);
@@ -56,8 +55,8 @@ class ServerProcess {
     g_subprocess_send_signal(proc_, SIGTERM);
     bool done = false;
     g_subprocess_wait_async(
-        proc_, nullptr, [](GObject *, GAsyncResult *, gpointer p) { *static_cast<bool *>(p) = true; },
-        &done);
+        proc_, nullptr,
+        [](GObject *, GAsyncResult *, gpointer p) { *static_cast<bool *>(p) = true; }, &done);
     int64_t deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
     while (!done && g_get_monotonic_time() < deadline) {
       if (!g_main_context_iteration(nullptr, FALSE)) g_usleep(5000);
@@ -153,7 +152,8 @@ class HttpClient {
     g_autoptr(SoupMessage) msg = soup_message_new(method.c_str(), url.c_str());
     if (!msg) throw std::runtime_error("bad url " + url);
     SoupMessageHeaders *h = soup_message_get_request_headers(msg);
-    if (!token.empty()) soup_message_headers_replace(h, "Authorization", ("Bearer " + token).c_str());
+    if (!token.empty())
+      soup_message_headers_replace(h, "Authorization", ("Bearer " + token).c_str());
     if (body) {
       g_autoptr(GBytes) b = g_bytes_new(body->data(), body->size());
       soup_message_set_request_body_from_bytes(msg, content_type, b);
@@ -166,8 +166,8 @@ class HttpClient {
     gsize len = 0;
     auto *data = static_cast<const char *>(g_bytes_get_data(out, &len));
     r.body.assign(data ? data : "", len);
-    const char *ct = soup_message_headers_get_content_type(soup_message_get_response_headers(msg),
-                                                           nullptr);
+    const char *ct =
+        soup_message_headers_get_content_type(soup_message_get_response_headers(msg), nullptr);
     r.content_type = ct ? ct : "";
     return r;
   }

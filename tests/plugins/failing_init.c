@@ -16,9 +16,15 @@ static int32_t failing_init(const GramothiHost *host, GramothiPluginContext *ctx
   return GRAMOTHI_E_INTERNAL;
 }
 
-static const GramothiPluginDescriptor descriptor = {
-    GRAMOTHI_PLUGIN_ABI_MAJOR, GRAMOTHI_PLUGIN_ABI_MINOR, sizeof(GramothiPluginDescriptor), 0,
-    "failing-init", "1.0", "test plugin that cannot start", failing_init, NULL};
+static const GramothiPluginDescriptor descriptor = {GRAMOTHI_PLUGIN_ABI_MAJOR,
+                                                    GRAMOTHI_PLUGIN_ABI_MINOR,
+                                                    sizeof(GramothiPluginDescriptor),
+                                                    0,
+                                                    "failing-init",
+                                                    "1.0",
+                                                    "test plugin that cannot start",
+                                                    failing_init,
+                                                    NULL};
 
 GRAMOTHI_PLUGIN_EXPORT const GramothiPluginDescriptor *gramothi_plugin_describe(void) {
   return &descriptor;

@@ -12,8 +12,8 @@ static GString *events;
 static void echo(GramothiHttpExchange *ex, void *user_data) {
   (void)user_data;
   const char *greeting = host->config_get(ctx, "greeting");
-  char *body = g_strdup_printf("%s %s", greeting ? greeting : "hello",
-                               host->http_param(ex, "word"));
+  char *body =
+      g_strdup_printf("%s %s", greeting ? greeting : "hello", host->http_param(ex, "word"));
   host->http_respond(ex, 200, "text/plain", body, strlen(body));
   g_free(body);
 }
@@ -28,8 +28,8 @@ static void on_event(const char *topic, const char *payload, void *user_data) {
   g_string_append_printf(events, "%s %s\n", topic, payload);
 }
 
-static int32_t good_init(const GramothiHost *h, GramothiPluginContext *c, void **state,
-                         char *error, size_t error_size) {
+static int32_t good_init(const GramothiHost *h, GramothiPluginContext *c, void **state, char *error,
+                         size_t error_size) {
   (void)error;
   (void)error_size;
   host = h;
@@ -43,11 +43,19 @@ static int32_t good_init(const GramothiHost *h, GramothiPluginContext *c, void *
   return GRAMOTHI_OK;
 }
 
-static void good_shutdown(void *state) { g_string_free((GString *)state, TRUE); }
+static void good_shutdown(void *state) {
+  g_string_free((GString *)state, TRUE);
+}
 
-static const GramothiPluginDescriptor descriptor = {
-    GRAMOTHI_PLUGIN_ABI_MAJOR, GRAMOTHI_PLUGIN_ABI_MINOR, sizeof(GramothiPluginDescriptor), 0,
-    "good", "1.0", "test plugin", good_init, good_shutdown};
+static const GramothiPluginDescriptor descriptor = {GRAMOTHI_PLUGIN_ABI_MAJOR,
+                                                    GRAMOTHI_PLUGIN_ABI_MINOR,
+                                                    sizeof(GramothiPluginDescriptor),
+                                                    0,
+                                                    "good",
+                                                    "1.0",
+                                                    "test plugin",
+                                                    good_init,
+                                                    good_shutdown};
 
 GRAMOTHI_PLUGIN_EXPORT const GramothiPluginDescriptor *gramothi_plugin_describe(void) {
   return &descriptor;

@@ -16,8 +16,10 @@ void iterate_until_idle() {
 TEST(EventBus, DeliversByPrefixAfterThePublisherReturns) {
   EventBus bus;
   std::vector<std::string> got;
-  bus.subscribe("class.", [&](const std::string &t, const std::string &p) { got.push_back(t + p); });
-  bus.subscribe("other", [&](const std::string &t, const std::string &) { got.push_back("X" + t); });
+  bus.subscribe("class.",
+                [&](const std::string &t, const std::string &p) { got.push_back(t + p); });
+  bus.subscribe("other",
+                [&](const std::string &t, const std::string &) { got.push_back("X" + t); });
   bus.publish("class.started", "{}");
   EXPECT_TRUE(got.empty()) << "delivery must not happen inside publish()";
   iterate_until_idle();

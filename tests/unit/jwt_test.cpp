@@ -43,8 +43,8 @@ TEST(Jwt, MatchesAnIndependentlyComputedHs256Signature) {
   // Header/payload/signature computed with the JWT spec's construction by hand, so the codec is
   // checked against the standard, not against itself.
   JwtCodec jwt(kSecret);
-  std::string token = forge(R"({"alg":"HS256","typ":"JWT"})",
-                            R"({"sub":"s1","role":"student","exp":1790000600})");
+  std::string token =
+      forge(R"({"alg":"HS256","typ":"JWT"})", R"({"sub":"s1","role":"student","exp":1790000600})");
   auto r = jwt.verify(token, kNow);
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r->user_id, "s1");
@@ -78,11 +78,12 @@ TEST(Jwt, WrongSecretTamperingAndAlgNoneAreRefused) {
   std::string none = base64url_encode(R"({"alg":"none"})") + "." +
                      base64url_encode(R"({"sub":"s1","role":"admin","exp":1790000600})") + ".";
   EXPECT_EQ(jwt.verify(none, kNow).error().code, "token_invalid");
-  EXPECT_EQ(jwt.verify(forge(R"({"alg":"HS512"})", R"({"sub":"a","role":"admin","exp":1790000600})"),
-                       kNow)
-                .error()
-                .code,
-            "token_invalid");
+  EXPECT_EQ(
+      jwt.verify(forge(R"({"alg":"HS512"})", R"({"sub":"a","role":"admin","exp":1790000600})"),
+                 kNow)
+          .error()
+          .code,
+      "token_invalid");
 }
 
 TEST(Jwt, MalformedTokensAreRefusedNotCrashed) {
@@ -101,13 +102,14 @@ TEST(Jwt, ClaimsAreValidated) {
   const std::string h = R"({"alg":"HS256"})";
   EXPECT_FALSE(jwt.verify(forge(h, R"({"sub":"s1","role":"student"})"), kNow).ok())
       << "exp is required";
-  EXPECT_FALSE(jwt.verify(forge(h, R"({"sub":"s1","role":"janitor","exp":1790000600})"), kNow).ok());
+  EXPECT_FALSE(
+      jwt.verify(forge(h, R"({"sub":"s1","role":"janitor","exp":1790000600})"), kNow).ok());
   EXPECT_FALSE(jwt.verify(forge(h, R"({"sub":"","role":"student","exp":1790000600})"), kNow).ok());
   EXPECT_FALSE(
       jwt.verify(forge(h, R"({"sub":"a/../b","role":"student","exp":1790000600})"), kNow).ok());
   EXPECT_FALSE(jwt.verify(forge(h, R"({"sub":"s1","role":"student","exp":"soon"})"), kNow).ok());
-  auto nbf = jwt.verify(forge(h, R"({"sub":"s1","role":"student","exp":1790009999,"nbf":1790005000})"),
-                        kNow);
+  auto nbf = jwt.verify(
+      forge(h, R"({"sub":"s1","role":"student","exp":1790009999,"nbf":1790005000})"), kNow);
   ASSERT_FALSE(nbf.ok());
   EXPECT_EQ(nbf.error().code, "token_not_yet_valid");
 }
@@ -116,12 +118,20 @@ TEST(Jwt, IssuerAndAudienceAreCheckedWhenConfigured) {
   JwtCodec jwt(kSecret, "school", "gramothi");
   EXPECT_TRUE(jwt.verify(jwt.sign(claims("s1", Role::kStudent)), kNow).ok());
   const std::string h = R"({"alg":"HS256"})";
-  EXPECT_FALSE(jwt.verify(forge(h, R"({"sub":"s1","role":"student","exp":1790000600,"iss":"other","aud":"gramothi"})"),
-                          kNow)
-                   .ok());
-  EXPECT_TRUE(jwt.verify(forge(h, R"({"sub":"s1","role":"student","exp":1790000600,"iss":"school","aud":["x","gramothi"]})"),
-                         kNow)
-                  .ok());
+  EXPECT_FALSE(
+      jwt.verify(
+             forge(
+                 h,
+                 R"({"sub":"s1","role":"student","exp":1790000600,"iss":"other","aud":"gramothi"})"),
+             kNow)
+          .ok());
+  EXPECT_TRUE(
+      jwt.verify(
+             forge(
+                 h,
+                 R"({"sub":"s1","role":"student","exp":1790000600,"iss":"school","aud":["x","gramothi"]})"),
+             kNow)
+          .ok());
 }
 
 TEST(Jwt, BearerHeaderParsing) {

@@ -21,8 +21,8 @@ class PluginHostTest : public ::testing::Test {
  protected:
   void SetUp() override {
     config_.plugin_settings["good"]["greeting"] = "namaste";
-    auto profiles = ProfileSet::load(std::string(g_getenv("GRAMOTHI_SOURCE_ROOT")) +
-                                     "/pipelines/profiles.ini");
+    auto profiles =
+        ProfileSet::load(std::string(g_getenv("GRAMOTHI_SOURCE_ROOT")) + "/pipelines/profiles.ini");
     ASSERT_TRUE(profiles.ok());
     profiles_ = std::move(*profiles);
     auto db = open_sqlite(dir_.path() + "/test.db");
@@ -67,7 +67,8 @@ class PluginHostTest : public ::testing::Test {
           *c->done = true;
         },
         &c);
-    while (!done) g_main_context_iteration(nullptr, TRUE);
+    while (!done)
+      g_main_context_iteration(nullptr, TRUE);
     std::string out = std::to_string(soup_message_get_status(msg)) + " ";
     if (body) {
       gsize len = 0;
@@ -115,7 +116,8 @@ TEST_F(PluginHostTest, GoodPluginServesRoutesWithItsConfigAndSeesEvents) {
     EXPECT_TRUE(r.ok());
     started = true;
   });
-  while (!started) g_main_context_iteration(nullptr, TRUE);
+  while (!started)
+    g_main_context_iteration(nullptr, TRUE);
   iterate_until_idle();
   std::string events = get("/test/events");
   EXPECT_NE(events.find("class.started"), std::string::npos) << events;

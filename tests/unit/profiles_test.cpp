@@ -7,8 +7,8 @@
 using namespace gramothi;
 
 TEST(Profiles, ShippedFileHasTheFourDefaultProfilesInLinkOrder) {
-  auto r = ProfileSet::load(std::string(g_getenv("GRAMOTHI_SOURCE_ROOT")) +
-                            "/pipelines/profiles.ini");
+  auto r =
+      ProfileSet::load(std::string(g_getenv("GRAMOTHI_SOURCE_ROOT")) + "/pipelines/profiles.ini");
   ASSERT_TRUE(r.ok()) << r.error().message;
   ASSERT_EQ(r->all().size(), 4u);
   const char *names[] = {"ultra-low", "low", "medium", "high"};

@@ -22,8 +22,7 @@ class TempDir {
   const std::string &path() const { return path_; }
   std::string file(const std::string &name, const std::string &contents) const {
     std::string p = path_ + "/" + name;
-    g_file_set_contents(p.c_str(), contents.c_str(), static_cast<gssize>(contents.size()),
-                        nullptr);
+    g_file_set_contents(p.c_str(), contents.c_str(), static_cast<gssize>(contents.size()), nullptr);
     return p;
   }
 

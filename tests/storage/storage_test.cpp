@@ -1,0 +1,367 @@
+// The storage suite: migrations and the class lifecycle rules, run once per backend
+// (GRAMOTHI_TEST_BACKEND=sqlite|postgresql). PostgreSQL needs GRAMOTHI_TEST_PG_URL, a
+// superuser URL of a private server (scripts/test starts one); each test gets its own database.
+#include <gtest/gtest.h>
+#include <libpq-fe.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
+
+#include "storage.hpp"
+#include "../unit/test_util.hpp"
+
+using namespace gramothi;
+
+namespace {
+
+std::string backend() {
+  const char *b = g_getenv("GRAMOTHI_TEST_BACKEND");
+  return b ? b : "sqlite";
+}
+
+void pg_admin(const std::string &admin_url, const std::string &sql) {
+  PGconn *c = PQconnectdb(admin_url.c_str());
+  PGresult *r = PQexec(c, sql.c_str());
+  bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+  std::string err = PQerrorMessage(c);
+  PQclear(r);
+  PQfinish(c);
+  if (!ok) throw std::runtime_error(sql + ": " + err);
+}
+
+class StorageTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (backend() == "postgresql") {
+      const char *url = g_getenv("GRAMOTHI_TEST_PG_URL");
+      if (!url || !*url) {
+        if (g_strcmp0(g_getenv("GRAMOTHI_REQUIRE_PG"), "1") == 0)
+          FAIL() << "GRAMOTHI_TEST_PG_URL is not set (scripts/test starts PostgreSQL)";
+        GTEST_SKIP() << "no PostgreSQL: run scripts/test, which starts a private one";
+      }
+      admin_url_ = url;
+      pg_name_ = "gramothi_storage_" + std::to_string(getpid()) + "_" +
+                 std::to_string(g_random_int_range(0, 1000000));
+      pg_admin(admin_url_, "CREATE DATABASE " + pg_name_);
+    }
+    db_ = open();
+  }
+
+  void TearDown() override {
+    db_.reset();
+    if (!pg_name_.empty())
+      pg_admin(admin_url_, "DROP DATABASE IF EXISTS " + pg_name_ + " WITH (FORCE)");
+  }
+
+  // A new connection to this test's database.
+  std::unique_ptr<Database> open() {
+    if (backend() == "postgresql")
+      return open_postgres(admin_url_.substr(0, admin_url_.rfind('/') + 1) + pg_name_);
+    return open_sqlite(dir_.path() + "/gramothi.db");
+  }
+
+  ClassStore migrated() {
+    migrate(*db_);
+    return ClassStore(*db_);
+  }
+
+  TempDir dir_;
+  std::string admin_url_, pg_name_;
+  std::unique_ptr<Database> db_;
+};
+
+TEST_F(StorageTest, ReportsItsBackend) {
+  EXPECT_EQ(db_->backend(), backend());
+}
+
+TEST_F(StorageTest, MigratesAnEmptyDatabaseToTheLatestVersionOnce) {
+  EXPECT_EQ(current_schema_version(*db_), 0);
+  EXPECT_EQ(migrate(*db_), latest_schema_version());
+  EXPECT_EQ(current_schema_version(*db_), latest_schema_version());
+  EXPECT_EQ(migrate(*db_), latest_schema_version()) << "a second run changes nothing";
+  auto rows = db_->query("SELECT count(*) FROM schema_migrations");
+  EXPECT_EQ(rows.at(0).at(0), std::to_string(latest_schema_version()));
+}
+
+TEST_F(StorageTest, TwoConnectionsMigratingAtOnceBothEndAtTheLatestVersion) {
+  auto other = open();
+  std::atomic<int> failures{0};
+  std::thread t([&] {
+    try {
+      migrate(*other);
+    } catch (const StorageError &) {
+      failures++;
+    }
+  });
+  try {
+    migrate(*db_);
+  } catch (const StorageError &) {
+    failures++;
+  }
+  t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(current_schema_version(*db_), latest_schema_version());
+  auto rows = db_->query("SELECT count(*) FROM schema_migrations");
+  EXPECT_EQ(rows.at(0).at(0), std::to_string(latest_schema_version()));
+}
+
+TEST_F(StorageTest, RefusesADatabaseNewerThanThisBuild) {
+  migrate(*db_);
+  db_->query("INSERT INTO schema_migrations (version, applied_at_ms) VALUES ($1, $2)",
+             {std::to_string(latest_schema_version() + 1), std::string("0")});
+  try {
+    migrate(*db_);
+    FAIL() << "migrate accepted a newer schema";
+  } catch (const StorageError &e) {
+    EXPECT_NE(std::string(e.what()).find("newer"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(StorageTest, ParametersAreDataNeverSql) {
+  migrate(*db_);
+  std::string evil = "x'); DROP TABLE classes; --";
+  db_->query(
+      "INSERT INTO classes (class_id, owner_id, state, created_at_ms) VALUES ($1, $2, 'live', 1)",
+      {evil, std::string("o")});
+  auto rows = db_->query("SELECT class_id FROM classes WHERE owner_id = $1", {std::string("o")});
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0][0], evil);
+  auto nulls = db_->query("SELECT current_slide_id FROM classes WHERE class_id = $1", {evil});
+  EXPECT_FALSE(nulls.at(0).at(0).has_value()) << "SQL NULL comes back as nullopt";
+}
+
+TEST_F(StorageTest, ABrokenStatementIsAStorageErrorAndTheConnectionStaysUsable) {
+  EXPECT_THROW(db_->query("SELEKT nonsense"), StorageError);
+  db_->begin();
+  EXPECT_THROW(db_->query("SELECT * FROM no_such_table"), StorageError);
+  db_->rollback();
+  EXPECT_NO_THROW(db_->ping());
+}
+
+TEST_F(StorageTest, StartCreatesALiveClassOwnedByTheTeacher) {
+  ClassStore s = migrated();
+  auto r = s.start("maths-7", "teacher-1", Role::kTeacher, 1000);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_TRUE(r->changed);
+  EXPECT_EQ(r->status.state, "live");
+  EXPECT_EQ(r->status.owner_id, "teacher-1");
+  EXPECT_EQ(r->status.session_teacher, "teacher-1");
+  EXPECT_EQ(r->status.started_at_ms, 1000);
+  EXPECT_FALSE(r->status.ended_at_ms.has_value());
+  EXPECT_EQ(r->status.participant_count, 0);
+  ASSERT_TRUE(r->status.session_id.has_value());
+
+  auto again = s.start("maths-7", "teacher-1", Role::kTeacher, 2000);
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again->changed);
+  EXPECT_EQ(again->status.session_id, r->status.session_id);
+  EXPECT_EQ(again->status.started_at_ms, 1000);
+}
+
+TEST_F(StorageTest, StudentsMayNotStartOrStop) {
+  ClassStore s = migrated();
+  auto r = s.start("c", "student-1", Role::kStudent, 1);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "forbidden_role");
+  EXPECT_EQ(s.status("c").error().code, "class_not_found") << "nothing was created";
+  ASSERT_TRUE(s.start("c", "teacher-1", Role::kTeacher, 1).ok());
+  auto stop = s.stop("c", "student-1", Role::kStudent, 2);
+  ASSERT_FALSE(stop.ok());
+  EXPECT_EQ(stop.error().code, "forbidden_role");
+  EXPECT_EQ(s.status("c")->state, "live");
+}
+
+TEST_F(StorageTest, OnlyTheOwnerOrAnAdminControlsAClass) {
+  ClassStore s = migrated();
+  ASSERT_TRUE(s.start("c", "teacher-1", Role::kTeacher, 1).ok());
+  auto r = s.start("c", "teacher-2", Role::kTeacher, 2);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, ErrorKind::kForbidden);
+  EXPECT_EQ(r.error().code, "not_class_owner");
+  auto admin_start = s.start("c", "admin-1", Role::kAdmin, 3);
+  ASSERT_FALSE(admin_start.ok());
+  EXPECT_EQ(admin_start.error().code, "class_already_live");
+  EXPECT_EQ(admin_start.error().kind, ErrorKind::kConflict);
+  EXPECT_EQ(s.stop("c", "teacher-2", Role::kTeacher, 4).error().code, "not_class_owner");
+  auto stopped = s.stop("c", "admin-1", Role::kAdmin, 5);
+  ASSERT_TRUE(stopped.ok()) << stopped.error().message;
+  EXPECT_EQ(stopped->status.state, "ended");
+  EXPECT_EQ(stopped->status.owner_id, "teacher-1") << "an admin's stop does not take the class";
+}
+
+TEST_F(StorageTest, StopEndsTheSessionAndClosesAttendance) {
+  ClassStore s = migrated();
+  auto started = s.start("c", "teacher-1", Role::kTeacher, 100);
+  ASSERT_TRUE(s.join("c", "student-1", Role::kStudent, 200).ok());
+  auto stopped = s.stop("c", "teacher-1", Role::kTeacher, 300);
+  ASSERT_TRUE(stopped.ok());
+  EXPECT_EQ(stopped->status.state, "ended");
+  EXPECT_EQ(stopped->status.ended_at_ms, 300);
+  EXPECT_EQ(stopped->status.participant_count, 0);
+  auto att = s.attendance(*started->status.session_id);
+  ASSERT_TRUE(att.ok());
+  ASSERT_EQ(att->size(), 1u);
+  EXPECT_EQ((*att)[0].left_at_ms, 300);
+
+  auto again = s.stop("c", "teacher-1", Role::kTeacher, 400);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, "class_not_live");
+  EXPECT_EQ(s.join("c", "student-2", Role::kStudent, 500).error().code, "class_not_live");
+  EXPECT_EQ(s.leave("c", "student-1", 500).error().code, "class_not_live");
+  EXPECT_EQ(s.stop("nope", "teacher-1", Role::kTeacher, 1).error().code, "class_not_found");
+}
+
+TEST_F(StorageTest, StartingAnEndedClassOpensANewSession) {
+  ClassStore s = migrated();
+  auto first = s.start("c", "teacher-1", Role::kTeacher, 100);
+  ASSERT_TRUE(s.stop("c", "teacher-1", Role::kTeacher, 200).ok());
+  auto second = s.start("c", "teacher-1", Role::kTeacher, 300);
+  ASSERT_TRUE(second.ok());
+  EXPECT_TRUE(second->changed);
+  EXPECT_NE(second->status.session_id, first->status.session_id);
+  EXPECT_EQ(second->status.started_at_ms, 300);
+  EXPECT_FALSE(second->status.ended_at_ms.has_value());
+}
+
+TEST_F(StorageTest, JoinAndLeaveCountDistinctParticipants) {
+  ClassStore s = migrated();
+  EXPECT_EQ(s.join("c", "student-1", Role::kStudent, 1).error().code, "class_not_found");
+  auto started = s.start("c", "teacher-1", Role::kTeacher, 10);
+  auto j = s.join("c", "student-1", Role::kStudent, 20);
+  ASSERT_TRUE(j.ok());
+  EXPECT_TRUE(j->changed);
+  EXPECT_EQ(j->status.participant_count, 1);
+  EXPECT_FALSE(s.join("c", "student-1", Role::kStudent, 21)->changed);
+  EXPECT_EQ(s.join("c", "student-2", Role::kStudent, 22)->status.participant_count, 2);
+  auto l = s.leave("c", "student-1", 30);
+  ASSERT_TRUE(l.ok());
+  EXPECT_TRUE(l->changed);
+  EXPECT_EQ(l->status.participant_count, 1);
+  EXPECT_FALSE(s.leave("c", "student-1", 31)->changed);
+  EXPECT_FALSE(s.leave("c", "never-joined", 31)->changed);
+  // Coming back is a second attendance interval, not a rewrite of the first.
+  EXPECT_TRUE(s.join("c", "student-1", Role::kStudent, 40)->changed);
+  auto att = s.attendance(*started->status.session_id);
+  ASSERT_TRUE(att.ok());
+  ASSERT_EQ(att->size(), 3u);
+  EXPECT_EQ((*att)[0].user_id, "student-1");
+  EXPECT_EQ((*att)[0].joined_at_ms, 20);
+  EXPECT_EQ((*att)[0].left_at_ms, 30);
+  EXPECT_EQ((*att)[2].joined_at_ms, 40);
+  EXPECT_FALSE((*att)[2].left_at_ms.has_value());
+  EXPECT_EQ((*att)[1].role, Role::kStudent);
+}
+
+TEST_F(StorageTest, PinnedProfilesAreRecordedPerUserAndClass) {
+  ClassStore s = migrated();
+  EXPECT_EQ(s.pin_profile("c", "student-1", "low", 1).error().code, "class_not_found");
+  ASSERT_TRUE(s.start("c", "teacher-1", Role::kTeacher, 1).ok());
+  EXPECT_FALSE(s.pinned_profile("c", "student-1")->has_value());
+  EXPECT_TRUE(s.pin_profile("c", "student-1", "low", 2)->changed);
+  EXPECT_FALSE(s.pin_profile("c", "student-1", "low", 3)->changed);
+  EXPECT_TRUE(s.pin_profile("c", "student-1", "ultra-low", 4)->changed);
+  ASSERT_TRUE(s.pin_profile("c", "student-2", "auto", 5).ok());
+  EXPECT_EQ(**s.pinned_profile("c", "student-1"), "ultra-low");
+  EXPECT_EQ(**s.pinned_profile("c", "student-2"), "auto");
+}
+
+TEST_F(StorageTest, EverythingSurvivesReopeningTheDatabase) {
+  {
+    ClassStore s = migrated();
+    ASSERT_TRUE(s.start("c", "teacher-1", Role::kTeacher, 10).ok());
+    ASSERT_TRUE(s.join("c", "student-1", Role::kStudent, 20).ok());
+    ASSERT_TRUE(s.pin_profile("c", "student-1", "medium", 30).ok());
+  }
+  db_.reset();
+  db_ = open();
+  EXPECT_EQ(current_schema_version(*db_), latest_schema_version());
+  ClassStore s(*db_);
+  auto st = s.status("c");
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->state, "live");
+  EXPECT_EQ(st->owner_id, "teacher-1");
+  EXPECT_EQ(st->started_at_ms, 10);
+  EXPECT_EQ(st->participant_count, 1);
+  EXPECT_EQ(**s.pinned_profile("c", "student-1"), "medium");
+}
+
+// Two servers (or two requests racing) start the same new class: exactly one session results,
+// and the loser gets a clear answer rather than a storage error.
+TEST_F(StorageTest, ConcurrentStartsOfOneClassCreateOneSession) {
+  migrate(*db_);
+  auto other = open();
+  std::optional<Result<ClassChange>> a, b;
+  std::thread t([&] {
+    ClassStore s(*other);
+    b.emplace(s.start("race", "teacher-2", Role::kTeacher, 2));
+  });
+  ClassStore s(*db_);
+  a.emplace(s.start("race", "teacher-1", Role::kTeacher, 1));
+  t.join();
+  ASSERT_NE(a->ok(), b->ok()) << (a->ok() ? "" : a->error().message)
+                              << (b->ok() ? "" : b->error().message);
+  const Error &loser = a->ok() ? b->error() : a->error();
+  EXPECT_EQ(loser.code, "not_class_owner") << loser.message;
+  auto rows = db_->query("SELECT count(*) FROM sessions WHERE class_id = 'race'");
+  EXPECT_EQ(rows.at(0).at(0), "1");
+}
+
+TEST_F(StorageTest, ManyConcurrentJoinsAreAllCounted) {
+  ClassStore s = migrated();
+  ASSERT_TRUE(s.start("c", "teacher-1", Role::kTeacher, 1).ok());
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < 4; t++) {
+    threads.emplace_back([&, t] {
+      auto db = open();
+      ClassStore store(*db);
+      for (int i = 0; i < 10; i++) {
+        auto r = store.join("c", "s" + std::to_string(t) + "-" + std::to_string(i), Role::kStudent,
+                            10 + i);
+        if (r.ok()) ok++;
+      }
+    });
+  }
+  for (auto &t : threads)
+    t.join();
+  EXPECT_EQ(ok.load(), 40);
+  EXPECT_EQ(s.status("c")->participant_count, 40);
+}
+
+TEST(StorageOpen, ANonDatabaseFileIsRefusedWithAReason) {
+  TempDir dir;
+  std::string path = dir.file("junk.db", std::string(4096, 'x'));
+  try {
+    open_sqlite(path);
+    FAIL() << "opened a file that is not a database";
+  } catch (const StorageError &e) {
+    EXPECT_NE(std::string(e.what()).find("not a database"), std::string::npos) << e.what();
+  }
+}
+
+TEST(StorageOpen, AnUnreachablePostgresIsUnavailable) {
+  try {
+    open_postgres("postgresql://nobody@127.0.0.1:1/nothing?connect_timeout=2");
+    FAIL() << "connected to nothing";
+  } catch (const StorageError &e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kUnavailable);
+    EXPECT_NE(std::string(e.what()).find("PostgreSQL"), std::string::npos) << e.what();
+  }
+}
+
+TEST(StorageIds, ClassAndUserIdsAreShortSafeTokens) {
+  EXPECT_TRUE(valid_class_id("maths-7.b_2026:term@1"));
+  EXPECT_FALSE(valid_class_id(""));
+  EXPECT_FALSE(valid_class_id("a b"));
+  EXPECT_FALSE(valid_class_id("../x"));
+  EXPECT_FALSE(valid_class_id(".."));
+  EXPECT_FALSE(valid_class_id(std::string(65, 'a')));
+  EXPECT_TRUE(valid_user_id(std::string(128, 'a')));
+  EXPECT_FALSE(valid_user_id(std::string(129, 'a')));
+  EXPECT_EQ(parse_role("teacher"), Role::kTeacher);
+  EXPECT_FALSE(parse_role("Teacher").has_value());
+  EXPECT_EQ(role_name(Role::kAdmin), "admin");
+}
+
+}  // namespace

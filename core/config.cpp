@@ -18,7 +18,9 @@ const std::map<std::string, std::set<std::string>> kKnownKeys = {
      {"stun_urls", "turn_urls", "turn_shared_secret", "turn_shared_secret_file",
       "turn_credential_ttl"}},
     {"plugins", {"load", "optional", "dir"}},
-    {"media", {"pipelines_dir"}},
+    {"media",
+     {"pipelines_dir", "enabled", "ice_addresses", "nat_1to1_address", "ice_port_min",
+      "ice_port_max", "stun_server", "ingest_latency_ms"}},
 };
 
 // Reads one file's keys with errors that name the file, the group and the key.
@@ -232,6 +234,46 @@ Result<Config> load_config(const std::string &path) {
   }
   if (r.has("plugins", "dir")) c.plugin_dir = r.str("plugins", "dir");
   if (r.has("media", "pipelines_dir")) c.pipelines_dir = r.str("media", "pipelines_dir");
+  if (r.has("media", "enabled")) {
+    std::string v = r.str("media", "enabled");
+    if (v == "true")
+      c.media_enabled = true;
+    else if (v == "false")
+      c.media_enabled = false;
+    else
+      r.fail("media", "enabled", "'" + v + "' must be true or false");
+  }
+  for (const auto &a : r.list("media", "ice_addresses")) {
+    g_autoptr(GInetAddress) addr = g_inet_address_new_from_string(a.c_str());
+    if (!addr) r.fail("media", "ice_addresses", "'" + a + "' is not an IP address");
+    c.ice_addresses.push_back(a);
+  }
+  if (r.has("media", "nat_1to1_address")) {
+    c.nat_1to1_address = r.str("media", "nat_1to1_address");
+    g_autoptr(GInetAddress) addr = g_inet_address_new_from_string(c.nat_1to1_address.c_str());
+    if (!addr)
+      r.fail("media", "nat_1to1_address", "'" + c.nat_1to1_address + "' is not an IP address");
+  }
+  if (r.has("media", "ice_port_min")) {
+    if (auto v = r.integer("media", "ice_port_min", 1024, 65535))
+      c.ice_port_min = static_cast<int>(*v);
+  }
+  if (r.has("media", "ice_port_max")) {
+    if (auto v = r.integer("media", "ice_port_max", 1024, 65535))
+      c.ice_port_max = static_cast<int>(*v);
+  }
+  if ((c.ice_port_min == 0) != (c.ice_port_max == 0) || c.ice_port_min > c.ice_port_max)
+    r.fail("media", "ice_port_max", "set both ice_port_min and ice_port_max, min <= max");
+  if (r.has("media", "stun_server")) {
+    c.media_stun_server = r.str("media", "stun_server");
+    if (c.media_stun_server.rfind("stun://", 0) != 0)
+      r.fail("media", "stun_server",
+             "'" + c.media_stun_server + "' must look like stun://host:port");
+  }
+  if (r.has("media", "ingest_latency_ms")) {
+    if (auto v = r.integer("media", "ingest_latency_ms", 10, 2000))
+      c.ingest_latency_ms = static_cast<int>(*v);
+  }
 
   if (r.error()) return config_error(*r.error());
   if (auto e = validate_config(c)) return *e;

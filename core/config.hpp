@@ -10,7 +10,10 @@
 //   [ice]     stun_urls, turn_urls (lists, ';'-separated), turn_shared_secret |
 //             turn_shared_secret_file, turn_credential_ttl (3600 s)
 //   [plugins] load (rest), optional, dir
-//   [media]   pipelines_dir
+//   [media]   pipelines_dir, enabled (true), ice_addresses (list of local IPs to gather on,
+//             e.g. 127.0.0.1), nat_1to1_address (public IP to advertise), ice_port_min/max,
+//             stun_server (stun://host:port, for the server's own reflexive address),
+//             ingest_latency_ms (60: the teacher's jitter buffer)
 //   [plugin.NAME] free-form keys, handed to plugin NAME
 #pragma once
 
@@ -50,9 +53,15 @@ struct Config {
   std::string turn_shared_secret;
   int64_t turn_credential_ttl_s = 3600;
 
-  std::vector<PluginSpec> plugins = {{"rest", false}};
+  std::vector<PluginSpec> plugins = {{"rest", false}, {"signaling", false}};
   std::string plugin_dir;     // empty = build tree / install dir
   std::string pipelines_dir;  // empty = source tree / install dir
+  bool media_enabled = true;
+  std::vector<std::string> ice_addresses;
+  std::string nat_1to1_address;
+  int ice_port_min = 0, ice_port_max = 0;
+  std::string media_stun_server;
+  int ingest_latency_ms = 60;
 
   std::map<std::string, std::map<std::string, std::string>> plugin_settings;
 

@@ -6,6 +6,7 @@
 //   gramothi migrate [--config FILE] [--data-dir DIR]
 //   gramothi version
 #include <glib.h>
+#include <gst/gst.h>
 
 #include <cstdio>
 #include <cstring>
@@ -182,6 +183,7 @@ int cmd_migrate(int argc, char **argv) {
 
 int main(int argc, char **argv) {
   if (!log_init()) return 2;
+  gst_init(nullptr, nullptr);
   if (argc < 2) {
     fputs(kUsage, stderr);
     return 2;

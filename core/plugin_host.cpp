@@ -7,8 +7,10 @@
 
 #include "build_config.h"
 #include "gramothi/plugin.h"
+#include "host_ws_media.hpp"
 #include "json.hpp"
 #include "log.hpp"
+#include "media_engine.hpp"
 #include "turn.hpp"
 
 struct GramothiPluginContext {
@@ -20,6 +22,7 @@ struct GramothiPluginContext {
   const GramothiPluginDescriptor *descriptor = nullptr;
   void *state = nullptr;
   std::vector<int64_t> subscriptions;
+  std::vector<std::unique_ptr<gramothi::WsRoute>> ws_routes;
 };
 
 namespace gramothi {
@@ -338,6 +341,42 @@ int32_t host_event_publish(GramothiPluginContext *ctx, const char *topic, const 
   return GRAMOTHI_OK;
 }
 
+int32_t host_ws_route(GramothiPluginContext *ctx, const char *pattern, size_t max_message,
+                      const GramothiWsHandlers *handlers, void *user_data) {
+  std::string why;
+  int32_t rc = ws_add_route(ctx->services, ctx, &ctx->ws_routes, pattern, max_message, handlers,
+                            user_data, &why);
+  if (rc != GRAMOTHI_OK) plugin_log(ctx, LogLevel::kError, "cannot add WebSocket route: " + why);
+  return rc;
+}
+
+bool media_available(GramothiPluginContext *ctx, GramothiError *error) {
+  if (ctx->services->media) return true;
+  fill_error(error, {ErrorKind::kUnavailable, "media_unavailable", "Live audio is not available."});
+  return false;
+}
+
+GramothiMediaPeer *host_media_publish(GramothiPluginContext *ctx, const GramothiPrincipal *who,
+                                      const char *class_id, const char *offer_sdp,
+                                      const GramothiMediaCallbacks *callbacks, void *user_data,
+                                      GramothiError *error) {
+  if (!media_available(ctx, error)) return nullptr;
+  return media_publish(ctx->services, who, class_id, offer_sdp, callbacks, user_data, error);
+}
+
+GramothiMediaPeer *host_media_listen(GramothiPluginContext *ctx, const GramothiPrincipal *who,
+                                     const char *class_id, const char *profile,
+                                     const GramothiMediaCallbacks *callbacks, void *user_data,
+                                     GramothiError *error) {
+  if (!media_available(ctx, error)) return nullptr;
+  return media_listen(ctx->services, who, class_id, profile, callbacks, user_data, error);
+}
+
+uint32_t host_media_listener_count(GramothiPluginContext *ctx, const char *class_id) {
+  if (!ctx->services->media || !class_id) return 0;
+  return static_cast<uint32_t>(ctx->services->media->listener_count(class_id));
+}
+
 const GramothiHost kHostTable = {
     GRAMOTHI_PLUGIN_ABI_MAJOR,
     GRAMOTHI_PLUGIN_ABI_MINOR,
@@ -368,6 +407,22 @@ const GramothiHost kHostTable = {
     host_event_subscribe,
     host_event_unsubscribe,
     host_event_publish,
+    host_ws_route,
+    host_ws_param,
+    host_ws_query,
+    host_ws_header,
+    host_ws_send,
+    host_ws_close,
+    host_ws_set_data,
+    host_ws_get_data,
+    host_media_publish,
+    host_media_listen,
+    host_media_answer,
+    host_media_add_candidate,
+    host_media_set_profile,
+    host_media_client_report,
+    host_media_close,
+    host_media_listener_count,
 };
 
 Error refuse(const std::string &code, const std::string &message) {
@@ -452,6 +507,7 @@ std::optional<Error> PluginHost::load_file(const std::string &name, const std::s
   if (rc != 0) {
     error[sizeof error - 1] = '\0';
     services_.router->remove_routes(ctx.get());
+    ws_remove_routes(&services_, &ctx->ws_routes);
     for (int64_t id : ctx->subscriptions)
       services_.bus->unsubscribe(id);
     return fail(refuse("plugin_init_failed", "plugin '" + name + "' refused: init failed (" +
@@ -469,6 +525,8 @@ void PluginHost::unload_all() {
   while (!plugins_.empty()) {
     std::unique_ptr<GramothiPluginContext> ctx = std::move(plugins_.back());
     plugins_.pop_back();
+    // Connections go first, without calling the plugin back, so shutdown() sees no callbacks.
+    ws_remove_routes(&services_, &ctx->ws_routes);
     if (ctx->descriptor->shutdown) ctx->descriptor->shutdown(ctx->state);
     services_.router->remove_routes(ctx.get());
     for (int64_t id : ctx->subscriptions)

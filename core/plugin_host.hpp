@@ -18,6 +18,8 @@ struct GramothiPluginContext;
 
 namespace gramothi {
 
+class MediaEngine;
+
 // What plugins can reach. Borrowed: the Server owns all of it and outlives the host.
 struct HostServices {
   const Config *config = nullptr;
@@ -26,6 +28,7 @@ struct HostServices {
   HttpRouter *router = nullptr;
   EventBus *bus = nullptr;
   ClassRegistry *classes = nullptr;
+  MediaEngine *media = nullptr;  // null: media functions answer "unavailable"
   std::string storage_backend;
   int64_t started_at_us = 0;
 };

@@ -4,6 +4,7 @@
 
 #include <cerrno>
 
+#include "json.hpp"
 #include "log.hpp"
 #include "secrets.hpp"
 
@@ -60,6 +61,35 @@ Result<std::unique_ptr<Server>> Server::create(Config config) {
   s->classes_ = std::make_unique<ClassRegistry>(*s->worker_, *s->bus_, s->profiles_);
   s->router_ = std::make_unique<HttpRouter>();
 
+  if (c.media_enabled) {
+    auto pipes = MediaPipelines::load(pipelines + "/media.ini", s->profiles_);
+    if (!pipes) return pipes.error();
+    IceSettings ice;
+    ice.local_addresses = c.ice_addresses;
+    ice.nat_1to1_address = c.nat_1to1_address;
+    ice.port_min = c.ice_port_min;
+    ice.port_max = c.ice_port_max;
+    ice.stun_server = c.media_stun_server;
+    ice.ingest_latency_ms = c.ingest_latency_ms;
+    s->media_ = std::make_unique<MediaEngine>(s->profiles_, std::move(*pipes), std::move(ice));
+    // The class lifecycle drives the media: a stopped class tears its pipelines down, and a
+    // profile pinned over REST applies to the student's live listener at once.
+    MediaEngine *media = s->media_.get();
+    s->media_subscription_ =
+        s->bus_->subscribe("class.", [media](const std::string &topic, const std::string &payload) {
+          auto json = parse_json_object(payload);
+          if (!json) return;
+          JsonObject *o = json_node_get_object(json->get());
+          const char *class_id = json_object_get_string_member_with_default(o, "class_id", "");
+          if (topic == "class.stopped") {
+            media->end_class(class_id);
+          } else if (topic == "class.profile_pinned") {
+            media->pin_user(class_id, json_object_get_string_member_with_default(o, "user_id", ""),
+                            json_object_get_string_member_with_default(o, "profile", "auto"));
+          }
+        });
+  }
+
   HostServices services;
   services.config = &s->config_;
   services.profiles = &s->profiles_;
@@ -67,6 +97,7 @@ Result<std::unique_ptr<Server>> Server::create(Config config) {
   services.router = s->router_.get();
   services.bus = s->bus_.get();
   services.classes = s->classes_.get();
+  services.media = s->media_.get();
   services.storage_backend = backend;
   services.started_at_us = g_get_monotonic_time();
   s->plugins_ = std::make_unique<PluginHost>(services);
@@ -84,6 +115,8 @@ Server::~Server() {
   if (router_) router_->drain();
   worker_.reset();
   if (plugins_) plugins_->unload_all();
+  if (bus_ && media_subscription_) bus_->unsubscribe(media_subscription_);
+  media_.reset();
   if (router_) router_->close();
   classes_.reset();
   bus_.reset();

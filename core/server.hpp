@@ -15,6 +15,7 @@
 #include "event_bus.hpp"
 #include "http_router.hpp"
 #include "jwt.hpp"
+#include "media_engine.hpp"
 #include "plugin_host.hpp"
 #include "profiles.hpp"
 #include "storage_worker.hpp"
@@ -55,7 +56,9 @@ class Server {
   std::unique_ptr<StorageWorker> worker_;
   std::unique_ptr<ClassRegistry> classes_;
   std::unique_ptr<HttpRouter> router_;
+  std::unique_ptr<MediaEngine> media_;
   std::unique_ptr<PluginHost> plugins_;
+  int64_t media_subscription_ = 0;
   guint sigint_ = 0, sigterm_ = 0, drain_timer_ = 0;
   int64_t drain_deadline_us_ = 0;
 };

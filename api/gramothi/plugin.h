@@ -42,7 +42,7 @@ extern "C" {
 #endif
 
 #define GRAMOTHI_PLUGIN_ABI_MAJOR 1
-#define GRAMOTHI_PLUGIN_ABI_MINOR 0
+#define GRAMOTHI_PLUGIN_ABI_MINOR 1
 #define GRAMOTHI_PLUGIN_ENTRY "gramothi_plugin_describe"
 
 #if defined(__GNUC__)
@@ -106,6 +106,40 @@ typedef void (*GramothiHttpHandler)(GramothiHttpExchange *exchange, void *user_d
  * Both are borrowed for this call only. */
 typedef void (*GramothiResultCallback)(const GramothiError *error, const char *result_json,
                                        void *user_data);
+
+/* --- 1.1 types --- */
+
+/* One WebSocket client. Owned by the host; valid from `opened` until `closed` returns. */
+typedef struct GramothiWsConnection GramothiWsConnection;
+
+/* What a WebSocket route calls, on the main loop. `message` gets each text message (NUL
+ * terminated; `length` excludes the NUL) and each binary message with is_text = 0. After
+ * `closed` the connection must not be used. */
+typedef struct {
+  void (*opened)(GramothiWsConnection *conn, void *user_data);
+  void (*message)(GramothiWsConnection *conn, const char *data, size_t length, int is_text,
+                  void *user_data);
+  void (*closed)(GramothiWsConnection *conn, void *user_data);
+} GramothiWsHandlers;
+
+/* One WebRTC peer of the media engine (a teacher publishing, or a student listening). Owned by
+ * the host; the plugin ends it with media_close(). */
+typedef struct GramothiMediaPeer GramothiMediaPeer;
+
+/* What a media peer reports, always on the main loop and never from inside a host call. All
+ * strings are borrowed for the call.
+ *   local_description: type "offer" (listeners: the server offers) or "answer" (publishers).
+ *   local_candidate:   an ICE candidate line; candidate "" marks the end of candidates.
+ *   state:             "connecting", "connected", "disconnected", "failed", or "closed" (last
+ *                      call; detail says why: "class-ended", "replaced", "media-error", ...).
+ *   profile_changed:   a listener's profile and why ("initial", "pinned", "auto", "loss",
+ *                      "client-hint", "recovered"). */
+typedef struct {
+  void (*local_description)(const char *type, const char *sdp, void *user_data);
+  void (*local_candidate)(uint32_t mline_index, const char *candidate, void *user_data);
+  void (*state)(const char *state, const char *detail, void *user_data);
+  void (*profile_changed)(const char *profile, const char *reason, void *user_data);
+} GramothiMediaCallbacks;
 
 /* An event from the bus: topic such as "class.started", payload a JSON object. Borrowed. */
 typedef void (*GramothiEventCallback)(const char *topic, const char *payload_json, void *user_data);
@@ -174,6 +208,56 @@ typedef struct GramothiHost {
   void (*event_unsubscribe)(GramothiPluginContext *ctx, int64_t subscription);
   /* Publishes to every subscriber on the main loop, after the current call returns. */
   int32_t (*event_publish)(GramothiPluginContext *ctx, const char *topic, const char *payload_json);
+
+  /* --- 1.1: WebSocket --- */
+  /* `pattern` is an absolute path ending in one `{name}` placeholder, e.g.
+   * "/api/v1/streaming/ws/{class_id}". Messages above `max_message` bytes still reach the
+   * plugin up to a hard cap of 1 MiB (so it can answer with an error); beyond that the host
+   * closes the connection with 1009. */
+  int32_t (*ws_route)(GramothiPluginContext *ctx, const char *pattern, size_t max_message,
+                      const GramothiWsHandlers *handlers, void *user_data);
+  /* From the handshake, valid while the connection is: the placeholder, a query parameter, a
+   * request header. NULL when absent. */
+  const char *(*ws_param)(GramothiWsConnection *conn, const char *name);
+  const char *(*ws_query)(GramothiWsConnection *conn, const char *name);
+  const char *(*ws_header)(GramothiWsConnection *conn, const char *name);
+  /* Queues a text message. Returns GRAMOTHI_E_CONFLICT once the connection is closing. */
+  int32_t (*ws_send)(GramothiWsConnection *conn, const char *text);
+  /* Starts the closing handshake; `closed` follows. */
+  void (*ws_close)(GramothiWsConnection *conn, uint16_t code, const char *reason);
+  /* The plugin's own pointer for this connection. */
+  void (*ws_set_data)(GramothiWsConnection *conn, void *data);
+  void *(*ws_get_data)(GramothiWsConnection *conn);
+
+  /* --- 1.1: media --- */
+  /* A teacher's offer (SDP text) for a live class; the answer arrives through callbacks. A new
+   * publish replaces the class's previous publisher (which gets state "closed", "replaced").
+   * Returns NULL and fills `error` when the offer is unusable. */
+  GramothiMediaPeer *(*media_publish)(GramothiPluginContext *ctx, const GramothiPrincipal *who,
+                                      const char *class_id, const char *offer_sdp,
+                                      const GramothiMediaCallbacks *callbacks, void *user_data,
+                                      GramothiError *error);
+  /* A listener for `who` in the class; the server's offer arrives through callbacks. `profile`
+   * is "auto" or a profile name (pinned). One listener per user and class: a new one replaces
+   * the old. */
+  GramothiMediaPeer *(*media_listen)(GramothiPluginContext *ctx, const GramothiPrincipal *who,
+                                     const char *class_id, const char *profile,
+                                     const GramothiMediaCallbacks *callbacks, void *user_data,
+                                     GramothiError *error);
+  int32_t (*media_answer)(GramothiMediaPeer *peer, const char *sdp, GramothiError *error);
+  /* `candidate` NULL or "" = end of the remote candidates. */
+  int32_t (*media_add_candidate)(GramothiMediaPeer *peer, uint32_t mline_index,
+                                 const char *candidate, GramothiError *error);
+  /* "auto" or a profile name. */
+  int32_t (*media_set_profile)(GramothiMediaPeer *peer, const char *profile, GramothiError *error);
+  /* The client's view of its link; pass a negative value for what it does not know. `loss` is
+   * a fraction 0..1. */
+  int32_t (*media_client_report)(GramothiMediaPeer *peer, int32_t downlink_kbps, int32_t rtt_ms,
+                                 double loss, GramothiError *error);
+  /* Ends the peer. No callback runs for it after this returns. */
+  void (*media_close)(GramothiMediaPeer *peer);
+  /* How many listeners a class has right now. */
+  uint32_t (*media_listener_count)(GramothiPluginContext *ctx, const char *class_id);
 } GramothiHost;
 
 /* True when `host` (of any 1.x minor) carries `field`. */

@@ -23,8 +23,10 @@ TEST(Config, DefaultsNeedNoFile) {
   EXPECT_EQ(c.data_dir, "data");
   EXPECT_FALSE(c.uses_postgres());
   EXPECT_EQ(c.sqlite_path(), "data/gramothi.db");
-  ASSERT_EQ(c.plugins.size(), 1u);
+  ASSERT_EQ(c.plugins.size(), 2u);
   EXPECT_EQ(c.plugins[0].name, "rest");
+  EXPECT_EQ(c.plugins[1].name, "signaling");
+  EXPECT_TRUE(c.media_enabled);
   EXPECT_FALSE(validate_config(c).has_value());
 }
 
@@ -128,6 +130,19 @@ TEST(Config, ErrorsNameFileGroupKeyAndProblem) {
   e = load_error(dir, "[plugins]\nload=../evil\n");
   EXPECT_NE(e.find("not a plugin name"), std::string::npos) << e;
 
+  e = load_error(dir, "[media]\nice_addresses=127.0.0.1;not-an-ip\n");
+  EXPECT_NE(e.find("[media] ice_addresses: 'not-an-ip' is not an IP address"), std::string::npos)
+      << e;
+
+  e = load_error(dir, "[media]\nice_port_min=40000\n");
+  EXPECT_NE(e.find("[media] ice_port_max"), std::string::npos) << e;
+
+  e = load_error(dir, "[media]\nstun_server=stun.example.org\n");
+  EXPECT_NE(e.find("[media] stun_server"), std::string::npos) << e;
+
+  e = load_error(dir, "[media]\nenabled=yes please\n");
+  EXPECT_NE(e.find("[media] enabled"), std::string::npos) << e;
+
   e = load_error(dir, "this is not a key file\n");
   EXPECT_NE(e.find(path), std::string::npos) << e;
 }
@@ -136,4 +151,21 @@ TEST(Config, MissingFileIsAnErrorNamingIt) {
   auto r = load_config("/nonexistent/gramothi.ini");
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("/nonexistent/gramothi.ini"), std::string::npos);
+}
+
+TEST(Config, MediaKeysSetIceAndIngest) {
+  TempDir dir;
+  auto r = load_config(dir.file("m.ini",
+                                "[media]\nice_addresses=127.0.0.1;10.0.0.5\n"
+                                "nat_1to1_address=203.0.113.7\nice_port_min=40000\n"
+                                "ice_port_max=40100\nstun_server=stun://stun.example.org:3478\n"
+                                "ingest_latency_ms=80\nenabled=false\n"));
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->ice_addresses, (std::vector<std::string>{"127.0.0.1", "10.0.0.5"}));
+  EXPECT_EQ(r->nat_1to1_address, "203.0.113.7");
+  EXPECT_EQ(r->ice_port_min, 40000);
+  EXPECT_EQ(r->ice_port_max, 40100);
+  EXPECT_EQ(r->media_stun_server, "stun://stun.example.org:3478");
+  EXPECT_EQ(r->ingest_latency_ms, 80);
+  EXPECT_FALSE(r->media_enabled);
 }

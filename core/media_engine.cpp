@@ -1,0 +1,945 @@
+#include "media_engine.hpp"
+
+#include <gst/app/gstappsink.h>
+#include <gst/app/gstappsrc.h>
+#include <gst/gst.h>
+#include <gst/sdp/sdp.h>
+#include <gst/webrtc/webrtc.h>
+
+#include <atomic>
+#include <mutex>
+
+#include "bandwidth_controller.hpp"
+#include "log.hpp"
+
+namespace gramothi {
+namespace {
+
+constexpr const char *kRawCaps =
+    "audio/x-raw,format=S16LE,layout=interleaved,rate=48000,channels=1";
+constexpr const char *kOpusCaps = "audio/x-opus,rate=48000,channels=1,channel-mapping-family=0";
+constexpr unsigned kOpusPt = 111;
+
+void log_media(LogLevel level, const std::string &message) {
+  log_message(level, "media", message);
+}
+
+// Runs `fn` on the main context, later (never inside the caller).
+void on_main(std::function<void()> fn) {
+  auto *heap = new std::function<void()>(std::move(fn));
+  g_main_context_invoke_full(
+      nullptr, G_PRIORITY_DEFAULT,
+      [](gpointer p) -> gboolean {
+        (*static_cast<std::function<void()> *>(p))();
+        return G_SOURCE_REMOVE;
+      },
+      heap, [](gpointer p) { delete static_cast<std::function<void()> *>(p); });
+}
+
+void later(std::function<void()> fn) {
+  auto *heap = new std::function<void()>(std::move(fn));
+  g_idle_add_full(
+      G_PRIORITY_DEFAULT,
+      [](gpointer p) -> gboolean {
+        (*static_cast<std::function<void()> *>(p))();
+        return G_SOURCE_REMOVE;
+      },
+      heap, [](gpointer p) { delete static_cast<std::function<void()> *>(p); });
+}
+
+Error media_error(ErrorKind kind, const std::string &code, const std::string &message) {
+  return Error{kind, code, message};
+}
+
+// A listener's input: its profile's Opus frames go into `src`. Shared between the main loop
+// and the encoders' streaming threads; `mutex` guards next_pts and the push.
+struct Feed {
+  std::mutex mutex;
+  GstAppSrc *src = nullptr;  // owned reference
+  GstClockTime next_pts = GST_CLOCK_TIME_NONE;
+  std::atomic<uint64_t> sent{0};
+  std::atomic<uint64_t> dropped{0};
+  ~Feed() {
+    if (src) gst_object_unref(src);
+  }
+};
+
+// One profile's encoder output and the feeds that take it.
+struct Tier {
+  const BandwidthProfile *profile = nullptr;
+  std::mutex mutex;
+  std::vector<std::shared_ptr<Feed>> feeds;
+
+  void add(const std::shared_ptr<Feed> &f) {
+    std::lock_guard lock(mutex);
+    feeds.push_back(f);
+  }
+  void remove(const std::shared_ptr<Feed> &f) {
+    std::lock_guard lock(mutex);
+    std::erase(feeds, f);
+  }
+
+  // On the encoder's streaming thread.
+  void deliver(GstBuffer *buffer) {
+    GstClockTime pts = GST_BUFFER_PTS(buffer);
+    GstClockTime dur = GST_BUFFER_DURATION(buffer);
+    std::lock_guard lock(mutex);
+    for (auto &f : feeds) {
+      std::lock_guard flock(f->mutex);
+      // Right after a switch the new profile's frames may overlap what was already sent:
+      // skip those, so timestamps only move forward (the gap is at most one frame).
+      if (GST_CLOCK_TIME_IS_VALID(f->next_pts) && GST_CLOCK_TIME_IS_VALID(pts) &&
+          pts + GST_MSECOND < f->next_pts)
+        continue;
+      if (gst_app_src_push_buffer(f->src, gst_buffer_ref(buffer)) != GST_FLOW_OK) continue;
+      f->sent++;
+      if (GST_CLOCK_TIME_IS_VALID(pts) && GST_CLOCK_TIME_IS_VALID(dur)) f->next_pts = pts + dur;
+    }
+  }
+};
+
+}  // namespace
+
+struct ClassMedia;
+
+struct Peer {
+  MediaEngine::Impl *engine = nullptr;
+  PeerId id = 0;
+  bool publisher = false;
+  std::string class_id, user_id;
+  PeerObserver observer;
+  GstElement *pipeline = nullptr;
+  GstElement *webrtc = nullptr;
+  guint bus_watch = 0;
+  bool closed = false;
+  std::string state = "new";
+  // listener
+  std::shared_ptr<Feed> feed;
+  size_t tier = 0;
+  std::unique_ptr<BandwidthController> controller;
+  double loss = 0, rtt_ms = 0, jitter_s = 0;
+  bool stats_pending = false;
+  // Lets GStreamer-thread callbacks find a peer that may be gone.
+  std::shared_ptr<std::atomic<bool>> alive = std::make_shared<std::atomic<bool>>(true);
+};
+
+struct ClassMedia {
+  std::string id;
+  GstElement *pipeline = nullptr;
+  GstAppSrc *teacher_src = nullptr;  // owned reference
+  std::vector<std::unique_ptr<Tier>> tiers;
+  PeerId publisher = 0;
+  std::map<std::string, PeerId> listeners;  // user -> peer
+  guint bus_watch = 0;
+};
+
+struct MediaEngine::Impl {
+  const ProfileSet &profiles;
+  MediaPipelines pipes;
+  IceSettings ice;
+  GstClock *clock = nullptr;
+  GstClockTime base_time = 0;
+  std::map<std::string, std::unique_ptr<ClassMedia>> classes;
+  std::map<PeerId, std::unique_ptr<Peer>> peers;
+  PeerId next_id = 1;
+  guint tick = 0;
+  // Cleared by the destructor: deferred work queued on the main loop then does nothing.
+  std::shared_ptr<bool> alive = std::make_shared<bool>(true);
+
+  Impl(const ProfileSet &p, MediaPipelines m, IceSettings i)
+      : profiles(p), pipes(std::move(m)), ice(std::move(i)) {}
+
+  Peer *find(PeerId id) {
+    auto it = peers.find(id);
+    return it == peers.end() || it->second->closed ? nullptr : it->second.get();
+  }
+
+  // All pipelines run on one clock from one base time, so a buffer's timestamp means the same
+  // moment in every pipeline.
+  void share_clock(GstElement *pipeline) {
+    gst_pipeline_use_clock(GST_PIPELINE(pipeline), clock);
+    gst_element_set_start_time(pipeline, GST_CLOCK_TIME_NONE);
+    gst_element_set_base_time(pipeline, base_time);
+  }
+
+  Result<ClassMedia *> class_media(const std::string &class_id);
+  void destroy_class(ClassMedia *c);
+  Result<Peer *> new_peer(const std::string &class_id, const std::string &user_id, bool publisher,
+                          PeerObserver observer);
+  void setup_webrtc(Peer *p);
+  void close_peer(Peer *p, const std::string &detail, bool notify);
+  void set_state(Peer *p, const std::string &state, const std::string &detail);
+  void switch_tier(Peer *p, size_t tier, const std::string &reason);
+  void poll_stats(Peer *p);
+  void on_tick();
+};
+
+namespace {
+
+// ---- GStreamer-thread plumbing: everything hops to the main loop through a PeerRef. ----
+
+struct PeerRef {
+  MediaEngine::Impl *engine;
+  PeerId id;
+  std::shared_ptr<std::atomic<bool>> alive;
+};
+
+PeerRef *peer_ref(Peer *p) {
+  return new PeerRef{p->engine, p->id, p->alive};
+}
+void free_peer_ref(gpointer data, GClosure *) {
+  delete static_cast<PeerRef *>(data);
+}
+
+// Runs fn(peer) on the main loop if the peer is still there.
+void with_peer(const PeerRef &r, std::function<void(Peer *)> fn) {
+  on_main([r, fn = std::move(fn)] {
+    if (!r.alive->load()) return;
+    if (Peer *p = r.engine->find(r.id)) fn(p);
+  });
+}
+
+void on_ice_candidate(GstElement *, guint mline, gchar *candidate, gpointer data) {
+  auto *r = static_cast<PeerRef *>(data);
+  std::string c = candidate ? candidate : "";
+  with_peer(*r, [mline, c](Peer *p) {
+    std::string out = c;
+    const IceSettings &ice = p->engine->ice;
+    // Advertise the public address of a 1:1 NAT instead of the local one.
+    if (!ice.nat_1to1_address.empty() && out.find(" typ host") != std::string::npos) {
+      gchar **parts = g_strsplit(out.c_str(), " ", -1);
+      if (g_strv_length(parts) > 5) {
+        g_free(parts[4]);
+        parts[4] = g_strdup(ice.nat_1to1_address.c_str());
+        g_autofree char *joined = g_strjoinv(" ", parts);
+        out = joined;
+      }
+      g_strfreev(parts);
+    }
+    if (p->observer.local_candidate) p->observer.local_candidate(mline, out);
+  });
+}
+
+void on_ice_gathering_state(GstElement *webrtc, GParamSpec *, gpointer data) {
+  GstWebRTCICEGatheringState s;
+  g_object_get(webrtc, "ice-gathering-state", &s, nullptr);
+  if (s != GST_WEBRTC_ICE_GATHERING_STATE_COMPLETE) return;
+  auto *r = static_cast<PeerRef *>(data);
+  with_peer(*r, [](Peer *p) {
+    if (p->observer.local_candidate) p->observer.local_candidate(0, "");
+  });
+}
+
+void on_connection_state(GstElement *webrtc, GParamSpec *, gpointer data) {
+  GstWebRTCPeerConnectionState s;
+  g_object_get(webrtc, "connection-state", &s, nullptr);
+  const char *name = nullptr;
+  switch (s) {
+    case GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTING:
+      name = "connecting";
+      break;
+    case GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED:
+      name = "connected";
+      break;
+    case GST_WEBRTC_PEER_CONNECTION_STATE_FAILED:
+      name = "failed";
+      break;
+    case GST_WEBRTC_PEER_CONNECTION_STATE_DISCONNECTED:
+      name = "disconnected";
+      break;
+    default:
+      return;
+  }
+  auto *r = static_cast<PeerRef *>(data);
+  std::string state = name;
+  with_peer(*r, [state](Peer *p) { p->engine->set_state(p, state, ""); });
+}
+
+GstFlowReturn on_ingest_sample(GstAppSink *sink, gpointer data) {
+  auto *target = static_cast<GstAppSrc *>(data);
+  g_autoptr(GstSample) sample = gst_app_sink_pull_sample(sink);
+  if (!sample) return GST_FLOW_OK;
+  GstBuffer *buffer = gst_buffer_copy(gst_sample_get_buffer(sample));
+  // Stamp with the class pipeline's running time now: the mixer takes it as live input.
+  GstClock *clock = gst_element_get_clock(GST_ELEMENT(target));
+  if (clock) {
+    GstClockTime now = gst_clock_get_time(clock) - gst_element_get_base_time(GST_ELEMENT(target));
+    GST_BUFFER_PTS(buffer) = now;
+    GST_BUFFER_DTS(buffer) = GST_CLOCK_TIME_NONE;
+    gst_object_unref(clock);
+  }
+  gst_app_src_push_buffer(target, buffer);
+  return GST_FLOW_OK;
+}
+
+GstFlowReturn on_tier_sample(GstAppSink *sink, gpointer data) {
+  g_autoptr(GstSample) sample = gst_app_sink_pull_sample(sink);
+  if (sample) static_cast<Tier *>(data)->deliver(gst_sample_get_buffer(sample));
+  return GST_FLOW_OK;
+}
+
+gboolean on_bus(GstBus *, GstMessage *msg, gpointer data) {
+  if (GST_MESSAGE_TYPE(msg) != GST_MESSAGE_ERROR) return G_SOURCE_CONTINUE;
+  g_autoptr(GError) err = nullptr;
+  g_autofree char *debug = nullptr;
+  gst_message_parse_error(msg, &err, &debug);
+  auto *r = static_cast<PeerRef *>(data);
+  std::string why = err ? err->message : "pipeline error";
+  log_media(LogLevel::kWarning, "peer " + std::to_string(r->id) + ": " + why +
+                                    (debug ? std::string(" (") + debug + ")" : ""));
+  PeerRef copy = *r;
+  later([copy, why] {
+    if (!copy.alive->load()) return;
+    if (Peer *p = copy.engine->find(copy.id)) {
+      p->engine->set_state(p, "failed", why);
+      p->engine->close_peer(p, "media-error", true);
+    }
+  });
+  return G_SOURCE_CONTINUE;
+}
+
+gboolean on_class_bus(GstBus *, GstMessage *msg, gpointer data) {
+  if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR) {
+    g_autoptr(GError) err = nullptr;
+    gst_message_parse_error(msg, &err, nullptr);
+    log_media(LogLevel::kError, "class " + *static_cast<std::string *>(data) +
+                                    " pipeline: " + (err ? err->message : "error"));
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+GstElement *parse_bin(const std::string &description, std::string *why) {
+  g_autoptr(GError) err = nullptr;
+  GstElement *bin = gst_parse_bin_from_description_full(description.c_str(), TRUE, nullptr,
+                                                        GST_PARSE_FLAG_FATAL_ERRORS, &err);
+  if (!bin) *why = err ? err->message : "cannot parse";
+  return bin;
+}
+
+}  // namespace
+
+Result<ClassMedia *> MediaEngine::Impl::class_media(const std::string &class_id) {
+  auto it = classes.find(class_id);
+  if (it != classes.end()) return it->second.get();
+
+  auto c = std::make_unique<ClassMedia>();
+  c->id = class_id;
+  c->pipeline = gst_pipeline_new(("class-" + class_id).c_str());
+  share_clock(c->pipeline);
+  GstElement *silence = gst_element_factory_make("audiotestsrc", nullptr);
+  g_object_set(silence, "wave", 4 /* silence */, "is-live", TRUE, "samplesperbuffer", 480, nullptr);
+  GstElement *silence_caps = gst_element_factory_make("capsfilter", nullptr);
+  g_autoptr(GstCaps) raw = gst_caps_from_string(kRawCaps);
+  g_object_set(silence_caps, "caps", raw, nullptr);
+  GstElement *teacher = gst_element_factory_make("appsrc", "teacher");
+  g_object_set(teacher, "is-live", TRUE, "format", GST_FORMAT_TIME, "caps", raw, "max-bytes",
+               static_cast<guint64>(48000 * 2 / 4) /* 250 ms */, "block", FALSE, "min-latency",
+               static_cast<gint64>(0), nullptr);
+  gst_util_set_object_arg(G_OBJECT(teacher), "leaky-type", "downstream");
+  GstElement *mixer = gst_element_factory_make("audiomixer", nullptr);
+  g_object_set(mixer, "latency", static_cast<guint64>(30 * GST_MSECOND), "output-buffer-duration",
+               static_cast<guint64>(10 * GST_MSECOND), nullptr);
+  GstElement *mixcaps = gst_element_factory_make("capsfilter", nullptr);
+  g_object_set(mixcaps, "caps", raw, nullptr);
+  GstElement *tee = gst_element_factory_make("tee", nullptr);
+  g_object_set(tee, "allow-not-linked", TRUE, nullptr);
+  gst_bin_add_many(GST_BIN(c->pipeline), silence, silence_caps, teacher, mixer, mixcaps, tee,
+                   nullptr);
+  bool ok = gst_element_link_many(silence, silence_caps, mixer, mixcaps, tee, nullptr) &&
+            gst_element_link(teacher, mixer);
+  c->teacher_src = GST_APP_SRC(gst_object_ref(teacher));
+
+  for (const auto &profile : profiles.all()) {
+    auto tier = std::make_unique<Tier>();
+    tier->profile = &profile;
+    std::string why;
+    GstElement *queue = gst_element_factory_make("queue", nullptr);
+    g_object_set(queue, "max-size-time", static_cast<guint64>(200 * GST_MSECOND), "max-size-bytes",
+                 0u, "max-size-buffers", 0u, "leaky", 2 /* downstream */, nullptr);
+    GstElement *enc = parse_bin(pipes.encoder(profile), &why);
+    if (!enc) {
+      gst_object_unref(c->pipeline);
+      gst_object_unref(c->teacher_src);
+      return media_error(ErrorKind::kInternal, "media_error",
+                         "encoder for profile " + profile.name + ": " + why);
+    }
+    GstElement *sink = gst_element_factory_make("appsink", nullptr);
+    g_object_set(sink, "sync", FALSE, "async", FALSE, "max-buffers", 16u, "drop", TRUE, nullptr);
+    GstAppSinkCallbacks cb = {};
+    cb.new_sample = on_tier_sample;
+    gst_app_sink_set_callbacks(GST_APP_SINK(sink), &cb, tier.get(), nullptr);
+    gst_bin_add_many(GST_BIN(c->pipeline), queue, enc, sink, nullptr);
+    ok = ok && gst_element_link_many(tee, queue, enc, sink, nullptr);
+    c->tiers.push_back(std::move(tier));
+  }
+  if (!ok) {
+    gst_object_unref(c->pipeline);
+    gst_object_unref(c->teacher_src);
+    return media_error(ErrorKind::kInternal, "media_error", "cannot link the class pipeline");
+  }
+  auto *name = new std::string(class_id);
+  GstBus *bus = gst_pipeline_get_bus(GST_PIPELINE(c->pipeline));
+  c->bus_watch = gst_bus_add_watch_full(bus, G_PRIORITY_DEFAULT, on_class_bus, name,
+                                        [](gpointer p) { delete static_cast<std::string *>(p); });
+  gst_object_unref(bus);
+  if (gst_element_set_state(c->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    g_source_remove(c->bus_watch);
+    gst_object_unref(c->pipeline);
+    gst_object_unref(c->teacher_src);
+    return media_error(ErrorKind::kInternal, "media_error", "the class pipeline cannot start");
+  }
+  log_media(LogLevel::kInfo, "class " + class_id + ": media started (" +
+                                 std::to_string(c->tiers.size()) + " profiles)");
+  ClassMedia *raw_ptr = c.get();
+  classes[class_id] = std::move(c);
+  return raw_ptr;
+}
+
+void MediaEngine::Impl::destroy_class(ClassMedia *c) {
+  std::vector<PeerId> ids;
+  if (c->publisher) ids.push_back(c->publisher);
+  for (auto &[user, id] : c->listeners)
+    ids.push_back(id);
+  for (PeerId id : ids)
+    if (Peer *p = find(id)) close_peer(p, "class-ended", true);
+  gst_element_set_state(c->pipeline, GST_STATE_NULL);
+  g_source_remove(c->bus_watch);
+  gst_object_unref(c->teacher_src);
+  gst_object_unref(c->pipeline);
+  log_media(LogLevel::kInfo, "class " + c->id + ": media stopped");
+  classes.erase(c->id);
+}
+
+void MediaEngine::Impl::setup_webrtc(Peer *p) {
+  g_object_set(p->webrtc, "bundle-policy", GST_WEBRTC_BUNDLE_POLICY_MAX_BUNDLE, nullptr);
+  if (!ice.stun_server.empty())
+    g_object_set(p->webrtc, "stun-server", ice.stun_server.c_str(), nullptr);
+  if (p->publisher)
+    g_object_set(p->webrtc, "latency", static_cast<guint>(ice.ingest_latency_ms), nullptr);
+  GstWebRTCICE *agent = nullptr;
+  g_object_get(p->webrtc, "ice-agent", &agent, nullptr);
+  if (agent) {
+    GObjectClass *k = G_OBJECT_GET_CLASS(agent);
+    if (g_object_class_find_property(k, "ice-tcp")) g_object_set(agent, "ice-tcp", FALSE, nullptr);
+    if (ice.port_min > 0 && g_object_class_find_property(k, "min-rtp-port"))
+      g_object_set(agent, "min-rtp-port", static_cast<guint>(ice.port_min), "max-rtp-port",
+                   static_cast<guint>(ice.port_max), nullptr);
+    if (g_object_class_find_property(k, "agent")) {
+      GObject *nice = nullptr;
+      g_object_get(agent, "agent", &nice, nullptr);
+      if (nice) {
+        if (g_object_class_find_property(G_OBJECT_GET_CLASS(nice), "upnp"))
+          g_object_set(nice, "upnp", FALSE, nullptr);
+        g_object_unref(nice);
+      }
+    }
+    for (const auto &addr : ice.local_addresses) {
+      gboolean ok = FALSE;
+      g_signal_emit_by_name(agent, "add-local-ip-address", addr.c_str(), &ok);
+      if (!ok) log_media(LogLevel::kWarning, "cannot gather on " + addr);
+    }
+    gst_object_unref(agent);
+  }
+  g_signal_connect_data(p->webrtc, "on-ice-candidate", G_CALLBACK(on_ice_candidate), peer_ref(p),
+                        free_peer_ref, GConnectFlags(0));
+  g_signal_connect_data(p->webrtc, "notify::ice-gathering-state",
+                        G_CALLBACK(on_ice_gathering_state), peer_ref(p), free_peer_ref,
+                        GConnectFlags(0));
+  g_signal_connect_data(p->webrtc, "notify::connection-state", G_CALLBACK(on_connection_state),
+                        peer_ref(p), free_peer_ref, GConnectFlags(0));
+  GstBus *bus = gst_pipeline_get_bus(GST_PIPELINE(p->pipeline));
+  p->bus_watch = gst_bus_add_watch_full(bus, G_PRIORITY_DEFAULT, on_bus, peer_ref(p),
+                                        [](gpointer d) { delete static_cast<PeerRef *>(d); });
+  gst_object_unref(bus);
+}
+
+Result<Peer *> MediaEngine::Impl::new_peer(const std::string &class_id, const std::string &user_id,
+                                           bool publisher, PeerObserver observer) {
+  auto c = class_media(class_id);
+  if (!c) return c.error();
+  auto p = std::make_unique<Peer>();
+  p->engine = this;
+  p->id = next_id++;
+  p->publisher = publisher;
+  p->class_id = class_id;
+  p->user_id = user_id;
+  p->observer = std::move(observer);
+  p->pipeline =
+      gst_pipeline_new(((publisher ? "publisher-" : "listener-") + std::to_string(p->id)).c_str());
+  share_clock(p->pipeline);
+  p->webrtc = gst_element_factory_make("webrtcbin", nullptr);
+  if (!p->webrtc) {
+    gst_object_unref(p->pipeline);
+    return media_error(ErrorKind::kInternal, "media_error", "webrtcbin is not installed");
+  }
+  gst_bin_add(GST_BIN(p->pipeline), p->webrtc);
+  Peer *raw = p.get();
+  peers[p->id] = std::move(p);
+  setup_webrtc(raw);
+  return raw;
+}
+
+void MediaEngine::Impl::set_state(Peer *p, const std::string &state, const std::string &detail) {
+  if (p->state == state) return;
+  p->state = state;
+  log_media(LogLevel::kDebug, "peer " + std::to_string(p->id) + " (" + p->user_id + "): " + state);
+  if (p->observer.state) p->observer.state(state, detail);
+}
+
+void MediaEngine::Impl::close_peer(Peer *p, const std::string &detail, bool notify) {
+  if (p->closed) return;
+  p->closed = true;
+  p->alive->store(false);
+  auto cit = classes.find(p->class_id);
+  if (cit != classes.end()) {
+    ClassMedia *c = cit->second.get();
+    if (p->publisher && c->publisher == p->id) c->publisher = 0;
+    if (!p->publisher) {
+      auto lit = c->listeners.find(p->user_id);
+      if (lit != c->listeners.end() && lit->second == p->id) c->listeners.erase(lit);
+      if (p->feed && p->tier < c->tiers.size()) c->tiers[p->tier]->remove(p->feed);
+    }
+  }
+  if (p->bus_watch) g_source_remove(p->bus_watch);
+  p->bus_watch = 0;
+  gst_element_set_state(p->pipeline, GST_STATE_NULL);
+  gst_object_unref(p->pipeline);
+  p->pipeline = p->webrtc = nullptr;
+  PeerObserver observer = std::move(p->observer);
+  PeerId id = p->id;
+  if (notify && observer.state) observer.state("closed", detail);
+  // Free the peer later: we may be inside one of its own callbacks.
+  later([this, id, alive = alive] {
+    if (*alive) peers.erase(id);
+  });
+}
+
+void MediaEngine::Impl::switch_tier(Peer *p, size_t tier, const std::string &reason) {
+  auto cit = classes.find(p->class_id);
+  if (cit == classes.end() || tier >= cit->second->tiers.size()) return;
+  ClassMedia *c = cit->second.get();
+  if (tier != p->tier) {
+    c->tiers[p->tier]->remove(p->feed);
+    c->tiers[tier]->add(p->feed);
+    p->tier = tier;
+    log_media(LogLevel::kInfo, "listener " + p->user_id + " in " + p->class_id + " -> " +
+                                   c->tiers[tier]->profile->name + " (" + reason + ")");
+  }
+  if (p->observer.profile_changed)
+    p->observer.profile_changed(c->tiers[tier]->profile->name, reason);
+}
+
+namespace {
+
+double number_field(const GstStructure *s, const char *name, double fallback) {
+  const GValue *v = gst_structure_get_value(s, name);
+  if (!v) return fallback;
+  GValue d = G_VALUE_INIT;
+  g_value_init(&d, G_TYPE_DOUBLE);
+  double out = fallback;
+  if (g_value_transform(v, &d)) out = g_value_get_double(&d);
+  g_value_unset(&d);
+  return out;
+}
+
+struct RemoteInbound {
+  double loss = -1, rtt_s = -1, jitter_s = -1;
+};
+
+gboolean find_remote_inbound(GQuark, const GValue *v, gpointer out) {
+  if (!GST_VALUE_HOLDS_STRUCTURE(v)) return TRUE;
+  const GstStructure *s = gst_value_get_structure(v);
+  GstWebRTCStatsType type;
+  if (!gst_structure_get(s, "type", GST_TYPE_WEBRTC_STATS_TYPE, &type, nullptr) ||
+      type != GST_WEBRTC_STATS_REMOTE_INBOUND_RTP)
+    return TRUE;
+  auto *r = static_cast<RemoteInbound *>(out);
+  r->loss = number_field(s, "fraction-lost", -1);
+  if (r->loss > 1) r->loss /= 256.0;  // an RTCP fraction, when reported raw
+  r->rtt_s = number_field(s, "round-trip-time", -1);
+  r->jitter_s = number_field(s, "jitter", -1);
+  return TRUE;
+}
+
+}  // namespace
+
+// Reads the listener's RTCP receiver reports (webrtcbin's remote-inbound-rtp stats) and feeds
+// the controller. A report only counts when it is new: the RR's values change.
+void MediaEngine::Impl::poll_stats(Peer *p) {
+  if (p->stats_pending || !p->webrtc) return;
+  p->stats_pending = true;
+  GstPromise *promise = gst_promise_new_with_change_func(
+      [](GstPromise *promise, gpointer data) {
+        RemoteInbound r;
+        if (const GstStructure *reply = gst_promise_get_reply(promise))
+          gst_structure_foreach(reply, find_remote_inbound, &r);
+        gst_promise_unref(promise);
+        PeerRef ref = *static_cast<PeerRef *>(data);
+        delete static_cast<PeerRef *>(data);
+        with_peer(ref, [r](Peer *peer) {
+          peer->stats_pending = false;
+          if (r.loss < 0) return;
+          if (r.loss == peer->loss && r.rtt_s * 1000 == peer->rtt_ms &&
+              r.jitter_s == peer->jitter_s)
+            return;  // the same receiver report as last time
+          peer->loss = r.loss;
+          peer->rtt_ms = r.rtt_s >= 0 ? r.rtt_s * 1000 : -1;
+          peer->jitter_s = r.jitter_s;
+          LinkReport report;
+          report.now_ms = g_get_monotonic_time() / 1000;
+          report.loss_fraction = r.loss;
+          if (r.rtt_s >= 0) report.rtt_ms = r.rtt_s * 1000;
+          if (r.jitter_s >= 0) report.jitter_ms = r.jitter_s * 1000;
+          if (auto d = peer->controller->report(report))
+            peer->engine->switch_tier(peer, d->index, d->reason);
+        });
+      },
+      peer_ref(p), nullptr);
+  g_signal_emit_by_name(p->webrtc, "get-stats", nullptr, promise);
+}
+
+void MediaEngine::Impl::on_tick() {
+  int64_t now = g_get_monotonic_time() / 1000;
+  for (auto &[id, peer] : peers) {
+    Peer *p = peer.get();
+    if (p->closed || p->publisher || !p->controller) continue;
+    poll_stats(p);
+    if (auto d = p->controller->tick(now)) switch_tier(p, d->index, d->reason);
+  }
+}
+
+MediaEngine::MediaEngine(const ProfileSet &profiles, MediaPipelines pipelines, IceSettings ice)
+    : impl_(std::make_unique<Impl>(profiles, std::move(pipelines), std::move(ice))) {
+  impl_->clock = gst_system_clock_obtain();
+  impl_->base_time = gst_clock_get_time(impl_->clock);
+  impl_->tick = g_timeout_add(
+      impl_->ice.stats_interval_ms,
+      [](gpointer d) -> gboolean {
+        static_cast<Impl *>(d)->on_tick();
+        return G_SOURCE_CONTINUE;
+      },
+      impl_.get());
+}
+
+MediaEngine::~MediaEngine() {
+  g_source_remove(impl_->tick);
+  *impl_->alive = false;
+  while (!impl_->classes.empty())
+    impl_->destroy_class(impl_->classes.begin()->second.get());
+  impl_->peers.clear();
+  gst_object_unref(impl_->clock);
+}
+
+Result<PeerId> MediaEngine::publish(const std::string &class_id, const std::string &user_id,
+                                    const std::string &offer_sdp, PeerObserver observer) {
+  GstSDPMessage *sdp = nullptr;
+  if (gst_sdp_message_new_from_text(offer_sdp.c_str(), &sdp) != GST_SDP_OK || !sdp ||
+      gst_sdp_message_medias_len(sdp) == 0) {
+    if (sdp) gst_sdp_message_free(sdp);
+    return media_error(ErrorKind::kInvalid, "invalid_sdp", "The offer is not a usable SDP.");
+  }
+  bool has_opus = false;
+  for (guint i = 0; i < gst_sdp_message_medias_len(sdp); i++) {
+    const GstSDPMedia *m = gst_sdp_message_get_media(sdp, i);
+    if (g_strcmp0(gst_sdp_media_get_media(m), "audio") != 0) continue;
+    for (guint a = 0; a < gst_sdp_media_attributes_len(m); a++) {
+      const GstSDPAttribute *attr = gst_sdp_media_get_attribute(m, a);
+      if (g_strcmp0(attr->key, "rtpmap") == 0 && attr->value &&
+          g_strrstr(g_ascii_strdown(attr->value, -1), "opus/48000"))
+        has_opus = true;
+    }
+  }
+  if (!has_opus) {
+    gst_sdp_message_free(sdp);
+    return media_error(ErrorKind::kInvalid, "invalid_sdp",
+                       "The offer has no Opus audio; send audio with Opus.");
+  }
+  auto c = impl_->class_media(class_id);
+  if (!c) {
+    gst_sdp_message_free(sdp);
+    return c.error();
+  }
+  if ((*c)->publisher)
+    if (Peer *old = impl_->find((*c)->publisher)) impl_->close_peer(old, "replaced", true);
+  auto made = impl_->new_peer(class_id, user_id, true, std::move(observer));
+  if (!made) {
+    gst_sdp_message_free(sdp);
+    return made.error();
+  }
+  Peer *p = *made;
+  (*c)->publisher = p->id;
+
+  // The teacher's stream: webrtcbin pad -> decode -> appsink -> the class mixer.
+  std::string why;
+  GstElement *decode = parse_bin(impl_->pipes.decode(), &why);
+  GstElement *sink = gst_element_factory_make("appsink", nullptr);
+  g_object_set(sink, "sync", FALSE, "async", FALSE, "max-buffers", 32u, "drop", TRUE, nullptr);
+  GstAppSinkCallbacks cb = {};
+  cb.new_sample = on_ingest_sample;
+  gst_app_sink_set_callbacks(GST_APP_SINK(sink), &cb, gst_object_ref((*c)->teacher_src),
+                             gst_object_unref);
+  gst_bin_add_many(GST_BIN(p->pipeline), decode, sink, nullptr);
+  gst_element_link(decode, sink);
+  g_signal_connect(p->webrtc, "pad-added", G_CALLBACK(+[](GstElement *, GstPad *pad, gpointer d) {
+                     if (GST_PAD_DIRECTION(pad) != GST_PAD_SRC) return;
+                     auto *dec = static_cast<GstElement *>(d);
+                     GstPad *sinkpad = gst_element_get_static_pad(dec, "sink");
+                     if (!gst_pad_is_linked(sinkpad)) gst_pad_link(pad, sinkpad);
+                     gst_object_unref(sinkpad);
+                   }),
+                   decode);
+  gst_element_set_state(p->pipeline, GST_STATE_PLAYING);
+
+  GstWebRTCSessionDescription *offer =
+      gst_webrtc_session_description_new(GST_WEBRTC_SDP_TYPE_OFFER, sdp);
+  PeerRef *ref = peer_ref(p);
+  GstPromise *set_remote = gst_promise_new_with_change_func(
+      [](GstPromise *promise, gpointer data) {
+        gst_promise_unref(promise);
+        PeerRef r = *static_cast<PeerRef *>(data);
+        with_peer(r, [](Peer *peer) {
+          // Receive only: the server sends nothing back to the teacher.
+          GArray *transceivers = nullptr;
+          g_signal_emit_by_name(peer->webrtc, "get-transceivers", &transceivers);
+          for (guint i = 0; transceivers && i < transceivers->len; i++) {
+            auto *t = g_array_index(transceivers, GstWebRTCRTPTransceiver *, i);
+            g_object_set(t, "direction", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY, nullptr);
+          }
+          if (transceivers) g_array_unref(transceivers);
+          PeerRef *inner = peer_ref(peer);
+          GstPromise *answer_promise = gst_promise_new_with_change_func(
+              [](GstPromise *pr, gpointer d2) {
+                GstWebRTCSessionDescription *answer = nullptr;
+                const GstStructure *reply = gst_promise_get_reply(pr);
+                if (reply)
+                  gst_structure_get(reply, "answer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &answer,
+                                    nullptr);
+                gst_promise_unref(pr);
+                PeerRef r2 = *static_cast<PeerRef *>(d2);
+                delete static_cast<PeerRef *>(d2);
+                if (!answer) {
+                  with_peer(r2, [](Peer *pp) {
+                    pp->engine->set_state(pp, "failed", "cannot answer the offer");
+                    pp->engine->close_peer(pp, "negotiation-failed", true);
+                  });
+                  return;
+                }
+                gchar *text = gst_sdp_message_as_text(answer->sdp);
+                std::string sdp_text = text;
+                g_free(text);
+                with_peer(r2, [answer, sdp_text](Peer *pp) {
+                  g_signal_emit_by_name(pp->webrtc, "set-local-description", answer, nullptr);
+                  gst_webrtc_session_description_free(answer);
+                  if (pp->observer.local_description)
+                    pp->observer.local_description("answer", sdp_text);
+                });
+              },
+              inner, nullptr);
+          g_signal_emit_by_name(peer->webrtc, "create-answer", nullptr, answer_promise);
+        });
+      },
+      ref, [](gpointer d) { delete static_cast<PeerRef *>(d); });
+  g_signal_emit_by_name(p->webrtc, "set-remote-description", offer, set_remote);
+  gst_webrtc_session_description_free(offer);
+  return p->id;
+}
+
+Result<PeerId> MediaEngine::listen(const std::string &class_id, const std::string &user_id,
+                                   const std::string &profile, PeerObserver observer) {
+  size_t tier = 0;
+  bool pinned = false;
+  const auto &all = impl_->profiles.all();
+  if (profile != "auto") {
+    const BandwidthProfile *bp = impl_->profiles.find(profile);
+    if (!bp)
+      return media_error(ErrorKind::kInvalid, "invalid_field",
+                         "Field 'profile' must be one of: " + impl_->profiles.names_joined() + ".");
+    tier = static_cast<size_t>(bp - all.data());
+    pinned = true;
+  } else {
+    // Start low and let the controller climb: a 2G student must hear the first words.
+    tier = all.size() > 1 ? 1 : 0;
+  }
+  auto c = impl_->class_media(class_id);
+  if (!c) return c.error();
+  auto existing = (*c)->listeners.find(user_id);
+  if (existing != (*c)->listeners.end())
+    if (Peer *old = impl_->find(existing->second)) impl_->close_peer(old, "replaced", true);
+
+  auto made = impl_->new_peer(class_id, user_id, false, std::move(observer));
+  if (!made) return made.error();
+  Peer *p = *made;
+  (*c)->listeners[user_id] = p->id;
+  unsigned ssrc = g_random_int();
+  std::string why;
+  GstElement *src = gst_element_factory_make("appsrc", nullptr);
+  g_autoptr(GstCaps) opus = gst_caps_from_string(kOpusCaps);
+  g_object_set(src, "is-live", TRUE, "format", GST_FORMAT_TIME, "caps", opus, "block", FALSE,
+               "max-bytes", static_cast<guint64>(16 * 1024), nullptr);
+  gst_util_set_object_arg(G_OBJECT(src), "leaky-type", "downstream");
+  GstElement *pay = parse_bin(impl_->pipes.payloader(kOpusPt, ssrc), &why);
+  gst_bin_add_many(GST_BIN(p->pipeline), src, pay, nullptr);
+  gst_element_link(src, pay);
+
+  g_autofree char *prefs = g_strdup_printf(
+      "application/x-rtp,media=audio,encoding-name=OPUS,clock-rate=48000,payload=%u,"
+      "encoding-params=(string)2,ssrc=(uint)%u,useinbandfec=(string)1,minptime=(string)10",
+      kOpusPt, ssrc);
+  g_autoptr(GstCaps) prefs_caps = gst_caps_from_string(prefs);
+  GstWebRTCRTPTransceiver *trans = nullptr;
+  g_signal_emit_by_name(p->webrtc, "add-transceiver", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY,
+                        prefs_caps, &trans);
+  if (trans) gst_object_unref(trans);
+  GstPad *paysrc = gst_element_get_static_pad(pay, "src");
+  GstPad *wsink = gst_element_request_pad_simple(p->webrtc, "sink_%u");
+  gst_pad_link(paysrc, wsink);
+  gst_object_unref(paysrc);
+  gst_object_unref(wsink);
+
+  p->feed = std::make_shared<Feed>();
+  p->feed->src = GST_APP_SRC(gst_object_ref(src));
+  p->tier = tier;
+  p->controller = std::make_unique<BandwidthController>(impl_->profiles, tier);
+  if (pinned) p->controller->pin(tier, g_get_monotonic_time() / 1000);
+  gst_element_set_state(p->pipeline, GST_STATE_PLAYING);
+  (*c)->tiers[tier]->add(p->feed);
+
+  // Offer from the main loop, after setup (not from on-negotiation-needed).
+  PeerRef ref = {p->engine, p->id, p->alive};
+  later([ref, tier] {
+    if (!ref.alive->load()) return;
+    Peer *peer = ref.engine->find(ref.id);
+    if (!peer) return;
+    GstPromise *promise = gst_promise_new_with_change_func(
+        [](GstPromise *pr, gpointer d) {
+          GstWebRTCSessionDescription *offer = nullptr;
+          const GstStructure *reply = gst_promise_get_reply(pr);
+          if (reply)
+            gst_structure_get(reply, "offer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &offer, nullptr);
+          gst_promise_unref(pr);
+          PeerRef r = *static_cast<PeerRef *>(d);
+          delete static_cast<PeerRef *>(d);
+          with_peer(r, [offer](Peer *pp) {
+            if (!offer) {
+              pp->engine->set_state(pp, "failed", "cannot create an offer");
+              pp->engine->close_peer(pp, "negotiation-failed", true);
+              return;
+            }
+            g_signal_emit_by_name(pp->webrtc, "set-local-description", offer, nullptr);
+            gchar *text = gst_sdp_message_as_text(offer->sdp);
+            std::string sdp_text = text;
+            g_free(text);
+            gst_webrtc_session_description_free(offer);
+            if (pp->observer.local_description) pp->observer.local_description("offer", sdp_text);
+          });
+        },
+        new PeerRef(ref), nullptr);
+    g_signal_emit_by_name(peer->webrtc, "create-offer", nullptr, promise);
+    // Tell the student where they start.
+    peer->engine->switch_tier(peer, tier, peer->controller->pinned() ? "pinned" : "initial");
+  });
+  return p->id;
+}
+
+std::optional<Error> MediaEngine::remote_answer(PeerId id, const std::string &sdp_text) {
+  Peer *p = impl_->find(id);
+  if (!p) return media_error(ErrorKind::kConflict, "no_session", "No media session to answer.");
+  if (p->publisher)
+    return media_error(ErrorKind::kConflict, "unexpected_answer",
+                       "The publisher sends an offer, not an answer.");
+  GstSDPMessage *sdp = nullptr;
+  if (gst_sdp_message_new_from_text(sdp_text.c_str(), &sdp) != GST_SDP_OK || !sdp ||
+      gst_sdp_message_medias_len(sdp) == 0) {
+    if (sdp) gst_sdp_message_free(sdp);
+    return media_error(ErrorKind::kInvalid, "invalid_sdp", "The answer is not a usable SDP.");
+  }
+  GstWebRTCSessionDescription *answer =
+      gst_webrtc_session_description_new(GST_WEBRTC_SDP_TYPE_ANSWER, sdp);
+  g_signal_emit_by_name(p->webrtc, "set-remote-description", answer, nullptr);
+  gst_webrtc_session_description_free(answer);
+  return std::nullopt;
+}
+
+std::optional<Error> MediaEngine::remote_candidate(PeerId id, unsigned mline,
+                                                   const std::string &candidate) {
+  Peer *p = impl_->find(id);
+  if (!p) return media_error(ErrorKind::kConflict, "no_session", "No media session for ICE.");
+  if (mline > 16)
+    return media_error(ErrorKind::kInvalid, "invalid_field", "Field 'sdpMLineIndex' is too big.");
+  // An empty candidate marks the end of the remote candidates.
+  g_signal_emit_by_name(p->webrtc, "add-ice-candidate", mline,
+                        candidate.empty() ? nullptr : candidate.c_str());
+  return std::nullopt;
+}
+
+std::optional<Error> MediaEngine::set_profile(PeerId id, const std::string &profile) {
+  Peer *p = impl_->find(id);
+  if (!p || p->publisher)
+    return media_error(ErrorKind::kConflict, "not_listening", "Send 'listen' first.");
+  int64_t now = g_get_monotonic_time() / 1000;
+  if (profile == "auto") {
+    p->controller->pin(std::nullopt, now);
+    impl_->switch_tier(p, p->tier, "auto");
+    return std::nullopt;
+  }
+  const BandwidthProfile *bp = impl_->profiles.find(profile);
+  if (!bp)
+    return media_error(ErrorKind::kInvalid, "invalid_field",
+                       "Field 'profile' must be one of: " + impl_->profiles.names_joined() + ".");
+  size_t index = static_cast<size_t>(bp - impl_->profiles.all().data());
+  p->controller->pin(index, now);
+  impl_->switch_tier(p, index, "pinned");
+  return std::nullopt;
+}
+
+std::optional<Error> MediaEngine::client_report(PeerId id, int downlink_kbps, int rtt_ms,
+                                                double loss) {
+  Peer *p = impl_->find(id);
+  if (!p || p->publisher)
+    return media_error(ErrorKind::kConflict, "not_listening", "Send 'listen' first.");
+  LinkReport r;
+  r.now_ms = g_get_monotonic_time() / 1000;
+  if (downlink_kbps >= 0) r.downlink_kbps = downlink_kbps;
+  if (rtt_ms >= 0) r.rtt_ms = rtt_ms;
+  if (loss >= 0) r.loss_fraction = loss;
+  if (auto d = p->controller->report(r)) impl_->switch_tier(p, d->index, d->reason);
+  return std::nullopt;
+}
+
+void MediaEngine::pin_user(const std::string &class_id, const std::string &user_id,
+                           const std::string &profile) {
+  auto c = impl_->classes.find(class_id);
+  if (c == impl_->classes.end()) return;
+  auto l = c->second->listeners.find(user_id);
+  if (l != c->second->listeners.end()) set_profile(l->second, profile);
+}
+
+void MediaEngine::close(PeerId id) {
+  if (Peer *p = impl_->find(id)) impl_->close_peer(p, "closed", false);
+}
+
+void MediaEngine::end_class(const std::string &class_id) {
+  auto it = impl_->classes.find(class_id);
+  if (it != impl_->classes.end()) impl_->destroy_class(it->second.get());
+}
+
+std::optional<ListenerStats> MediaEngine::stats(PeerId id) const {
+  Peer *p = impl_->find(id);
+  if (!p || p->publisher) return std::nullopt;
+  ListenerStats s;
+  auto c = impl_->classes.find(p->class_id);
+  if (c != impl_->classes.end()) s.profile = c->second->tiers[p->tier]->profile->name;
+  s.pinned = p->controller->pinned();
+  s.frames_sent = p->feed->sent.load();
+  s.frames_dropped = p->feed->dropped.load();
+  s.loss_fraction = p->loss;
+  s.rtt_ms = p->rtt_ms;
+  return s;
+}
+
+size_t MediaEngine::listener_count(const std::string &class_id) const {
+  auto c = impl_->classes.find(class_id);
+  return c == impl_->classes.end() ? 0 : c->second->listeners.size();
+}
+
+}  // namespace gramothi

@@ -1,0 +1,288 @@
+// Live audio end to end: the real server (rest + signaling plugins, media engine), a teacher
+// webrtcbin sending a 440 Hz tone, and listener webrtcbins that decode what they hear, all
+// signaling over the real WebSocket. Runs inside a private network namespace (see meson).
+#include <gtest/gtest.h>
+
+#include "../http/server_process.hpp"
+#include "jwt.hpp"
+#include "webrtc_peer.hpp"
+
+using namespace gramothi;
+
+namespace {
+
+const std::string kSecret = "media-test-secret-0123456789abcdef";
+
+class LiveAudioTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    char *d = g_dir_make_tmp("gramothi-media-XXXXXX", nullptr);
+    dir_ = d;
+    g_free(d);
+    std::string config = "[server]\nlisten_address=127.0.0.1\nport=0\n[storage]\ndata_dir=" + dir_ +
+                         "/data\n[auth]\njwt_secret=" + kSecret +
+                         "\n[media]\nice_addresses=127.0.0.1\ningest_latency_ms=40\n"
+                         "[plugins]\nload=rest;signaling\ndir=" +
+                         g_getenv("GRAMOTHI_PLUGIN_DIR") +
+                         "\n[plugin.signaling]\nauth_timeout_ms=1500\n";
+    std::string path = dir_ + "/gramothi.ini";
+    g_file_set_contents(path.c_str(), config.c_str(), -1, nullptr);
+    server_ = new ServerProcess();
+    server_->start(path, dir_ + "/server.log");
+  }
+  static void TearDownTestSuite() {
+    int status = server_->stop();
+    if (status != 0) ADD_FAILURE() << "server exit " << status << ":\n" << server_->log();
+    delete server_;
+    std::string cmd = "rm -rf '" + dir_ + "'";
+    if (system(cmd.c_str()) != 0) g_warning("cannot remove %s", dir_.c_str());
+  }
+  void TearDown() override {
+    ASSERT_TRUE(server_->running()) << "the server died:\n" << server_->log();
+  }
+
+  static std::string token(const std::string &user, Role role) {
+    TokenClaims c{user, role, 0, g_get_real_time() / G_USEC_PER_SEC + 3600};
+    return JwtCodec(kSecret).sign(c);
+  }
+  std::string start_class(const char *prefix) {
+    static int n = 0;
+    std::string id = std::string(prefix) + "-" + std::to_string(++n);
+    HttpClient http(server_->base());
+    auto r = http.post("/api/v1/streaming/start", token("teacher-1", Role::kTeacher),
+                       "{\"class_id\":\"" + id + "\"}");
+    EXPECT_EQ(r.status, 200u) << r.body;
+    return id;
+  }
+  // An authenticated socket.
+  std::unique_ptr<WsClient> connect(const std::string &class_id, const std::string &user,
+                                    Role role) {
+    auto ws = std::make_unique<WsClient>(server_->port(), class_id, token(user, role));
+    EXPECT_TRUE(ws->connected()) << ws->error();
+    WsMessage m;
+    EXPECT_TRUE(ws->wait_for("authenticated", &m)) << "no 'authenticated' for " << user;
+    return ws;
+  }
+
+  static ServerProcess *server_;
+  static std::string dir_;
+};
+ServerProcess *LiveAudioTest::server_ = nullptr;
+std::string LiveAudioTest::dir_;
+
+TEST_F(LiveAudioTest, ThreeListenersAtDifferentProfilesHearTheTeachersTone) {
+  std::string id = start_class("tone");
+  auto tws = connect(id, "teacher-1", Role::kTeacher);
+  TeacherPeer teacher(*tws, 440);
+  teacher.publish();
+  ASSERT_TRUE(spin_until([&] { return teacher.connected(); }, 15000)) << server_->log();
+
+  std::vector<std::unique_ptr<WsClient>> sockets;
+  std::vector<std::unique_ptr<ListenerPeer>> listeners;
+  const char *profiles[] = {"ultra-low", "low", "high"};
+  for (int i = 0; i < 3; i++) {
+    sockets.push_back(connect(id, "student-" + std::to_string(i), Role::kStudent));
+    listeners.push_back(std::make_unique<ListenerPeer>(*sockets.back()));
+    listeners.back()->listen(profiles[i]);
+  }
+  for (int i = 0; i < 3; i++) {
+    WsMessage m;
+    ASSERT_TRUE(sockets[i]->wait_for("profile-changed", &m));
+    EXPECT_EQ(m.str("profile"), profiles[i]);
+    EXPECT_EQ(m.str("reason"), "pinned");
+  }
+  ASSERT_TRUE(spin_until(
+      [&] {
+        for (auto &l : listeners)
+          if (l->recent_audio(2).size() < 96000) return false;
+        return true;
+      },
+      20000))
+      << "listeners did not receive 2 s of audio";
+  spin_for(500);
+  for (int i = 0; i < 3; i++) {
+    auto audio = listeners[i]->recent_audio(1.0);
+    double at440 = tone_share(audio, 440), at660 = tone_share(audio, 660);
+    EXPECT_GT(at440, 0.5) << profiles[i] << ": the 440 Hz tone is not what the listener hears";
+    EXPECT_LT(at660, 0.05) << profiles[i];
+  }
+  // Each profile's frame duration shows in the RTP timestamps: 60, 40 and 20 ms.
+  const uint32_t frame_ticks[] = {60 * 48, 40 * 48, 20 * 48};
+  for (int i = 0; i < 3; i++) {
+    auto p = listeners[i]->packets();
+    ASSERT_GT(p.size(), 10u);
+    uint32_t step = p[p.size() - 1].ts - p[p.size() - 2].ts;
+    EXPECT_EQ(step, frame_ticks[i]) << profiles[i];
+  }
+}
+
+TEST_F(LiveAudioTest, AProfileSwitchKeepsSsrcSequenceAndTimestampsRunning) {
+  std::string id = start_class("switch");
+  auto tws = connect(id, "teacher-1", Role::kTeacher);
+  TeacherPeer teacher(*tws, 440);
+  teacher.publish();
+  auto sws = connect(id, "student-s", Role::kStudent);
+  ListenerPeer listener(*sws);
+  listener.listen("high");
+  ASSERT_TRUE(spin_until([&] { return listener.packet_count() > 50; }, 20000));
+  sws->send(json_msg("profile", {{"profile", "ultra-low"}}));
+  WsMessage m;
+  ASSERT_TRUE(sws->wait_for("profile-changed", &m));  // the initial one
+  ASSERT_TRUE(sws->wait_for("profile-changed", &m));
+  EXPECT_EQ(m.str("profile"), "ultra-low");
+  size_t before = listener.packet_count();
+  ASSERT_TRUE(spin_until([&] { return listener.packet_count() > before + 30; }, 20000));
+  sws->send(json_msg("profile", {{"profile", "medium"}}));
+  before = listener.packet_count();
+  ASSERT_TRUE(spin_until([&] { return listener.packet_count() > before + 50; }, 20000));
+
+  auto p = listener.packets();
+  uint32_t max_gap_ticks = 0;
+  size_t max_gap_at = 0;
+  for (size_t i = 1; i < p.size(); i++) {
+    EXPECT_EQ(p[i].ssrc, p[0].ssrc) << "SSRC changed at packet " << i;
+    EXPECT_EQ(static_cast<uint16_t>(p[i].seq - p[i - 1].seq), 1) << "sequence gap at " << i;
+    uint32_t d = p[i].ts - p[i - 1].ts;
+    EXPECT_LT(d, 0x80000000u) << "timestamp went backwards at " << i;
+    if (d > max_gap_ticks) {
+      max_gap_ticks = d;
+      max_gap_at = i;
+    }
+  }
+  // No gap longer than one frame of the longest profile (60 ms), plus the frame itself.
+  EXPECT_LE(max_gap_ticks, 2u * 60 * 48)
+      << "a switch left a gap at packet " << max_gap_at << " of " << p.size() << " (arrival "
+      << (p[max_gap_at].arrival_us - p[max_gap_at - 1].arrival_us) / 1000 << " ms later)";
+  auto audio = listener.recent_audio(1.0);
+  EXPECT_GT(tone_share(audio, 440), 0.5);
+}
+
+TEST_F(LiveAudioTest, AStudentMayNotPublish) {
+  std::string id = start_class("nopub");
+  auto ws = connect(id, "student-x", Role::kStudent);
+  TeacherPeer fake(*ws, 300);
+  fake.publish();
+  WsMessage m;
+  ASSERT_TRUE(ws->wait_for("error", &m));
+  EXPECT_EQ(m.str("code"), "forbidden_role");
+  EXPECT_EQ(m.str("about"), "publish");
+}
+
+TEST_F(LiveAudioTest, MalformedAndOutOfOrderMessagesGetErrorsAndTheSocketStaysUsable) {
+  std::string id = start_class("bad");
+  auto ws = std::make_unique<WsClient>(server_->port(), id);
+  ASSERT_TRUE(ws->connected());
+  WsMessage m;
+  ws->send(json_msg("listen", {}));
+  ASSERT_TRUE(ws->wait_for("error", &m));
+  EXPECT_EQ(m.str("code"), "not_authenticated");
+  ws->send(json_msg("authenticate", {{"token", token("student-b", Role::kStudent)}}));
+  ASSERT_TRUE(ws->wait_for("authenticated", &m));
+  EXPECT_EQ(m.str("role"), "student");
+  EXPECT_EQ(m.str("user_id"), "student-b");
+
+  struct Case {
+    std::string text;
+    const char *code;
+  } cases[] = {
+      {"{not json", "invalid_json"},
+      {"[1,2]", "invalid_json"},
+      {"{\"no_type\":1}", "missing_field"},
+      {"{\"type\":\"dance\"}", "unknown_type"},
+      {"{\"type\":\"answer\",\"sdp\":\"v=0\"}", "unexpected_answer"},
+      {"{\"type\":\"ice-candidate\",\"candidate\":\"candidate:1 1 udp 1 1.2.3.4 9 typ host\","
+       "\"sdpMLineIndex\":0}",
+       "no_session"},
+      {"{\"type\":\"profile\",\"profile\":\"low\"}", "not_listening"},
+      {"{\"type\":\"bandwidth-report\",\"downlink_kbps\":-5}", "invalid_field"},
+      {"{\"type\":\"publish\",\"sdp\":42}", "missing_field"},
+      {"{\"type\":\"authenticate\",\"token\":\"x\"}", "already_authenticated"},
+      {"{\"type\":\"listen\",\"profile\":\"turbo\"}", "invalid_field"},
+      {"{\"type\":\"ping\",\"pad\":\"" + std::string(70000, 'x') + "\"}", "message_too_large"},
+  };
+  for (const auto &c : cases) {
+    ws->send(c.text);
+    ASSERT_TRUE(ws->wait_for("error", &m)) << c.text.substr(0, 80);
+    EXPECT_EQ(m.str("code"), c.code) << c.text.substr(0, 80);
+  }
+  ws->send_binary(std::string("\x01\x02", 2));
+  ASSERT_TRUE(ws->wait_for("error", &m));
+  EXPECT_EQ(m.str("code"), "invalid_message");
+  ws->send(json_msg("ping", {}));
+  EXPECT_TRUE(ws->wait_for("pong", nullptr)) << "the socket still works";
+  EXPECT_FALSE(ws->closed());
+}
+
+TEST_F(LiveAudioTest, ABadTokenIsRefusedAndTheSocketClosed) {
+  std::string id = start_class("tok");
+  WsClient ws(server_->port(), id, "not-a-token");
+  WsMessage m;
+  ASSERT_TRUE(ws.wait_for("error", &m));
+  EXPECT_EQ(m.str("code"), "token_invalid");
+  EXPECT_TRUE(spin_until([&] { return ws.closed(); }, 5000));
+  EXPECT_EQ(ws.close_code(), 4401);
+
+  WsClient silent(server_->port(), id);
+  EXPECT_TRUE(silent.wait_for("error", &m, 5000));
+  EXPECT_EQ(m.str("code"), "auth_timeout");
+  EXPECT_TRUE(spin_until([&] { return silent.closed(); }, 5000));
+}
+
+TEST_F(LiveAudioTest, ListenersStayWhileTheTeacherDropsAndReturns) {
+  std::string id = start_class("drop");
+  auto tws = connect(id, "teacher-1", Role::kTeacher);
+  auto teacher = std::make_unique<TeacherPeer>(*tws, 440);
+  teacher->publish();
+  auto sws = connect(id, "student-d", Role::kStudent);
+  ListenerPeer listener(*sws);
+  listener.listen("medium");
+  ASSERT_TRUE(spin_until([&] { return tone_share(listener.recent_audio(0.5), 440) > 0.5; }, 20000));
+  // The teacher's browser dies.
+  teacher.reset();
+  tws.reset();
+  spin_for(1500);
+  size_t count = listener.packet_count();
+  spin_for(1000);
+  EXPECT_GT(listener.packet_count(), count + 20)
+      << "packets keep flowing while the teacher is away" << server_->log();
+  auto quiet = listener.recent_audio(0.5);
+  double energy = 0;
+  for (int16_t v : quiet)
+    energy += double(v) * v;
+  EXPECT_LT(energy / std::max<size_t>(quiet.size(), 1), 100.0) << "silence while away";
+
+  // The teacher comes back with a new connection and a different tone.
+  auto tws2 = connect(id, "teacher-1", Role::kTeacher);
+  TeacherPeer back(*tws2, 660);
+  back.publish();
+  EXPECT_TRUE(spin_until([&] { return tone_share(listener.recent_audio(0.5), 660) > 0.5; }, 20000))
+      << "the listener hears the returning teacher without renegotiating";
+  EXPECT_TRUE(sws->take_all("offer").empty());
+  auto p = listener.packets();
+  for (size_t i = 1; i < p.size(); i++)
+    ASSERT_EQ(p[i].ssrc, p[0].ssrc);
+}
+
+TEST_F(LiveAudioTest, StoppingTheClassTellsEveryClient) {
+  std::string id = start_class("end");
+  auto sws = connect(id, "student-e", Role::kStudent);
+  ListenerPeer listener(*sws);
+  listener.listen();
+  WsMessage m;
+  ASSERT_TRUE(sws->wait_for("profile-changed", &m));
+  HttpClient http(server_->base());
+  auto r = http.post("/api/v1/streaming/stop", token("teacher-1", Role::kTeacher),
+                     "{\"class_id\":\"" + id + "\"}");
+  ASSERT_EQ(r.status, 200u) << r.body;
+  ASSERT_TRUE(sws->wait_for("class-ended", &m));
+  EXPECT_EQ(m.str("class_id"), id);
+  EXPECT_TRUE(spin_until([&] { return sws->closed(); }, 5000));
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+  gst_init(&argc, &argv);
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}

@@ -582,6 +582,9 @@ void MediaEngine::Impl::poll_stats(Peer *p) {
           if (r.loss == peer->loss && r.rtt_s * 1000 == peer->rtt_ms &&
               r.jitter_s == peer->jitter_s)
             return;  // the same receiver report as last time
+          log_media(LogLevel::kDebug, "listener " + peer->user_id + ": receiver report loss " +
+                                          std::to_string(r.loss) + " rtt " +
+                                          std::to_string(r.rtt_s));
           peer->loss = r.loss;
           peer->rtt_ms = r.rtt_s >= 0 ? r.rtt_s * 1000 : -1;
           peer->jitter_s = r.jitter_s;

@@ -157,6 +157,77 @@ TEST_F(LiveAudioTest, AProfileSwitchKeepsSsrcSequenceAndTimestampsRunning) {
   EXPECT_GT(tone_share(audio, 440), 0.5);
 }
 
+// 10 % of the listener's packets are lost before its RTP session: its receiver reports say so,
+// and the server steps it down; once the link is clean for 10 s it steps back up. (The exact
+// 2 s / 10 s timing is the BandwidthController unit tests' job, on a simulated clock; here the
+// bounds allow for the receiver-report interval and its jitter.)
+TEST_F(LiveAudioTest, AListenerLosingPacketsIsSteppedDownAndBackUpWhenClean) {
+  std::string id = start_class("loss");
+  auto tws = connect(id, "teacher-1", Role::kTeacher);
+  TeacherPeer teacher(*tws, 440);
+  teacher.publish();
+  auto sws = connect(id, "student-l", Role::kStudent);
+  ListenerPeer listener(*sws);
+  listener.listen();  // auto: starts at "low"
+  WsMessage m;
+  ASSERT_TRUE(sws->wait_for("profile-changed", &m));
+  EXPECT_EQ(m.str("profile"), "low");
+  EXPECT_EQ(m.str("reason"), "initial");
+  ASSERT_TRUE(spin_until([&] { return listener.packet_count() > 50; }, 20000));
+
+  listener.set_drop_percent(10);
+  int64_t lossy_at = g_get_monotonic_time();
+  ASSERT_TRUE(sws->wait_for("profile-changed", &m, 8000)) << "no step down under 10 % loss";
+  int64_t down_ms = (g_get_monotonic_time() - lossy_at) / 1000;
+  EXPECT_EQ(m.str("profile"), "ultra-low");
+  EXPECT_EQ(m.str("reason"), "loss");
+  EXPECT_LE(down_ms, 6000) << "stepped down only after " << down_ms << " ms" << server_->log();
+
+  listener.set_drop_percent(0);
+  int64_t clean_at = g_get_monotonic_time();
+  ASSERT_TRUE(sws->wait_for("profile-changed", &m, 20000)) << "no step up on a clean link";
+  int64_t up_ms = (g_get_monotonic_time() - clean_at) / 1000;
+  EXPECT_EQ(m.str("profile"), "low");
+  EXPECT_EQ(m.str("reason"), "recovered");
+  EXPECT_GE(up_ms, 9000) << "stepped up after only " << up_ms << " ms clean";
+}
+
+// One listener's client freezes (stops reading); the others keep getting every packet.
+TEST_F(LiveAudioTest, AStuckListenerDoesNotDelayTheOthers) {
+  std::string id = start_class("stuck");
+  auto tws = connect(id, "teacher-1", Role::kTeacher);
+  TeacherPeer teacher(*tws, 440);
+  teacher.publish();
+  std::vector<std::unique_ptr<WsClient>> sockets;
+  std::vector<std::unique_ptr<ListenerPeer>> listeners;
+  for (int i = 0; i < 3; i++) {
+    sockets.push_back(connect(id, "student-k" + std::to_string(i), Role::kStudent));
+    listeners.push_back(std::make_unique<ListenerPeer>(*sockets.back()));
+    listeners.back()->listen("high");
+  }
+  ASSERT_TRUE(spin_until(
+      [&] {
+        for (auto &l : listeners)
+          if (l->packet_count() < 50) return false;
+        return true;
+      },
+      20000));
+  listeners[0]->set_stuck(true);
+  size_t before[3];
+  for (int i = 0; i < 3; i++)
+    before[i] = listeners[i]->packet_count();
+  spin_for(3000);
+  for (int i = 1; i < 3; i++) {
+    auto p = listeners[i]->packets();
+    size_t got = p.size() - before[i];
+    // 20 ms frames: 150 in 3 s. Sequence numbers show none went missing on the way.
+    EXPECT_GE(got, 140u) << "listener " << i << " slowed down by the stuck one";
+    for (size_t k = before[i] + 1; k < p.size(); k++)
+      EXPECT_EQ(static_cast<uint16_t>(p[k].seq - p[k - 1].seq), 1) << "listener " << i;
+  }
+  listeners[0]->set_stuck(false);
+}
+
 TEST_F(LiveAudioTest, AStudentMayNotPublish) {
   std::string id = start_class("nopub");
   auto ws = connect(id, "student-x", Role::kStudent);

@@ -349,10 +349,8 @@ class ListenerPeer : public RtcPeer {
     int64_t arrival_us;
   };
 
-  // `drop_pct` > 0 drops that share of incoming RTP before the jitter buffer (a lossy link).
   explicit ListenerPeer(WsClient &ws) : RtcPeer(ws) {
     g_signal_connect(webrtc_, "pad-added", G_CALLBACK(on_pad_added), this);
-    // Receiver reports every 500 ms, so the server hears about loss quickly.
     GstElement *rtpbin = gst_bin_get_by_name(GST_BIN(webrtc_), "rtpbin");
     if (rtpbin) {
       g_signal_connect(rtpbin, "new-jitterbuffer",
@@ -360,13 +358,26 @@ class ListenerPeer : public RtcPeer {
                          g_object_set(jb, "latency", 60u, nullptr);
                        }),
                        nullptr);
-      GObject *session = nullptr;
-      g_signal_emit_by_name(rtpbin, "get-internal-session", 0u, &session);
-      if (session) {
-        g_object_set(session, "rtcp-min-interval", static_cast<guint64>(500 * GST_MSECOND),
-                     nullptr);
-        g_object_unref(session);
-      }
+      // Loss a link would cause: drop RTP before the RTP session sees it, so the receiver
+      // reports count it (RTCP fraction lost) exactly as for packets lost on the wire.
+      g_signal_connect(rtpbin, "pad-added",
+                       G_CALLBACK(+[](GstElement *, GstPad *pad, gpointer self) {
+                         g_autofree char *name = gst_pad_get_name(pad);
+                         if (!g_str_has_prefix(name, "recv_rtp_sink")) return;
+                         gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, on_wire, self, nullptr);
+                         // Receiver reports every 500 ms (the session exists by now), so the
+                         // server hears about loss quickly.
+                         GstElement *bin = GST_ELEMENT(gst_pad_get_parent(pad));
+                         GObject *session = nullptr;
+                         g_signal_emit_by_name(bin, "get-internal-session", 0u, &session);
+                         if (session) {
+                           g_object_set(session, "rtcp-min-interval",
+                                        static_cast<guint64>(500 * GST_MSECOND), nullptr);
+                           g_object_unref(session);
+                         }
+                         gst_object_unref(bin);
+                       }),
+                       this);
       gst_object_unref(rtpbin);
     }
     gst_element_set_state(pipeline_, GST_STATE_PLAYING);
@@ -375,7 +386,10 @@ class ListenerPeer : public RtcPeer {
   void listen(const std::string &profile = "") {
     ws_.send(profile.empty() ? json_msg("listen", {}) : json_msg("listen", {{"profile", profile}}));
   }
+  // Drops this share of incoming RTP before the RTP session (a lossy link).
   void set_drop_percent(int pct) { drop_pct_.store(pct); }
+  // Stops reading altogether (a frozen phone), until set back.
+  void set_stuck(bool stuck) { stuck_.store(stuck); }
 
   std::vector<RtpPacket> packets() {
     std::lock_guard lock(data_mutex_);
@@ -417,6 +431,24 @@ class ListenerPeer : public RtcPeer {
   }
 
  private:
+  static GstPadProbeReturn on_wire(GstPad *, GstPadProbeInfo *info, gpointer self) {
+    auto *l = static_cast<ListenerPeer *>(self);
+    GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER(info);
+    guint8 head[2];
+    if (!buf || gst_buffer_extract(buf, 0, head, 2) != 2) return GST_PAD_PROBE_OK;
+    bool rtcp = head[1] >= 192 && head[1] <= 223;
+    if (rtcp) return GST_PAD_PROBE_OK;
+    if (l->stuck_.load()) {
+      // A peer that stopped reading: hold this thread, as a frozen client would.
+      while (l->stuck_.load())
+        g_usleep(10000);
+      return GST_PAD_PROBE_DROP;
+    }
+    int pct = l->drop_pct_.load();
+    if (pct > 0 && g_random_int_range(0, 100) < pct) return GST_PAD_PROBE_DROP;
+    return GST_PAD_PROBE_OK;
+  }
+
   static GstPadProbeReturn on_rtp(GstPad *, GstPadProbeInfo *info, gpointer self) {
     auto *l = static_cast<ListenerPeer *>(self);
     GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER(info);
@@ -425,8 +457,6 @@ class ListenerPeer : public RtcPeer {
     RtpPacket p{gst_rtp_buffer_get_ssrc(&rtp), gst_rtp_buffer_get_seq(&rtp),
                 gst_rtp_buffer_get_timestamp(&rtp), g_get_monotonic_time()};
     gst_rtp_buffer_unmap(&rtp);
-    if (l->drop_pct_.load() > 0 && g_random_int_range(0, 100) < l->drop_pct_.load())
-      return GST_PAD_PROBE_DROP;
     std::lock_guard lock(l->data_mutex_);
     l->packets_.push_back(p);
     return GST_PAD_PROBE_OK;
@@ -449,8 +479,7 @@ class ListenerPeer : public RtcPeer {
   static void on_pad_added(GstElement *, GstPad *pad, gpointer self) {
     auto *l = static_cast<ListenerPeer *>(self);
     if (GST_PAD_DIRECTION(pad) != GST_PAD_SRC) return;
-    // The probe goes on webrtcbin's src pad: after SRTP and the jitter buffer. Dropping there
-    // models loss the jitter buffer could not repair; RTCP sees the gaps via the session.
+    // Records what came out of webrtcbin (after SRTP and the jitter buffer).
     g_autoptr(GError) err = nullptr;
     GstElement *bin = gst_parse_bin_from_description(
         "rtpopusdepay ! opusdec plc=true ! audioconvert ! audioresample ! "
@@ -473,6 +502,7 @@ class ListenerPeer : public RtcPeer {
   std::vector<RtpPacket> packets_;
   std::vector<int16_t> samples_;
   std::atomic<int> drop_pct_{0};
+  std::atomic<bool> stuck_{false};
 };
 
 // Power of `freq` in `x` (Goertzel), as a share of the total power: ~1 for a pure tone.

@@ -58,7 +58,6 @@ struct Feed {
   GstAppSrc *src = nullptr;  // owned reference
   GstClockTime next_pts = GST_CLOCK_TIME_NONE;
   std::atomic<uint64_t> sent{0};
-  std::atomic<uint64_t> dropped{0};
   ~Feed() {
     if (src) gst_object_unref(src);
   }
@@ -647,9 +646,9 @@ Result<PeerId> MediaEngine::publish(const std::string &class_id, const std::stri
     if (g_strcmp0(gst_sdp_media_get_media(m), "audio") != 0) continue;
     for (guint a = 0; a < gst_sdp_media_attributes_len(m); a++) {
       const GstSDPAttribute *attr = gst_sdp_media_get_attribute(m, a);
-      if (g_strcmp0(attr->key, "rtpmap") == 0 && attr->value &&
-          g_strrstr(g_ascii_strdown(attr->value, -1), "opus/48000"))
-        has_opus = true;
+      if (g_strcmp0(attr->key, "rtpmap") != 0 || !attr->value) continue;
+      g_autofree char *lower = g_ascii_strdown(attr->value, -1);
+      if (g_strrstr(lower, "opus/48000")) has_opus = true;
     }
   }
   if (!has_opus) {
@@ -784,17 +783,22 @@ Result<PeerId> MediaEngine::listen(const std::string &class_id, const std::strin
   gst_bin_add_many(GST_BIN(p->pipeline), src, pay, nullptr);
   gst_element_link(src, pay);
 
+  // One send-only audio m-line: the requested pad creates the transceiver, then we set its
+  // direction and codec (with the SSRC, so the offer carries a=ssrc).
   g_autofree char *prefs = g_strdup_printf(
       "application/x-rtp,media=audio,encoding-name=OPUS,clock-rate=48000,payload=%u,"
       "encoding-params=(string)2,ssrc=(uint)%u,useinbandfec=(string)1,minptime=(string)10",
       kOpusPt, ssrc);
   g_autoptr(GstCaps) prefs_caps = gst_caps_from_string(prefs);
-  GstWebRTCRTPTransceiver *trans = nullptr;
-  g_signal_emit_by_name(p->webrtc, "add-transceiver", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY,
-                        prefs_caps, &trans);
-  if (trans) gst_object_unref(trans);
-  GstPad *paysrc = gst_element_get_static_pad(pay, "src");
   GstPad *wsink = gst_element_request_pad_simple(p->webrtc, "sink_%u");
+  GstWebRTCRTPTransceiver *trans = nullptr;
+  g_object_get(wsink, "transceiver", &trans, nullptr);
+  if (trans) {
+    g_object_set(trans, "direction", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY,
+                 "codec-preferences", prefs_caps, nullptr);
+    gst_object_unref(trans);
+  }
+  GstPad *paysrc = gst_element_get_static_pad(pay, "src");
   gst_pad_link(paysrc, wsink);
   gst_object_unref(paysrc);
   gst_object_unref(wsink);
@@ -881,6 +885,7 @@ std::optional<Error> MediaEngine::set_profile(PeerId id, const std::string &prof
     return media_error(ErrorKind::kConflict, "not_listening", "Send 'listen' first.");
   int64_t now = g_get_monotonic_time() / 1000;
   if (profile == "auto") {
+    if (!p->controller->pinned()) return std::nullopt;  // already automatic
     p->controller->pin(std::nullopt, now);
     impl_->switch_tier(p, p->tier, "auto");
     return std::nullopt;
@@ -890,6 +895,8 @@ std::optional<Error> MediaEngine::set_profile(PeerId id, const std::string &prof
     return media_error(ErrorKind::kInvalid, "invalid_field",
                        "Field 'profile' must be one of: " + impl_->profiles.names_joined() + ".");
   size_t index = static_cast<size_t>(bp - impl_->profiles.all().data());
+  // The same pin again (the WebSocket choice echoed by the REST pin event) changes nothing.
+  if (p->controller->pinned() && p->tier == index) return std::nullopt;
   p->controller->pin(index, now);
   impl_->switch_tier(p, index, "pinned");
   return std::nullopt;
@@ -934,7 +941,6 @@ std::optional<ListenerStats> MediaEngine::stats(PeerId id) const {
   if (c != impl_->classes.end()) s.profile = c->second->tiers[p->tier]->profile->name;
   s.pinned = p->controller->pinned();
   s.frames_sent = p->feed->sent.load();
-  s.frames_dropped = p->feed->dropped.load();
   s.loss_fraction = p->loss;
   s.rtt_ms = p->rtt_ms;
   return s;

@@ -54,9 +54,8 @@ struct PeerObserver {
 struct ListenerStats {
   std::string profile;
   bool pinned = false;
-  uint64_t frames_sent = 0;
-  uint64_t frames_dropped = 0;  // dropped by the leaky queue (a slow peer)
-  double loss_fraction = 0;     // latest RTCP report
+  uint64_t frames_sent = 0;  // handed to the listener's queue
+  double loss_fraction = 0;  // latest RTCP report
   double rtt_ms = 0;
 };
 

@@ -106,6 +106,17 @@ TEST_F(LiveAudioTest, ThreeListenersAtDifferentProfilesHearTheTeachersTone) {
     EXPECT_GT(at440, 0.5) << profiles[i] << ": the 440 Hz tone is not what the listener hears";
     EXPECT_LT(at660, 0.05) << profiles[i];
   }
+  // One send-only Opus m-line per listener offer.
+  for (auto &l : listeners) {
+    ASSERT_EQ(l->offers().size(), 1u);
+    const std::string &sdp = l->offers()[0];
+    size_t m_lines = 0;
+    for (size_t at = sdp.find("m=audio"); at != std::string::npos; at = sdp.find("m=audio", at + 1))
+      m_lines++;
+    EXPECT_EQ(m_lines, 1u) << sdp;
+    EXPECT_NE(sdp.find("a=sendonly"), std::string::npos) << sdp;
+    EXPECT_NE(sdp.find("OPUS/48000/2"), std::string::npos) << sdp;
+  }
   // Each profile's frame duration shows in the RTP timestamps: 60, 40 and 20 ms.
   const uint32_t frame_ticks[] = {60 * 48, 40 * 48, 20 * 48};
   for (int i = 0; i < 3; i++) {
@@ -135,6 +146,8 @@ TEST_F(LiveAudioTest, AProfileSwitchKeepsSsrcSequenceAndTimestampsRunning) {
   sws->send(json_msg("profile", {{"profile", "medium"}}));
   before = listener.packet_count();
   ASSERT_TRUE(spin_until([&] { return listener.packet_count() > before + 50; }, 20000));
+  auto changes = sws->take_all("profile-changed");
+  EXPECT_EQ(changes.size(), 1u) << "one profile message, one profile-changed";
 
   auto p = listener.packets();
   uint32_t max_gap_ticks = 0;

@@ -275,6 +275,20 @@ class RtcPeer {
     std::lock_guard lock(mutex_);
     can_trickle_ = true;
   }
+  // Creates an "offer" or "answer", sets it as the local description, returns its SDP.
+  std::string create_local(const char *kind) {
+    GstPromise *p = gst_promise_new();
+    g_signal_emit_by_name(webrtc_, (std::string("create-") + kind).c_str(), nullptr, p);
+    gst_promise_wait(p);
+    GstWebRTCSessionDescription *d = nullptr;
+    gst_structure_get(gst_promise_get_reply(p), kind, GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &d,
+                      nullptr);
+    gst_promise_unref(p);
+    g_signal_emit_by_name(webrtc_, "set-local-description", d, nullptr);
+    g_autofree char *text = gst_sdp_message_as_text(d->sdp);
+    gst_webrtc_session_description_free(d);
+    return text;
+  }
   static GstWebRTCSessionDescription *description(GstWebRTCSDPType type, const std::string &text) {
     GstSDPMessage *sdp = nullptr;
     gst_sdp_message_new_from_text(text.c_str(), &sdp);
@@ -312,19 +326,7 @@ class TeacherPeer : public RtcPeer {
     gst_element_set_state(pipeline_, GST_STATE_PLAYING);
   }
 
-  void publish() {
-    GstPromise *p = gst_promise_new();
-    g_signal_emit_by_name(webrtc_, "create-offer", nullptr, p);
-    gst_promise_wait(p);
-    GstWebRTCSessionDescription *offer = nullptr;
-    gst_structure_get(gst_promise_get_reply(p), "offer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION,
-                      &offer, nullptr);
-    gst_promise_unref(p);
-    g_signal_emit_by_name(webrtc_, "set-local-description", offer, nullptr);
-    g_autofree char *text = gst_sdp_message_as_text(offer->sdp);
-    gst_webrtc_session_description_free(offer);
-    ws_.send(json_msg("publish", {{"sdp", text}}));
-  }
+  void publish() { ws_.send(json_msg("publish", {{"sdp", create_local("offer")}})); }
 
  protected:
   void on_signal(const WsMessage &m) override {
@@ -388,6 +390,8 @@ class ListenerPeer : public RtcPeer {
   }
   // Drops this share of incoming RTP before the RTP session (a lossy link).
   void set_drop_percent(int pct) { drop_pct_.store(pct); }
+  // The offers the server sent, in order.
+  const std::vector<std::string> &offers() const { return offers_; }
   // Stops reading altogether (a frozen phone), until set back.
   void set_stuck(bool stuck) { stuck_.store(stuck); }
 
@@ -410,20 +414,11 @@ class ListenerPeer : public RtcPeer {
  protected:
   void on_signal(const WsMessage &m) override {
     if (m.type == "offer") {
+      offers_.push_back(m.str("sdp"));
       GstWebRTCSessionDescription *d = description(GST_WEBRTC_SDP_TYPE_OFFER, m.str("sdp"));
       g_signal_emit_by_name(webrtc_, "set-remote-description", d, nullptr);
       gst_webrtc_session_description_free(d);
-      GstPromise *p = gst_promise_new();
-      g_signal_emit_by_name(webrtc_, "create-answer", nullptr, p);
-      gst_promise_wait(p);
-      GstWebRTCSessionDescription *answer = nullptr;
-      gst_structure_get(gst_promise_get_reply(p), "answer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION,
-                        &answer, nullptr);
-      gst_promise_unref(p);
-      g_signal_emit_by_name(webrtc_, "set-local-description", answer, nullptr);
-      g_autofree char *text = gst_sdp_message_as_text(answer->sdp);
-      gst_webrtc_session_description_free(answer);
-      ws_.send(json_msg("answer", {{"sdp", text}}));
+      ws_.send(json_msg("answer", {{"sdp", create_local("answer")}}));
       allow_trickle();
       return;
     }
@@ -503,6 +498,7 @@ class ListenerPeer : public RtcPeer {
   std::vector<int16_t> samples_;
   std::atomic<int> drop_pct_{0};
   std::atomic<bool> stuck_{false};
+  std::vector<std::string> offers_;
 };
 
 // Power of `freq` in `x` (Goertzel), as a share of the total power: ~1 for a pure tone.

@@ -30,17 +30,6 @@ namespace {
 
 constexpr size_t kHardMessageCap = 1024 * 1024;
 
-void fill(GramothiError *out, const Error &e) {
-  if (!out) return;
-  out->status = e.kind == ErrorKind::kInvalid     ? GRAMOTHI_E_INVALID
-                : e.kind == ErrorKind::kConflict  ? GRAMOTHI_E_CONFLICT
-                : e.kind == ErrorKind::kForbidden ? GRAMOTHI_E_FORBIDDEN
-                : e.kind == ErrorKind::kNotFound  ? GRAMOTHI_E_NOT_FOUND
-                                                  : GRAMOTHI_E_INTERNAL;
-  g_strlcpy(out->code, e.code.c_str(), sizeof out->code);
-  g_strlcpy(out->message, e.message.c_str(), sizeof out->message);
-}
-
 void on_ws_message(SoupWebsocketConnection *, gint type, GBytes *message, gpointer data) {
   auto *c = static_cast<GramothiWsConnection *>(data);
   if (c->closed) return;
@@ -226,13 +215,14 @@ GramothiMediaPeer *media_publish(HostServices *s, const GramothiPrincipal *who,
                                  const GramothiMediaCallbacks *cb, void *user_data,
                                  GramothiError *error) {
   if (!principal_ok(who) || !class_id || !valid_class_id(class_id) || !offer || !cb) {
-    fill(error, {ErrorKind::kInvalid, "invalid_argument", "publish needs a class and an offer."});
+    fill_error(error,
+               {ErrorKind::kInvalid, "invalid_argument", "publish needs a class and an offer."});
     return nullptr;
   }
   auto *peer = new GramothiMediaPeer{s->media, 0, *cb, user_data, false};
   auto id = s->media->publish(class_id, who->user_id, offer, observer_for(peer));
   if (!id) {
-    fill(error, id.error());
+    fill_error(error, id.error());
     delete peer;
     return nullptr;
   }
@@ -244,14 +234,14 @@ GramothiMediaPeer *media_listen(HostServices *s, const GramothiPrincipal *who, c
                                 const char *profile, const GramothiMediaCallbacks *cb,
                                 void *user_data, GramothiError *error) {
   if (!principal_ok(who) || !class_id || !valid_class_id(class_id) || !cb) {
-    fill(error, {ErrorKind::kInvalid, "invalid_argument", "listen needs a class."});
+    fill_error(error, {ErrorKind::kInvalid, "invalid_argument", "listen needs a class."});
     return nullptr;
   }
   auto *peer = new GramothiMediaPeer{s->media, 0, *cb, user_data, false};
   auto id =
       s->media->listen(class_id, who->user_id, profile ? profile : "auto", observer_for(peer));
   if (!id) {
-    fill(error, id.error());
+    fill_error(error, id.error());
     delete peer;
     return nullptr;
   }
@@ -262,7 +252,7 @@ GramothiMediaPeer *media_listen(HostServices *s, const GramothiPrincipal *who, c
 int32_t host_media_answer(GramothiMediaPeer *p, const char *sdp, GramothiError *error) {
   if (!p || !sdp) return GRAMOTHI_E_INVALID;
   if (auto e = p->engine->remote_answer(p->id, sdp)) {
-    fill(error, *e);
+    fill_error(error, *e);
     return GRAMOTHI_E_INVALID;
   }
   return GRAMOTHI_OK;
@@ -271,7 +261,7 @@ int32_t host_media_add_candidate(GramothiMediaPeer *p, uint32_t mline, const cha
                                  GramothiError *error) {
   if (!p) return GRAMOTHI_E_INVALID;
   if (auto e = p->engine->remote_candidate(p->id, mline, candidate ? candidate : "")) {
-    fill(error, *e);
+    fill_error(error, *e);
     return GRAMOTHI_E_INVALID;
   }
   return GRAMOTHI_OK;
@@ -279,7 +269,7 @@ int32_t host_media_add_candidate(GramothiMediaPeer *p, uint32_t mline, const cha
 int32_t host_media_set_profile(GramothiMediaPeer *p, const char *profile, GramothiError *error) {
   if (!p || !profile) return GRAMOTHI_E_INVALID;
   if (auto e = p->engine->set_profile(p->id, profile)) {
-    fill(error, *e);
+    fill_error(error, *e);
     return GRAMOTHI_E_INVALID;
   }
   return GRAMOTHI_OK;
@@ -288,7 +278,7 @@ int32_t host_media_client_report(GramothiMediaPeer *p, int32_t downlink_kbps, in
                                  double loss, GramothiError *error) {
   if (!p) return GRAMOTHI_E_INVALID;
   if (auto e = p->engine->client_report(p->id, downlink_kbps, rtt_ms, loss)) {
-    fill(error, *e);
+    fill_error(error, *e);
     return GRAMOTHI_E_INVALID;
   }
   return GRAMOTHI_OK;

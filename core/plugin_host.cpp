@@ -53,12 +53,16 @@ GramothiStatus status_for(ErrorKind kind) {
   return GRAMOTHI_E_INTERNAL;
 }
 
+}  // namespace
+
 void fill_error(GramothiError *out, const Error &e) {
   if (!out) return;
   out->status = status_for(e.kind);
   g_strlcpy(out->code, e.code.c_str(), sizeof out->code);
   g_strlcpy(out->message, e.message.c_str(), sizeof out->message);
 }
+
+namespace {
 
 void plugin_log(GramothiPluginContext *ctx, LogLevel level, const std::string &message) {
   log_message(level, "plugin:" + ctx->name, message);

@@ -14,11 +14,14 @@
 #include "jwt.hpp"
 #include "profiles.hpp"
 
-struct GramothiPluginContext;
+#include "gramothi/plugin.h"
 
 namespace gramothi {
 
 class MediaEngine;
+
+// An Error as the plugin ABI carries it (status, code, message); `out` may be null.
+void fill_error(GramothiError *out, const Error &e);
 
 // What plugins can reach. Borrowed: the Server owns all of it and outlives the host.
 struct HostServices {

@@ -230,13 +230,12 @@ int64_t int_member(JsonObject *o, const char *name, int64_t lo, int64_t hi, bool
   return static_cast<int64_t>(v);
 }
 
-void stop_media(Client *c, const char *why) {
+void stop_media(Client *c) {
   if (!c->peer) return;
   GramothiMediaPeer *p = c->peer;
   c->peer = nullptr;
   host->media_close(p);
   broadcast_presence(c->class_id, c->publisher ? "teacher-left" : "listener-left", c);
-  (void)why;
 }
 
 void authenticated(Client *c) {
@@ -284,17 +283,22 @@ void handle_authenticate(Client *c, const char *token) {
   authenticated(c);
 }
 
-bool is_owner(const char *status_json, const char *user) {
+// What publish and listen need from a class status: is it live, and may `user` publish.
+struct ClassFacts {
+  bool live = false;
+  bool owned_by_user = false;
+};
+
+ClassFacts class_facts(const char *status_json, const char *user) {
+  ClassFacts f;
   g_autoptr(JsonParser) p = json_parser_new();
-  if (!json_parser_load_from_data(p, status_json, -1, nullptr)) return false;
+  if (!status_json || !json_parser_load_from_data(p, status_json, -1, nullptr)) return f;
   JsonObject *o = json_node_get_object(json_parser_get_root(p));
+  f.live = g_strcmp0(json_object_get_string_member_with_default(o, "state", ""), "live") == 0;
   const char *owner = json_object_get_string_member_with_default(o, "owner_id", "");
   const char *teacher = json_object_get_string_member_with_default(o, "teacher_id", "");
-  return g_strcmp0(owner, user) == 0 || g_strcmp0(teacher, user) == 0;
-}
-
-bool is_live(const char *status_json) {
-  return status_json && strstr(status_json, "\"state\":\"live\"") != nullptr;
+  f.owned_by_user = g_strcmp0(owner, user) == 0 || g_strcmp0(teacher, user) == 0;
+  return f;
 }
 
 // Runs `then(c, status_json)` with the class's current status, if the socket is still open.
@@ -329,12 +333,13 @@ void handle_publish(Client *c, const char *sdp) {
       [](Client *c, const GramothiError *error, const char *json, void *arg) {
         g_autofree char *sdp = static_cast<char *>(arg);
         if (error) return send_error(c, error->code, error->message, "publish");
-        if (!is_live(json))
+        ClassFacts facts = class_facts(json, c->who.user_id);
+        if (!facts.live)
           return send_error(c, "class_not_live", "Start the class before publishing.", "publish");
-        if (c->who.role != GRAMOTHI_ROLE_ADMIN && !is_owner(json, c->who.user_id))
+        if (c->who.role != GRAMOTHI_ROLE_ADMIN && !facts.owned_by_user)
           return send_error(c, "not_class_owner", "Only the class's teacher may publish.",
                             "publish");
-        if (c->peer) stop_media(c, "replaced");
+        if (c->peer) stop_media(c);
         GramothiError e{};
         c->peer =
             host->media_publish(ctx, &c->who, c->class_id.c_str(), sdp, &kMediaCallbacks, c, &e);
@@ -351,9 +356,9 @@ void handle_listen(Client *c, const char *profile) {
       [](Client *c, const GramothiError *error, const char *json, void *arg) {
         g_autofree char *profile = static_cast<char *>(arg);
         if (error) return send_error(c, error->code, error->message, "listen");
-        if (!is_live(json))
+        if (!class_facts(json, c->who.user_id).live)
           return send_error(c, "class_not_live", "The class has not started yet.", "listen");
-        if (c->peer) stop_media(c, "replaced");
+        if (c->peer) stop_media(c);
         GramothiError e{};
         c->peer =
             host->media_listen(ctx, &c->who, c->class_id.c_str(), profile, &kMediaCallbacks, c, &e);
@@ -489,7 +494,7 @@ void handle_message(Client *c, const char *data, size_t length, int is_text) {
                               loss < 0 ? -1.0 : static_cast<double>(loss) / 100.0, &e);
     return;
   }
-  if (t == "stop-media") return stop_media(c, "client");
+  if (t == "stop-media") return stop_media(c);
   send_error(c, "unknown_type", "Unknown message type '" + t + "'.", type);
 }
 
@@ -535,7 +540,7 @@ void ws_closed(GramothiWsConnection *conn, void *) {
   if (!c) return;
   *c->alive = false;
   if (c->auth_timer) g_source_remove(c->auth_timer);
-  stop_media(c, "socket closed");
+  stop_media(c);
   if (c->joined)
     host->class_leave(
         ctx, &c->who, c->class_id.c_str(), [](const GramothiError *, const char *, void *) {},

@@ -22,13 +22,14 @@ class ServerProcess {
   ~ServerProcess() { kill(); }
 
   // Starts the server and waits (up to 30 s) for its banner. Throws on failure, with the log.
-  void start(const std::string &config_path, const std::string &log_path) {
+  void start(const std::string &config_path, const std::string &log_path,
+             const char *log_level = "debug") {
     log_path_ = log_path;
     const char *bin = g_getenv("GRAMOTHI_BIN");
     if (!bin) throw std::runtime_error("GRAMOTHI_BIN is not set");
     g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE);
     g_subprocess_launcher_set_stderr_file_path(l, log_path.c_str());
-    g_subprocess_launcher_setenv(l, "LOG_LEVEL", "debug", TRUE);
+    g_subprocess_launcher_setenv(l, "LOG_LEVEL", log_level, TRUE);
     g_autoptr(GError) err = nullptr;
     proc_ = g_subprocess_launcher_spawn(l, &err, bin, "serve", "--config", config_path.c_str(),
                                         nullptr);
@@ -88,6 +89,11 @@ class ServerProcess {
 
   const std::string &base() const { return base_; }
   int port() const { return port_; }
+  // The server's process id, or 0 when it is not running.
+  int pid() const {
+    const char *id = proc_ ? g_subprocess_get_identifier(proc_) : nullptr;
+    return id ? atoi(id) : 0;
+  }
 
  private:
   GSubprocess *proc_ = nullptr;

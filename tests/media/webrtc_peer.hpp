@@ -309,13 +309,15 @@ class TeacherPeer : public RtcPeer {
  public:
   TeacherPeer(WsClient &ws, double freq) : RtcPeer(ws) {
     std::string desc =
-        "audiotestsrc is-live=true wave=sine volume=0.5 freq=" + std::to_string(freq) +
-        " ! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=1 ! "
+        "audiotestsrc is-live=true samplesperbuffer=240 wave=sine volume=0.5 freq=" +
+        std::to_string(freq) +
+        " ! volume name=gain ! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=1 ! "
         "opusenc bitrate=64000 ! rtpopuspay pt=111";
 
     g_autoptr(GError) err = nullptr;
     GstElement *src = gst_parse_bin_from_description(desc.c_str(), TRUE, &err);
     gst_bin_add(GST_BIN(pipeline_), src);
+    gain_ = gst_bin_get_by_name(GST_BIN(src), "gain");
     g_autoptr(GstCaps) caps = gst_caps_from_string(
         "application/x-rtp,media=audio,encoding-name=OPUS,clock-rate=48000,payload=111");
     GstWebRTCRTPTransceiver *t = nullptr;
@@ -326,7 +328,15 @@ class TeacherPeer : public RtcPeer {
     gst_element_set_state(pipeline_, GST_STATE_PLAYING);
   }
 
+  ~TeacherPeer() override { gst_object_unref(gain_); }
+
   void publish() { ws_.send(json_msg("publish", {{"sdp", create_local("offer")}})); }
+
+  // Mutes or unmutes the tone (5 ms capture buffers); returns the monotonic time of the change.
+  int64_t set_audible(bool audible) {
+    g_object_set(gain_, "mute", audible ? FALSE : TRUE, nullptr);
+    return g_get_monotonic_time();
+  }
 
  protected:
   void on_signal(const WsMessage &m) override {
@@ -339,6 +349,9 @@ class TeacherPeer : public RtcPeer {
     }
     RtcPeer::on_signal(m);
   }
+
+ private:
+  GstElement *gain_ = nullptr;
 };
 
 // Receives the class audio: records RTP (SSRC, sequence, timestamp) and decoded samples.
@@ -351,7 +364,8 @@ class ListenerPeer : public RtcPeer {
     int64_t arrival_us;
   };
 
-  explicit ListenerPeer(WsClient &ws) : RtcPeer(ws) {
+  // `decode` false: only RTP is recorded (a cheap load client for benchmarks).
+  explicit ListenerPeer(WsClient &ws, bool decode = true) : RtcPeer(ws), decode_(decode) {
     g_signal_connect(webrtc_, "pad-added", G_CALLBACK(on_pad_added), this);
     GstElement *rtpbin = gst_bin_get_by_name(GST_BIN(webrtc_), "rtpbin");
     if (rtpbin) {
@@ -390,6 +404,12 @@ class ListenerPeer : public RtcPeer {
   }
   // Drops this share of incoming RTP before the RTP session (a lossy link).
   void set_drop_percent(int pct) { drop_pct_.store(pct); }
+  // When decoded sound started after a quiet spell (monotonic µs; the sample's own position in
+  // its buffer is subtracted from the buffer's arrival time).
+  std::vector<int64_t> onsets() {
+    std::lock_guard lock(data_mutex_);
+    return onsets_;
+  }
   // The offers the server sent, in order.
   const std::vector<std::string> &offers() const { return offers_; }
   // Stops reading altogether (a frozen phone), until set back.
@@ -463,9 +483,21 @@ class ListenerPeer : public RtcPeer {
     GstMapInfo map;
     GstBuffer *b = gst_sample_get_buffer(s);
     if (gst_buffer_map(b, &map, GST_MAP_READ)) {
+      int64_t now = g_get_monotonic_time();
       std::lock_guard lock(l->data_mutex_);
       auto *d = reinterpret_cast<const int16_t *>(map.data);
-      l->samples_.insert(l->samples_.end(), d, d + map.size / 2);
+      size_t n = map.size / 2;
+      // Sound onsets: the first 2.5 ms block loud enough after at least 100 ms of quiet.
+      for (size_t i = 0; i + 120 <= n; i += 120) {
+        double e = 0;
+        for (size_t k = i; k < i + 120; k++)
+          e += double(d[k]) * d[k];
+        bool loud = e / 120 > 1e6;  // RMS above 1000 of 32767
+        if (loud && l->quiet_blocks_ >= 40)
+          l->onsets_.push_back(now - static_cast<int64_t>((n - i) * 1000000 / 48000));
+        l->quiet_blocks_ = loud ? 0 : l->quiet_blocks_ + 1;
+      }
+      l->samples_.insert(l->samples_.end(), d, d + n);
       gst_buffer_unmap(b, &map);
     }
     return GST_FLOW_OK;
@@ -474,6 +506,17 @@ class ListenerPeer : public RtcPeer {
   static void on_pad_added(GstElement *, GstPad *pad, gpointer self) {
     auto *l = static_cast<ListenerPeer *>(self);
     if (GST_PAD_DIRECTION(pad) != GST_PAD_SRC) return;
+    if (!l->decode_) {
+      GstElement *sink = gst_element_factory_make("fakesink", nullptr);
+      g_object_set(sink, "sync", FALSE, "async", FALSE, nullptr);
+      gst_bin_add(GST_BIN(l->pipeline_), sink);
+      gst_element_sync_state_with_parent(sink);
+      GstPad *sinkpad = gst_element_get_static_pad(sink, "sink");
+      gst_pad_link(pad, sinkpad);
+      gst_object_unref(sinkpad);
+      gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, on_rtp, l, nullptr);
+      return;
+    }
     // Records what came out of webrtcbin (after SRTP and the jitter buffer).
     g_autoptr(GError) err = nullptr;
     GstElement *bin = gst_parse_bin_from_description(
@@ -499,6 +542,9 @@ class ListenerPeer : public RtcPeer {
   std::atomic<int> drop_pct_{0};
   std::atomic<bool> stuck_{false};
   std::vector<std::string> offers_;
+  bool decode_ = true;
+  std::vector<int64_t> onsets_;
+  int quiet_blocks_ = 0;
 };
 
 // Power of `freq` in `x` (Goertzel), as a share of the total power: ~1 for a pure tone.

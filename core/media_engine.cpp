@@ -254,20 +254,33 @@ void on_connection_state(GstElement *webrtc, GParamSpec *, gpointer data) {
   with_peer(*r, [state](Peer *p) { p->engine->set_state(p, state, ""); });
 }
 
+// A publisher's way into the class mixer; one per publisher, used by its streaming thread only.
+struct IngestFeed {
+  GstAppSrc *target = nullptr;  // owned reference: the class's teacher appsrc
+  GstClockTime next_pts = GST_CLOCK_TIME_NONE;
+  ~IngestFeed() { gst_object_unref(target); }
+};
+
 GstFlowReturn on_ingest_sample(GstAppSink *sink, gpointer data) {
-  auto *target = static_cast<GstAppSrc *>(data);
+  auto *feed = static_cast<IngestFeed *>(data);
   g_autoptr(GstSample) sample = gst_app_sink_pull_sample(sink);
   if (!sample) return GST_FLOW_OK;
   GstBuffer *buffer = gst_buffer_copy(gst_sample_get_buffer(sample));
   // Stamp with the class pipeline's running time now: the mixer takes it as live input.
-  GstClock *clock = gst_element_get_clock(GST_ELEMENT(target));
+  GstElement *target = GST_ELEMENT(feed->target);
+  GstClock *clock = gst_element_get_clock(target);
   if (clock) {
-    GstClockTime now = gst_clock_get_time(clock) - gst_element_get_base_time(GST_ELEMENT(target));
+    GstClockTime now = gst_clock_get_time(clock) - gst_element_get_base_time(target);
+    gst_object_unref(clock);
+    // A new publisher, or one back after a gap: tell the mixer to resync at once rather than
+    // wait out its discont period (during which it would drop the teacher's audio as late).
+    if (!GST_CLOCK_TIME_IS_VALID(feed->next_pts) || now > feed->next_pts + 60 * GST_MSECOND)
+      GST_BUFFER_FLAG_SET(buffer, GST_BUFFER_FLAG_DISCONT);
     GST_BUFFER_PTS(buffer) = now;
     GST_BUFFER_DTS(buffer) = GST_CLOCK_TIME_NONE;
-    gst_object_unref(clock);
+    if (GST_BUFFER_DURATION_IS_VALID(buffer)) feed->next_pts = now + GST_BUFFER_DURATION(buffer);
   }
-  gst_app_src_push_buffer(target, buffer);
+  gst_app_src_push_buffer(feed->target, buffer);
   return GST_FLOW_OK;
 }
 
@@ -336,6 +349,10 @@ Result<ClassMedia *> MediaEngine::Impl::class_media(const std::string &class_id)
                static_cast<gint64>(0), nullptr);
   gst_util_set_object_arg(G_OBJECT(teacher), "leaky-type", "downstream");
   GstElement *mixer = gst_element_factory_make("audiomixer", nullptr);
+  // Start at the first buffer's time (now), not at running time 0: the pipelines share a base
+  // time from the engine's start, and from 0 the mixer would first race through every second
+  // since then (encoding it all, and giving early listeners a timestamp jump).
+  gst_util_set_object_arg(G_OBJECT(mixer), "start-time-selection", "first");
   g_object_set(mixer, "latency", static_cast<guint64>(30 * GST_MSECOND), "output-buffer-duration",
                static_cast<guint64>(10 * GST_MSECOND), nullptr);
   GstElement *mixcaps = gst_element_factory_make("capsfilter", nullptr);
@@ -499,6 +516,8 @@ void MediaEngine::Impl::close_peer(Peer *p, const std::string &detail, bool noti
       if (p->feed && p->tier < c->tiers.size()) c->tiers[p->tier]->remove(p->feed);
     }
   }
+  log_media(LogLevel::kDebug,
+            "peer " + std::to_string(p->id) + " (" + p->user_id + "): closed (" + detail + ")");
   if (p->bus_watch) g_source_remove(p->bus_watch);
   p->bus_watch = 0;
   gst_element_set_state(p->pipeline, GST_STATE_NULL);
@@ -678,15 +697,33 @@ Result<PeerId> MediaEngine::publish(const std::string &class_id, const std::stri
   g_object_set(sink, "sync", FALSE, "async", FALSE, "max-buffers", 32u, "drop", TRUE, nullptr);
   GstAppSinkCallbacks cb = {};
   cb.new_sample = on_ingest_sample;
-  gst_app_sink_set_callbacks(GST_APP_SINK(sink), &cb, gst_object_ref((*c)->teacher_src),
-                             gst_object_unref);
+  auto *ingest = new IngestFeed{GST_APP_SRC(gst_object_ref((*c)->teacher_src))};
+  gst_app_sink_set_callbacks(GST_APP_SINK(sink), &cb, ingest,
+                             [](gpointer d) { delete static_cast<IngestFeed *>(d); });
   gst_bin_add_many(GST_BIN(p->pipeline), decode, sink, nullptr);
   gst_element_link(decode, sink);
-  g_signal_connect(p->webrtc, "pad-added", G_CALLBACK(+[](GstElement *, GstPad *pad, gpointer d) {
+  // The first audio stream is the teacher's voice. Any further one (a client offering more
+  // than one audio m-line) goes to a fakesink, so it cannot stall or error the session.
+  g_signal_connect(p->webrtc, "pad-added",
+                   G_CALLBACK(+[](GstElement *webrtc, GstPad *pad, gpointer d) {
                      if (GST_PAD_DIRECTION(pad) != GST_PAD_SRC) return;
                      auto *dec = static_cast<GstElement *>(d);
                      GstPad *sinkpad = gst_element_get_static_pad(dec, "sink");
-                     if (!gst_pad_is_linked(sinkpad)) gst_pad_link(pad, sinkpad);
+                     if (!gst_pad_is_linked(sinkpad)) {
+                       gst_pad_link(pad, sinkpad);
+                     } else {
+                       log_media(LogLevel::kWarning,
+                                 "publisher sent a second audio stream; only the first is used");
+                       GstElement *sink = gst_element_factory_make("fakesink", nullptr);
+                       g_object_set(sink, "sync", FALSE, "async", FALSE, nullptr);
+                       GstObject *parent = gst_element_get_parent(webrtc);
+                       gst_bin_add(GST_BIN(parent), sink);
+                       gst_object_unref(parent);
+                       gst_element_sync_state_with_parent(sink);
+                       GstPad *fake = gst_element_get_static_pad(sink, "sink");
+                       gst_pad_link(pad, fake);
+                       gst_object_unref(fake);
+                     }
                      gst_object_unref(sinkpad);
                    }),
                    decode);
@@ -776,6 +813,7 @@ Result<PeerId> MediaEngine::listen(const std::string &class_id, const std::strin
   std::string why;
   GstElement *src = gst_element_factory_make("appsrc", nullptr);
   g_autoptr(GstCaps) opus = gst_caps_from_string(kOpusCaps);
+  // About 1 s of the listener's Opus may wait; beyond that the oldest frames are dropped.
   g_object_set(src, "is-live", TRUE, "format", GST_FORMAT_TIME, "caps", opus, "block", FALSE,
                "max-bytes", static_cast<guint64>(16 * 1024), nullptr);
   gst_util_set_object_arg(G_OBJECT(src), "leaky-type", "downstream");

@@ -37,7 +37,7 @@ struct IceSettings {
   int port_min = 0, port_max = 0;            // UDP range; 0 = any
   std::string stun_server;                   // stun://host:port
   int ingest_latency_ms = 60;                // jitter buffer of the teacher's stream
-  unsigned stats_interval_ms = 500;          // how often listeners' RTCP stats are read
+  unsigned stats_interval_ms = 1000;         // how often listeners' RTCP stats are read
 };
 
 // What a peer tells its owner (the signaling plugin), on the main loop.

@@ -320,7 +320,10 @@ TEST_F(LiveAudioTest, ListenersStayWhileTheTeacherDropsAndReturns) {
   auto sws = connect(id, "student-d", Role::kStudent);
   ListenerPeer listener(*sws);
   listener.listen("medium");
-  ASSERT_TRUE(spin_until([&] { return tone_share(listener.recent_audio(0.5), 440) > 0.5; }, 20000));
+  ASSERT_TRUE(spin_until([&] { return tone_share(listener.recent_audio(0.5), 440) > 0.5; }, 20000))
+      << "share " << tone_share(listener.recent_audio(0.5), 440) << " samples "
+      << listener.recent_audio(0.5).size() << " packets " << listener.packet_count()
+      << server_->log();
   // The teacher's browser dies.
   teacher.reset();
   tws.reset();
@@ -340,7 +343,7 @@ TEST_F(LiveAudioTest, ListenersStayWhileTheTeacherDropsAndReturns) {
   TeacherPeer back(*tws2, 660);
   back.publish();
   EXPECT_TRUE(spin_until([&] { return tone_share(listener.recent_audio(0.5), 660) > 0.5; }, 20000))
-      << "the listener hears the returning teacher without renegotiating";
+      << "the listener hears the returning teacher without renegotiating" << server_->log();
   EXPECT_TRUE(sws->take_all("offer").empty());
   auto p = listener.packets();
   for (size_t i = 1; i < p.size(); i++)

@@ -309,8 +309,7 @@ class TeacherPeer : public RtcPeer {
  public:
   TeacherPeer(WsClient &ws, double freq) : RtcPeer(ws) {
     std::string desc =
-        "audiotestsrc is-live=true samplesperbuffer=240 wave=sine volume=0.5 freq=" +
-        std::to_string(freq) +
+        "audiotestsrc is-live=true wave=sine volume=0.5 freq=" + std::to_string(freq) +
         " ! volume name=gain ! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=1 ! "
         "opusenc bitrate=64000 ! rtpopuspay pt=111";
 
@@ -320,11 +319,17 @@ class TeacherPeer : public RtcPeer {
     gain_ = gst_bin_get_by_name(GST_BIN(src), "gain");
     g_autoptr(GstCaps) caps = gst_caps_from_string(
         "application/x-rtp,media=audio,encoding-name=OPUS,clock-rate=48000,payload=111");
+    // One send-only m-line, as a browser's: the requested pad makes the transceiver.
+    GstPad *sink = gst_element_request_pad_simple(webrtc_, "sink_%u");
     GstWebRTCRTPTransceiver *t = nullptr;
-    g_signal_emit_by_name(webrtc_, "add-transceiver", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY,
-                          caps, &t);
-    if (t) gst_object_unref(t);
-    gst_element_link(src, webrtc_);
+    g_object_get(sink, "transceiver", &t, nullptr);
+    g_object_set(t, "direction", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY, "codec-preferences",
+                 caps, nullptr);
+    gst_object_unref(t);
+    GstPad *srcpad = gst_element_get_static_pad(src, "src");
+    gst_pad_link(srcpad, sink);
+    gst_object_unref(srcpad);
+    gst_object_unref(sink);
     gst_element_set_state(pipeline_, GST_STATE_PLAYING);
   }
 

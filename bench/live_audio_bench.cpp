@@ -2,7 +2,8 @@
 // spread over several worker processes, all real webrtcbin peers over the real WebSocket.
 // Prints one JSON line: listeners connected, join time (listen -> first RTP packet)
 // p50/p95/p99, packets delivered vs expected, server CPU/RSS/threads (and per listener), and
-// mouth-to-ear latency (the teacher's tone onset -> the onset decoded at a listener) p50/p95.
+// mouth-to-ear latency (the teacher's tone onset -> the onset decoded at a listener) p50/p95,
+// and the CPU the load clients (teacher + workers) used, since they share the machine.
 //
 //   live_audio_bench [--listeners 150] [--workers 4] [--join-rate 10] [--measure 20]
 //                    [--profile medium] [--decoders 10]
@@ -256,6 +257,13 @@ int run(int argc, char **argv) {
   // Beep during the window; sample the server at its edges.
   spin_until([&] { return g_get_monotonic_time() >= win_start; }, 3600 * 1000);
   ProcSample at_start = sample_proc(server.pid());
+  auto clients_cpu = [&] {
+    double total = sample_proc(getpid()).cpu_s;  // the teacher lives here
+    for (GSubprocess *p : procs)
+      if (const char *id = g_subprocess_get_identifier(p)) total += sample_proc(atoi(id)).cpu_s;
+    return total;
+  };
+  double clients_at_start = clients_cpu();
   std::vector<int64_t> beeps;
   while (g_get_monotonic_time() + 1500000 < win_end) {
     beeps.push_back(teacher.set_audible(true));
@@ -265,6 +273,7 @@ int run(int argc, char **argv) {
   }
   spin_until([&] { return g_get_monotonic_time() >= win_end; }, 3600 * 1000);
   ProcSample at_end = sample_proc(server.pid());
+  double clients_at_end = clients_cpu();
 
   // Collect the workers' lines.
   std::vector<double> joins, latencies;
@@ -338,6 +347,8 @@ int run(int argc, char **argv) {
       .raw("delivered_vs_expected", std::to_string(expected > 0 ? received / expected : 0))
       .raw("delivered_vs_sequence", std::to_string(seq_span > 0 ? double(received) / seq_span : 0))
       .raw("server_cpu_pct_of_one_core", std::to_string(cpu_pct))
+      .raw("clients_cpu_pct_of_one_core",
+           std::to_string((clients_at_end - clients_at_start) / window_s * 100.0))
       .raw("server_rss_mb", std::to_string(at_end.rss_mb))
       .num("server_threads", int64_t{at_end.threads})
       .raw("rss_mb_per_listener",
@@ -352,6 +363,7 @@ int run(int argc, char **argv) {
   if (reported != listeners)
     fprintf(stderr, "only %d of %d listeners reported\n", reported, listeners);
 
+  if (g_getenv("GRAMOTHI_BENCH_LOG")) fputs(server.log().c_str(), stderr);
   int status = server.stop();
   std::string rm = std::string("rm -rf '") + dir + "'";
   if (system(rm.c_str()) != 0) fprintf(stderr, "could not remove %s\n", dir);

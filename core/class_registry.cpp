@@ -172,6 +172,21 @@ void ClassRegistry::status(const std::string &class_id, StatusCallback done) {
       });
 }
 
+void ClassRegistry::pinned_profile(const std::string &user_id, const std::string &class_id,
+                                   std::function<void(Result<std::optional<std::string>>)> done) {
+  auto result = std::make_shared<std::optional<Result<std::optional<std::string>>>>();
+  worker_.post(
+      [result, user_id, class_id](Database *db, const std::string &open_error) {
+        if (!db) {
+          result->emplace(unavailable(open_error));
+          return;
+        }
+        ClassStore store(*db);
+        result->emplace(store.pinned_profile(class_id, user_id));
+      },
+      [result, done = std::move(done)] { done(std::move(**result)); });
+}
+
 void ClassRegistry::health(HealthCallback done) {
   auto result = std::make_shared<std::optional<Result<int>>>();
   worker_.post(

@@ -31,6 +31,9 @@ class ClassRegistry {
   void pin_profile(const TokenClaims &who, const std::string &class_id, const std::string &profile,
                    ChangeCallback done);
   void status(const std::string &class_id, StatusCallback done);
+  // The user's stored profile choice for the class ("auto", a profile name) or nullopt.
+  void pinned_profile(const std::string &user_id, const std::string &class_id,
+                      std::function<void(Result<std::optional<std::string>>)> done);
   void health(HealthCallback done);
 
   // The public JSON shape of a class status.

@@ -231,6 +231,24 @@ void host_class_status(GramothiPluginContext *ctx, const char *class_id,
       });
 }
 
+void host_class_pinned_profile(GramothiPluginContext *ctx, const GramothiPrincipal *who,
+                               const char *class_id, GramothiResultCallback done, void *user_data) {
+  if (!done) return;
+  auto claims = claims_from(who);
+  std::string user = claims ? claims->user_id : "";
+  // An invalid principal has no stored choice; still answer on a later iteration.
+  ctx->services->classes->pinned_profile(user, class_id ? class_id : "",
+                                         [done, user_data](Result<std::optional<std::string>> r) {
+                                           if (!r) return deliver(done, user_data, &r.error(), "");
+                                           JsonObjectWriter w;
+                                           if (*r)
+                                             w.str("profile", **r);
+                                           else
+                                             w.null("profile");
+                                           deliver(done, user_data, nullptr, w.finish());
+                                         });
+}
+
 char *host_ice_servers_json(GramothiPluginContext *ctx, const GramothiPrincipal *who) {
   const Config &c = *ctx->services->config;
   auto url_array = [](const std::vector<std::string> &urls) {
@@ -427,6 +445,7 @@ const GramothiHost kHostTable = {
     host_media_client_report,
     host_media_close,
     host_media_listener_count,
+    host_class_pinned_profile,
 };
 
 Error refuse(const std::string &code, const std::string &message) {

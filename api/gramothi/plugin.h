@@ -258,6 +258,10 @@ typedef struct GramothiHost {
   void (*media_close)(GramothiMediaPeer *peer);
   /* How many listeners a class has right now. */
   uint32_t (*media_listener_count)(GramothiPluginContext *ctx, const char *class_id);
+  /* The profile `who` chose for the class (REST bandwidth-profile or the WebSocket "profile"
+   * message): `done` gets {"profile": "low"} or {"profile": null} when there is none. */
+  void (*class_pinned_profile)(GramothiPluginContext *ctx, const GramothiPrincipal *who,
+                               const char *class_id, GramothiResultCallback done, void *user_data);
 } GramothiHost;
 
 /* True when `host` (of any 1.x minor) carries `field`. */

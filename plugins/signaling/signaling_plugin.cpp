@@ -350,7 +350,7 @@ void handle_publish(Client *c, const char *sdp) {
       g_strdup(sdp));
 }
 
-void handle_listen(Client *c, const char *profile) {
+void start_listening(Client *c, const char *profile) {
   with_status(
       c,
       [](Client *c, const GramothiError *error, const char *json, void *arg) {
@@ -372,7 +372,35 @@ void handle_listen(Client *c, const char *profile) {
         }
         broadcast_presence(c->class_id, "listener-joined", c);
       },
-      g_strdup(profile ? profile : "auto"));
+      g_strdup(profile));
+}
+
+// A `listen` without a profile uses the one the student chose before (REST or WebSocket), if
+// any; otherwise automatic.
+void handle_listen(Client *c, const char *profile) {
+  if (profile) return start_listening(c, profile);
+  struct Ctx {
+    Client *c;
+    std::shared_ptr<bool> alive;
+  };
+  host->class_pinned_profile(
+      ctx, &c->who, c->class_id.c_str(),
+      [](const GramothiError *error, const char *json, void *data) {
+        auto *x = static_cast<Ctx *>(data);
+        Client *c = x->c;
+        bool alive = *x->alive;
+        delete x;
+        if (!alive) return;
+        std::string stored = "auto";
+        g_autoptr(JsonParser) p = json_parser_new();
+        if (!error && json && json_parser_load_from_data(p, json, -1, nullptr)) {
+          JsonObject *o = json_node_get_object(json_parser_get_root(p));
+          JsonNode *n = json_object_get_member(o, "profile");
+          if (n && JSON_NODE_HOLDS_VALUE(n)) stored = json_node_get_string(n);
+        }
+        start_listening(c, stored.c_str());
+      },
+      new Ctx{c, c->alive});
 }
 
 bool rate_ok(Client *c) {
@@ -587,7 +615,7 @@ int32_t signaling_init(const GramothiHost *h, GramothiPluginContext *c, void **,
                        size_t error_size) {
   host = h;
   ctx = c;
-  if (!GRAMOTHI_HOST_HAS(h, media_listener_count)) {
+  if (!GRAMOTHI_HOST_HAS(h, class_pinned_profile)) {
     g_strlcpy(error, "the host is older than plugin ABI 1.1 (no WebSocket/media)", error_size);
     return GRAMOTHI_E_INVALID;
   }

@@ -241,6 +241,22 @@ TEST_F(LiveAudioTest, AStuckListenerDoesNotDelayTheOthers) {
   listeners[0]->set_stuck(false);
 }
 
+// A profile the student chose over REST before listening applies to the listener.
+TEST_F(LiveAudioTest, AProfilePinnedOverRestAppliesWhenTheStudentListens) {
+  std::string id = start_class("restpin");
+  HttpClient http(server_->base());
+  auto r = http.post("/api/v1/streaming/bandwidth-profile", token("student-p", Role::kStudent),
+                     "{\"class_id\":\"" + id + "\",\"profile\":\"ultra-low\"}");
+  ASSERT_EQ(r.status, 200u) << r.body;
+  auto sws = connect(id, "student-p", Role::kStudent);
+  ListenerPeer listener(*sws);
+  listener.listen();
+  WsMessage m;
+  ASSERT_TRUE(sws->wait_for("profile-changed", &m));
+  EXPECT_EQ(m.str("profile"), "ultra-low");
+  EXPECT_EQ(m.str("reason"), "pinned");
+}
+
 TEST_F(LiveAudioTest, AStudentMayNotPublish) {
   std::string id = start_class("nopub");
   auto ws = connect(id, "student-x", Role::kStudent);

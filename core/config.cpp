@@ -20,7 +20,7 @@ const std::map<std::string, std::set<std::string>> kKnownKeys = {
     {"plugins", {"load", "optional", "dir"}},
     {"media",
      {"pipelines_dir", "enabled", "ice_addresses", "nat_1to1_address", "ice_port_min",
-      "ice_port_max", "stun_server", "ingest_latency_ms"}},
+      "ice_port_max", "stun_server", "ingest_latency_ms", "listener_transport"}},
 };
 
 // Reads one file's keys with errors that name the file, the group and the key.
@@ -269,6 +269,12 @@ Result<Config> load_config(const std::string &path) {
     if (c.media_stun_server.rfind("stun://", 0) != 0)
       r.fail("media", "stun_server",
              "'" + c.media_stun_server + "' must look like stun://host:port");
+  }
+  if (r.has("media", "listener_transport")) {
+    c.listener_transport = r.str("media", "listener_transport");
+    if (c.listener_transport != "lite" && c.listener_transport != "webrtcbin")
+      r.fail("media", "listener_transport",
+             "'" + c.listener_transport + "' must be lite or webrtcbin");
   }
   if (r.has("media", "ingest_latency_ms")) {
     if (auto v = r.integer("media", "ingest_latency_ms", 10, 2000))

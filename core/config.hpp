@@ -13,7 +13,8 @@
 //   [media]   pipelines_dir, enabled (true), ice_addresses (list of local IPs to gather on,
 //             e.g. 127.0.0.1), nat_1to1_address (public IP to advertise), ice_port_min/max,
 //             stun_server (stun://host:port, for the server's own reflexive address),
-//             ingest_latency_ms (60: the teacher's jitter buffer)
+//             ingest_latency_ms (60: the teacher's jitter buffer), listener_transport (lite:
+//             every listener on one UDP port with ICE-lite; webrtcbin: one webrtcbin each)
 //   [plugin.NAME] free-form keys, handed to plugin NAME
 #pragma once
 
@@ -62,6 +63,7 @@ struct Config {
   int ice_port_min = 0, ice_port_max = 0;
   std::string media_stun_server;
   int ingest_latency_ms = 60;
+  std::string listener_transport = "lite";
 
   std::map<std::string, std::map<std::string, std::string>> plugin_settings;
 

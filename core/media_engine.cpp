@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include "bandwidth_controller.hpp"
+#include "lite_transport.hpp"
 #include "log.hpp"
 
 namespace gramothi {
@@ -55,7 +56,8 @@ Error media_error(ErrorKind kind, const std::string &code, const std::string &me
 // and the encoders' streaming threads; `mutex` guards next_pts and the push.
 struct Feed {
   std::mutex mutex;
-  GstAppSrc *src = nullptr;  // owned reference
+  GstAppSrc *src = nullptr;           // owned reference (webrtcbin listener), or
+  std::shared_ptr<LiteSession> lite;  // the listener's session on the lite transport
   GstClockTime next_pts = GST_CLOCK_TIME_NONE;
   std::atomic<uint64_t> sent{0};
   ~Feed() {
@@ -78,10 +80,14 @@ struct Tier {
     std::erase(feeds, f);
   }
 
-  // On the encoder's streaming thread.
+  // On the encoder's streaming thread. Lite listeners' packets go out in one batch.
   void deliver(GstBuffer *buffer) {
     GstClockTime pts = GST_BUFFER_PTS(buffer);
     GstClockTime dur = GST_BUFFER_DURATION(buffer);
+    thread_local std::vector<OutPacket> batch;
+    size_t batched = 0;
+    GstMapInfo map;
+    bool mapped = false;
     std::lock_guard lock(mutex);
     for (auto &f : feeds) {
       std::lock_guard flock(f->mutex);
@@ -90,10 +96,22 @@ struct Tier {
       if (GST_CLOCK_TIME_IS_VALID(f->next_pts) && GST_CLOCK_TIME_IS_VALID(pts) &&
           pts + GST_MSECOND < f->next_pts)
         continue;
-      if (gst_app_src_push_buffer(f->src, gst_buffer_ref(buffer)) != GST_FLOW_OK) continue;
-      f->sent++;
+      if (f->lite) {
+        if (!mapped && !(mapped = gst_buffer_map(buffer, &map, GST_MAP_READ))) return;
+        if (batch.size() <= batched) batch.resize(batched + 16);
+        if (GST_CLOCK_TIME_IS_VALID(pts) &&
+            f->lite->pack(map.data, map.size, pts, batch[batched])) {
+          batched++;
+          f->sent++;
+        }
+      } else {
+        if (gst_app_src_push_buffer(f->src, gst_buffer_ref(buffer)) != GST_FLOW_OK) continue;
+        f->sent++;
+      }
       if (GST_CLOCK_TIME_IS_VALID(pts) && GST_CLOCK_TIME_IS_VALID(dur)) f->next_pts = pts + dur;
     }
+    if (mapped) gst_buffer_unmap(buffer, &map);
+    LiteTransport::send(batch.data(), batched);
   }
 };
 
@@ -113,6 +131,7 @@ struct Peer {
   bool closed = false;
   std::string state = "new";
   // listener
+  std::shared_ptr<LiteSession> lite;  // set when the listener is on the lite transport
   std::shared_ptr<Feed> feed;
   size_t tier = 0;
   std::unique_ptr<BandwidthController> controller;
@@ -136,6 +155,7 @@ struct MediaEngine::Impl {
   const ProfileSet &profiles;
   MediaPipelines pipes;
   IceSettings ice;
+  std::unique_ptr<LiteTransport> lite;  // null: every listener has a webrtcbin
   GstClock *clock = nullptr;
   GstClockTime base_time = 0;
   std::map<std::string, std::unique_ptr<ClassMedia>> classes;
@@ -145,8 +165,8 @@ struct MediaEngine::Impl {
   // Cleared by the destructor: deferred work queued on the main loop then does nothing.
   std::shared_ptr<bool> alive = std::make_shared<bool>(true);
 
-  Impl(const ProfileSet &p, MediaPipelines m, IceSettings i)
-      : profiles(p), pipes(std::move(m)), ice(std::move(i)) {}
+  Impl(const ProfileSet &p, MediaPipelines m, IceSettings i, std::unique_ptr<LiteTransport> t)
+      : profiles(p), pipes(std::move(m)), ice(std::move(i)), lite(std::move(t)) {}
 
   Peer *find(PeerId id) {
     auto it = peers.find(id);
@@ -164,7 +184,10 @@ struct MediaEngine::Impl {
   Result<ClassMedia *> class_media(const std::string &class_id);
   void destroy_class(ClassMedia *c);
   Result<Peer *> new_peer(const std::string &class_id, const std::string &user_id, bool publisher,
-                          PeerObserver observer);
+                          PeerObserver observer, bool with_webrtcbin = true);
+  void listen_webrtcbin(Peer *p, unsigned ssrc);
+  void listen_lite(Peer *p, unsigned ssrc);
+  void on_receiver_report(Peer *p, double loss, double jitter_ms, double rtt_ms);
   void setup_webrtc(Peer *p);
   void close_peer(Peer *p, const std::string &detail, bool notify);
   void set_state(Peer *p, const std::string &state, const std::string &detail);
@@ -470,7 +493,8 @@ void MediaEngine::Impl::setup_webrtc(Peer *p) {
 }
 
 Result<Peer *> MediaEngine::Impl::new_peer(const std::string &class_id, const std::string &user_id,
-                                           bool publisher, PeerObserver observer) {
+                                           bool publisher, PeerObserver observer,
+                                           bool with_webrtcbin) {
   auto c = class_media(class_id);
   if (!c) return c.error();
   auto p = std::make_unique<Peer>();
@@ -480,6 +504,11 @@ Result<Peer *> MediaEngine::Impl::new_peer(const std::string &class_id, const st
   p->class_id = class_id;
   p->user_id = user_id;
   p->observer = std::move(observer);
+  if (!with_webrtcbin) {
+    Peer *raw = p.get();
+    peers[p->id] = std::move(p);
+    return raw;
+  }
   p->pipeline =
       gst_pipeline_new(((publisher ? "publisher-" : "listener-") + std::to_string(p->id)).c_str());
   share_clock(p->pipeline);
@@ -520,9 +549,12 @@ void MediaEngine::Impl::close_peer(Peer *p, const std::string &detail, bool noti
             "peer " + std::to_string(p->id) + " (" + p->user_id + "): closed (" + detail + ")");
   if (p->bus_watch) g_source_remove(p->bus_watch);
   p->bus_watch = 0;
-  gst_element_set_state(p->pipeline, GST_STATE_NULL);
-  gst_object_unref(p->pipeline);
+  if (p->pipeline) {
+    gst_element_set_state(p->pipeline, GST_STATE_NULL);
+    gst_object_unref(p->pipeline);
+  }
   p->pipeline = p->webrtc = nullptr;
+  if (p->lite && lite) lite->remove(p->lite);
   PeerObserver observer = std::move(p->observer);
   PeerId id = p->id;
   if (notify && observer.state) observer.state("closed", detail);
@@ -624,13 +656,15 @@ void MediaEngine::Impl::on_tick() {
   for (auto &[id, peer] : peers) {
     Peer *p = peer.get();
     if (p->closed || p->publisher || !p->controller) continue;
-    poll_stats(p);
+    if (!p->lite) poll_stats(p);  // lite listeners' reports arrive as they come
     if (auto d = p->controller->tick(now)) switch_tier(p, d->index, d->reason);
   }
 }
 
-MediaEngine::MediaEngine(const ProfileSet &profiles, MediaPipelines pipelines, IceSettings ice)
-    : impl_(std::make_unique<Impl>(profiles, std::move(pipelines), std::move(ice))) {
+MediaEngine::MediaEngine(const ProfileSet &profiles, MediaPipelines pipelines, IceSettings ice,
+                         std::unique_ptr<LiteTransport> lite)
+    : impl_(
+          std::make_unique<Impl>(profiles, std::move(pipelines), std::move(ice), std::move(lite))) {
   impl_->clock = gst_system_clock_obtain();
   impl_->base_time = gst_clock_get_time(impl_->clock);
   impl_->tick = g_timeout_add(
@@ -805,11 +839,60 @@ Result<PeerId> MediaEngine::listen(const std::string &class_id, const std::strin
   if (existing != (*c)->listeners.end())
     if (Peer *old = impl_->find(existing->second)) impl_->close_peer(old, "replaced", true);
 
-  auto made = impl_->new_peer(class_id, user_id, false, std::move(observer));
+  auto made = impl_->new_peer(class_id, user_id, false, std::move(observer), !impl_->lite);
   if (!made) return made.error();
   Peer *p = *made;
   (*c)->listeners[user_id] = p->id;
+  p->feed = std::make_shared<Feed>();
+  p->tier = tier;
+  p->controller = std::make_unique<BandwidthController>(impl_->profiles, tier);
+  if (pinned) p->controller->pin(tier, g_get_monotonic_time() / 1000);
   unsigned ssrc = g_random_int();
+  if (impl_->lite)
+    impl_->listen_lite(p, ssrc);
+  else
+    impl_->listen_webrtcbin(p, ssrc);
+  (*c)->tiers[tier]->add(p->feed);
+  return p->id;
+}
+
+void MediaEngine::Impl::listen_lite(Peer *p, unsigned ssrc) {
+  PeerRef ref = {this, p->id, p->alive};
+  LiteEvents events;
+  events.state = [ref](const std::string &state, const std::string &detail) {
+    with_peer(ref, [state, detail](Peer *peer) { peer->engine->set_state(peer, state, detail); });
+  };
+  events.report = [ref](double loss, double jitter_ms, double rtt_ms) {
+    with_peer(ref,
+              [=](Peer *peer) { peer->engine->on_receiver_report(peer, loss, jitter_ms, rtt_ms); });
+  };
+  p->lite = lite->create(ssrc, kOpusPt, "gramothi-" + std::to_string(p->id), std::move(events));
+  p->feed->lite = p->lite;
+  // The offer carries every candidate (ICE-lite gathers nothing): end-of-candidates follows.
+  later([ref] {
+    if (!ref.alive->load()) return;
+    Peer *peer = ref.engine->find(ref.id);
+    if (!peer) return;
+    if (peer->observer.local_description)
+      peer->observer.local_description("offer", peer->lite->offer_sdp());
+    if (peer->observer.local_candidate) peer->observer.local_candidate(0, "");
+    peer->engine->switch_tier(peer, peer->tier, peer->controller->pinned() ? "pinned" : "initial");
+  });
+}
+
+void MediaEngine::Impl::on_receiver_report(Peer *p, double loss, double jitter_ms, double rtt_ms) {
+  p->loss = loss;
+  p->rtt_ms = rtt_ms;
+  p->jitter_s = jitter_ms / 1000;
+  LinkReport report;
+  report.now_ms = g_get_monotonic_time() / 1000;
+  report.loss_fraction = loss;
+  if (rtt_ms >= 0) report.rtt_ms = rtt_ms;
+  if (jitter_ms >= 0) report.jitter_ms = jitter_ms;
+  if (auto d = p->controller->report(report)) switch_tier(p, d->index, d->reason);
+}
+
+void MediaEngine::Impl::listen_webrtcbin(Peer *p, unsigned ssrc) {
   std::string why;
   GstElement *src = gst_element_factory_make("appsrc", nullptr);
   g_autoptr(GstCaps) opus = gst_caps_from_string(kOpusCaps);
@@ -817,7 +900,7 @@ Result<PeerId> MediaEngine::listen(const std::string &class_id, const std::strin
   g_object_set(src, "is-live", TRUE, "format", GST_FORMAT_TIME, "caps", opus, "block", FALSE,
                "max-bytes", static_cast<guint64>(16 * 1024), nullptr);
   gst_util_set_object_arg(G_OBJECT(src), "leaky-type", "downstream");
-  GstElement *pay = parse_bin(impl_->pipes.payloader(kOpusPt, ssrc), &why);
+  GstElement *pay = parse_bin(pipes.payloader(kOpusPt, ssrc), &why);
   gst_bin_add_many(GST_BIN(p->pipeline), src, pay, nullptr);
   gst_element_link(src, pay);
 
@@ -841,17 +924,12 @@ Result<PeerId> MediaEngine::listen(const std::string &class_id, const std::strin
   gst_object_unref(paysrc);
   gst_object_unref(wsink);
 
-  p->feed = std::make_shared<Feed>();
   p->feed->src = GST_APP_SRC(gst_object_ref(src));
-  p->tier = tier;
-  p->controller = std::make_unique<BandwidthController>(impl_->profiles, tier);
-  if (pinned) p->controller->pin(tier, g_get_monotonic_time() / 1000);
   gst_element_set_state(p->pipeline, GST_STATE_PLAYING);
-  (*c)->tiers[tier]->add(p->feed);
 
   // Offer from the main loop, after setup (not from on-negotiation-needed).
   PeerRef ref = {p->engine, p->id, p->alive};
-  later([ref, tier] {
+  later([ref] {
     if (!ref.alive->load()) return;
     Peer *peer = ref.engine->find(ref.id);
     if (!peer) return;
@@ -881,9 +959,8 @@ Result<PeerId> MediaEngine::listen(const std::string &class_id, const std::strin
         new PeerRef(ref), nullptr);
     g_signal_emit_by_name(peer->webrtc, "create-offer", nullptr, promise);
     // Tell the student where they start.
-    peer->engine->switch_tier(peer, tier, peer->controller->pinned() ? "pinned" : "initial");
+    peer->engine->switch_tier(peer, peer->tier, peer->controller->pinned() ? "pinned" : "initial");
   });
-  return p->id;
 }
 
 std::optional<Error> MediaEngine::remote_answer(PeerId id, const std::string &sdp_text) {
@@ -892,6 +969,7 @@ std::optional<Error> MediaEngine::remote_answer(PeerId id, const std::string &sd
   if (p->publisher)
     return media_error(ErrorKind::kConflict, "unexpected_answer",
                        "The publisher sends an offer, not an answer.");
+  if (p->lite) return p->lite->set_answer(sdp_text);
   GstSDPMessage *sdp = nullptr;
   if (gst_sdp_message_new_from_text(sdp_text.c_str(), &sdp) != GST_SDP_OK || !sdp ||
       gst_sdp_message_medias_len(sdp) == 0) {
@@ -911,6 +989,8 @@ std::optional<Error> MediaEngine::remote_candidate(PeerId id, unsigned mline,
   if (!p) return media_error(ErrorKind::kConflict, "no_session", "No media session for ICE.");
   if (mline > 16)
     return media_error(ErrorKind::kInvalid, "invalid_field", "Field 'sdpMLineIndex' is too big.");
+  // ICE-lite: the listener's own checks find the path, so its candidates are not needed.
+  if (p->lite) return std::nullopt;
   // An empty candidate marks the end of the remote candidates.
   g_signal_emit_by_name(p->webrtc, "add-ice-candidate", mline,
                         candidate.empty() ? nullptr : candidate.c_str());

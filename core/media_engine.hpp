@@ -31,6 +31,8 @@
 
 namespace gramothi {
 
+class LiteTransport;
+
 struct IceSettings {
   std::vector<std::string> local_addresses;  // gather on these too (e.g. 127.0.0.1)
   std::string nat_1to1_address;              // advertise instead of the local address
@@ -63,7 +65,9 @@ using PeerId = uint64_t;
 
 class MediaEngine {
  public:
-  MediaEngine(const ProfileSet &profiles, MediaPipelines pipelines, IceSettings ice);
+  // `lite`: the listeners' shared transport; null gives every listener a webrtcbin instead.
+  MediaEngine(const ProfileSet &profiles, MediaPipelines pipelines, IceSettings ice,
+              std::unique_ptr<LiteTransport> lite = nullptr);
   MediaEngine(const MediaEngine &) = delete;
   MediaEngine &operator=(const MediaEngine &) = delete;
   ~MediaEngine();

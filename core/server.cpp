@@ -5,6 +5,7 @@
 #include <cerrno>
 
 #include "json.hpp"
+#include "lite_transport.hpp"
 #include "log.hpp"
 #include "secrets.hpp"
 
@@ -71,7 +72,23 @@ Result<std::unique_ptr<Server>> Server::create(Config config) {
     ice.port_max = c.ice_port_max;
     ice.stun_server = c.media_stun_server;
     ice.ingest_latency_ms = c.ingest_latency_ms;
-    s->media_ = std::make_unique<MediaEngine>(s->profiles_, std::move(*pipes), std::move(ice));
+    std::unique_ptr<LiteTransport> lite;
+    if (c.listener_transport == "lite") {
+      LiteSettings ls;
+      ls.addresses = c.ice_addresses;
+      ls.advertised_address = c.nat_1to1_address;
+      ls.port_min = c.ice_port_min;
+      ls.port_max = c.ice_port_max;
+      auto t = LiteTransport::start(ls);
+      if (!t) return t.error();
+      lite = std::move(*t);
+      std::string where;
+      for (const auto &e : lite->endpoints())
+        where += (where.empty() ? "" : ", ") + e;
+      log_message(LogLevel::kInfo, "media", "listeners connect over UDP at " + where);
+    }
+    s->media_ = std::make_unique<MediaEngine>(s->profiles_, std::move(*pipes), std::move(ice),
+                                              std::move(lite));
     // The class lifecycle drives the media: a stopped class tears its pipelines down, and a
     // profile pinned over REST applies to the student's live listener at once.
     MediaEngine *media = s->media_.get();

@@ -6,12 +6,16 @@
 // and the CPU the load clients (teacher + workers) used, since they share the machine.
 //
 //   live_audio_bench [--listeners 150] [--workers 4] [--join-rate 10] [--measure 20]
-//                    [--profile medium] [--decoders 10]
+//                    [--profile medium] [--decoders 10] [--transport lite|webrtcbin]
+//                    [--clients lite|webrtcbin]
 //
 // Run it through bench/run-live-audio, which builds it and runs it in a private network
 // namespace (loopback only). Listeners join at --join-rate per second; once all have joined
 // and settled, packets are counted for --measure seconds while the teacher beeps (400 ms of
 // 440 Hz every 1.5 s); one listener in every N/--decoders decodes audio to time the beeps.
+// Decoding listeners are always webrtcbins; the others are LiteListeners (ICE, DTLS, SRTP
+// without a media stack, see lite_listener.hpp) unless --clients webrtcbin. --transport picks
+// the server's listener transport (webrtcbin needs webrtcbin clients).
 #include <glib/gstdio.h>
 
 #include <algorithm>
@@ -20,6 +24,7 @@
 
 #include "../tests/http/server_process.hpp"
 #include "../tests/media/webrtc_peer.hpp"
+#include "lite_listener.hpp"
 #include "json.hpp"
 #include "jwt.hpp"
 #include "profiles.hpp"
@@ -71,7 +76,7 @@ ProcSample sample_proc(int pid) {
 // ---- worker: a share of the listeners ----
 
 // argv: --worker PORT CLASS FIRST STEP COUNT T0_US JOIN_INTERVAL_US END_US WIN_START_US
-//       WIN_END_US DECODE_EVERY PROFILE
+//       WIN_END_US DECODE_EVERY PROFILE CLIENTS
 int run_worker(char **a) {
   int port = atoi(a[0]);
   std::string class_id = a[1];
@@ -83,11 +88,19 @@ int run_worker(char **a) {
   int64_t win_end = g_ascii_strtoll(a[9], nullptr, 10);
   int decode_every = atoi(a[10]);
   std::string profile = a[11];
+  bool lite_clients = std::string(a[12]) == "lite";
+  std::shared_ptr<DtlsIdentity> identity;
+  if (lite_clients) {
+    auto id = DtlsIdentity::generate();
+    if (!id) return 1;
+    identity = *id;
+  }
 
   struct Slot {
     int index;
     std::unique_ptr<WsClient> ws;
     std::unique_ptr<ListenerPeer> peer;
+    std::unique_ptr<LiteListener> lite;
     int64_t listen_at = 0;
   };
   std::vector<Slot> slots;
@@ -101,9 +114,15 @@ int run_worker(char **a) {
     s.ws = std::make_unique<WsClient>(port, class_id,
                                       sign("bench-" + std::to_string(index), Role::kStudent));
     if (s.ws->connected() && s.ws->wait_for("authenticated", nullptr, 10000)) {
-      s.peer = std::make_unique<ListenerPeer>(*s.ws, decode_every > 0 && index % decode_every == 0);
+      bool decode = decode_every > 0 && index % decode_every == 0;
       s.listen_at = g_get_monotonic_time();
-      s.peer->listen(profile);
+      if (lite_clients && !decode) {
+        s.lite = std::make_unique<LiteListener>(*s.ws, identity);
+        s.lite->listen(profile);
+      } else {
+        s.peer = std::make_unique<ListenerPeer>(*s.ws, decode);
+        s.peer->listen(profile);
+      }
     }
     slots.push_back(std::move(s));
   }
@@ -116,8 +135,8 @@ int run_worker(char **a) {
     json_builder_add_int_value(b, s.index);
     int64_t join_us = -1, in_window = 0, seq_span = 0;
     std::vector<int64_t> onsets;
-    if (s.peer) {
-      auto packets = s.peer->packets();
+    if (s.peer || s.lite) {
+      auto packets = s.peer ? s.peer->packets() : s.lite->packets();
       if (!packets.empty()) join_us = packets.front().arrival_us - s.listen_at;
       int64_t first_seq = -1, last_seq = -1;
       uint32_t unwrap = 0;
@@ -135,7 +154,7 @@ int run_worker(char **a) {
         last_seq = seq;
       }
       if (first_seq >= 0) seq_span = last_seq - first_seq + 1;
-      onsets = s.peer->onsets();
+      if (s.peer) onsets = s.peer->onsets();
     }
     json_builder_set_member_name(b, "join_us");
     json_builder_add_int_value(b, join_us);
@@ -164,7 +183,7 @@ int run_worker(char **a) {
 int run(int argc, char **argv) {
   int listeners = 150, workers = 4, decoders = 10;
   double join_rate = 10, measure_s = 20;
-  g_autofree char *profile_arg = nullptr;
+  g_autofree char *profile_arg = nullptr, *transport_arg = nullptr, *clients_arg = nullptr;
   GOptionEntry entries[] = {
       {"listeners", 'n', 0, G_OPTION_ARG_INT, &listeners, "Listeners (150)", "N"},
       {"workers", 'w', 0, G_OPTION_ARG_INT, &workers, "Listener processes (4)", "P"},
@@ -172,6 +191,10 @@ int run(int argc, char **argv) {
       {"measure", 'm', 0, G_OPTION_ARG_DOUBLE, &measure_s, "Measured seconds (20)", "S"},
       {"profile", 'p', 0, G_OPTION_ARG_STRING, &profile_arg, "Listeners' profile (medium)", "P"},
       {"decoders", 'd', 0, G_OPTION_ARG_INT, &decoders, "Listeners that decode audio (10)", "D"},
+      {"transport", 't', 0, G_OPTION_ARG_STRING, &transport_arg,
+       "Server's listener transport: lite (default) or webrtcbin", "T"},
+      {"clients", 'c', 0, G_OPTION_ARG_STRING, &clients_arg,
+       "Non-decoding load clients: lite (default) or webrtcbin", "C"},
       {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr}};
   g_autoptr(GOptionContext) ctx = g_option_context_new("- live-audio fan-out benchmark");
   g_option_context_add_main_entries(ctx, entries, nullptr);
@@ -181,6 +204,14 @@ int run(int argc, char **argv) {
     return 2;
   }
   std::string profile = profile_arg ? profile_arg : "medium";
+  std::string transport = transport_arg ? transport_arg : "lite";
+  std::string clients = clients_arg ? clients_arg : "lite";
+  if (transport == "webrtcbin") clients = "webrtcbin";  // a lite client needs an ICE-lite server
+  if ((transport != "lite" && transport != "webrtcbin") ||
+      (clients != "lite" && clients != "webrtcbin")) {
+    fprintf(stderr, "--transport and --clients take lite or webrtcbin\n");
+    return 2;
+  }
   if (listeners < 1 || workers < 1 || join_rate <= 0 || measure_s < 1) return 2;
   workers = std::min(workers, listeners);
   int decode_every = decoders > 0 ? std::max(1, listeners / decoders) : 0;
@@ -189,8 +220,9 @@ int run(int argc, char **argv) {
   std::string config =
       std::string("[server]\nlisten_address=127.0.0.1\nport=0\n[storage]\ndata_dir=") + dir +
       "/data\n[auth]\njwt_secret=" + kSecret +
-      "\n[media]\nice_addresses=127.0.0.1\n[plugins]\nload=rest;signaling\ndir=" +
-      g_getenv("GRAMOTHI_PLUGIN_DIR") + "\n[plugin.signaling]\nrate_per_second=50\n";
+      "\n[media]\nice_addresses=127.0.0.1\nlistener_transport=" + transport +
+      "\n[plugins]\nload=rest;signaling\ndir=" + g_getenv("GRAMOTHI_PLUGIN_DIR") +
+      "\n[plugin.signaling]\nrate_per_second=50\n";
   std::string config_path = std::string(dir) + "/gramothi.ini";
   g_file_set_contents(config_path.c_str(), config.c_str(), -1, nullptr);
   ServerProcess server;
@@ -240,7 +272,8 @@ int run(int argc, char **argv) {
                                      std::to_string(win_start),
                                      std::to_string(win_end),
                                      std::to_string(decode_every),
-                                     profile};
+                                     profile,
+                                     clients};
     std::vector<const char *> cargv;
     for (auto &s : args)
       cargv.push_back(s.c_str());
@@ -338,6 +371,8 @@ int run(int argc, char **argv) {
       .num("connected", int64_t{connected})
       .num("workers", int64_t{workers})
       .str("profile", profile)
+      .str("transport", transport)
+      .str("clients", clients)
       .raw("join_rate_per_s", std::to_string(join_rate))
       .raw("join_ms_p50", std::to_string(percentile(joins, 50)))
       .raw("join_ms_p95", std::to_string(percentile(joins, 95)))
@@ -374,6 +409,6 @@ int run(int argc, char **argv) {
 
 int main(int argc, char **argv) {
   gst_init(&argc, &argv);
-  if (argc >= 14 && strcmp(argv[1], "--worker") == 0) return run_worker(argv + 2);
+  if (argc >= 15 && strcmp(argv[1], "--worker") == 0) return run_worker(argv + 2);
   return run(argc, argv);
 }

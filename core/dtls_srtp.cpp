@@ -284,6 +284,10 @@ bool DtlsSrtpSession::protect_rtcp(uint8_t *packet, int *len) {
   return srtp_out_ && srtp_protect_rtcp(srtp_out_, packet, len) == srtp_err_status_ok;
 }
 
+bool DtlsSrtpSession::unprotect_rtp(uint8_t *packet, int *len) {
+  return srtp_in_ && srtp_unprotect(srtp_in_, packet, len) == srtp_err_status_ok;
+}
+
 bool DtlsSrtpSession::unprotect_rtcp(uint8_t *packet, int *len) {
   return srtp_in_ && srtp_unprotect_rtcp(srtp_in_, packet, len) == srtp_err_status_ok;
 }

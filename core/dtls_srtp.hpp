@@ -68,6 +68,7 @@ class DtlsSrtpSession {
   bool protect_rtp(uint8_t *packet, int *len);
   bool protect_rtcp(uint8_t *packet, int *len);
   bool unprotect_rtcp(uint8_t *packet, int *len);
+  bool unprotect_rtp(uint8_t *packet, int *len);
 
   // For the transport's BIO.
   void queue_outgoing(const uint8_t *data, size_t len);

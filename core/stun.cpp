@@ -18,6 +18,7 @@ constexpr uint16_t kAttrUseCandidate = 0x0025;
 constexpr uint16_t kAttrSoftware = 0x8022;
 constexpr uint16_t kAttrFingerprint = 0x8028;
 constexpr uint16_t kAttrIceControlling = 0x802A;
+constexpr uint16_t kAttrPriority = 0x0024;
 
 uint16_t be16(const uint8_t *p) {
   return static_cast<uint16_t>(p[0] << 8 | p[1]);
@@ -56,6 +57,20 @@ uint32_t fingerprint_of(const uint8_t *data, size_t upto) {
   std::vector<uint8_t> copy(data, data + upto);
   set16(copy.data() + 2, static_cast<uint16_t>(upto - kHeader + 8));
   return crc32(copy.data(), copy.size()) ^ kFingerprintXor;
+}
+
+// Appends MESSAGE-INTEGRITY and FINGERPRINT and sets the header's length.
+void seal(std::vector<uint8_t> &out, const std::string &password) {
+  size_t mi_at = out.size();
+  auto mac = hmac_sha1(out.data(), mi_at, password);
+  put16(out, kAttrIntegrity);
+  put16(out, 20);
+  out.insert(out.end(), mac.begin(), mac.end());
+  uint32_t fp = fingerprint_of(out.data(), out.size());
+  put16(out, kAttrFingerprint);
+  put16(out, 4);
+  put32(out, fp);
+  set16(out.data() + 2, static_cast<uint16_t>(out.size() - kHeader));
 }
 
 }  // namespace
@@ -168,17 +183,36 @@ std::vector<uint8_t> binding_success(const TransactionId &transaction, const soc
     put16(out, static_cast<uint16_t>(ntohs(a->sin_port) ^ (kMagicCookie >> 16)));
     put32(out, ntohl(a->sin_addr.s_addr) ^ kMagicCookie);
   }
-  size_t mi_at = out.size();
-  auto mac = hmac_sha1(out.data(), mi_at, password);
-  put16(out, kAttrIntegrity);
-  put16(out, 20);
-  out.insert(out.end(), mac.begin(), mac.end());
-  size_t fp_at = out.size();
-  uint32_t fp = fingerprint_of(out.data(), fp_at);
-  put16(out, kAttrFingerprint);
+  seal(out, password);
+  return out;
+}
+
+std::vector<uint8_t> binding_request(const TransactionId &transaction, const std::string &username,
+                                     const std::string &password, uint32_t priority,
+                                     uint64_t tie_breaker, bool use_candidate) {
+  std::vector<uint8_t> out;
+  out.reserve(128);
+  put16(out, kBindingRequest);
+  put16(out, 0);
+  put32(out, kMagicCookie);
+  out.insert(out.end(), transaction.begin(), transaction.end());
+  put16(out, kAttrUsername);
+  put16(out, static_cast<uint16_t>(username.size()));
+  out.insert(out.end(), username.begin(), username.end());
+  while (out.size() % 4)
+    out.push_back(0);
+  put16(out, kAttrPriority);
   put16(out, 4);
-  put32(out, fp);
-  set16(out.data() + 2, static_cast<uint16_t>(out.size() - kHeader));
+  put32(out, priority);
+  put16(out, kAttrIceControlling);
+  put16(out, 8);
+  put32(out, static_cast<uint32_t>(tie_breaker >> 32));
+  put32(out, static_cast<uint32_t>(tie_breaker));
+  if (use_candidate) {
+    put16(out, kAttrUseCandidate);
+    put16(out, 0);
+  }
+  seal(out, password);
   return out;
 }
 

@@ -46,6 +46,13 @@ bool integrity_ok(const uint8_t *data, size_t len, const Message &m, const std::
 std::vector<uint8_t> binding_success(const TransactionId &transaction, const sockaddr *peer,
                                      const std::string &password, const std::string &software = "");
 
+// A Binding request as a full ICE agent in the controlling role sends it (for load clients and
+// tests): USERNAME, PRIORITY, ICE-CONTROLLING, USE-CANDIDATE if asked, MESSAGE-INTEGRITY keyed
+// with `password` (the other side's ice-pwd), FINGERPRINT.
+std::vector<uint8_t> binding_request(const TransactionId &transaction, const std::string &username,
+                                     const std::string &password, uint32_t priority,
+                                     uint64_t tie_breaker, bool use_candidate);
+
 uint32_t crc32(const uint8_t *data, size_t len);
 
 }  // namespace gramothi::stun

@@ -13,6 +13,13 @@ namespace {
 
 const std::string kSecret = "media-test-secret-0123456789abcdef";
 
+// GRAMOTHI_TEST_LISTENER_TRANSPORT picks the server's listener transport (lite by default);
+// the suite runs once per transport.
+std::string listener_transport_line() {
+  const char *t = g_getenv("GRAMOTHI_TEST_LISTENER_TRANSPORT");
+  return t ? std::string("listener_transport=") + t + "\n" : "";
+}
+
 class LiveAudioTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -21,9 +28,9 @@ class LiveAudioTest : public ::testing::Test {
     g_free(d);
     std::string config = "[server]\nlisten_address=127.0.0.1\nport=0\n[storage]\ndata_dir=" + dir_ +
                          "/data\n[auth]\njwt_secret=" + kSecret +
-                         "\n[media]\nice_addresses=127.0.0.1\ningest_latency_ms=40\n"
-                         "[plugins]\nload=rest;signaling\ndir=" +
-                         g_getenv("GRAMOTHI_PLUGIN_DIR") +
+                         "\n[media]\nice_addresses=127.0.0.1\ningest_latency_ms=40\n" +
+                         listener_transport_line() +
+                         "[plugins]\nload=rest;signaling\ndir=" + g_getenv("GRAMOTHI_PLUGIN_DIR") +
                          "\n[plugin.signaling]\nauth_timeout_ms=1500\n";
     std::string path = dir_ + "/gramothi.ini";
     g_file_set_contents(path.c_str(), config.c_str(), -1, nullptr);

@@ -125,7 +125,17 @@ struct LiteTransport::Impl {
 
   ~Impl() {
     if (loop) {
-      g_main_loop_quit(loop);
+      // Quit from inside the loop: a quit before the thread reached g_main_loop_run() is lost.
+      GSource *quit = g_idle_source_new();
+      g_source_set_callback(
+          quit,
+          [](gpointer l) -> gboolean {
+            g_main_loop_quit(static_cast<GMainLoop *>(l));
+            return G_SOURCE_REMOVE;
+          },
+          loop, nullptr);
+      g_source_attach(quit, context);
+      g_source_unref(quit);
       if (thread.joinable()) thread.join();
       g_main_loop_unref(loop);
     }

@@ -1,0 +1,350 @@
+// gramothi-slide-worker: renders pages of one PDF into one WebP image per bandwidth profile's
+// box, and extracts each page's text. It is the only place a PDF is parsed: it runs as a child
+// process under the CPU, memory and file-size limits its parent sets (DeckRender), so a
+// hostile or broken PDF can only take this process down.
+//
+//   gramothi-slide-worker --pdf FILE --out DIR --box NAME:WxH [--box ...]
+//                         [--pages 1,3,5 | --stride K --offset J | --count-only]
+//                         [--max-pages N] [--quality Q]
+//
+// Each page is fitted inside each box with its aspect ratio kept. Per page the encoding is
+// chosen on the smallest box by encoding it both ways: lossless (palette when it has few
+// colours: text, diagrams) or lossy (photographs), whichever is smaller, and that choice is
+// used for the page's other boxes. Images are named by the SHA-256 of their bytes.
+//
+// stdout, one JSON object per line:
+//   {"type":"document","pages":N}
+//   {"type":"begin","page":P}                      (so a parent knows which page killed us)
+//   {"type":"page","page":P,"text":"...","images":[{"profile":"low","width":1024,
+//     "height":576,"file":"<sha256>.webp","bytes":12345,"encoding":"lossless"}, ...]}
+//   {"type":"page-error","page":P,"message":"..."}
+//   {"type":"error","code":"not_pdf|encrypted|damaged|no_pages|too_many_pages|usage",
+//    "message":"..."}                              (then exit status 2)
+#include <cairo.h>
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <poppler.h>
+#include <webp/encode.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+
+constexpr size_t kMaxTextBytes = 16 * 1024;
+constexpr double kMaxAspect = 20.0;
+
+// Poppler 22 has no g_autoptr support: own its objects with this.
+template <typename T>
+struct GObjectRef {
+  T *p = nullptr;
+  explicit GObjectRef(T *v) : p(v) {}
+  ~GObjectRef() {
+    if (p) g_object_unref(p);
+  }
+  GObjectRef(const GObjectRef &) = delete;
+  GObjectRef &operator=(const GObjectRef &) = delete;
+  T *get() const { return p; }
+  explicit operator bool() const { return p != nullptr; }
+};
+
+struct Box {
+  std::string profile;
+  int width = 0, height = 0;
+};
+
+struct Encoded {
+  std::vector<uint8_t> bytes;
+  bool lossless = false;
+};
+
+void emit(JsonBuilder *b) {
+  g_autoptr(JsonNode) root = json_builder_get_root(b);
+  g_autofree char *text = json_to_string(root, FALSE);
+  fputs(text, stdout);
+  fputc('\n', stdout);
+  fflush(stdout);
+}
+
+[[noreturn]] void fatal(const char *code, const std::string &message) {
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "type");
+  json_builder_add_string_value(b, "error");
+  json_builder_set_member_name(b, "code");
+  json_builder_add_string_value(b, code);
+  json_builder_set_member_name(b, "message");
+  json_builder_add_string_value(b, message.c_str());
+  json_builder_end_object(b);
+  emit(b);
+  exit(2);
+}
+
+void page_error(int page, const std::string &message) {
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "type");
+  json_builder_add_string_value(b, "page-error");
+  json_builder_set_member_name(b, "page");
+  json_builder_add_int_value(b, page);
+  json_builder_set_member_name(b, "message");
+  json_builder_add_string_value(b, message.c_str());
+  json_builder_end_object(b);
+  emit(b);
+}
+
+int webp_write(const uint8_t *data, size_t size, const WebPPicture *pic) {
+  auto *out = static_cast<std::vector<uint8_t> *>(pic->custom_ptr);
+  out->insert(out->end(), data, data + size);
+  return 1;
+}
+
+// BGRX pixels (cairo RGB24 on a little-endian machine) to WebP.
+bool encode(const uint8_t *bgrx, int w, int h, int stride, bool lossless, int quality,
+            std::vector<uint8_t> &out) {
+  WebPConfig config;
+  if (lossless) {
+    if (!WebPConfigInit(&config) || !WebPConfigLosslessPreset(&config, 1)) return false;
+  } else {
+    if (!WebPConfigPreset(&config, WEBP_PRESET_DRAWING, static_cast<float>(quality))) return false;
+    config.method = 4;
+    config.use_sharp_yuv = 1;  // keeps coloured text edges crisp
+  }
+  WebPPicture pic;
+  if (!WebPPictureInit(&pic)) return false;
+  pic.width = w;
+  pic.height = h;
+  pic.use_argb = 1;
+  if (!WebPPictureImportBGRX(&pic, bgrx, stride)) return false;
+  out.clear();
+  pic.writer = webp_write;
+  pic.custom_ptr = &out;
+  bool ok = WebPEncode(&config, &pic);
+  WebPPictureFree(&pic);
+  return ok;
+}
+
+std::string sha256_hex(const std::vector<uint8_t> &bytes) {
+  g_autoptr(GChecksum) c = g_checksum_new(G_CHECKSUM_SHA256);
+  g_checksum_update(c, bytes.data(), static_cast<gssize>(bytes.size()));
+  return g_checksum_get_string(c);
+}
+
+// The page's text, trimmed, at most kMaxTextBytes (cut at a character boundary).
+std::string page_text(PopplerPage *page) {
+  g_autofree char *raw = poppler_page_get_text(page);
+  if (!raw) return "";
+  std::string t = g_strstrip(raw);
+  if (t.size() > kMaxTextBytes) {
+    const char *end = t.c_str() + kMaxTextBytes;
+    const char *start = g_utf8_find_prev_char(t.c_str(), end + 1);
+    t.resize(start ? static_cast<size_t>(start - t.c_str()) : kMaxTextBytes);
+  }
+  if (!g_utf8_validate(t.c_str(), static_cast<gssize>(t.size()), nullptr)) {
+    g_autofree char *valid = g_utf8_make_valid(t.c_str(), static_cast<gssize>(t.size()));
+    t = valid;
+  }
+  return t;
+}
+
+bool render_page(PopplerDocument *doc, int number, const std::vector<Box> &boxes,
+                 const std::string &out_dir, int quality) {
+  GObjectRef<PopplerPage> owned(poppler_document_get_page(doc, number - 1));
+  PopplerPage *page = owned.get();
+  if (!page) {
+    page_error(number, "page " + std::to_string(number) + " cannot be read");
+    return false;
+  }
+  double pw = 0, ph = 0;
+  poppler_page_get_size(page, &pw, &ph);
+  if (!(pw >= 1 && ph >= 1) || pw / ph > kMaxAspect || ph / pw > kMaxAspect) {
+    page_error(number, "page " + std::to_string(number) + " has an unusable size (" +
+                           std::to_string(static_cast<long>(pw)) + "x" +
+                           std::to_string(static_cast<long>(ph)) + " pt)");
+    return false;
+  }
+
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "type");
+  json_builder_add_string_value(b, "page");
+  json_builder_set_member_name(b, "page");
+  json_builder_add_int_value(b, number);
+  json_builder_set_member_name(b, "text");
+  json_builder_add_string_value(b, page_text(page).c_str());
+  json_builder_set_member_name(b, "images");
+  json_builder_begin_array(b);
+
+  int mode = -1;  // -1 undecided, 0 lossy, 1 lossless
+  for (const Box &box : boxes) {
+    double scale = std::min(box.width / pw, box.height / ph);
+    int w = std::max(1, static_cast<int>(std::lround(pw * scale)));
+    int h = std::max(1, static_cast<int>(std::lround(ph * scale)));
+    cairo_surface_t *surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, w, h);
+    cairo_t *cr = cairo_create(surface);
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_paint(cr);
+    cairo_scale(cr, w / pw, h / ph);
+    poppler_page_render(page, cr);
+    cairo_status_t status = cairo_status(cr);
+    cairo_destroy(cr);
+    cairo_surface_flush(surface);
+    if (status != CAIRO_STATUS_SUCCESS) {
+      cairo_surface_destroy(surface);
+      page_error(number, "page " + std::to_string(number) +
+                             " cannot be drawn: " + cairo_status_to_string(status));
+      return false;
+    }
+    const uint8_t *px = cairo_image_surface_get_data(surface);
+    int stride = cairo_image_surface_get_stride(surface);
+    Encoded best;
+    bool ok = true;
+    if (mode < 0) {
+      // Decide on the smallest box: whichever encoding is smaller for this content.
+      Encoded lossy, lossless;
+      ok = encode(px, w, h, stride, false, quality, lossy.bytes) &&
+           encode(px, w, h, stride, true, quality, lossless.bytes);
+      lossless.lossless = true;
+      best = lossless.bytes.size() <= lossy.bytes.size() ? std::move(lossless) : std::move(lossy);
+      mode = best.lossless ? 1 : 0;
+    } else {
+      best.lossless = mode == 1;
+      ok = encode(px, w, h, stride, best.lossless, quality, best.bytes);
+    }
+    cairo_surface_destroy(surface);
+    if (!ok) {
+      page_error(number, "page " + std::to_string(number) + " cannot be encoded");
+      return false;
+    }
+    std::string name = sha256_hex(best.bytes) + ".webp";
+    std::string path = out_dir + "/" + name;
+    if (!g_file_test(path.c_str(), G_FILE_TEST_EXISTS)) {
+      g_autoptr(GError) err = nullptr;
+      if (!g_file_set_contents(path.c_str(), reinterpret_cast<const char *>(best.bytes.data()),
+                               static_cast<gssize>(best.bytes.size()), &err)) {
+        page_error(number, std::string("cannot write the image: ") + err->message);
+        return false;
+      }
+    }
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "profile");
+    json_builder_add_string_value(b, box.profile.c_str());
+    json_builder_set_member_name(b, "width");
+    json_builder_add_int_value(b, w);
+    json_builder_set_member_name(b, "height");
+    json_builder_add_int_value(b, h);
+    json_builder_set_member_name(b, "file");
+    json_builder_add_string_value(b, name.c_str());
+    json_builder_set_member_name(b, "bytes");
+    json_builder_add_int_value(b, static_cast<gint64>(best.bytes.size()));
+    json_builder_set_member_name(b, "encoding");
+    json_builder_add_string_value(b, best.lossless ? "lossless" : "lossy");
+    json_builder_end_object(b);
+  }
+  json_builder_end_array(b);
+  json_builder_end_object(b);
+  emit(b);
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+  g_autofree char *pdf = nullptr, *out = nullptr, *pages_arg = nullptr;
+  g_auto(GStrv) box_args = nullptr;
+  gboolean count_only = FALSE;
+  int max_pages = 500, quality = 70, stride = 1, offset = 0;
+  GOptionEntry entries[] = {
+      {"pdf", 0, 0, G_OPTION_ARG_FILENAME, &pdf, "The PDF", "FILE"},
+      {"out", 0, 0, G_OPTION_ARG_FILENAME, &out, "Where images go", "DIR"},
+      {"box", 0, 0, G_OPTION_ARG_STRING_ARRAY, &box_args, "A profile's box", "NAME:WxH"},
+      {"pages", 0, 0, G_OPTION_ARG_STRING, &pages_arg, "Pages to render (1-based)", "1,3,5"},
+      {"stride", 0, 0, G_OPTION_ARG_INT, &stride, "Without --pages: every STRIDE-th page", "K"},
+      {"offset", 0, 0, G_OPTION_ARG_INT, &offset, "... starting at page OFFSET+1", "J"},
+      {"count-only", 0, 0, G_OPTION_ARG_NONE, &count_only, "Only count the pages", nullptr},
+      {"max-pages", 0, 0, G_OPTION_ARG_INT, &max_pages, "Refuse longer decks", "N"},
+      {"quality", 0, 0, G_OPTION_ARG_INT, &quality, "Lossy WebP quality (70)", "Q"},
+      {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr}};
+  g_autoptr(GOptionContext) ctx = g_option_context_new("- render a PDF deck");
+  g_option_context_add_main_entries(ctx, entries, nullptr);
+  g_autoptr(GError) err = nullptr;
+  if (!g_option_context_parse(ctx, &argc, &argv, &err)) fatal("usage", err->message);
+  if (!pdf) fatal("usage", "--pdf is required");
+
+  std::vector<Box> boxes;
+  for (char **a = box_args; a && *a; a++) {
+    Box box;
+    char name[64] = "";
+    if (sscanf(*a, "%63[^:]:%dx%d", name, &box.width, &box.height) != 3 || box.width < 16 ||
+        box.height < 16 || box.width > 8192 || box.height > 8192)
+      fatal("usage", std::string("bad --box ") + *a);
+    box.profile = name;
+    boxes.push_back(box);
+  }
+  // The smallest box first: it decides each page's encoding cheaply.
+  std::sort(boxes.begin(), boxes.end(), [](const Box &x, const Box &y) {
+    return int64_t{x.width} * x.height < int64_t{y.width} * y.height;
+  });
+
+  g_autofree char *data = nullptr;
+  gsize len = 0;
+  if (!g_file_get_contents(pdf, &data, &len, &err)) fatal("usage", err->message);
+  // A PDF starts with %PDF- within its first kilobyte.
+  if (!g_strstr_len(data, static_cast<gssize>(std::min<gsize>(len, 1024)), "%PDF-"))
+    fatal("not_pdf", "The file is not a PDF.");
+  g_autoptr(GBytes) bytes = g_bytes_new_take(g_steal_pointer(&data), len);
+  GObjectRef<PopplerDocument> owned_doc(poppler_document_new_from_bytes(bytes, nullptr, &err));
+  PopplerDocument *doc = owned_doc.get();
+  if (!doc) {
+    if (err && err->domain == POPPLER_ERROR && err->code == POPPLER_ERROR_ENCRYPTED)
+      fatal("encrypted", "The PDF is password-protected; upload it without a password.");
+    fatal("damaged", std::string("The PDF cannot be read: ") + (err ? err->message : "unknown"));
+  }
+  int n = poppler_document_get_n_pages(doc);
+  if (n <= 0) fatal("no_pages", "The PDF has no pages.");
+  if (n > max_pages)
+    fatal("too_many_pages", "The PDF has " + std::to_string(n) + " pages; the limit is " +
+                                std::to_string(max_pages) + ".");
+  {
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "type");
+    json_builder_add_string_value(b, "document");
+    json_builder_set_member_name(b, "pages");
+    json_builder_add_int_value(b, n);
+    json_builder_end_object(b);
+    emit(b);
+  }
+  if (count_only) return 0;
+  if (!out || boxes.empty()) fatal("usage", "--out and at least one --box are required");
+
+  std::vector<int> pages;
+  if (pages_arg) {
+    g_auto(GStrv) parts = g_strsplit(pages_arg, ",", -1);
+    for (char **p = parts; *p; p++) {
+      int v = atoi(*p);
+      if (v >= 1 && v <= n) pages.push_back(v);
+    }
+  } else {
+    if (stride < 1 || offset < 0) fatal("usage", "bad --stride/--offset");
+    for (int i = 1; i <= n; i++)
+      if ((i - 1) % stride == offset) pages.push_back(i);
+  }
+  for (int page : pages) {
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "type");
+    json_builder_add_string_value(b, "begin");
+    json_builder_set_member_name(b, "page");
+    json_builder_add_int_value(b, page);
+    json_builder_end_object(b);
+    emit(b);
+    render_page(doc, page, boxes, out, std::clamp(quality, 1, 100));
+  }
+  return 0;
+}

@@ -1,0 +1,354 @@
+// DeckRender and gramothi-slide-worker on decks the test makes itself: cairo PDFs (text, a
+// photo-like page, a diagram) and hand-built broken ones (random bytes, damaged, encrypted, no
+// pages, an absurd page size, a deflate bomb).
+#include <cairo-pdf.h>
+#include <cairo.h>
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <gtest/gtest.h>
+#include <webp/decode.h>
+
+#include <cmath>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "deck_render.hpp"
+
+using namespace gramothi;
+
+namespace {
+
+const std::vector<SlideBox> kBoxes = {
+    {"ultra-low", 800, 600}, {"low", 1024, 768}, {"medium", 1280, 720}, {"high", 1920, 1080}};
+
+struct Outcome {
+  int pages = -1;
+  std::map<int, RenderedPage> rendered;
+  std::map<int, std::string> failed;
+  std::string code, message;
+  bool done = false;
+};
+
+class DeckRenderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    g_autofree char *d = g_dir_make_tmp("gramothi-slides-XXXXXX", nullptr);
+    dir_ = d;
+    out_ = dir_ + "/images";
+    g_mkdir(out_.c_str(), 0700);
+  }
+  void TearDown() override {
+    std::string cmd = "rm -rf '" + dir_ + "'";
+    if (system(cmd.c_str()) != 0) g_warning("cannot remove %s", dir_.c_str());
+  }
+
+  std::string write(const std::string &name, const std::string &bytes) {
+    std::string path = dir_ + "/" + name;
+    g_file_set_contents(path.c_str(), bytes.data(), static_cast<gssize>(bytes.size()), nullptr);
+    return path;
+  }
+
+  Outcome render(const std::string &pdf, RenderLimits limits = {}) {
+    Outcome o;
+    DeckRender::Callbacks cb;
+    cb.document = [&](int n) { o.pages = n; };
+    cb.page = [&](const RenderedPage &p) { o.rendered[p.number] = p; };
+    cb.page_failed = [&](int page, const std::string &why) { o.failed[page] = why; };
+    cb.done = [&](const std::string &code, const std::string &message) {
+      o.code = code;
+      o.message = message;
+      o.done = true;
+    };
+    auto r = DeckRender::start(g_getenv("GRAMOTHI_SLIDE_WORKER"), pdf, out_, kBoxes, limits,
+                               std::move(cb));
+    int64_t until = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;
+    while (!o.done && g_get_monotonic_time() < until)
+      g_main_context_iteration(nullptr, TRUE);
+    EXPECT_TRUE(o.done) << "the render never finished";
+    return o;
+  }
+
+  std::string dir_, out_;
+};
+
+// A 4:3 deck (800x600 pt): a text page, a photo-like page and a diagram page.
+std::string lecture_deck(const std::string &path, int text_pages = 1) {
+  cairo_surface_t *s = cairo_pdf_surface_create(path.c_str(), 800, 600);
+  cairo_t *cr = cairo_create(s);
+  for (int i = 0; i < text_pages; i++) {
+    cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_BOLD);
+    cairo_set_font_size(cr, 40);
+    cairo_move_to(cr, 60, 100);
+    cairo_show_text(cr, "Photosynthesis");
+    cairo_set_font_size(cr, 24);
+    cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+    const char *lines[] = {"Plants turn light into sugar", "Chlorophyll absorbs red and blue",
+                           "Oxygen is released"};
+    for (int l = 0; l < 3; l++) {
+      cairo_move_to(cr, 80, 180 + 50 * l);
+      cairo_show_text(cr, lines[l]);
+    }
+    cairo_show_page(cr);
+  }
+  // Photo-like: smooth colour fields with noise, as a camera picture has.
+  cairo_surface_t *img = cairo_image_surface_create(CAIRO_FORMAT_RGB24, 400, 300);
+  unsigned char *px = cairo_image_surface_get_data(img);
+  int stride = cairo_image_surface_get_stride(img);
+  uint32_t seed = 12345;
+  for (int y = 0; y < 300; y++)
+    for (int x = 0; x < 400; x++) {
+      seed = seed * 1103515245 + 12345;
+      int noise = static_cast<int>((seed >> 16) % 40) - 20;
+      auto clamp = [](int v) { return static_cast<unsigned char>(std::max(0, std::min(255, v))); };
+      unsigned char *p = px + y * stride + x * 4;
+      p[0] = clamp(static_cast<int>(128 + 100 * std::sin(x / 37.0)) + noise);
+      p[1] = clamp(static_cast<int>(128 + 100 * std::cos(y / 23.0)) + noise);
+      p[2] = clamp((x + y) * 255 / 700 + noise);
+    }
+  cairo_surface_mark_dirty(img);
+  cairo_save(cr);
+  cairo_scale(cr, 2, 2);
+  cairo_set_source_surface(cr, img, 0, 0);
+  cairo_paint(cr);
+  cairo_restore(cr);
+  cairo_surface_destroy(img);
+  cairo_show_page(cr);
+  // Diagram: boxes and arrows in three flat colours.
+  cairo_set_line_width(cr, 4);
+  for (int i = 0; i < 3; i++) {
+    cairo_set_source_rgb(cr, i == 0 ? 0.8 : 0.1, i == 1 ? 0.6 : 0.2, i == 2 ? 0.8 : 0.2);
+    cairo_rectangle(cr, 60 + 250 * i, 250, 180, 100);
+    cairo_fill(cr);
+    if (i < 2) {
+      cairo_set_source_rgb(cr, 0, 0, 0);
+      cairo_move_to(cr, 240 + 250 * i, 300);
+      cairo_line_to(cr, 310 + 250 * i, 300);
+      cairo_stroke(cr);
+    }
+  }
+  cairo_show_page(cr);
+  cairo_destroy(cr);
+  cairo_surface_finish(s);
+  cairo_surface_destroy(s);
+  g_autofree char *data = nullptr;
+  gsize len = 0;
+  g_file_get_contents(path.c_str(), &data, &len, nullptr);
+  return std::string(data, len);
+}
+
+// A PDF from object bodies (object i+1 = bodies[i]; 1 = catalog), with a correct xref.
+std::string build_pdf(const std::vector<std::string> &bodies,
+                      const std::string &trailer_extra = "") {
+  std::string pdf = "%PDF-1.4\n%\xE2\xE3\xCF\xD3\n";
+  std::vector<size_t> offsets;
+  for (size_t i = 0; i < bodies.size(); i++) {
+    offsets.push_back(pdf.size());
+    pdf += std::to_string(i + 1) + " 0 obj\n" + bodies[i] + "\nendobj\n";
+  }
+  size_t xref = pdf.size();
+  pdf += "xref\n0 " + std::to_string(bodies.size() + 1) + "\n0000000000 65535 f \n";
+  for (size_t o : offsets) {
+    char line[32];
+    g_snprintf(line, sizeof line, "%010zu 00000 n \n", o);
+    pdf += line;
+  }
+  pdf += "trailer\n<< /Size " + std::to_string(bodies.size() + 1) + " /Root 1 0 R " +
+         trailer_extra + " >>\nstartxref\n" + std::to_string(xref) + "\n%%EOF\n";
+  return pdf;
+}
+
+std::string stream(const std::string &dict, const std::string &data) {
+  return "<< " + dict + " /Length " + std::to_string(data.size()) + " >>\nstream\n" + data +
+         "\nendstream";
+}
+
+// `zeros` bytes of NUL (PDF whitespace), deflated: a few hundred KB that expand enormously.
+std::string deflate_bomb(size_t zeros) {
+  GZlibCompressor *z = g_zlib_compressor_new(G_ZLIB_COMPRESSOR_FORMAT_ZLIB, 9);
+  std::vector<char> in(1 << 20, 0), out(1 << 20);
+  std::string result;
+  size_t fed = 0;
+  for (;;) {
+    gsize read = 0, written = 0;
+    bool last = fed >= zeros;
+    size_t chunk = last ? 0 : std::min(in.size(), zeros - fed);
+    GConverterResult r = g_converter_convert(
+        G_CONVERTER(z), in.data(), chunk, out.data(), out.size(),
+        last ? G_CONVERTER_INPUT_AT_END : G_CONVERTER_NO_FLAGS, &read, &written, nullptr);
+    result.append(out.data(), written);
+    fed += read;
+    if (r == G_CONVERTER_FINISHED || r == G_CONVERTER_ERROR) break;
+  }
+  g_object_unref(z);
+  return result;
+}
+
+// Three text pages; page 2's content is `page2` (already a stream object body).
+std::string three_pages(const std::string &page2_content, const std::string &page2_box) {
+  std::string font = "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>";
+  auto text = [](const std::string &t) {
+    return stream("", "BT /F1 36 Tf 72 300 Td (" + t + ") Tj ET");
+  };
+  return build_pdf({
+      "<< /Type /Catalog /Pages 2 0 R >>",
+      "<< /Type /Pages /Kids [3 0 R 4 0 R 5 0 R] /Count 3 >>",
+      "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 800 600] /Contents 6 0 R "
+      "/Resources << /Font << /F1 9 0 R >> >> >>",
+      "<< /Type /Page /Parent 2 0 R /MediaBox " + page2_box +
+          " /Contents 7 0 R /Resources << /Font << /F1 9 0 R >> >> >>",
+      "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 800 600] /Contents 8 0 R "
+      "/Resources << /Font << /F1 9 0 R >> >> >>",
+      text("First page"),
+      page2_content,
+      text("Third page"),
+      font,
+  });
+}
+
+void expect_image(const std::string &dir, const RenderedImage &im, int w, int h) {
+  g_autofree char *data = nullptr;
+  gsize len = 0;
+  ASSERT_TRUE(g_file_get_contents((dir + "/" + im.file).c_str(), &data, &len, nullptr)) << im.file;
+  EXPECT_EQ(static_cast<int64_t>(len), im.bytes);
+  int dw = 0, dh = 0;
+  ASSERT_TRUE(WebPGetInfo(reinterpret_cast<const uint8_t *>(data), len, &dw, &dh)) << im.file;
+  EXPECT_EQ(dw, w) << im.profile;
+  EXPECT_EQ(dh, h) << im.profile;
+  EXPECT_EQ(im.width, w);
+  EXPECT_EQ(im.height, h);
+  // Content-addressed: the name is the SHA-256 of the bytes.
+  g_autofree char *sum =
+      g_compute_checksum_for_data(G_CHECKSUM_SHA256, reinterpret_cast<const guchar *>(data), len);
+  EXPECT_EQ(im.file, std::string(sum) + ".webp");
+}
+
+}  // namespace
+
+TEST_F(DeckRenderTest, EveryPageGetsEveryProfilesImageFittedWithItsAspectRatio) {
+  lecture_deck(dir_ + "/deck.pdf");
+  Outcome o = render(dir_ + "/deck.pdf");
+  EXPECT_EQ(o.code, "") << o.message;
+  EXPECT_EQ(o.pages, 3);
+  ASSERT_EQ(o.rendered.size(), 3u);
+  EXPECT_TRUE(o.failed.empty());
+  // An 800x600 pt page in each box: 4:3 kept, as large as the box allows.
+  const std::map<std::string, std::pair<int, int>> want = {{"ultra-low", {800, 600}},
+                                                           {"low", {1024, 768}},
+                                                           {"medium", {960, 720}},
+                                                           {"high", {1440, 1080}}};
+  for (auto &[n, page] : o.rendered) {
+    ASSERT_EQ(page.images.size(), 4u);
+    for (const auto &im : page.images) {
+      auto it = want.find(im.profile);
+      ASSERT_NE(it, want.end()) << im.profile;
+      expect_image(out_, im, it->second.first, it->second.second);
+    }
+  }
+}
+
+TEST_F(DeckRenderTest, EachPagesTextIsExtracted) {
+  lecture_deck(dir_ + "/deck.pdf");
+  Outcome o = render(dir_ + "/deck.pdf");
+  ASSERT_TRUE(o.rendered.count(1));
+  EXPECT_NE(o.rendered[1].text.find("Photosynthesis"), std::string::npos) << o.rendered[1].text;
+  EXPECT_NE(o.rendered[1].text.find("Chlorophyll absorbs red and blue"), std::string::npos);
+  EXPECT_EQ(o.rendered[3].text, "");  // the diagram has no words
+}
+
+TEST_F(DeckRenderTest, DiagramsAreLosslessAndPhotographsLossy) {
+  lecture_deck(dir_ + "/deck.pdf");
+  Outcome o = render(dir_ + "/deck.pdf");
+  ASSERT_EQ(o.rendered.size(), 3u);
+  for (const auto &im : o.rendered[2].images)
+    EXPECT_EQ(im.encoding, "lossy") << "photo, " << im.profile << ": " << im.bytes << " bytes";
+  for (const auto &im : o.rendered[3].images)
+    EXPECT_EQ(im.encoding, "lossless") << "diagram, " << im.profile << ": " << im.bytes;
+  // Text and diagrams stay small enough for a 2G link at the smallest profile.
+  for (int p : {1, 3})
+    EXPECT_LT(o.rendered[p].images[0].bytes, 25 * 1024) << "page " << p;
+}
+
+TEST_F(DeckRenderTest, InputsThatAreNotUsablePdfsGetAClearError) {
+  std::string random(4096, '\0');
+  for (size_t i = 0; i < random.size(); i++)
+    random[i] = static_cast<char>(g_random_int());
+  Outcome o = render(write("random.pdf", random));
+  EXPECT_EQ(o.code, "not_pdf") << o.message;
+
+  o = render(write("garbage.pdf", "%PDF-1.7\n" + random));
+  EXPECT_EQ(o.code, "damaged") << o.message;
+
+  o = render(write("empty.pdf", build_pdf({"<< /Type /Catalog /Pages 2 0 R >>",
+                                           "<< /Type /Pages /Kids [] /Count 0 >>"})));
+  EXPECT_EQ(o.code, "no_pages") << o.message;
+
+  // The standard security handler with an owner/user key no empty password opens.
+  std::string key(32, 'k');
+  std::string encrypted =
+      build_pdf({"<< /Type /Catalog /Pages 2 0 R >>", "<< /Type /Pages /Kids [] /Count 0 >>",
+                 "<< /Filter /Standard /V 1 /R 2 /O (" + key + ") /U (" + key + ") /P -4 >>"},
+                "/Encrypt 3 0 R /ID [<00112233445566778899aabbccddeeff> "
+                "<00112233445566778899aabbccddeeff>]");
+  o = render(write("encrypted.pdf", encrypted));
+  EXPECT_EQ(o.code, "encrypted") << o.message;
+
+  RenderLimits two;
+  two.max_pages = 2;
+  lecture_deck(dir_ + "/deck.pdf");
+  o = render(dir_ + "/deck.pdf", two);
+  EXPECT_EQ(o.code, "too_many_pages") << o.message;
+  EXPECT_NE(o.message.find("3 pages"), std::string::npos) << o.message;
+}
+
+TEST_F(DeckRenderTest, DamagedFilesAreRepairedWhenPossibleAndRefusedClearlyWhenNot) {
+  // Without its end a cairo PDF has lost its catalog (written last): nothing to repair.
+  std::string deck = lecture_deck(dir_ + "/deck.pdf", 3);
+  Outcome o = render(write("cut.pdf", deck.substr(0, deck.size() * 8 / 10)));
+  EXPECT_EQ(o.code, "damaged") << o.message;
+  EXPECT_NE(o.message.find("cannot"), std::string::npos) << o.message;
+  EXPECT_TRUE(o.rendered.empty());
+
+  // Without the cross-reference table and trailer the objects are found again.
+  std::string simple =
+      three_pages(stream("", "BT /F1 36 Tf 72 300 Td (Second page) Tj ET"), "[0 0 800 600]");
+  o = render(write("no-xref.pdf", simple.substr(0, simple.rfind("xref"))));
+  EXPECT_EQ(o.code, "") << o.message;
+  EXPECT_EQ(o.rendered.size(), 3u);
+  EXPECT_NE(o.rendered[2].text.find("Second page"), std::string::npos);
+
+  // A corrupt cross-reference table is repaired the same way.
+  std::string bad_xref = deck;
+  size_t at = bad_xref.rfind("xref");
+  ASSERT_NE(at, std::string::npos);
+  for (size_t i = at + 10; i < bad_xref.size() - 30; i++)
+    if (g_ascii_isdigit(bad_xref[i])) bad_xref[i] = '9';
+  o = render(write("xref.pdf", bad_xref));
+  EXPECT_EQ(o.code, "") << o.message;
+  EXPECT_EQ(o.rendered.size(), 5u);
+}
+
+TEST_F(DeckRenderTest, AnAbsurdPageSizeFailsThatPageOnly) {
+  std::string pdf = three_pages(stream("", "BT /F1 36 Tf 72 5 Td (Thin) Tj ET"), "[0 0 14400 10]");
+  Outcome o = render(write("thin.pdf", pdf));
+  EXPECT_EQ(o.code, "") << o.message;
+  EXPECT_EQ(o.rendered.size(), 2u);
+  ASSERT_TRUE(o.failed.count(2));
+  EXPECT_NE(o.failed[2].find("unusable size"), std::string::npos) << o.failed[2];
+  EXPECT_NE(o.rendered[3].text.find("Third page"), std::string::npos);
+}
+
+TEST_F(DeckRenderTest, ADeflateBombPageIsStoppedByTheLimitsAndTheOtherPagesRender) {
+  std::string bomb = deflate_bomb(size_t{3} << 30);  // 3 GiB of NUL
+  std::string pdf = three_pages(stream("/Filter /FlateDecode", bomb), "[0 0 800 600]");
+  RenderLimits tight;
+  tight.cpu_seconds_per_page = 1;
+  tight.memory_bytes = 512ull << 20;
+  tight.page_timeout_ms = 3000;
+  Outcome o = render(write("bomb.pdf", pdf), tight);
+  EXPECT_EQ(o.code, "") << o.message;
+  ASSERT_TRUE(o.failed.count(2)) << "the bomb page rendered";
+  EXPECT_NE(o.failed[2].find("renderer"), std::string::npos) << o.failed[2];
+  EXPECT_TRUE(o.rendered.count(1));
+  EXPECT_TRUE(o.rendered.count(3));
+}

@@ -352,3 +352,36 @@ TEST_F(DeckRenderTest, ADeflateBombPageIsStoppedByTheLimitsAndTheOtherPagesRende
   EXPECT_TRUE(o.rendered.count(1));
   EXPECT_TRUE(o.rendered.count(3));
 }
+
+TEST_F(DeckRenderTest, AReducedPaletteKeepsASmallDistinctColour) {
+  // Black text with one small red dot: the page goes lossless with a reduced palette, and the
+  // dot must stay red, not turn into the nearest grey.
+  std::string path = dir_ + "/dot.pdf";
+  cairo_surface_t *s = cairo_pdf_surface_create(path.c_str(), 800, 600);
+  cairo_t *cr = cairo_create(s);
+  cairo_set_font_size(cr, 28);
+  for (int l = 0; l < 8; l++) {
+    cairo_move_to(cr, 60, 80 + 50 * l);
+    cairo_show_text(cr, "Water evaporates, condenses and falls as rain");
+  }
+  cairo_set_source_rgb(cr, 0.9, 0.1, 0.1);
+  cairo_arc(cr, 700, 540, 6, 0, 2 * M_PI);
+  cairo_fill(cr);
+  cairo_show_page(cr);
+  cairo_destroy(cr);
+  cairo_surface_destroy(s);
+  Outcome o = render(path);
+  ASSERT_EQ(o.rendered.size(), 1u) << o.message;
+  const RenderedImage &im = o.rendered[1].images[0];  // ultra-low, 800x600
+  EXPECT_EQ(im.encoding, "lossless");
+  g_autofree char *data = nullptr;
+  gsize len = 0;
+  ASSERT_TRUE(g_file_get_contents((out_ + "/" + im.file).c_str(), &data, &len, nullptr));
+  int w = 0, h = 0;
+  uint8_t *rgb = WebPDecodeRGB(reinterpret_cast<const uint8_t *>(data), len, &w, &h);
+  ASSERT_TRUE(rgb);
+  const uint8_t *dot = rgb + (540 * w + 700) * 3;
+  EXPECT_GT(dot[0], 180) << "red " << int(dot[0]) << " green " << int(dot[1]);
+  EXPECT_LT(dot[1], 80);
+  WebPFree(rgb);
+}

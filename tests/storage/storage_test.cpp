@@ -365,3 +365,118 @@ TEST(StorageIds, ClassAndUserIdsAreShortSafeTokens) {
 }
 
 }  // namespace
+
+// ---- slides ----
+
+namespace {
+
+SlideInfo slide(const std::string &deck, int n, const std::string &status = "ready") {
+  SlideInfo s;
+  s.slide_id = deck + "-" + std::to_string(n);
+  s.deck_id = deck;
+  s.order_no = n;
+  s.status = status;
+  s.text = "page " + std::to_string(n);
+  s.images_json = "{}";
+  if (status != "ready") s.error = "page " + std::to_string(n) + ": cannot render";
+  return s;
+}
+
+}  // namespace
+
+TEST_F(StorageTest, OnlyTheOwningTeacherOrAnAdminUploadsAndTheNewDeckIsActive) {
+  ClassStore classes = migrated();
+  SlideStore s(*db_);
+  auto student = s.create_deck("bio-1", "student-1", Role::kStudent, "d0", "a.pdf", 10, 1);
+  ASSERT_FALSE(student.ok());
+  EXPECT_EQ(student.error().code, "forbidden_role");
+
+  // An unknown class is created for its uploader, not live: decks are prepared before class.
+  auto d1 = s.create_deck("bio-1", "teacher-1", Role::kTeacher, "d1", "cells.pdf", 1234, 5);
+  ASSERT_TRUE(d1.ok()) << d1.error().message;
+  EXPECT_EQ(d1->status, "rendering");
+  EXPECT_TRUE(d1->active);
+  auto status = classes.status("bio-1");
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(status->state, "ended");
+  EXPECT_EQ(status->owner_id, "teacher-1");
+
+  auto other = s.create_deck("bio-1", "teacher-2", Role::kTeacher, "d2", "x.pdf", 1, 6);
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.error().code, "not_class_owner");
+  auto admin = s.create_deck("bio-1", "admin-1", Role::kAdmin, "d3", "y.pdf", 1, 7);
+  ASSERT_TRUE(admin.ok());
+  EXPECT_TRUE(admin->active);
+  auto first = s.deck("d1");
+  ASSERT_TRUE(first.ok());
+  EXPECT_FALSE(first->active) << "the newest deck is the active one";
+}
+
+TEST_F(StorageTest, PageOneBecomesCurrentAndMovesStayWithinTheReadySlides) {
+  migrated();
+  SlideStore s(*db_);
+  ASSERT_TRUE(s.create_deck("geo", "t", Role::kTeacher, "g", "maps.pdf", 1, 1).ok());
+  ASSERT_TRUE(s.record_page_count("g", 4).ok());
+  // Pages arrive out of order; page 3 failed. Page 1 makes itself current.
+  EXPECT_FALSE(*s.add_slide(slide("g", 2)));
+  EXPECT_TRUE(*s.add_slide(slide("g", 1)));
+  EXPECT_FALSE(*s.add_slide(slide("g", 1))) << "a page reported twice counts once";
+  ASSERT_TRUE(s.add_slide(slide("g", 3, "failed")).ok());
+  ASSERT_TRUE(s.add_slide(slide("g", 4)).ok());
+  auto d = s.finish_deck("g", "ready", std::nullopt, std::nullopt);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->pages_done, 3);
+  EXPECT_EQ(d->pages_failed, 1);
+  EXPECT_EQ(d->page_count, 4);
+
+  auto listed = s.active_slides("geo");
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->slides.size(), 4u);
+  EXPECT_EQ(listed->slides[2].status, "failed");
+  EXPECT_EQ(listed->current_slide_id, "g-1");
+
+  auto prev = s.move("geo", "t", Role::kTeacher, "previous", std::nullopt, std::nullopt);
+  ASSERT_TRUE(prev.ok());
+  EXPECT_FALSE(prev->changed);
+  EXPECT_EQ(prev->reason, "first_slide");
+  auto next = s.move("geo", "t", Role::kTeacher, "next", std::nullopt, std::nullopt);
+  ASSERT_TRUE(next.ok());
+  EXPECT_TRUE(next->changed);
+  EXPECT_EQ(next->current.order_no, 2);
+  ASSERT_TRUE(next->next);
+  EXPECT_EQ(next->next->order_no, 4) << "the failed page 3 is skipped";
+  next = s.move("geo", "t", Role::kTeacher, "next", std::nullopt, std::nullopt);
+  EXPECT_EQ(next->current.order_no, 4);
+  EXPECT_FALSE(next->next);
+  auto last = s.move("geo", "t", Role::kTeacher, "next", std::nullopt, std::nullopt);
+  EXPECT_FALSE(last->changed);
+  EXPECT_EQ(last->reason, "last_slide");
+  auto go = s.move("geo", "t", Role::kTeacher, "goto", std::nullopt, 1);
+  ASSERT_TRUE(go.ok());
+  EXPECT_EQ(go->current.slide_id, "g-1");
+  auto by_id = s.move("geo", "t", Role::kTeacher, "goto", std::string("g-4"), std::nullopt);
+  ASSERT_TRUE(by_id.ok());
+  EXPECT_EQ(by_id->current.order_no, 4);
+  auto missing = s.move("geo", "t", Role::kTeacher, "goto", std::string("g-3"), std::nullopt);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, "slide_not_found");
+  auto student = s.move("geo", "s", Role::kStudent, "next", std::nullopt, std::nullopt);
+  ASSERT_FALSE(student.ok());
+  EXPECT_EQ(student.error().code, "forbidden_role");
+  EXPECT_EQ(s.active_slides("geo")->current_slide_id, "g-4") << "refused moves change nothing";
+}
+
+TEST_F(StorageTest, DecksLeftRenderingByAStoppedServerAreMarkedFailed) {
+  migrated();
+  SlideStore s(*db_);
+  ASSERT_TRUE(s.create_deck("c", "t", Role::kTeacher, "r", "a.pdf", 1, 1).ok());
+  auto n = s.fail_unfinished(2);
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 1);
+  auto d = s.deck("r");
+  EXPECT_EQ(d->status, "failed");
+  EXPECT_EQ(d->error_code, "interrupted");
+  auto none = s.move("c", "t", Role::kTeacher, "next", std::nullopt, std::nullopt);
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.error().code, "no_slides");
+}

@@ -1,5 +1,7 @@
 #include "config.hpp"
 
+#include <functional>
+
 #include <gio/gio.h>
 #include <glib.h>
 
@@ -18,6 +20,9 @@ const std::map<std::string, std::set<std::string>> kKnownKeys = {
      {"stun_urls", "turn_urls", "turn_shared_secret", "turn_shared_secret_file",
       "turn_credential_ttl"}},
     {"plugins", {"load", "optional", "dir"}},
+    {"slides",
+     {"worker", "max_upload_mb", "max_pages", "page_timeout_s", "deck_timeout_s", "memory_mb",
+      "cpu_seconds_per_page"}},
     {"media",
      {"pipelines_dir", "enabled", "ice_addresses", "nat_1to1_address", "ice_port_min",
       "ice_port_max", "stun_server", "ingest_latency_ms", "listener_transport"}},
@@ -113,6 +118,14 @@ std::string default_plugin_dir() {
   if (env && *env) return env;
   if (g_file_test(GRAMOTHI_BUILD_PLUGIN_DIR, G_FILE_TEST_IS_DIR)) return GRAMOTHI_BUILD_PLUGIN_DIR;
   return GRAMOTHI_INSTALLED_PLUGIN_DIR;
+}
+
+std::string default_slide_worker() {
+  const char *env = g_getenv("GRAMOTHI_SLIDE_WORKER");
+  if (env && *env) return env;
+  if (g_file_test(GRAMOTHI_BUILD_SLIDE_WORKER, G_FILE_TEST_IS_EXECUTABLE))
+    return GRAMOTHI_BUILD_SLIDE_WORKER;
+  return GRAMOTHI_INSTALLED_SLIDE_WORKER;
 }
 
 std::string default_pipelines_dir() {
@@ -276,6 +289,25 @@ Result<Config> load_config(const std::string &path) {
       r.fail("media", "listener_transport",
              "'" + c.listener_transport + "' must be lite or webrtcbin");
   }
+  if (r.has("slides", "worker")) c.slide_worker = r.str("slides", "worker");
+  struct {
+    const char *key;
+    int64_t lo, hi;
+    std::function<void(int64_t)> set;
+  } slide_ints[] = {
+      {"max_upload_mb", 1, 1024, [&](int64_t v) { c.slides_max_upload_mb = v; }},
+      {"max_pages", 1, 5000, [&](int64_t v) { c.slides_max_pages = static_cast<int>(v); }},
+      {"page_timeout_s", 1, 3600,
+       [&](int64_t v) { c.slides_page_timeout_s = static_cast<int>(v); }},
+      {"deck_timeout_s", 1, 86400,
+       [&](int64_t v) { c.slides_deck_timeout_s = static_cast<int>(v); }},
+      {"memory_mb", 64, 65536, [&](int64_t v) { c.slides_memory_mb = static_cast<int>(v); }},
+      {"cpu_seconds_per_page", 1, 3600,
+       [&](int64_t v) { c.slides_cpu_seconds_per_page = static_cast<int>(v); }},
+  };
+  for (auto &k : slide_ints)
+    if (r.has("slides", k.key))
+      if (auto v = r.integer("slides", k.key, k.lo, k.hi)) k.set(*v);
   if (r.has("media", "ingest_latency_ms")) {
     if (auto v = r.integer("media", "ingest_latency_ms", 10, 2000))
       c.ingest_latency_ms = static_cast<int>(*v);

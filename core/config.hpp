@@ -15,6 +15,9 @@
 //             stun_server (stun://host:port, for the server's own reflexive address),
 //             ingest_latency_ms (60: the teacher's jitter buffer), listener_transport (lite:
 //             every listener on one UDP port with ICE-lite; webrtcbin: one webrtcbin each)
+//   [slides]  worker (path of gramothi-slide-worker), max_upload_mb (50), max_pages (300),
+//             page_timeout_s (30), deck_timeout_s (600), memory_mb (1024 per worker),
+//             cpu_seconds_per_page (10)
 //   [plugin.NAME] free-form keys, handed to plugin NAME
 #pragma once
 
@@ -65,6 +68,14 @@ struct Config {
   int ingest_latency_ms = 60;
   std::string listener_transport = "lite";
 
+  std::string slide_worker;  // empty = build tree / install dir
+  int64_t slides_max_upload_mb = 50;
+  int slides_max_pages = 300;
+  int slides_page_timeout_s = 30;
+  int slides_deck_timeout_s = 600;
+  int slides_memory_mb = 1024;
+  int slides_cpu_seconds_per_page = 10;
+
   std::map<std::string, std::map<std::string, std::string>> plugin_settings;
 
   bool uses_postgres() const { return database_url.rfind("postgres", 0) == 0; }
@@ -80,5 +91,6 @@ std::optional<Error> validate_config(const Config &config);
 // The directory that holds plugin folders / pipeline files when the config leaves them empty.
 std::string default_plugin_dir();
 std::string default_pipelines_dir();
+std::string default_slide_worker();
 
 }  // namespace gramothi

@@ -11,6 +11,7 @@
 #include "json.hpp"
 #include "log.hpp"
 #include "media_engine.hpp"
+#include "slide_service.hpp"
 #include "turn.hpp"
 
 struct GramothiPluginContext {
@@ -399,6 +400,96 @@ uint32_t host_media_listener_count(GramothiPluginContext *ctx, const char *class
   return static_cast<uint32_t>(ctx->services->media->listener_count(class_id));
 }
 
+Error slides_unavailable() {
+  return Error{ErrorKind::kUnavailable, "slides_unavailable", "Slides are not available."};
+}
+
+// Answers `done` with an error on a later main-loop iteration (never inside the call).
+void fail_later(std::function<void()> fn) {
+  auto *heap = new std::function<void()>(std::move(fn));
+  g_idle_add_full(
+      G_PRIORITY_DEFAULT,
+      [](gpointer d) -> gboolean {
+        (*static_cast<std::function<void()> *>(d))();
+        return G_SOURCE_REMOVE;
+      },
+      heap, [](gpointer d) { delete static_cast<std::function<void()> *>(d); });
+}
+
+void host_slides_upload(GramothiPluginContext *ctx, const GramothiPrincipal *who,
+                        const char *class_id, const uint8_t *body, size_t length,
+                        const char *content_type, GramothiResultCallback done, void *user_data) {
+  if (!done) return;
+  auto claims = claims_from(who);
+  SlideService *slides = ctx->services->slides;
+  if (!claims || !slides) {
+    Error e = slides ? Error{ErrorKind::kUnauthorized, "invalid_principal", "Not a valid caller."}
+                     : slides_unavailable();
+    fail_later([done, user_data, e] { deliver(done, user_data, &e, ""); });
+    return;
+  }
+  g_autoptr(GBytes) bytes = g_bytes_new(body, length);
+  slides->upload(*claims, class_id ? class_id : "", bytes, content_type ? content_type : "",
+                 [done, user_data](Result<std::string> r) {
+                   if (!r) return deliver(done, user_data, &r.error(), "");
+                   deliver(done, user_data, nullptr, *r);
+                 });
+}
+
+void host_slides_list(GramothiPluginContext *ctx, const char *class_id, GramothiResultCallback done,
+                      void *user_data) {
+  if (!done) return;
+  if (!ctx->services->slides) {
+    Error e = slides_unavailable();
+    fail_later([done, user_data, e] { deliver(done, user_data, &e, ""); });
+    return;
+  }
+  ctx->services->slides->list(class_id ? class_id : "", [done, user_data](Result<std::string> r) {
+    if (!r) return deliver(done, user_data, &r.error(), "");
+    deliver(done, user_data, nullptr, *r);
+  });
+}
+
+void host_slides_sync(GramothiPluginContext *ctx, const GramothiPrincipal *who,
+                      const char *class_id, const char *action, const char *slide_id,
+                      int64_t order_no, GramothiResultCallback done, void *user_data) {
+  if (!done) return;
+  auto claims = claims_from(who);
+  SlideService *slides = ctx->services->slides;
+  if (!claims || !slides) {
+    Error e = slides ? Error{ErrorKind::kUnauthorized, "invalid_principal", "Not a valid caller."}
+                     : slides_unavailable();
+    fail_later([done, user_data, e] { deliver(done, user_data, &e, ""); });
+    return;
+  }
+  slides->sync(*claims, class_id ? class_id : "", action ? action : "", slide_id ? slide_id : "",
+               order_no, [done, user_data](Result<std::string> r) {
+                 if (!r) return deliver(done, user_data, &r.error(), "");
+                 deliver(done, user_data, nullptr, *r);
+               });
+}
+
+void host_slides_image(GramothiPluginContext *ctx, const char *file, GramothiBytesCallback done,
+                       void *user_data) {
+  if (!done) return;
+  auto fail = [done, user_data](const Error &e) {
+    GramothiError ge{};
+    fill_error(&ge, e);
+    done(&ge, nullptr, 0, user_data);
+  };
+  if (!ctx->services->slides) {
+    Error e = slides_unavailable();
+    fail_later([fail, e] { fail(e); });
+    return;
+  }
+  ctx->services->slides->image(file ? file : "", [done, user_data, fail](Result<GBytes *> r) {
+    if (!r) return fail(r.error());
+    gsize len = 0;
+    const void *data = g_bytes_get_data(*r, &len);
+    done(nullptr, static_cast<const uint8_t *>(data), len, user_data);
+  });
+}
+
 const GramothiHost kHostTable = {
     GRAMOTHI_PLUGIN_ABI_MAJOR,
     GRAMOTHI_PLUGIN_ABI_MINOR,
@@ -446,6 +537,10 @@ const GramothiHost kHostTable = {
     host_media_close,
     host_media_listener_count,
     host_class_pinned_profile,
+    host_slides_upload,
+    host_slides_list,
+    host_slides_sync,
+    host_slides_image,
 };
 
 Error refuse(const std::string &code, const std::string &message) {

@@ -19,6 +19,7 @@
 namespace gramothi {
 
 class MediaEngine;
+class SlideService;
 
 // An Error as the plugin ABI carries it (status, code, message); `out` may be null.
 void fill_error(GramothiError *out, const Error &e);
@@ -32,6 +33,7 @@ struct HostServices {
   EventBus *bus = nullptr;
   ClassRegistry *classes = nullptr;
   MediaEngine *media = nullptr;  // null: media functions answer "unavailable"
+  SlideService *slides = nullptr;
   std::string storage_backend;
   int64_t started_at_us = 0;
 };

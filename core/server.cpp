@@ -60,6 +60,7 @@ Result<std::unique_ptr<Server>> Server::create(Config config) {
       std::move(db), [reopen_config] { return open_configured_database(reopen_config); },
       g_main_context_default());
   s->classes_ = std::make_unique<ClassRegistry>(*s->worker_, *s->bus_, s->profiles_);
+  s->slides_ = std::make_unique<SlideService>(s->config_, s->profiles_, *s->worker_, *s->bus_);
   s->router_ = std::make_unique<HttpRouter>();
 
   if (c.media_enabled) {
@@ -115,6 +116,7 @@ Result<std::unique_ptr<Server>> Server::create(Config config) {
   services.bus = s->bus_.get();
   services.classes = s->classes_.get();
   services.media = s->media_.get();
+  services.slides = s->slides_.get();
   services.storage_backend = backend;
   services.started_at_us = g_get_monotonic_time();
   s->plugins_ = std::make_unique<PluginHost>(services);
@@ -134,6 +136,7 @@ Server::~Server() {
   if (plugins_) plugins_->unload_all();
   if (bus_ && media_subscription_) bus_->unsubscribe(media_subscription_);
   media_.reset();
+  slides_.reset();  // kills any slide worker still rendering
   if (router_) router_->close();
   classes_.reset();
   bus_.reset();

@@ -16,6 +16,8 @@
 #include "http_router.hpp"
 #include "jwt.hpp"
 #include "media_engine.hpp"
+#include "slide_service.hpp"
+#include "slide_service.hpp"
 #include "plugin_host.hpp"
 #include "profiles.hpp"
 #include "storage_worker.hpp"
@@ -57,6 +59,7 @@ class Server {
   std::unique_ptr<ClassRegistry> classes_;
   std::unique_ptr<HttpRouter> router_;
   std::unique_ptr<MediaEngine> media_;
+  std::unique_ptr<SlideService> slides_;
   std::unique_ptr<PluginHost> plugins_;
   int64_t media_subscription_ = 0;
   guint sigint_ = 0, sigterm_ = 0, drain_timer_ = 0;

@@ -42,7 +42,7 @@ extern "C" {
 #endif
 
 #define GRAMOTHI_PLUGIN_ABI_MAJOR 1
-#define GRAMOTHI_PLUGIN_ABI_MINOR 1
+#define GRAMOTHI_PLUGIN_ABI_MINOR 2
 #define GRAMOTHI_PLUGIN_ENTRY "gramothi_plugin_describe"
 
 #if defined(__GNUC__)
@@ -140,6 +140,12 @@ typedef struct {
   void (*state)(const char *state, const char *detail, void *user_data);
   void (*profile_changed)(const char *profile, const char *reason, void *user_data);
 } GramothiMediaCallbacks;
+
+/* --- 1.2 types --- */
+
+/* Bytes, or an error (then data is NULL). `data` is borrowed for this call only. */
+typedef void (*GramothiBytesCallback)(const GramothiError *error, const uint8_t *data,
+                                      size_t length, void *user_data);
 
 /* An event from the bus: topic such as "class.started", payload a JSON object. Borrowed. */
 typedef void (*GramothiEventCallback)(const char *topic, const char *payload_json, void *user_data);
@@ -262,6 +268,29 @@ typedef struct GramothiHost {
    * message): `done` gets {"profile": "low"} or {"profile": null} when there is none. */
   void (*class_pinned_profile)(GramothiPluginContext *ctx, const GramothiPrincipal *who,
                                const char *class_id, GramothiResultCallback done, void *user_data);
+
+  /* --- 1.2: slides --- */
+  /* A PDF deck for the class, `body` as uploaded: the PDF itself (content_type
+   * application/pdf, application/octet-stream or none) or multipart/form-data with it as the
+   * file part. Checks the rights (the class's teacher or an admin), stores it and answers the
+   * deck JSON {deck_id, status: "rendering", ...} before rendering starts; progress then comes
+   * as "slides.progress" events and the deck's status in slides_list. */
+  void (*slides_upload)(GramothiPluginContext *ctx, const GramothiPrincipal *who,
+                        const char *class_id, const uint8_t *body, size_t length,
+                        const char *content_type, GramothiResultCallback done, void *user_data);
+  /* {class_id, deck, current_slide_id, slides: [{slide_id, order_no, status, text, images:
+   * {<profile>: {url, width, height, bytes, encoding}}, error}]} of the class's active deck. */
+  void (*slides_list)(GramothiPluginContext *ctx, const char *class_id, GramothiResultCallback done,
+                      void *user_data);
+  /* Moves the class's current slide: action "next", "previous" or "goto" (slide_id, or
+   * order_no >= 1; pass NULL / 0 for none). Answers {changed, reason, action, slide, next} and,
+   * when it moved, publishes "slides.sync". */
+  void (*slides_sync)(GramothiPluginContext *ctx, const GramothiPrincipal *who,
+                      const char *class_id, const char *action, const char *slide_id,
+                      int64_t order_no, GramothiResultCallback done, void *user_data);
+  /* A rendered image by its file name ("<sha256>.webp"). */
+  void (*slides_image)(GramothiPluginContext *ctx, const char *file, GramothiBytesCallback done,
+                       void *user_data);
 } GramothiHost;
 
 /* True when `host` (of any 1.x minor) carries `field`. */

@@ -8,12 +8,17 @@
  *   POST /api/v1/streaming/bandwidth-profile  {class_id, profile}  any authenticated user
  *   GET  /api/v1/streaming/status/{class_id}                       any authenticated user
  *   GET  /api/v1/streaming/ice-servers                             any authenticated user
+ *   POST /api/v1/streaming/slides/{class_id}   PDF or multipart    the class's teacher/admin
+ *   GET  /api/v1/streaming/slides/{class_id}                       any authenticated user
+ *   GET  /api/v1/streaming/slides/images/{file}                    public (content-addressed)
+ *   POST /api/v1/streaming/sync-slide  {class_id, action, slide_id?, order_no?}  teacher/admin
  *   GET  /health                                                   public
  *   GET  /config                                                   public, no secrets
  * Requests carry "Authorization: Bearer <jwt>".
  *
  * Options ([plugin.rest] in the server config):
- *   max_body_bytes = 16384   largest accepted request body (413 beyond it)
+ *   max_body_bytes = 16384      largest accepted JSON request body (413 beyond it)
+ *   max_upload_bytes = 52428800 largest accepted slide deck upload (413 beyond it)
  *
  * Example:
  *   [plugins]
@@ -155,6 +160,36 @@ class Body {
     return json_node_get_string(n);
   }
 
+  // An optional string field: "" when absent; on a wrong type answers and returns false.
+  bool optional_string(GramothiHttpExchange *ex, const char *name, std::string *out) {
+    out->clear();
+    if (!json_object_has_member(object_, name)) return true;
+    JsonNode *n = json_object_get_member(object_, name);
+    if (JSON_NODE_HOLDS_NULL(n)) return true;
+    if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING) {
+      respond_failure(
+          ex, {400, "invalid_field", std::string("Field '") + name + "' must be a string."});
+      return false;
+    }
+    *out = json_node_get_string(n);
+    return true;
+  }
+  // An optional whole number >= 1: 0 when absent; otherwise answers and returns false.
+  bool optional_count(GramothiHttpExchange *ex, const char *name, int64_t *out) {
+    *out = 0;
+    if (!json_object_has_member(object_, name)) return true;
+    JsonNode *n = json_object_get_member(object_, name);
+    if (JSON_NODE_HOLDS_NULL(n)) return true;
+    if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_INT64 ||
+        json_node_get_int(n) < 1) {
+      respond_failure(ex, {400, "invalid_field",
+                           std::string("Field '") + name + "' must be a whole number from 1."});
+      return false;
+    }
+    *out = json_node_get_int(n);
+    return true;
+  }
+
   ~Body() {
     if (parser_) g_object_unref(parser_);
   }
@@ -238,6 +273,79 @@ void handle_health(GramothiHttpExchange *ex, void *) {
       ex);
 }
 
+bool has_slides(GramothiHttpExchange *ex) {
+  if (GRAMOTHI_HOST_HAS(host, slides_image)) return true;
+  respond_failure(ex, {503, "slides_unavailable", "This server has no slides support."});
+  return false;
+}
+
+void handle_slides_upload(GramothiHttpExchange *ex, void *) {
+  GramothiPrincipal who{};
+  if (!authenticate(ex, &who) || !has_slides(ex)) return;
+  size_t len = 0;
+  const uint8_t *data = host->http_body(ex, &len);
+  host->slides_upload(
+      ctx, &who, host->http_param(ex, "class_id"), data, len, host->http_header(ex, "Content-Type"),
+      [](const GramothiError *error, const char *json, void *user_data) {
+        auto *e = static_cast<GramothiHttpExchange *>(user_data);
+        if (error)
+          respond_host_error(e, *error);
+        else
+          respond_json(e, 202, json);  // accepted: rendering goes on
+      },
+      ex);
+}
+
+void handle_slides_list(GramothiHttpExchange *ex, void *) {
+  GramothiPrincipal who{};
+  if (!authenticate(ex, &who) || !has_slides(ex)) return;
+  host->slides_list(ctx, host->http_param(ex, "class_id"), on_result, ex);
+}
+
+void handle_sync_slide(GramothiHttpExchange *ex, void *) {
+  GramothiPrincipal who{};
+  if (!authenticate(ex, &who) || !has_slides(ex)) return;
+  Body body;
+  if (!body.parse(ex)) return;
+  const char *class_id = body.string(ex, "class_id");
+  if (!class_id) return;
+  const char *action = body.string(ex, "action");
+  if (!action) return;
+  std::string slide_id;
+  int64_t order_no = 0;
+  if (!body.optional_string(ex, "slide_id", &slide_id)) return;
+  if (!body.optional_count(ex, "order_no", &order_no)) return;
+  host->slides_sync(ctx, &who, class_id, action, slide_id.empty() ? nullptr : slide_id.c_str(),
+                    order_no, on_result, ex);
+}
+
+// Images are named by the SHA-256 of their bytes: the URL never changes meaning, so caches
+// may keep it forever, and its ETag is the hash.
+void handle_slide_image(GramothiHttpExchange *ex, void *) {
+  if (!has_slides(ex)) return;
+  std::string file = host->http_param(ex, "file") ? host->http_param(ex, "file") : "";
+  std::string etag = "\"" + file.substr(0, file.find('.')) + "\"";
+  const char *match = host->http_header(ex, "If-None-Match");
+  if (match && file.size() == 69 && (strstr(match, etag.c_str()) || strcmp(match, "*") == 0)) {
+    host->http_add_header(ex, "Cache-Control", "public, max-age=31536000, immutable");
+    host->http_add_header(ex, "ETag", etag.c_str());
+    host->http_respond(ex, 304, nullptr, nullptr, 0);
+    return;
+  }
+  host->slides_image(
+      ctx, file.c_str(),
+      [](const GramothiError *error, const uint8_t *data, size_t length, void *user_data) {
+        auto *e = static_cast<GramothiHttpExchange *>(user_data);
+        if (error) return respond_host_error(e, *error);
+        std::string file = host->http_param(e, "file");
+        std::string tag = "\"" + file.substr(0, file.find('.')) + "\"";
+        host->http_add_header(e, "Cache-Control", "public, max-age=31536000, immutable");
+        host->http_add_header(e, "ETag", tag.c_str());
+        host->http_respond(e, 200, "image/webp", data, length);
+      },
+      ex);
+}
+
 int32_t rest_init(const GramothiHost *h, GramothiPluginContext *c, void **state, char *error,
                   size_t error_size) {
   if (h->abi_major != GRAMOTHI_PLUGIN_ABI_MAJOR || !GRAMOTHI_HOST_HAS(h, event_publish)) {
@@ -259,6 +367,17 @@ int32_t rest_init(const GramothiHost *h, GramothiPluginContext *c, void **state,
     max_body = n;
   }
 
+  size_t max_upload = 50 * 1024 * 1024;
+  if (const char *v = host->config_get(ctx, "max_upload_bytes")) {
+    guint64 n = 0;
+    if (!g_ascii_string_to_unsigned(v, 10, 1024, G_GUINT64_CONSTANT(1) << 30, &n, nullptr)) {
+      g_snprintf(error, error_size,
+                 "[plugin.rest] max_upload_bytes: '%s' is not a whole number from 1024 to 2^30", v);
+      return GRAMOTHI_E_INVALID;
+    }
+    max_upload = n;
+  }
+
   struct {
     const char *method;
     std::string path;
@@ -272,6 +391,10 @@ int32_t rest_init(const GramothiHost *h, GramothiPluginContext *c, void **state,
       {"POST", std::string(kBase) + "/bandwidth-profile", max_body, handle_bandwidth_profile},
       {"GET", std::string(kBase) + "/status/{class_id}", 0, handle_status},
       {"GET", std::string(kBase) + "/ice-servers", 0, handle_ice_servers},
+      {"POST", std::string(kBase) + "/slides/{class_id}", max_upload, handle_slides_upload},
+      {"GET", std::string(kBase) + "/slides/{class_id}", 0, handle_slides_list},
+      {"GET", std::string(kBase) + "/slides/images/{file}", 0, handle_slide_image},
+      {"POST", std::string(kBase) + "/sync-slide", max_body, handle_sync_slide},
       {"GET", "/health", 0, handle_health},
       {"GET", "/config", 0, handle_config},
   };

@@ -12,6 +12,7 @@
 
 #include <memory>
 #include <stdexcept>
+#include <map>
 #include <string>
 
 class ServerProcess {
@@ -106,6 +107,7 @@ struct HttpResponse {
   unsigned status = 0;
   std::string body;
   std::string content_type;
+  std::map<std::string, std::string> headers;  // names in lower case
   // Parsed body (null node when the body is not JSON).
   JsonNode *json() {
     if (!parsed_) {
@@ -137,7 +139,21 @@ struct HttpResponse {
   }
   HttpResponse() = default;
   HttpResponse(HttpResponse &&o) noexcept
-      : status(o.status), body(std::move(o.body)), content_type(std::move(o.content_type)) {}
+      : status(o.status),
+        body(std::move(o.body)),
+        content_type(std::move(o.content_type)),
+        headers(std::move(o.headers)) {}
+  HttpResponse &operator=(HttpResponse &&o) noexcept {
+    if (this == &o) return *this;
+    if (parser_) g_object_unref(parser_);
+    parser_ = nullptr;
+    parsed_ = nullptr;
+    status = o.status;
+    body = std::move(o.body);
+    content_type = std::move(o.content_type);
+    headers = std::move(o.headers);
+    return *this;
+  }
 
  private:
   JsonParser *parser_ = nullptr;
@@ -153,13 +169,16 @@ class HttpClient {
 
   HttpResponse request(const std::string &method, const std::string &path,
                        const std::string &token = "", const std::string *body = nullptr,
-                       const char *content_type = "application/json") {
+                       const char *content_type = "application/json",
+                       const std::map<std::string, std::string> &extra_headers = {}) {
     std::string url = base_ + path;
     g_autoptr(SoupMessage) msg = soup_message_new(method.c_str(), url.c_str());
     if (!msg) throw std::runtime_error("bad url " + url);
     SoupMessageHeaders *h = soup_message_get_request_headers(msg);
     if (!token.empty())
       soup_message_headers_replace(h, "Authorization", ("Bearer " + token).c_str());
+    for (const auto &[k, v] : extra_headers)
+      soup_message_headers_replace(h, k.c_str(), v.c_str());
     if (body) {
       g_autoptr(GBytes) b = g_bytes_new(body->data(), body->size());
       soup_message_set_request_body_from_bytes(msg, content_type, b);
@@ -175,6 +194,13 @@ class HttpClient {
     const char *ct =
         soup_message_headers_get_content_type(soup_message_get_response_headers(msg), nullptr);
     r.content_type = ct ? ct : "";
+    soup_message_headers_foreach(
+        soup_message_get_response_headers(msg),
+        [](const char *name, const char *value, gpointer out) {
+          g_autofree char *lower = g_ascii_strdown(name, -1);
+          (*static_cast<std::map<std::string, std::string> *>(out))[lower] = value;
+        },
+        &r.headers);
     return r;
   }
   HttpResponse get(const std::string &path, const std::string &token = "") {

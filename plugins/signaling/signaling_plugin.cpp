@@ -42,9 +42,10 @@ struct Client;
 // Everyone connected to one class, for presence and the end of the class.
 struct Room {
   std::set<Client *> clients;
+  std::string current_slide;  // the last slides.sync event for the class (JSON), "" = none
 };
 std::map<std::string, Room> rooms;
-int64_t stopped_subscription = 0;
+int64_t stopped_subscription = 0, sync_subscription = 0, progress_subscription = 0;
 
 struct Client {
   GramothiWsConnection *conn = nullptr;
@@ -55,6 +56,7 @@ struct Client {
   bool publisher = false;
   bool joined = false;  // attendance recorded
   guint auth_timer = 0;
+  std::string profile;  // the listener's profile, for slide images ("" until it listens)
   double tokens = 0;
   int64_t tokens_at_us = 0;
   // Completions that may arrive after the socket closed check this.
@@ -154,6 +156,225 @@ void broadcast_presence(const std::string &class_id, const char *event, const Cl
     if (c->authenticated) send(c, text);
 }
 
+// ---- slides ----
+
+const char *str_member(JsonObject *o, const char *name, bool *bad);
+int64_t int_member(JsonObject *o, const char *name, int64_t lo, int64_t hi, bool *bad);
+
+// The slide-sync message for one client, in the original module's shape, with the image of
+// that client's profile: a listener's current profile; otherwise the profile listeners start
+// at (the second one) for students, and the largest for teachers, who present on big screens.
+// `event` is a slides.sync payload: {class_id, action, timestamp, slide, next}.
+std::string slide_message(const std::string &event, const Client *c, const char *action) {
+  g_autoptr(JsonParser) p = json_parser_new();
+  if (!json_parser_load_from_data(p, event.c_str(), -1, nullptr)) return "";
+  JsonObject *e = json_node_get_object(json_parser_get_root(p));
+  JsonObject *slide = json_object_get_object_member(e, "slide");
+  if (!slide) return "";
+  auto pick = [&](JsonObject *sl) -> JsonObject * {
+    JsonObject *images = sl ? json_object_get_object_member(sl, "images") : nullptr;
+    if (!images || json_object_get_size(images) == 0) return nullptr;
+    if (!c->profile.empty() && json_object_has_member(images, c->profile.c_str()))
+      return json_object_get_object_member(images, c->profile.c_str());
+    g_autoptr(GList) names = json_object_get_members(images);
+    guint n = g_list_length(names);
+    guint index = c->who.role == GRAMOTHI_ROLE_STUDENT ? (n > 1 ? 1 : 0) : n - 1;
+    return json_object_get_object_member(images,
+                                         static_cast<const char *>(g_list_nth_data(names, index)));
+  };
+  JsonObject *image = pick(slide);
+  JsonNode *next_node = json_object_get_member(e, "next");
+  JsonObject *next =
+      next_node && JSON_NODE_HOLDS_OBJECT(next_node) ? json_node_get_object(next_node) : nullptr;
+  JsonObject *next_image = pick(next);
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "type");
+  json_builder_add_string_value(b, "slide-sync");
+  json_builder_set_member_name(b, "data");
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "action");
+  json_builder_add_string_value(
+      b, action ? action : json_object_get_string_member_with_default(e, "action", "goto"));
+  json_builder_set_member_name(b, "slide_id");
+  json_builder_add_string_value(b,
+                                json_object_get_string_member_with_default(slide, "slide_id", ""));
+  json_builder_set_member_name(b, "slide_data");
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "file_url");
+  if (image)
+    json_builder_add_string_value(b, json_object_get_string_member_with_default(image, "url", ""));
+  else
+    json_builder_add_null_value(b);
+  json_builder_set_member_name(b, "order_no");
+  json_builder_add_int_value(b, json_object_get_int_member_with_default(slide, "order_no", 0));
+  if (image) {
+    json_builder_set_member_name(b, "width");
+    json_builder_add_int_value(b, json_object_get_int_member_with_default(image, "width", 0));
+    json_builder_set_member_name(b, "height");
+    json_builder_add_int_value(b, json_object_get_int_member_with_default(image, "height", 0));
+  }
+  json_builder_set_member_name(b, "text");
+  json_builder_add_string_value(b, json_object_get_string_member_with_default(slide, "text", ""));
+  json_builder_set_member_name(b, "next_file_url");
+  if (next_image)
+    json_builder_add_string_value(
+        b, json_object_get_string_member_with_default(next_image, "url", ""));
+  else
+    json_builder_add_null_value(b);
+  json_builder_end_object(b);
+  json_builder_set_member_name(b, "timestamp");
+  json_builder_add_int_value(b, json_object_get_int_member_with_default(e, "timestamp", 0));
+  json_builder_end_object(b);
+  json_builder_end_object(b);
+  return to_json(b);
+}
+
+void send_current_slide(Client *c, const char *action) {
+  auto room = rooms.find(c->class_id);
+  if (room == rooms.end() || room->second.current_slide.empty() || !c->authenticated) return;
+  std::string text = slide_message(room->second.current_slide, c, action);
+  if (!text.empty()) send(c, text);
+}
+
+std::string payload_class(JsonParser *p, const char *payload) {
+  if (!json_parser_load_from_data(p, payload, -1, nullptr)) return "";
+  JsonNode *root = json_parser_get_root(p);
+  if (!root || !JSON_NODE_HOLDS_OBJECT(root)) return "";
+  return json_object_get_string_member_with_default(json_node_get_object(root), "class_id", "");
+}
+
+// Every connected client of the class gets the new slide at its own profile.
+void on_slides_sync(const char *, const char *payload, void *) {
+  g_autoptr(JsonParser) p = json_parser_new();
+  auto room = rooms.find(payload_class(p, payload));
+  if (room == rooms.end()) return;
+  room->second.current_slide = payload;
+  for (Client *c : std::set<Client *>(room->second.clients))
+    if (c->authenticated) send_current_slide(c, nullptr);
+}
+
+// The teacher (and admins) see the deck's rendering progress.
+void on_slides_progress(const char *, const char *payload, void *) {
+  g_autoptr(JsonParser) p = json_parser_new();
+  auto room = rooms.find(payload_class(p, payload));
+  if (room == rooms.end()) return;
+  JsonObject *o = json_node_get_object(json_parser_get_root(p));
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "type");
+  json_builder_add_string_value(b, "slides-progress");
+  for (const char *k : {"deck_id", "status"}) {
+    json_builder_set_member_name(b, k);
+    json_builder_add_string_value(b, json_object_get_string_member_with_default(o, k, ""));
+  }
+  for (const char *k : {"pages_total", "pages_done", "pages_failed"}) {
+    json_builder_set_member_name(b, k);
+    JsonNode *n = json_object_get_member(o, k);
+    if (n && JSON_NODE_HOLDS_VALUE(n))
+      json_builder_add_int_value(b, json_node_get_int(n));
+    else
+      json_builder_add_null_value(b);
+  }
+  json_builder_end_object(b);
+  std::string text = to_json(b);
+  for (Client *c : room->second.clients)
+    if (c->authenticated && c->who.role != GRAMOTHI_ROLE_STUDENT) send(c, text);
+}
+
+// A late joiner (or the first socket of a class after a restart) is shown the current slide.
+void fetch_current_slide(Client *c) {
+  if (!GRAMOTHI_HOST_HAS(host, slides_list)) return;
+  struct Ctx {
+    Client *c;
+    std::shared_ptr<bool> alive;
+  };
+  host->slides_list(
+      ctx, c->class_id.c_str(),
+      [](const GramothiError *error, const char *json, void *data) {
+        std::unique_ptr<Ctx> x(static_cast<Ctx *>(data));
+        if (!*x->alive || error) return;
+        Client *c = x->c;
+        auto room = rooms.find(c->class_id);
+        if (room == rooms.end()) return;
+        if (room->second.current_slide.empty()) {
+          g_autoptr(JsonParser) p = json_parser_new();
+          if (!json_parser_load_from_data(p, json, -1, nullptr)) return;
+          JsonObject *o = json_node_get_object(json_parser_get_root(p));
+          const char *current =
+              json_object_get_string_member_with_default(o, "current_slide_id", "");
+          JsonArray *slides = json_object_get_array_member(o, "slides");
+          JsonNode *cur = nullptr, *next = nullptr;
+          for (guint i = 0; slides && i < json_array_get_length(slides) && !next; i++) {
+            JsonObject *sl = json_array_get_object_element(slides, i);
+            if (cur && g_strcmp0(json_object_get_string_member_with_default(sl, "status", ""),
+                                 "ready") == 0)
+              next = json_array_get_element(slides, i);
+            if (!cur && *current &&
+                g_strcmp0(json_object_get_string_member_with_default(sl, "slide_id", ""),
+                          current) == 0)
+              cur = json_array_get_element(slides, i);
+          }
+          if (!cur) return;
+          g_autoptr(JsonBuilder) b = json_builder_new();
+          json_builder_begin_object(b);
+          json_builder_set_member_name(b, "class_id");
+          json_builder_add_string_value(b, c->class_id.c_str());
+          json_builder_set_member_name(b, "action");
+          json_builder_add_string_value(b, "current");
+          json_builder_set_member_name(b, "timestamp");
+          json_builder_add_int_value(b, g_get_real_time() / 1000);
+          json_builder_set_member_name(b, "slide");
+          json_builder_add_value(b, json_node_copy(cur));
+          json_builder_set_member_name(b, "next");
+          if (next)
+            json_builder_add_value(b, json_node_copy(next));
+          else
+            json_builder_add_null_value(b);
+          json_builder_end_object(b);
+          room->second.current_slide = to_json(b);
+        }
+        send_current_slide(c, "current");
+      },
+      new Ctx{c, c->alive});
+}
+
+void handle_slide_sync(Client *c, JsonObject *o) {
+  bool bad = false;
+  const char *action = str_member(o, "action", &bad);
+  if (!action || bad)
+    return send_error(c, "missing_field", "Field 'action' is required.", "slide-sync");
+  const char *slide_id = str_member(o, "slide_id", &bad);
+  int64_t order_no = int_member(o, "order_no", 1, 100000, &bad);
+  if (bad)
+    return send_error(c, "invalid_field",
+                      "'slide_id' must be a string and 'order_no' a whole number from 1.",
+                      "slide-sync");
+  if (!GRAMOTHI_HOST_HAS(host, slides_sync))
+    return send_error(c, "slides_unavailable", "This server has no slides.", "slide-sync");
+  struct Ctx {
+    Client *c;
+    std::shared_ptr<bool> alive;
+  };
+  host->slides_sync(
+      ctx, &c->who, c->class_id.c_str(), action, slide_id, order_no < 0 ? 0 : order_no,
+      [](const GramothiError *error, const char *json, void *data) {
+        std::unique_ptr<Ctx> x(static_cast<Ctx *>(data));
+        if (!*x->alive) return;
+        if (error) return send_error(x->c, error->code, error->message, "slide-sync");
+        // A move reaches everyone (this socket too) as slide-sync; a no-op is answered here.
+        g_autoptr(JsonParser) p = json_parser_new();
+        if (!json_parser_load_from_data(p, json, -1, nullptr)) return;
+        JsonObject *r = json_node_get_object(json_parser_get_root(p));
+        if (json_object_get_boolean_member_with_default(r, "changed", FALSE)) return;
+        send(x->c,
+             message("slide-sync-result",
+                     {{"changed", "false"},
+                      {"reason", json_object_get_string_member_with_default(r, "reason", "")}}));
+      },
+      new Ctx{c, c->alive});
+}
+
 // ---- media callbacks ----
 
 void on_local_description(const char *type, const char *sdp, void *data) {
@@ -190,8 +411,12 @@ void on_peer_state(const char *state, const char *detail, void *data) {
 }
 
 void on_profile_changed(const char *profile, const char *reason, void *data) {
-  send(static_cast<Client *>(data),
-       message("profile-changed", {{"profile", profile}, {"reason", reason}}));
+  auto *c = static_cast<Client *>(data);
+  send(c, message("profile-changed", {{"profile", profile}, {"reason", reason}}));
+  // The slide on screen again, at the new profile's size.
+  bool changed = c->profile != profile;
+  c->profile = profile;
+  if (changed) send_current_slide(c, "profile");
 }
 
 const GramothiMediaCallbacks kMediaCallbacks = {on_local_description, on_local_candidate,
@@ -268,6 +493,7 @@ void authenticated(Client *c) {
         json += ",\"class\":" + std::string(status_json) + "}";
         send(c, json);
         broadcast_presence(c->class_id, "connected", c);
+        fetch_current_slide(c);
       },
       new Ctx{c, c->alive});
 }
@@ -523,6 +749,7 @@ void handle_message(Client *c, const char *data, size_t length, int is_text) {
     return;
   }
   if (t == "stop-media") return stop_media(c);
+  if (t == "slide-sync") return handle_slide_sync(c, o);
   send_error(c, "unknown_type", "Unknown message type '" + t + "'.", type);
 }
 
@@ -637,6 +864,9 @@ int32_t signaling_init(const GramothiHost *h, GramothiPluginContext *c, void **,
     return rc;
   }
   stopped_subscription = host->event_subscribe(ctx, "class.stopped", on_class_stopped, nullptr);
+  sync_subscription = host->event_subscribe(ctx, "slides.sync", on_slides_sync, nullptr);
+  progress_subscription =
+      host->event_subscribe(ctx, "slides.progress", on_slides_progress, nullptr);
   log(GRAMOTHI_LOG_DEBUG, "WebSocket at /api/v1/streaming/ws/{class_id}");
   return GRAMOTHI_OK;
 }

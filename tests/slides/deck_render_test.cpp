@@ -195,6 +195,20 @@ TEST_F(DeckRenderTest, DamagedFilesAreRepairedWhenPossibleAndRefusedClearlyWhenN
   EXPECT_EQ(o.rendered.size(), 5u);
 }
 
+TEST_F(DeckRenderTest, AHugePageIsFittedIntoEachBoxLikeAnyOther) {
+  // 200 x 200 inches, the largest page PDF allows: no larger image, no more memory.
+  std::string pdf =
+      three_pages(stream("", "BT /F1 900 Tf 720 7000 Td (Huge) Tj ET"), "[0 0 14400 14400]");
+  Outcome o = render(write("huge.pdf", pdf));
+  EXPECT_EQ(o.code, "") << o.message;
+  ASSERT_TRUE(o.rendered.count(2)) << (o.failed.count(2) ? o.failed[2] : "");
+  for (const auto &im : o.rendered[2].images) {
+    if (im.profile == "ultra-low") expect_image(out_, im, 600, 600);
+    if (im.profile == "high") expect_image(out_, im, 1080, 1080);
+  }
+  EXPECT_NE(o.rendered[2].text.find("Huge"), std::string::npos);
+}
+
 TEST_F(DeckRenderTest, AnAbsurdPageSizeFailsThatPageOnly) {
   std::string pdf = three_pages(stream("", "BT /F1 36 Tf 72 5 Td (Thin) Tj ET"), "[0 0 14400 10]");
   Outcome o = render(write("thin.pdf", pdf));

@@ -1,5 +1,7 @@
 #include "class_registry.hpp"
 
+#include "main_loop.hpp"
+
 #include <memory>
 
 #include "json.hpp"
@@ -51,14 +53,7 @@ void ClassRegistry::run_change(const std::string &class_id, Op op,
                                ChangeCallback done) {
   if (auto e = check_class_id(class_id)) {
     // Answer on a later iteration, as for every other outcome.
-    auto *cb = new std::function<void()>([done = std::move(done), err = *e] { done(err); });
-    g_idle_add_full(
-        G_PRIORITY_DEFAULT,
-        [](gpointer p) -> gboolean {
-          (*static_cast<std::function<void()> *>(p))();
-          return G_SOURCE_REMOVE;
-        },
-        cb, [](gpointer p) { delete static_cast<std::function<void()> *>(p); });
+    run_later([done = std::move(done), err = *e] { done(err); });
     return;
   }
   auto result = std::make_shared<std::optional<Result<ClassChange>>>();

@@ -12,6 +12,7 @@
 #include "bandwidth_controller.hpp"
 #include "lite_transport.hpp"
 #include "log.hpp"
+#include "main_loop.hpp"
 
 namespace gramothi {
 namespace {
@@ -23,29 +24,6 @@ constexpr unsigned kOpusPt = 111;
 
 void log_media(LogLevel level, const std::string &message) {
   log_message(level, "media", message);
-}
-
-// Runs `fn` on the main context, later (never inside the caller).
-void on_main(std::function<void()> fn) {
-  auto *heap = new std::function<void()>(std::move(fn));
-  g_main_context_invoke_full(
-      nullptr, G_PRIORITY_DEFAULT,
-      [](gpointer p) -> gboolean {
-        (*static_cast<std::function<void()> *>(p))();
-        return G_SOURCE_REMOVE;
-      },
-      heap, [](gpointer p) { delete static_cast<std::function<void()> *>(p); });
-}
-
-void later(std::function<void()> fn) {
-  auto *heap = new std::function<void()>(std::move(fn));
-  g_idle_add_full(
-      G_PRIORITY_DEFAULT,
-      [](gpointer p) -> gboolean {
-        (*static_cast<std::function<void()> *>(p))();
-        return G_SOURCE_REMOVE;
-      },
-      heap, [](gpointer p) { delete static_cast<std::function<void()> *>(p); });
 }
 
 Error media_error(ErrorKind kind, const std::string &code, const std::string &message) {
@@ -215,7 +193,7 @@ void free_peer_ref(gpointer data, GClosure *) {
 
 // Runs fn(peer) on the main loop if the peer is still there.
 void with_peer(const PeerRef &r, std::function<void(Peer *)> fn) {
-  on_main([r, fn = std::move(fn)] {
+  run_on_main([r, fn = std::move(fn)] {
     if (!r.alive->load()) return;
     if (Peer *p = r.engine->find(r.id)) fn(p);
   });
@@ -323,7 +301,7 @@ gboolean on_bus(GstBus *, GstMessage *msg, gpointer data) {
   log_media(LogLevel::kWarning, "peer " + std::to_string(r->id) + ": " + why +
                                     (debug ? std::string(" (") + debug + ")" : ""));
   PeerRef copy = *r;
-  later([copy, why] {
+  run_later([copy, why] {
     if (!copy.alive->load()) return;
     if (Peer *p = copy.engine->find(copy.id)) {
       p->engine->set_state(p, "failed", why);
@@ -559,7 +537,7 @@ void MediaEngine::Impl::close_peer(Peer *p, const std::string &detail, bool noti
   PeerId id = p->id;
   if (notify && observer.state) observer.state("closed", detail);
   // Free the peer later: we may be inside one of its own callbacks.
-  later([this, id, alive = alive] {
+  run_later([this, id, alive = alive] {
     if (*alive) peers.erase(id);
   });
 }
@@ -869,7 +847,7 @@ void MediaEngine::Impl::listen_lite(Peer *p, unsigned ssrc) {
   p->lite = lite->create(ssrc, kOpusPt, "gramothi-" + std::to_string(p->id), std::move(events));
   p->feed->lite = p->lite;
   // The offer carries every candidate (ICE-lite gathers nothing): end-of-candidates follows.
-  later([ref] {
+  run_later([ref] {
     if (!ref.alive->load()) return;
     Peer *peer = ref.engine->find(ref.id);
     if (!peer) return;
@@ -929,7 +907,7 @@ void MediaEngine::Impl::listen_webrtcbin(Peer *p, unsigned ssrc) {
 
   // Offer from the main loop, after setup (not from on-negotiation-needed).
   PeerRef ref = {p->engine, p->id, p->alive};
-  later([ref] {
+  run_later([ref] {
     if (!ref.alive->load()) return;
     Peer *peer = ref.engine->find(ref.id);
     if (!peer) return;

@@ -10,6 +10,7 @@
 #include "host_ws_media.hpp"
 #include "json.hpp"
 #include "log.hpp"
+#include "main_loop.hpp"
 #include "media_engine.hpp"
 #include "slide_service.hpp"
 #include "turn.hpp"
@@ -404,16 +405,15 @@ Error slides_unavailable() {
   return Error{ErrorKind::kUnavailable, "slides_unavailable", "Slides are not available."};
 }
 
-// Answers `done` with an error on a later main-loop iteration (never inside the call).
-void fail_later(std::function<void()> fn) {
-  auto *heap = new std::function<void()>(std::move(fn));
-  g_idle_add_full(
-      G_PRIORITY_DEFAULT,
-      [](gpointer d) -> gboolean {
-        (*static_cast<std::function<void()> *>(d))();
-        return G_SOURCE_REMOVE;
-      },
-      heap, [](gpointer d) { delete static_cast<std::function<void()> *>(d); });
+// The slide service, or null after answering `done` (later) why it cannot serve `claims`.
+SlideService *ready_slides(GramothiPluginContext *ctx, const std::optional<TokenClaims> &claims,
+                           GramothiResultCallback done, void *user_data) {
+  SlideService *slides = ctx->services->slides;
+  if (claims && slides) return slides;
+  Error e = slides ? Error{ErrorKind::kUnauthorized, "invalid_principal", "Not a valid caller."}
+                   : slides_unavailable();
+  run_later([done, user_data, e] { deliver(done, user_data, &e, ""); });
+  return nullptr;
 }
 
 void host_slides_upload(GramothiPluginContext *ctx, const GramothiPrincipal *who,
@@ -421,13 +421,8 @@ void host_slides_upload(GramothiPluginContext *ctx, const GramothiPrincipal *who
                         const char *content_type, GramothiResultCallback done, void *user_data) {
   if (!done) return;
   auto claims = claims_from(who);
-  SlideService *slides = ctx->services->slides;
-  if (!claims || !slides) {
-    Error e = slides ? Error{ErrorKind::kUnauthorized, "invalid_principal", "Not a valid caller."}
-                     : slides_unavailable();
-    fail_later([done, user_data, e] { deliver(done, user_data, &e, ""); });
-    return;
-  }
+  SlideService *slides = ready_slides(ctx, claims, done, user_data);
+  if (!slides) return;
   g_autoptr(GBytes) bytes = g_bytes_new(body, length);
   slides->upload(*claims, class_id ? class_id : "", bytes, content_type ? content_type : "",
                  [done, user_data](Result<std::string> r) {
@@ -441,7 +436,7 @@ void host_slides_list(GramothiPluginContext *ctx, const char *class_id, Gramothi
   if (!done) return;
   if (!ctx->services->slides) {
     Error e = slides_unavailable();
-    fail_later([done, user_data, e] { deliver(done, user_data, &e, ""); });
+    run_later([done, user_data, e] { deliver(done, user_data, &e, ""); });
     return;
   }
   ctx->services->slides->list(class_id ? class_id : "", [done, user_data](Result<std::string> r) {
@@ -455,13 +450,8 @@ void host_slides_sync(GramothiPluginContext *ctx, const GramothiPrincipal *who,
                       int64_t order_no, GramothiResultCallback done, void *user_data) {
   if (!done) return;
   auto claims = claims_from(who);
-  SlideService *slides = ctx->services->slides;
-  if (!claims || !slides) {
-    Error e = slides ? Error{ErrorKind::kUnauthorized, "invalid_principal", "Not a valid caller."}
-                     : slides_unavailable();
-    fail_later([done, user_data, e] { deliver(done, user_data, &e, ""); });
-    return;
-  }
+  SlideService *slides = ready_slides(ctx, claims, done, user_data);
+  if (!slides) return;
   slides->sync(*claims, class_id ? class_id : "", action ? action : "", slide_id ? slide_id : "",
                order_no, [done, user_data](Result<std::string> r) {
                  if (!r) return deliver(done, user_data, &r.error(), "");
@@ -479,7 +469,7 @@ void host_slides_image(GramothiPluginContext *ctx, const char *file, GramothiByt
   };
   if (!ctx->services->slides) {
     Error e = slides_unavailable();
-    fail_later([fail, e] { fail(e); });
+    run_later([fail, e] { fail(e); });
     return;
   }
   ctx->services->slides->image(file ? file : "", [done, user_data, fail](Result<GBytes *> r) {

@@ -9,6 +9,7 @@
 #include "class_registry.hpp"
 #include "json.hpp"
 #include "log.hpp"
+#include "main_loop.hpp"
 
 namespace gramothi {
 namespace {
@@ -277,16 +278,9 @@ void SlideService::Impl::on_done(const std::string &deck_id, const std::string &
   progress.erase(deck_id);
   // The DeckRender is inside its own callback: free it later.
   std::weak_ptr<Impl> weak = weak_from_this();
-  auto *fn = new std::function<void()>([weak, deck_id] {
+  run_later([weak, deck_id] {
     if (auto self = weak.lock()) self->renders.erase(deck_id);
   });
-  g_idle_add_full(
-      G_PRIORITY_DEFAULT,
-      [](gpointer d) -> gboolean {
-        (*static_cast<std::function<void()> *>(d))();
-        return G_SOURCE_REMOVE;
-      },
-      fn, [](gpointer d) { delete static_cast<std::function<void()> *>(d); });
 }
 
 SlideService::SlideService(const Config &config, const ProfileSet &profiles, StorageWorker &worker,
@@ -322,8 +316,7 @@ void SlideService::upload(const TokenClaims &who, const std::string &class_id, G
                           const std::string &content_type, JsonCallback done) {
   auto later_error = [&](Error e) {
     // Answer on a later iteration, as every other path does.
-    impl_->run<std::string>([e](SlideStore &) -> Result<std::string> { return e; },
-                            std::move(done));
+    run_later([e, done = std::move(done)] { done(e); });
   };
   if (!valid_class_id(class_id))
     return later_error({ErrorKind::kInvalid, "invalid_field", "The class id is not valid."});
@@ -411,12 +404,10 @@ void SlideService::sync(const TokenClaims &who, const std::string &class_id,
                         const std::string &action, const std::string &slide_id, int64_t order_no,
                         JsonCallback done) {
   if (action != "next" && action != "previous" && action != "goto") {
-    impl_->run<std::string>(
-        [](SlideStore &) -> Result<std::string> {
-          return Error{ErrorKind::kInvalid, "invalid_field",
-                       "Field 'action' must be next, previous or goto."};
-        },
-        std::move(done));
+    run_later([done = std::move(done)] {
+      done(Error{ErrorKind::kInvalid, "invalid_field",
+                 "Field 'action' must be next, previous or goto."});
+    });
     return;
   }
   std::optional<std::string> id;
@@ -424,12 +415,9 @@ void SlideService::sync(const TokenClaims &who, const std::string &class_id,
   std::optional<int64_t> order;
   if (order_no > 0) order = order_no;
   if (action == "goto" && !id && !order) {
-    impl_->run<std::string>(
-        [](SlideStore &) -> Result<std::string> {
-          return Error{ErrorKind::kInvalid, "missing_field",
-                       "goto needs 'slide_id' or 'order_no'."};
-        },
-        std::move(done));
+    run_later([done = std::move(done)] {
+      done(Error{ErrorKind::kInvalid, "missing_field", "goto needs 'slide_id' or 'order_no'."});
+    });
     return;
   }
   std::weak_ptr<Impl> weak = impl_;
@@ -452,11 +440,9 @@ void SlideService::sync(const TokenClaims &who, const std::string &class_id,
 
 void SlideService::image(const std::string &file, BytesCallback done) {
   if (!valid_image_name(file)) {
-    impl_->run<std::string>(
-        [](SlideStore &) -> Result<std::string> {
-          return Error{ErrorKind::kNotFound, "image_not_found", "No such image."};
-        },
-        [done = std::move(done)](Result<std::string> r) { done(r.error()); });
+    run_later([done = std::move(done)] {
+      done(Error{ErrorKind::kNotFound, "image_not_found", "No such image."});
+    });
     return;
   }
   std::string path = impl_->images_dir + "/" + file;

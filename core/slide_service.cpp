@@ -5,6 +5,7 @@
 #include <libsoup/soup.h>
 
 #include <cstring>
+#include <deque>
 
 #include "class_registry.hpp"
 #include "json.hpp"
@@ -123,6 +124,8 @@ struct SlideService::Impl : std::enable_shared_from_this<SlideService::Impl> {
   RenderLimits limits;
   int64_t max_upload = 0;
   std::map<std::string, std::unique_ptr<DeckRender>> renders;
+  // Decks wait here while another renders: one deck at a time keeps a core for live classes.
+  std::deque<std::pair<DeckInfo, std::string>> waiting;
   struct Progress {
     std::string class_id;
     int64_t total = -1, done = 0, failed = 0;
@@ -178,6 +181,12 @@ struct SlideService::Impl : std::enable_shared_from_this<SlideService::Impl> {
 };
 
 void SlideService::Impl::start_render(const DeckInfo &deck, const std::string &pdf_path) {
+  if (!renders.empty()) {
+    log_slides(LogLevel::kInfo, "deck " + deck.deck_id + " (" + deck.class_id +
+                                    "): waits for the deck rendering now");
+    waiting.emplace_back(deck, pdf_path);
+    return;
+  }
   std::vector<SlideBox> boxes;
   for (const auto &p : profiles.all())
     boxes.push_back({p.name, p.slide_width, p.slide_height});
@@ -279,7 +288,14 @@ void SlideService::Impl::on_done(const std::string &deck_id, const std::string &
   // The DeckRender is inside its own callback: free it later.
   std::weak_ptr<Impl> weak = weak_from_this();
   run_later([weak, deck_id] {
-    if (auto self = weak.lock()) self->renders.erase(deck_id);
+    auto self = weak.lock();
+    if (!self) return;
+    self->renders.erase(deck_id);
+    if (self->renders.empty() && !self->waiting.empty()) {
+      auto [deck, path] = self->waiting.front();
+      self->waiting.pop_front();
+      self->start_render(deck, path);
+    }
   });
 }
 

@@ -4,9 +4,10 @@
 // while the rest renders.
 //
 // Isolation: each worker runs under setrlimit (CPU seconds, address space, file size, no core
-// dumps, few files), and the parent kills it when a page takes longer than the page timeout or
-// the deck its deadline. A worker that dies on a page (a limit, a crash) costs that page only:
-// the page is reported failed, with why, and a new worker goes on with the pages after it.
+// dumps, few files) at nice 10, below the live audio, and the parent kills it when a page takes
+// longer than the page timeout or the deck its deadline. A worker that dies on a page (a limit, a
+// crash) costs that page only: the page is reported failed, with why, and a new worker goes on with
+// the pages after it.
 //
 // Ownership: the caller owns the DeckRender; destroying it kills the workers and no callback
 // runs afterwards. Callbacks run on the main loop, never inside start().

@@ -226,9 +226,7 @@ class RtcPeer {
         this);
   }
   virtual ~RtcPeer() {
-    g_source_remove(flush_);
-    ws_.on_media_message = nullptr;
-    gst_element_set_state(pipeline_, GST_STATE_NULL);
+    stop_pipeline();
     gst_object_unref(pipeline_);
   }
 
@@ -239,6 +237,18 @@ class RtcPeer {
   }
   GstElement *webrtc() const { return webrtc_; }
 
+ protected:
+  // Stops every streaming thread and signal; a derived class calls it first in its destructor,
+  // before its own members (which those threads write to) are destroyed.
+  void stop_pipeline() {
+    if (stopped_) return;
+    stopped_ = true;
+    g_source_remove(flush_);
+    ws_.on_media_message = nullptr;
+    gst_element_set_state(pipeline_, GST_STATE_NULL);
+  }
+
+ public:
  protected:
   virtual void on_signal(const WsMessage &m) {
     if (m.type == "ice-candidate") {
@@ -302,6 +312,7 @@ class RtcPeer {
   std::vector<std::pair<guint, std::string>> outgoing_;
   bool can_trickle_ = false;
   guint flush_ = 0;
+  bool stopped_ = false;
 };
 
 // Sends a sine tone of `freq` Hz as Opus; publish() offers it to the class.
@@ -333,7 +344,10 @@ class TeacherPeer : public RtcPeer {
     gst_element_set_state(pipeline_, GST_STATE_PLAYING);
   }
 
-  ~TeacherPeer() override { gst_object_unref(gain_); }
+  ~TeacherPeer() override {
+    stop_pipeline();
+    gst_object_unref(gain_);
+  }
 
   void publish() { ws_.send(json_msg("publish", {{"sdp", create_local("offer")}})); }
 
@@ -368,6 +382,8 @@ class ListenerPeer : public RtcPeer {
     guint32 ts;
     int64_t arrival_us;
   };
+
+  ~ListenerPeer() override { stop_pipeline(); }
 
   // `decode` false: only RTP is recorded (a cheap load client for benchmarks).
   explicit ListenerPeer(WsClient &ws, bool decode = true) : RtcPeer(ws), decode_(decode) {

@@ -200,4 +200,108 @@ void ClassRegistry::health(HealthCallback done) {
       [result, done = std::move(done)] { done(std::move(**result)); });
 }
 
+std::string ClassRegistry::chat_json(const ChatMessage &m) {
+  return JsonObjectWriter()
+      .str("message_id", m.message_id)
+      .str("user_id", m.user_id)
+      .str("role", role_name(m.role))
+      .str("text", m.text)
+      .str("sent_at", iso8601_from_ms(m.sent_at_ms))
+      .num("sent_at_ms", m.sent_at_ms)
+      .finish();
+}
+
+void ClassRegistry::run_chat(const std::string &class_id,
+                             std::function<Result<std::string>(ChatStore &)> op,
+                             JsonCallback done) {
+  if (auto e = check_class_id(class_id)) {
+    run_later([done = std::move(done), err = *e] { done(err); });
+    return;
+  }
+  auto result = std::make_shared<std::optional<Result<std::string>>>();
+  worker_.post(
+      [result, op = std::move(op)](Database *db, const std::string &open_error) {
+        if (!db) {
+          result->emplace(unavailable(open_error));
+          return;
+        }
+        ChatStore store(*db);
+        result->emplace(op(store));
+      },
+      [result, done = std::move(done)] { done(std::move(**result)); });
+}
+
+void ClassRegistry::chat_post(const TokenClaims &who, const std::string &class_id,
+                              const std::string &text, JsonCallback done) {
+  std::string t = text;
+  if (g_utf8_validate(t.c_str(), static_cast<gssize>(t.size()), nullptr)) {
+    g_autofree char *copy = g_strdup(t.c_str());
+    t = g_strstrip(copy);
+  }
+  auto invalid = [](const std::string &why) {
+    return Error{ErrorKind::kInvalid, "invalid_field", why};
+  };
+  std::optional<Error> bad;
+  if (!g_utf8_validate(t.c_str(), static_cast<gssize>(t.size()), nullptr) ||
+      t.find('\0') != std::string::npos)
+    bad = invalid("Field 'text' must be UTF-8 text.");
+  else if (t.empty())
+    bad = invalid("Field 'text' is empty.");
+  else if (static_cast<size_t>(g_utf8_strlen(t.c_str(), -1)) > kMaxChatChars)
+    bad = invalid("A message may be at most " + std::to_string(kMaxChatChars) + " characters.");
+  else
+    for (unsigned char ch : t)
+      if (ch < 0x20 && ch != '\n' && ch != '\t')
+        bad = invalid("Field 'text' has control characters.");
+  if (bad) {
+    run_later([done = std::move(done), err = *bad] { done(err); });
+    return;
+  }
+  run_chat(
+      class_id,
+      [=, this](ChatStore &s) -> Result<std::string> {
+        auto m = s.post(class_id, who.user_id, who.role, t, now_ms());
+        if (!m) return m.error();
+        return chat_json(*m);
+      },
+      [this, class_id, done = std::move(done)](Result<std::string> r) {
+        if (r)
+          bus_.publish("chat.message",
+                       JsonObjectWriter().str("class_id", class_id).raw("message", *r).finish());
+        done(std::move(r));
+      });
+}
+
+void ClassRegistry::chat_recent(const std::string &class_id, JsonCallback done) {
+  run_chat(
+      class_id,
+      [class_id](ChatStore &s) -> Result<std::string> {
+        auto list = s.recent(class_id, 100);
+        if (!list) return list.error();
+        std::string a = "[";
+        for (const auto &m : *list)
+          a += (a.size() > 1 ? "," : "") + chat_json(m);
+        return JsonObjectWriter().raw("messages", a + "]").finish();
+      },
+      std::move(done));
+}
+
+void ClassRegistry::chat_remove(const TokenClaims &who, const std::string &class_id,
+                                const std::string &message_id, JsonCallback done) {
+  run_chat(
+      class_id,
+      [=](ChatStore &s) -> Result<std::string> {
+        auto m = s.remove(class_id, message_id, who.user_id, who.role, now_ms());
+        if (!m) return m.error();
+        return chat_json(*m);
+      },
+      [this, class_id, message_id, done = std::move(done)](Result<std::string> r) {
+        if (r)
+          bus_.publish(
+              "chat.removed",
+              JsonObjectWriter().str("class_id", class_id).str("message_id", message_id).finish());
+        done(std::move(r));
+      });
+}
+
 }  // namespace gramothi

@@ -36,11 +36,26 @@ class ClassRegistry {
                       std::function<void(Result<std::optional<std::string>>)> done);
   void health(HealthCallback done);
 
+  // Chat. post: the text is trimmed and must be 1..kMaxChatChars characters of UTF-8 without
+  // control characters other than newlines and tabs (kInvalid "invalid_field"); publishes
+  // "chat.message" with the message. recent: {"messages": [...]} (the last 100, oldest first).
+  // remove: the class's owner or an admin; publishes "chat.removed" {class_id, message_id}.
+  static constexpr size_t kMaxChatChars = 500;
+  using JsonCallback = std::function<void(Result<std::string>)>;
+  void chat_post(const TokenClaims &who, const std::string &class_id, const std::string &text,
+                 JsonCallback done);
+  void chat_recent(const std::string &class_id, JsonCallback done);
+  void chat_remove(const TokenClaims &who, const std::string &class_id,
+                   const std::string &message_id, JsonCallback done);
+  static std::string chat_json(const ChatMessage &m);
+
   // The public JSON shape of a class status.
   static std::string status_json(const ClassStatus &status);
 
  private:
   using Op = std::function<Result<ClassChange>(ClassStore &)>;
+  void run_chat(const std::string &class_id, std::function<Result<std::string>(ChatStore &)> op,
+                JsonCallback done);
   void run_change(const std::string &class_id, Op op,
                   std::function<void(const ClassChange &)> on_change, ChangeCallback done);
 

@@ -401,6 +401,14 @@ uint32_t host_media_listener_count(GramothiPluginContext *ctx, const char *class
   return static_cast<uint32_t>(ctx->services->media->listener_count(class_id));
 }
 
+// Answers a JSON result or its error.
+ClassRegistry::JsonCallback answer(GramothiResultCallback done, void *user_data) {
+  return [done, user_data](Result<std::string> r) {
+    if (!r) return deliver(done, user_data, &r.error(), "");
+    deliver(done, user_data, nullptr, *r);
+  };
+}
+
 Error slides_unavailable() {
   return Error{ErrorKind::kUnavailable, "slides_unavailable", "Slides are not available."};
 }
@@ -425,10 +433,7 @@ void host_slides_upload(GramothiPluginContext *ctx, const GramothiPrincipal *who
   if (!slides) return;
   g_autoptr(GBytes) bytes = g_bytes_new(body, length);
   slides->upload(*claims, class_id ? class_id : "", bytes, content_type ? content_type : "",
-                 [done, user_data](Result<std::string> r) {
-                   if (!r) return deliver(done, user_data, &r.error(), "");
-                   deliver(done, user_data, nullptr, *r);
-                 });
+                 answer(done, user_data));
 }
 
 void host_slides_list(GramothiPluginContext *ctx, const char *class_id, GramothiResultCallback done,
@@ -439,10 +444,7 @@ void host_slides_list(GramothiPluginContext *ctx, const char *class_id, Gramothi
     run_later([done, user_data, e] { deliver(done, user_data, &e, ""); });
     return;
   }
-  ctx->services->slides->list(class_id ? class_id : "", [done, user_data](Result<std::string> r) {
-    if (!r) return deliver(done, user_data, &r.error(), "");
-    deliver(done, user_data, nullptr, *r);
-  });
+  ctx->services->slides->list(class_id ? class_id : "", answer(done, user_data));
 }
 
 void host_slides_sync(GramothiPluginContext *ctx, const GramothiPrincipal *who,
@@ -453,10 +455,7 @@ void host_slides_sync(GramothiPluginContext *ctx, const GramothiPrincipal *who,
   SlideService *slides = ready_slides(ctx, claims, done, user_data);
   if (!slides) return;
   slides->sync(*claims, class_id ? class_id : "", action ? action : "", slide_id ? slide_id : "",
-               order_no, [done, user_data](Result<std::string> r) {
-                 if (!r) return deliver(done, user_data, &r.error(), "");
-                 deliver(done, user_data, nullptr, *r);
-               });
+               order_no, answer(done, user_data));
 }
 
 void host_slides_image(GramothiPluginContext *ctx, const char *file, GramothiBytesCallback done,
@@ -478,6 +477,39 @@ void host_slides_image(GramothiPluginContext *ctx, const char *file, GramothiByt
     const void *data = g_bytes_get_data(*r, &len);
     done(nullptr, static_cast<const uint8_t *>(data), len, user_data);
   });
+}
+
+void host_chat_post(GramothiPluginContext *ctx, const GramothiPrincipal *who, const char *class_id,
+                    const char *text, GramothiResultCallback done, void *user_data) {
+  if (!done) return;
+  auto claims = claims_from(who);
+  if (!claims) {
+    Error e{ErrorKind::kUnauthorized, "invalid_principal", "Not a valid caller."};
+    run_later([done, user_data, e] { deliver(done, user_data, &e, ""); });
+    return;
+  }
+  ctx->services->classes->chat_post(*claims, class_id ? class_id : "", text ? text : "",
+                                    answer(done, user_data));
+}
+
+void host_chat_recent(GramothiPluginContext *ctx, const char *class_id, GramothiResultCallback done,
+                      void *user_data) {
+  if (!done) return;
+  ctx->services->classes->chat_recent(class_id ? class_id : "", answer(done, user_data));
+}
+
+void host_chat_remove(GramothiPluginContext *ctx, const GramothiPrincipal *who,
+                      const char *class_id, const char *message_id, GramothiResultCallback done,
+                      void *user_data) {
+  if (!done) return;
+  auto claims = claims_from(who);
+  if (!claims) {
+    Error e{ErrorKind::kUnauthorized, "invalid_principal", "Not a valid caller."};
+    run_later([done, user_data, e] { deliver(done, user_data, &e, ""); });
+    return;
+  }
+  ctx->services->classes->chat_remove(*claims, class_id ? class_id : "",
+                                      message_id ? message_id : "", answer(done, user_data));
 }
 
 const GramothiHost kHostTable = {
@@ -531,6 +563,9 @@ const GramothiHost kHostTable = {
     host_slides_list,
     host_slides_sync,
     host_slides_image,
+    host_chat_post,
+    host_chat_recent,
+    host_chat_remove,
 };
 
 Error refuse(const std::string &code, const std::string &message) {

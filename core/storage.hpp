@@ -193,6 +193,32 @@ struct SlideMove {
 //          deck's ready slides. Students -> kForbidden "forbidden_role"; not owner ->
 //          "not_class_owner"; no deck or no ready slide -> kConflict "no_slides"; an unknown
 //          target -> kNotFound "slide_not_found". The first/last slide: changed=false.
+// ---- Chat ----
+
+struct ChatMessage {
+  std::string message_id, class_id, user_id;
+  Role role = Role::kStudent;
+  std::string text;
+  int64_t sent_at_ms = 0;
+};
+
+// A class's chat. post: the class must exist (kNotFound "class_not_found"); the caller checked
+// the text. recent: the newest `limit` not removed, oldest first. remove: the class's owner or
+// an admin (students -> kForbidden "forbidden_role", other teachers -> "not_class_owner");
+// unknown or already removed -> kNotFound "message_not_found".
+class ChatStore {
+ public:
+  explicit ChatStore(Database &db) : db_(db) {}
+  Result<ChatMessage> post(const std::string &class_id, const std::string &user_id, Role role,
+                           const std::string &text, int64_t now_ms);
+  Result<std::vector<ChatMessage>> recent(const std::string &class_id, int limit);
+  Result<ChatMessage> remove(const std::string &class_id, const std::string &message_id,
+                             const std::string &user_id, Role role, int64_t now_ms);
+
+ private:
+  Database &db_;
+};
+
 class SlideStore {
  public:
   explicit SlideStore(Database &db) : db_(db) {}

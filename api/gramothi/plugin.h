@@ -291,6 +291,21 @@ typedef struct GramothiHost {
   /* A rendered image by its file name ("<sha256>.webp"). */
   void (*slides_image)(GramothiPluginContext *ctx, const char *file, GramothiBytesCallback done,
                        void *user_data);
+
+  /* --- 1.2: chat --- */
+  /* Posts `text` (trimmed; 1..500 characters, no control characters but newlines and tabs)
+   * for `who` in the class. Answers the message {message_id, user_id, role, text, sent_at,
+   * sent_at_ms} and publishes "chat.message" {class_id, message}. */
+  void (*chat_post)(GramothiPluginContext *ctx, const GramothiPrincipal *who, const char *class_id,
+                    const char *text, GramothiResultCallback done, void *user_data);
+  /* {"messages": [...]}: the class's last 100 messages not removed, oldest first. */
+  void (*chat_recent)(GramothiPluginContext *ctx, const char *class_id, GramothiResultCallback done,
+                      void *user_data);
+  /* Removes a message (the class's owner or an admin); publishes "chat.removed"
+   * {class_id, message_id}. */
+  void (*chat_remove)(GramothiPluginContext *ctx, const GramothiPrincipal *who,
+                      const char *class_id, const char *message_id, GramothiResultCallback done,
+                      void *user_data);
 } GramothiHost;
 
 /* True when `host` (of any 1.x minor) carries `field`. */

@@ -9,6 +9,7 @@
  *   max_message_bytes = 65536   larger messages get an error ("message_too_large")
  *   auth_timeout_ms   = 10000   a socket that does not authenticate in time is closed
  *   rate_per_second   = 20      messages per second a client may send (burst: 5 s worth)
+ *   chat_per_minute   = 20      chat messages a user may send per minute (burst: 5)
  *
  * Example:
  *   [plugins]
@@ -43,9 +44,14 @@ struct Client;
 struct Room {
   std::set<Client *> clients;
   std::string current_slide;  // the last slides.sync event for the class (JSON), "" = none
+  // Chat allowance per user (all their sockets together): tokens and when they were counted.
+  std::map<std::string, std::pair<double, int64_t>> chat_allowance;
 };
 std::map<std::string, Room> rooms;
 int64_t stopped_subscription = 0, sync_subscription = 0, progress_subscription = 0;
+int64_t chat_subscription = 0, chat_removed_subscription = 0;
+double chat_per_minute = 20;  // sustained; a burst of 5 is allowed
+constexpr size_t kMaxChatBytes = 4096;
 
 struct Client {
   GramothiWsConnection *conn = nullptr;
@@ -375,6 +381,124 @@ void handle_slide_sync(Client *c, JsonObject *o) {
       new Ctx{c, c->alive});
 }
 
+// ---- chat ----
+
+// The class's last messages, to a socket that just authenticated (or came back).
+void send_chat_history(Client *c) {
+  if (!GRAMOTHI_HOST_HAS(host, chat_recent)) return;
+  struct Ctx {
+    Client *c;
+    std::shared_ptr<bool> alive;
+  };
+  host->chat_recent(
+      ctx, c->class_id.c_str(),
+      [](const GramothiError *error, const char *json, void *data) {
+        std::unique_ptr<Ctx> x(static_cast<Ctx *>(data));
+        if (!*x->alive || error) return;
+        // {"messages": [...]} -> {"type": "chat-history", "messages": [...]}
+        std::string body = json;
+        send(x->c, "{\"type\":\"chat-history\"," + body.substr(1));
+      },
+      new Ctx{c, c->alive});
+}
+
+bool chat_allowed(Client *c) {
+  auto room = rooms.find(c->class_id);
+  if (room == rooms.end()) return false;
+  auto &[tokens, at] =
+      room->second.chat_allowance.try_emplace(c->who.user_id, 5.0, 0).first->second;
+  int64_t now = g_get_monotonic_time();
+  if (at) tokens = std::min(5.0, tokens + (now - at) / 60e6 * chat_per_minute);
+  at = now;
+  if (tokens < 1) return false;
+  tokens -= 1;
+  return true;
+}
+
+void handle_chat_message(Client *c, JsonObject *o) {
+  bool bad = false;
+  const char *text = str_member(o, "text", &bad);
+  if (!text || bad)
+    return send_error(c, "missing_field", "Field 'text' is required.", "chat-message");
+  if (strlen(text) > kMaxChatBytes)
+    return send_error(c, "invalid_field", "A message may be at most 500 characters.",
+                      "chat-message");
+  if (!GRAMOTHI_HOST_HAS(host, chat_post))
+    return send_error(c, "chat_unavailable", "This server has no chat.", "chat-message");
+  if (!chat_allowed(c))
+    return send_error(c, "chat_rate_limited", "You are sending messages too fast; wait a little.",
+                      "chat-message");
+  struct Ctx {
+    Client *c;
+    std::shared_ptr<bool> alive;
+  };
+  // Everyone (this socket too) gets the message as chat-message; only failures answer here.
+  host->chat_post(
+      ctx, &c->who, c->class_id.c_str(), text,
+      [](const GramothiError *error, const char *, void *data) {
+        std::unique_ptr<Ctx> x(static_cast<Ctx *>(data));
+        if (!*x->alive || !error) return;
+        // A refused message does not count against the sender's allowance.
+        auto room = rooms.find(x->c->class_id);
+        if (room != rooms.end()) {
+          auto a = room->second.chat_allowance.find(x->c->who.user_id);
+          if (a != room->second.chat_allowance.end())
+            a->second.first = std::min(5.0, a->second.first + 1);
+        }
+        send_error(x->c, error->code, error->message, "chat-message");
+      },
+      new Ctx{c, c->alive});
+}
+
+void handle_chat_remove(Client *c, JsonObject *o) {
+  bool bad = false;
+  const char *id = str_member(o, "message_id", &bad);
+  if (!id || bad || strlen(id) > 64)
+    return send_error(c, "missing_field", "Field 'message_id' is required.", "chat-remove");
+  if (!GRAMOTHI_HOST_HAS(host, chat_remove))
+    return send_error(c, "chat_unavailable", "This server has no chat.", "chat-remove");
+  struct Ctx {
+    Client *c;
+    std::shared_ptr<bool> alive;
+  };
+  host->chat_remove(
+      ctx, &c->who, c->class_id.c_str(), id,
+      [](const GramothiError *error, const char *, void *data) {
+        std::unique_ptr<Ctx> x(static_cast<Ctx *>(data));
+        if (*x->alive && error) send_error(x->c, error->code, error->message, "chat-remove");
+      },
+      new Ctx{c, c->alive});
+}
+
+void broadcast(const std::string &class_id, const std::string &text) {
+  auto room = rooms.find(class_id);
+  if (room == rooms.end()) return;
+  for (Client *c : room->second.clients)
+    if (c->authenticated) send(c, text);
+}
+
+void on_chat_message(const char *, const char *payload, void *) {
+  g_autoptr(JsonParser) p = json_parser_new();
+  std::string class_id = payload_class(p, payload);
+  if (class_id.empty()) return;
+  JsonObject *o = json_node_get_object(json_parser_get_root(p));
+  JsonNode *m = json_object_get_member(o, "message");
+  if (!m) return;
+  g_autofree char *message_json = json_to_string(m, FALSE);
+  broadcast(class_id, std::string("{\"type\":\"chat-message\",\"message\":") + message_json + "}");
+}
+
+void on_chat_removed(const char *, const char *payload, void *) {
+  g_autoptr(JsonParser) p = json_parser_new();
+  std::string class_id = payload_class(p, payload);
+  if (class_id.empty()) return;
+  JsonObject *o = json_node_get_object(json_parser_get_root(p));
+  broadcast(
+      class_id,
+      message("chat-removed",
+              {{"message_id", json_object_get_string_member_with_default(o, "message_id", "")}}));
+}
+
 // ---- media callbacks ----
 
 void on_local_description(const char *type, const char *sdp, void *data) {
@@ -494,6 +618,7 @@ void authenticated(Client *c) {
         send(c, json);
         broadcast_presence(c->class_id, "connected", c);
         fetch_current_slide(c);
+        send_chat_history(c);
       },
       new Ctx{c, c->alive});
 }
@@ -750,6 +875,8 @@ void handle_message(Client *c, const char *data, size_t length, int is_text) {
   }
   if (t == "stop-media") return stop_media(c);
   if (t == "slide-sync") return handle_slide_sync(c, o);
+  if (t == "chat-message") return handle_chat_message(c, o);
+  if (t == "chat-remove") return handle_chat_remove(c, o);
   send_error(c, "unknown_type", "Unknown message type '" + t + "'.", type);
 }
 
@@ -850,10 +977,11 @@ int32_t signaling_init(const GramothiHost *h, GramothiPluginContext *c, void **,
   max_message = static_cast<size_t>(option("max_message_bytes", 64 * 1024, 1024, 1024 * 1024, &ok));
   auth_timeout_ms = option("auth_timeout_ms", 10000, 100, 600000, &ok);
   rate_per_second = static_cast<double>(option("rate_per_second", 20, 1, 10000, &ok));
+  chat_per_minute = static_cast<double>(option("chat_per_minute", 20, 1, 6000, &ok));
   if (!ok) {
     g_strlcpy(error,
               "bad option: max_message_bytes 1024..1048576, auth_timeout_ms 100..600000, "
-              "rate_per_second 1..10000",
+              "rate_per_second 1..10000, chat_per_minute 1..6000",
               error_size);
     return GRAMOTHI_E_INVALID;
   }
@@ -867,6 +995,8 @@ int32_t signaling_init(const GramothiHost *h, GramothiPluginContext *c, void **,
   sync_subscription = host->event_subscribe(ctx, "slides.sync", on_slides_sync, nullptr);
   progress_subscription =
       host->event_subscribe(ctx, "slides.progress", on_slides_progress, nullptr);
+  chat_subscription = host->event_subscribe(ctx, "chat.message", on_chat_message, nullptr);
+  chat_removed_subscription = host->event_subscribe(ctx, "chat.removed", on_chat_removed, nullptr);
   log(GRAMOTHI_LOG_DEBUG, "WebSocket at /api/v1/streaming/ws/{class_id}");
   return GRAMOTHI_OK;
 }

@@ -480,3 +480,38 @@ TEST_F(StorageTest, DecksLeftRenderingByAStoppedServerAreMarkedFailed) {
   ASSERT_FALSE(none.ok());
   EXPECT_EQ(none.error().code, "no_slides");
 }
+
+// ---- chat ----
+
+TEST_F(StorageTest, ChatKeepsTheLast100MessagesAndOnlyTheOwnerRemovesThem) {
+  ClassStore classes = migrated();
+  ASSERT_TRUE(classes.start("lit", "teacher-1", Role::kTeacher, 1).ok());
+  ChatStore chat(*db_);
+  EXPECT_EQ(chat.post("nope", "s", Role::kStudent, "hi", 2).error().code, "class_not_found");
+  for (int i = 0; i < 105; i++)
+    ASSERT_TRUE(chat.post("lit", "s" + std::to_string(i % 3), Role::kStudent,
+                          "message " + std::to_string(i), 10 + i)
+                    .ok());
+  auto recent = chat.recent("lit", 100);
+  ASSERT_TRUE(recent.ok());
+  ASSERT_EQ(recent->size(), 100u);
+  EXPECT_EQ(recent->front().text, "message 5") << "the newest 100, oldest first";
+  EXPECT_EQ(recent->back().text, "message 104");
+  std::string id = recent->back().message_id;
+
+  auto student = chat.remove("lit", id, "s1", Role::kStudent, 500);
+  EXPECT_EQ(student.error().code, "forbidden_role");
+  auto other = chat.remove("lit", id, "teacher-2", Role::kTeacher, 500);
+  EXPECT_EQ(other.error().code, "not_class_owner");
+  auto removed = chat.remove("lit", id, "teacher-1", Role::kTeacher, 500);
+  ASSERT_TRUE(removed.ok()) << removed.error().message;
+  EXPECT_EQ(removed->text, "message 104");
+  EXPECT_EQ(chat.remove("lit", id, "teacher-1", Role::kTeacher, 501).error().code,
+            "message_not_found");
+  recent = chat.recent("lit", 100);
+  EXPECT_EQ(recent->back().text, "message 103") << "a removed message is gone from the history";
+  // Text is data, never SQL or markup to the store.
+  std::string tricky = "<img src=x onerror=alert(1)>'); DROP TABLE chat_messages; --";
+  ASSERT_TRUE(chat.post("lit", "s0", Role::kStudent, tricky, 900).ok());
+  EXPECT_EQ(chat.recent("lit", 1)->front().text, tricky);
+}

@@ -1,0 +1,138 @@
+// Class chat over the WebSocket against the real server: messages reach everyone with sender,
+// role, time and id; the last 100 come on (re)connecting; the teacher removes a message and it
+// disappears for everyone; text is delivered exactly as sent (markup stays text); limits on
+// length and rate answer with clear errors.
+#include <gtest/gtest.h>
+
+#include "../http/server_process.hpp"
+#include "../media/webrtc_peer.hpp"
+#include "jwt.hpp"
+
+using namespace gramothi;
+
+namespace {
+
+const std::string kSecret = "chat-test-secret-0123456789abcdef-012345";
+
+std::string token(const std::string &user, Role role) {
+  TokenClaims c{user, role, 0, g_get_real_time() / G_USEC_PER_SEC + 3600};
+  return JwtCodec(kSecret).sign(c);
+}
+
+class ChatTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    g_autofree char *d = g_dir_make_tmp("gramothi-chat-XXXXXX", nullptr);
+    dir_ = d;
+    std::string config = "[server]\nlisten_address=127.0.0.1\nport=0\n[storage]\ndata_dir=" + dir_ +
+                         "/data\n[auth]\njwt_secret=" + kSecret +
+                         "\n[media]\nenabled=false\n[plugins]\nload=rest;signaling\ndir=" +
+                         g_getenv("GRAMOTHI_PLUGIN_DIR") + "\n";
+    std::string path = dir_ + "/gramothi.ini";
+    g_file_set_contents(path.c_str(), config.c_str(), -1, nullptr);
+    server_ = std::make_unique<ServerProcess>();
+    server_->start(path, dir_ + "/server.log");
+    HttpClient http(server_->base());
+    ASSERT_EQ(http.post("/api/v1/streaming/start", token("teacher-1", Role::kTeacher),
+                        "{\"class_id\":\"eng\"}")
+                  .status,
+              200u);
+  }
+  void TearDown() override {
+    EXPECT_EQ(server_->stop(), 0) << server_->log();
+    std::string cmd = "rm -rf '" + dir_ + "'";
+    if (system(cmd.c_str()) != 0) g_warning("cannot remove %s", dir_.c_str());
+  }
+  std::unique_ptr<WsClient> connect(const std::string &user, Role role, WsMessage *history) {
+    auto ws = std::make_unique<WsClient>(server_->port(), "eng", token(user, role));
+    EXPECT_TRUE(ws->wait_for("authenticated", nullptr));
+    EXPECT_TRUE(ws->wait_for("chat-history", history));
+    return ws;
+  }
+
+  std::string dir_;
+  std::unique_ptr<ServerProcess> server_;
+};
+
+JsonObject *message_of(const WsMessage &m) {
+  return json_object_get_object_member(json_node_get_object(m.node), "message");
+}
+std::string get(JsonObject *o, const char *k) {
+  return json_object_get_string_member_with_default(o, k, "<missing>");
+}
+
+}  // namespace
+
+TEST_F(ChatTest, MessagesReachEveryoneExactlyAsSentAndTheTeacherCanRemoveOne) {
+  WsMessage h;
+  auto teacher = connect("teacher-1", Role::kTeacher, &h);
+  auto student = connect("student-1", Role::kStudent, &h);
+  EXPECT_EQ(
+      json_array_get_length(json_object_get_array_member(json_node_get_object(h.node), "messages")),
+      0u);
+
+  const std::string xss =
+      "<img src=x onerror=alert(1)> & \"quotes\" \u0928\u092e\u0938\u094d\u0924\u0947";
+  student->send(json_msg("chat-message", {{"text", "  " + xss + "  "}}));
+  WsMessage at_teacher, at_student;
+  ASSERT_TRUE(teacher->wait_for("chat-message", &at_teacher));
+  ASSERT_TRUE(student->wait_for("chat-message", &at_student));
+  JsonObject *m = message_of(at_teacher);
+  EXPECT_EQ(get(m, "text"), xss) << "trimmed, otherwise exactly as sent";
+  EXPECT_EQ(get(m, "user_id"), "student-1");
+  EXPECT_EQ(get(m, "role"), "student");
+  EXPECT_NE(get(m, "message_id"), "<missing>");
+  EXPECT_EQ(get(m, "sent_at").back(), 'Z');
+  EXPECT_EQ(get(message_of(at_student), "message_id"), get(m, "message_id"));
+
+  teacher->send(json_msg("chat-message", {{"text", "Open page 12, please."}}));
+  ASSERT_TRUE(student->wait_for("chat-message", &at_student));
+  EXPECT_EQ(get(message_of(at_student), "role"), "teacher");
+
+  // A student may not remove; the teacher may, and it goes for everyone.
+  student->send(json_msg("chat-remove", {{"message_id", get(m, "message_id")}}));
+  WsMessage e;
+  ASSERT_TRUE(student->wait_for("error", &e));
+  EXPECT_EQ(e.str("code"), "forbidden_role");
+  teacher->send(json_msg("chat-remove", {{"message_id", get(m, "message_id")}}));
+  WsMessage gone;
+  ASSERT_TRUE(student->wait_for("chat-removed", &gone));
+  EXPECT_EQ(gone.str("message_id"), get(m, "message_id"));
+  ASSERT_TRUE(teacher->wait_for("chat-removed", nullptr));
+
+  // Reconnecting brings the history back, without the removed message.
+  student.reset();
+  auto again = connect("student-1", Role::kStudent, &h);
+  JsonArray *history = json_object_get_array_member(json_node_get_object(h.node), "messages");
+  ASSERT_EQ(json_array_get_length(history), 1u);
+  EXPECT_EQ(get(json_array_get_object_element(history, 0), "text"), "Open page 12, please.");
+}
+
+TEST_F(ChatTest, EmptyLongAndTooFastMessagesGetClearErrors) {
+  WsMessage h;
+  auto student = connect("student-2", Role::kStudent, &h);
+  WsMessage e;
+  student->send(json_msg("chat-message", {{"text", "   "}}));
+  ASSERT_TRUE(student->wait_for("error", &e));
+  EXPECT_EQ(e.str("code"), "invalid_field");
+  student->send(json_msg("chat-message", {{"text", std::string(501, 'a')}}));
+  ASSERT_TRUE(student->wait_for("error", &e));
+  EXPECT_EQ(e.str("code"), "invalid_field");
+  EXPECT_NE(e.str("message").find("500"), std::string::npos);
+  student->send("{\"type\":\"chat-message\"}");
+  ASSERT_TRUE(student->wait_for("error", &e));
+  EXPECT_EQ(e.str("code"), "missing_field");
+  // A burst of 5 is allowed, the 6th in the same moment is refused.
+  for (int i = 0; i < 6; i++)
+    student->send(json_msg("chat-message", {{"text", "hello " + std::to_string(i)}}));
+  ASSERT_TRUE(student->wait_for("error", &e));
+  EXPECT_EQ(e.str("code"), "chat_rate_limited");
+  spin_for(300);
+  EXPECT_EQ(student->take_all("chat-message").size(), 5u);
+}
+
+int main(int argc, char **argv) {
+  gst_init(&argc, &argv);
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}

@@ -442,14 +442,14 @@ std::shared_ptr<LiteSession> LiteTransport::create(uint32_t ssrc, uint8_t pt,
   s->state_->seq = static_cast<uint16_t>(r[0]);
   s->state_->ts_base = r[1];
   s->state_->created_at = now_us();
+  s->pwd_ = random_ice_string(24);
   {
     std::lock_guard lock(impl_->mutex);
     do {
       s->ufrag_ = random_ice_string(8);
     } while (impl_->by_ufrag.count(s->ufrag_));
-    impl_->by_ufrag[s->ufrag_] = s;
+    impl_->by_ufrag[s->ufrag_] = nullptr;  // reserved; published once complete
   }
-  s->pwd_ = random_ice_string(24);
 
   const auto &first = impl_->sockets.front();
   const char *ip = first.family == AF_INET6 ? "IP6" : "IP4";
@@ -477,6 +477,11 @@ std::shared_ptr<LiteSession> LiteTransport::create(uint32_t ssrc, uint8_t pt,
   }
   o += "a=end-of-candidates\r\n";
   s->offer_ = std::move(o);
+  {
+    // Published only now, complete: the transport thread may find it from here on.
+    std::lock_guard lock(impl_->mutex);
+    impl_->by_ufrag[s->ufrag_] = s;
+  }
   return s;
 }
 
@@ -486,8 +491,10 @@ void LiteTransport::remove(const std::shared_ptr<LiteSession> &s) {
     std::lock_guard lock(impl_->mutex);
     impl_->by_ufrag.erase(s->ufrag_);
     std::lock_guard slock(s->mutex_);
-    for (const auto &k : s->state_->address_keys)
-      impl_->by_address.erase(k);
+    for (const auto &k : s->state_->address_keys) {
+      auto it = impl_->by_address.find(k);
+      if (it != impl_->by_address.end() && it->second == s) impl_->by_address.erase(it);
+    }
   }
   std::vector<std::vector<uint8_t>> bye;
   int fd = -1;
@@ -595,7 +602,8 @@ void LiteTransport::Impl::on_binding_request(int fd, const uint8_t *data, size_t
     st.heard_at = now_us();
     bool first_path = st.remote_len == 0;
     if (first_path || (m.use_candidate && !st.nominated) ||
-        (m.use_candidate && std::memcmp(&st.remote, &from, from_len) != 0)) {
+        (m.use_candidate && (st.fd != fd || st.remote_len != from_len ||
+                             std::memcmp(&st.remote, &from, from_len) != 0))) {
       if (!first_path)
         log_lite(LogLevel::kDebug,
                  "listener path -> " + sockaddr_text(reinterpret_cast<const sockaddr *>(&from)));
@@ -666,6 +674,10 @@ void LiteTransport::Impl::on_rtcp(const std::shared_ptr<LiteSession> &s, uint8_t
     st.heard_at = now_us();
   }
   uint64_t arrival = rtp::ntp_from_unix_us(g_get_real_time());
+  {
+    std::lock_guard lock(s->mutex_);
+    if (s->state_->removed) return;
+  }
   for (const auto &b : rtp::report_blocks(data, static_cast<size_t>(n))) {
     if (b.ssrc != s->ssrc_ || !s->events_.report) continue;
     s->events_.report(b.fraction_lost / 256.0, b.jitter / 48.0, rtp::round_trip_ms(b, arrival));
@@ -678,7 +690,7 @@ void LiteTransport::Impl::on_tick() {
     std::lock_guard lock(mutex);
     all.reserve(by_ufrag.size());
     for (auto &[u, s] : by_ufrag)
-      all.push_back(s);
+      if (s) all.push_back(s);
   }
   int64_t now = now_us();
   std::vector<std::function<void()>> later;

@@ -14,7 +14,8 @@
 // transport thread reads the sockets and runs timers. LiteEvents callbacks run on the
 // transport thread: the owner hops to its own loop. Ownership: the transport and the engine
 // share each LiteSession; remove() makes the transport forget it and says goodbye (DTLS
-// close_notify) to the peer.
+// close_notify) to the peer. An event already under way when remove() is called may still
+// arrive just after it: owners check that the listener is still theirs (MediaEngine does).
 #pragma once
 
 #include <sys/socket.h>
@@ -93,7 +94,7 @@ class LiteTransport {
   // A new listener: its offer (send-only Opus, payload type `pt`, SSRC `ssrc`) is ready at once.
   std::shared_ptr<LiteSession> create(uint32_t ssrc, uint8_t pt, const std::string &cname,
                                       LiteEvents events);
-  // Forgets the session and tells its peer (DTLS close_notify). No events after this returns.
+  // Forgets the session and tells its peer (DTLS close_notify).
   void remove(const std::shared_ptr<LiteSession> &session);
   // Sends packets[0..n) with as few system calls as the sockets allow. Any thread.
   static void send(OutPacket *packets, size_t n);

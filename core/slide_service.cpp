@@ -356,7 +356,9 @@ void SlideService::upload(const TokenClaims &who, const std::string &class_id, G
         auto self = weak.lock();
         if (!self || !deck) {
           g_bytes_unref(bytes);
-          if (!deck) done(deck.error());
+          done(deck ? Error{ErrorKind::kUnavailable, "slides_unavailable",
+                            "The server is shutting down."}
+                    : deck.error());
           return;
         }
         // Write the PDF without blocking the loop, then answer and render.
@@ -376,7 +378,11 @@ void SlideService::upload(const TokenClaims &who, const std::string &class_id, G
               g_autoptr(GError) err = nullptr;
               bool ok = g_file_replace_contents_finish(G_FILE(src), res, nullptr, &err);
               auto s = c->weak.lock();
-              if (!s) return;
+              if (!s) {
+                c->done(Error{ErrorKind::kUnavailable, "slides_unavailable",
+                              "The server is shutting down."});
+                return;
+              }
               if (!ok) {
                 std::string why = err ? err->message : "cannot write";
                 s->run<DeckInfo>(

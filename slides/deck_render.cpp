@@ -34,6 +34,20 @@ void apply_limits(gpointer data) {
   setpriority(PRIO_PROCESS, 0, 10);
 }
 
+// The worker's output is trusted no more than the PDF it read: a string member or "", an
+// integer member or `fallback`, whatever the line holds.
+std::string text_member(JsonObject *o, const char *name) {
+  JsonNode *n = json_object_get_member(o, name);
+  if (!n || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING) return "";
+  return json_node_get_string(n);
+}
+int64_t int_member(JsonObject *o, const char *name, int64_t fallback) {
+  JsonNode *n = json_object_get_member(o, name);
+  if (!n || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_INT64)
+    return fallback;
+  return json_node_get_int(n);
+}
+
 std::string seconds_text(int ms) {
   return std::to_string((ms + 999) / 1000) + " s";
 }
@@ -226,10 +240,25 @@ void DeckRender::Impl::on_line(const std::shared_ptr<Worker> &w, const char *lin
   JsonNode *root = json_parser_get_root(parser);
   if (!JSON_NODE_HOLDS_OBJECT(root)) return;
   JsonObject *o = json_node_get_object(root);
-  std::string type = json_object_get_string_member_with_default(o, "type", "");
-  int page = static_cast<int>(json_object_get_int_member_with_default(o, "page", 0));
+  std::string type = text_member(o, "type");
+  int64_t page64 = int_member(o, "page", 0);
+  // Pages this worker was given, once the count is known; anything else is ignored.
+  bool page_ok = page64 >= 1 && page64 <= pages &&
+                 (w->expected.empty() ||
+                  std::find(w->expected.begin(), w->expected.end(), page64) != w->expected.end());
+  int page = page_ok ? static_cast<int>(page64) : 0;
+  if (type != "document" && type != "error" && !page_ok) return;
   if (type == "document") {
-    int n = static_cast<int>(json_object_get_int_member_with_default(o, "pages", 0));
+    int64_t n64 = int_member(o, "pages", 0);
+    if (n64 < 1 || n64 > limits.max_pages) {
+      finish("damaged", "The slide renderer reported an impossible page count.");
+      return;
+    }
+    int n = static_cast<int>(n64);
+    if (pages >= 0 && n != pages) {
+      finish("damaged", "The slide renderers disagree about the page count.");
+      return;
+    }
     if (w->expected.empty())
       for (int p = 1; p <= n; p++)
         if ((p - 1) % w->stride == w->offset) w->expected.push_back(p);
@@ -246,18 +275,29 @@ void DeckRender::Impl::on_line(const std::shared_ptr<Worker> &w, const char *lin
     if (resolved.count(page)) return;
     RenderedPage rp;
     rp.number = page;
-    rp.text = json_object_get_string_member_with_default(o, "text", "");
-    JsonArray *images = json_object_get_array_member(o, "images");
+    rp.text = text_member(o, "text");
+    JsonNode *images_node = json_object_get_member(o, "images");
+    JsonArray *images = images_node && JSON_NODE_HOLDS_ARRAY(images_node)
+                            ? json_node_get_array(images_node)
+                            : nullptr;
     for (guint i = 0; images && i < json_array_get_length(images); i++) {
-      JsonObject *im = json_array_get_object_element(images, i);
+      JsonNode *imn = json_array_get_element(images, i);
+      if (!JSON_NODE_HOLDS_OBJECT(imn)) continue;
+      JsonObject *im = json_node_get_object(imn);
       RenderedImage ri;
-      ri.profile = json_object_get_string_member_with_default(im, "profile", "");
-      ri.width = static_cast<int>(json_object_get_int_member_with_default(im, "width", 0));
-      ri.height = static_cast<int>(json_object_get_int_member_with_default(im, "height", 0));
-      ri.file = json_object_get_string_member_with_default(im, "file", "");
-      ri.bytes = json_object_get_int_member_with_default(im, "bytes", 0);
-      ri.encoding = json_object_get_string_member_with_default(im, "encoding", "");
-      rp.images.push_back(ri);
+      ri.profile = text_member(im, "profile");
+      ri.width = static_cast<int>(std::clamp<int64_t>(int_member(im, "width", 0), 0, 16384));
+      ri.height = static_cast<int>(std::clamp<int64_t>(int_member(im, "height", 0), 0, 16384));
+      ri.file = text_member(im, "file");
+      ri.bytes = int_member(im, "bytes", 0);
+      ri.encoding = text_member(im, "encoding");
+      // Only images the worker could have made: "<64 hex>.webp" for a box we asked for.
+      bool known = std::any_of(boxes.begin(), boxes.end(),
+                               [&](const SlideBox &b) { return b.profile == ri.profile; });
+      bool named = ri.file.size() == 69 && ri.file.compare(64, 5, ".webp") == 0 &&
+                   std::all_of(ri.file.begin(), ri.file.begin() + 64,
+                               [](char ch) { return g_ascii_isxdigit(ch); });
+      if (known && named) rp.images.push_back(ri);
     }
     rendered++;
     if (cb.page) cb.page(rp);
@@ -265,10 +305,15 @@ void DeckRender::Impl::on_line(const std::shared_ptr<Worker> &w, const char *lin
   } else if (type == "page-error") {
     w->finished.insert(page);
     arm_page_timer(w);
-    fail_page(page, json_object_get_string_member_with_default(o, "message", "cannot render"));
+    std::string why = text_member(o, "message");
+    fail_page(page, why.empty() ? "page " + std::to_string(page) + " cannot be rendered" : why);
   } else if (type == "error") {
-    finish(json_object_get_string_member_with_default(o, "code", "damaged"),
-           json_object_get_string_member_with_default(o, "message", "The PDF cannot be read."));
+    static const char *kCodes[] = {"not_pdf", "encrypted", "damaged", "no_pages", "too_many_pages"};
+    std::string code = text_member(o, "code"), message = text_member(o, "message");
+    if (std::none_of(std::begin(kCodes), std::end(kCodes),
+                     [&](const char *k) { return code == k; }))
+      code = "damaged";
+    finish(code, message.empty() ? "The PDF cannot be read." : message);
   }
 }
 
@@ -294,6 +339,17 @@ void DeckRender::Impl::on_exit(const std::shared_ptr<Worker> &w) {
                           (why.empty() ? std::string("stopped") : why) + ".");
     return;
   }
+  if (w->expected.empty())  // a stride worker that died before it counted the pages itself
+    for (int p = 1; p <= pages; p++)
+      if ((p - 1) % w->stride == w->offset) w->expected.push_back(p);
+  // A worker that died before beginning any page would die again the same way: its first
+  // page is charged with it, so every respawn makes progress.
+  if (!w->current)
+    for (int p : w->expected)
+      if (!w->finished.count(p) && !resolved.count(p)) {
+        w->current = p;
+        break;
+      }
   std::vector<int> remaining;
   for (int p : w->expected)
     if (!w->finished.count(p) && !resolved.count(p) && p != w->current) remaining.push_back(p);

@@ -44,13 +44,14 @@ struct Client;
 struct Room {
   std::set<Client *> clients;
   std::string current_slide;  // the last slides.sync event for the class (JSON), "" = none
-  // Chat allowance per user (all their sockets together): tokens and when they were counted.
-  std::map<std::string, std::pair<double, int64_t>> chat_allowance;
 };
 std::map<std::string, Room> rooms;
 int64_t stopped_subscription = 0, sync_subscription = 0, progress_subscription = 0;
 int64_t chat_subscription = 0, chat_removed_subscription = 0;
 double chat_per_minute = 20;  // sustained; a burst of 5 is allowed
+// Chat allowance per class and user (all their sockets, and across reconnects): tokens and
+// when they were counted. Entries full again are dropped now and then.
+std::map<std::pair<std::string, std::string>, std::pair<double, int64_t>> chat_allowance;
 constexpr size_t kMaxChatBytes = 4096;
 
 struct Client {
@@ -403,11 +404,13 @@ void send_chat_history(Client *c) {
 }
 
 bool chat_allowed(Client *c) {
-  auto room = rooms.find(c->class_id);
-  if (room == rooms.end()) return false;
-  auto &[tokens, at] =
-      room->second.chat_allowance.try_emplace(c->who.user_id, 5.0, 0).first->second;
   int64_t now = g_get_monotonic_time();
+  if (chat_allowance.size() > 10000)  // forget users whose allowance is full again
+    std::erase_if(chat_allowance, [&](const auto &e) {
+      return e.second.first + (now - e.second.second) / 60e6 * chat_per_minute >= 5.0;
+    });
+  auto &[tokens, at] =
+      chat_allowance.try_emplace({c->class_id, c->who.user_id}, 5.0, 0).first->second;
   if (at) tokens = std::min(5.0, tokens + (now - at) / 60e6 * chat_per_minute);
   at = now;
   if (tokens < 1) return false;
@@ -439,12 +442,8 @@ void handle_chat_message(Client *c, JsonObject *o) {
         std::unique_ptr<Ctx> x(static_cast<Ctx *>(data));
         if (!*x->alive || !error) return;
         // A refused message does not count against the sender's allowance.
-        auto room = rooms.find(x->c->class_id);
-        if (room != rooms.end()) {
-          auto a = room->second.chat_allowance.find(x->c->who.user_id);
-          if (a != room->second.chat_allowance.end())
-            a->second.first = std::min(5.0, a->second.first + 1);
-        }
+        auto a = chat_allowance.find({x->c->class_id, x->c->who.user_id});
+        if (a != chat_allowance.end()) a->second.first = std::min(5.0, a->second.first + 1);
         send_error(x->c, error->code, error->message, "chat-message");
       },
       new Ctx{c, c->alive});
@@ -1011,6 +1010,7 @@ void signaling_shutdown(void *) {
       delete c;
     }
   rooms.clear();
+  chat_allowance.clear();
 }
 
 const GramothiPluginDescriptor kDescriptor = {

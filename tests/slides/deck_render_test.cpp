@@ -50,7 +50,7 @@ class DeckRenderTest : public ::testing::Test {
     return path;
   }
 
-  Outcome render(const std::string &pdf, RenderLimits limits = {}) {
+  Outcome render(const std::string &pdf, RenderLimits limits = {}, std::string worker = "") {
     Outcome o;
     DeckRender::Callbacks cb;
     cb.document = [&](int n) { o.pages = n; };
@@ -61,8 +61,8 @@ class DeckRenderTest : public ::testing::Test {
       o.message = message;
       o.done = true;
     };
-    auto r = DeckRender::start(g_getenv("GRAMOTHI_SLIDE_WORKER"), pdf, out_, kBoxes, limits,
-                               std::move(cb));
+    if (worker.empty()) worker = g_getenv("GRAMOTHI_SLIDE_WORKER");
+    auto r = DeckRender::start(worker, pdf, out_, kBoxes, limits, std::move(cb));
     int64_t until = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;
     while (!o.done && g_get_monotonic_time() < until)
       g_main_context_iteration(nullptr, TRUE);
@@ -265,4 +265,37 @@ TEST_F(DeckRenderTest, AReducedPaletteKeepsASmallDistinctColour) {
   EXPECT_GT(dot[0], 180) << "red " << int(dot[0]) << " green " << int(dot[1]);
   EXPECT_LT(dot[1], 80);
   WebPFree(rgb);
+}
+
+TEST_F(DeckRenderTest, AWorkerTakenOverByAHostilePdfCannotHurtTheServer) {
+  // What a worker that poppler let an attacker control could print: wrong types, an absurd page
+  // count, pages it was not given, images with paths. None of it may crash or mislead us.
+  std::string script = dir_ + "/liar.sh";
+  std::string lines =
+      "#!/bin/sh\n"
+      "echo '{\"type\":5,\"page\":\"x\"}'\n"
+      "echo '{\"type\":\"page\",\"page\":1,\"text\":7,\"images\":[{\"profile\":\"low\","
+      "\"file\":\"../../etc/passwd\"}]}'\n"
+      "echo '{\"type\":\"document\",\"pages\":2000000000}'\n";
+  g_file_set_contents(script.c_str(), lines.c_str(), -1, nullptr);
+  g_chmod(script.c_str(), 0755);
+  lecture_deck(dir_ + "/deck.pdf");
+  Outcome o = render(dir_ + "/deck.pdf", {}, script);
+  EXPECT_EQ(o.code, "damaged") << o.message;
+  EXPECT_TRUE(o.rendered.empty());
+
+  // Pages outside the document and files that are not content hashes are dropped.
+  lines =
+      "#!/bin/sh\n"
+      "echo '{\"type\":\"document\",\"pages\":1}'\n"
+      "echo '{\"type\":\"page\",\"page\":7,\"text\":\"no such page\",\"images\":[]}'\n"
+      "echo '{\"type\":\"page\",\"page\":1,\"text\":\"one\",\"images\":[{\"profile\":"
+      "\"low\",\"file\":\"../../etc/passwd\",\"width\":1,\"height\":1}]}'\n";
+  g_file_set_contents(script.c_str(), lines.c_str(), -1, nullptr);
+  g_chmod(script.c_str(), 0755);
+  o = render(dir_ + "/deck.pdf", {}, script);
+  EXPECT_EQ(o.code, "") << o.message;
+  ASSERT_EQ(o.rendered.size(), 1u);
+  EXPECT_EQ(o.rendered[1].text, "one");
+  EXPECT_TRUE(o.rendered[1].images.empty());
 }

@@ -20,6 +20,7 @@ const std::map<std::string, std::set<std::string>> kKnownKeys = {
      {"stun_urls", "turn_urls", "turn_shared_secret", "turn_shared_secret_file",
       "turn_credential_ttl"}},
     {"plugins", {"load", "optional", "dir"}},
+    {"web", {"dir"}},
     {"slides",
      {"worker", "max_upload_mb", "max_pages", "page_timeout_s", "deck_timeout_s", "memory_mb",
       "cpu_seconds_per_page"}},
@@ -126,6 +127,11 @@ std::string default_slide_worker() {
   if (g_file_test(GRAMOTHI_BUILD_SLIDE_WORKER, G_FILE_TEST_IS_EXECUTABLE))
     return GRAMOTHI_BUILD_SLIDE_WORKER;
   return GRAMOTHI_INSTALLED_SLIDE_WORKER;
+}
+
+std::string default_web_dir() {
+  if (g_file_test(GRAMOTHI_SOURCE_WEB_DIR, G_FILE_TEST_IS_DIR)) return GRAMOTHI_SOURCE_WEB_DIR;
+  return GRAMOTHI_INSTALLED_WEB_DIR;
 }
 
 std::string default_pipelines_dir() {
@@ -290,6 +296,7 @@ Result<Config> load_config(const std::string &path) {
              "'" + c.listener_transport + "' must be lite or webrtcbin");
   }
   if (r.has("slides", "worker")) c.slide_worker = r.str("slides", "worker");
+  if (r.has("web", "dir")) c.web_dir = r.str("web", "dir");
   struct {
     const char *key;
     int64_t lo, hi;

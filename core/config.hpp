@@ -18,6 +18,7 @@
 //   [slides]  worker (path of gramothi-slide-worker), max_upload_mb (50), max_pages (300),
 //             page_timeout_s (30), deck_timeout_s (600), memory_mb (1024 per worker),
 //             cpu_seconds_per_page (10)
+//   [web]     dir (the browser pages; default: the source tree's web/, else the install dir)
 //   [plugin.NAME] free-form keys, handed to plugin NAME
 #pragma once
 
@@ -69,6 +70,7 @@ struct Config {
   std::string listener_transport = "lite";
 
   std::string slide_worker;  // empty = build tree / install dir
+  std::string web_dir;       // empty = source tree / install dir
   int64_t slides_max_upload_mb = 50;
   int slides_max_pages = 300;
   int slides_page_timeout_s = 30;
@@ -92,5 +94,6 @@ std::optional<Error> validate_config(const Config &config);
 std::string default_plugin_dir();
 std::string default_pipelines_dir();
 std::string default_slide_worker();
+std::string default_web_dir();
 
 }  // namespace gramothi

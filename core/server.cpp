@@ -6,6 +6,7 @@
 
 #include "json.hpp"
 #include "lite_transport.hpp"
+#include "web_pages.hpp"
 #include "log.hpp"
 #include "secrets.hpp"
 
@@ -62,6 +63,10 @@ Result<std::unique_ptr<Server>> Server::create(Config config) {
   s->classes_ = std::make_unique<ClassRegistry>(*s->worker_, *s->bus_, s->profiles_);
   s->slides_ = std::make_unique<SlideService>(s->config_, s->profiles_, *s->worker_, *s->bus_);
   s->router_ = std::make_unique<HttpRouter>();
+  auto web = WebPages::load(c.web_dir.empty() ? default_web_dir() : c.web_dir);
+  if (!web) return web.error();
+  s->web_ = std::move(*web);
+  if (auto e = s->web_->add_routes(*s->router_)) return *e;
 
   if (c.media_enabled) {
     auto pipes = MediaPipelines::load(pipelines + "/media.ini", s->profiles_);

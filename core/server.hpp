@@ -17,6 +17,7 @@
 #include "jwt.hpp"
 #include "media_engine.hpp"
 #include "slide_service.hpp"
+#include "web_pages.hpp"
 #include "slide_service.hpp"
 #include "plugin_host.hpp"
 #include "profiles.hpp"
@@ -60,6 +61,7 @@ class Server {
   std::unique_ptr<HttpRouter> router_;
   std::unique_ptr<MediaEngine> media_;
   std::unique_ptr<SlideService> slides_;
+  std::unique_ptr<WebPages> web_;
   std::unique_ptr<PluginHost> plugins_;
   int64_t media_subscription_ = 0;
   guint sigint_ = 0, sigterm_ = 0, drain_timer_ = 0;

@@ -26,6 +26,7 @@
 #include "../tests/media/webrtc_peer.hpp"
 #include "lite_listener.hpp"
 #include "json.hpp"
+#include "percentile.hpp"
 #include "jwt.hpp"
 #include "profiles.hpp"
 
@@ -36,15 +37,7 @@ namespace {
 const std::string kSecret = "bench-secret-0123456789abcdef-0123456789";
 
 std::string sign(const std::string &user, Role role) {
-  TokenClaims c{user, role, 0, g_get_real_time() / G_USEC_PER_SEC + 3600};
-  return JwtCodec(kSecret).sign(c);
-}
-
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return -1;
-  std::sort(v.begin(), v.end());
-  size_t i = static_cast<size_t>(p / 100.0 * (v.size() - 1) + 0.5);
-  return v[std::min(i, v.size() - 1)];
+  return test_token(kSecret, user, role);
 }
 
 struct ProcSample {

@@ -479,15 +479,22 @@ void host_slides_image(GramothiPluginContext *ctx, const char *file, GramothiByt
   });
 }
 
-void host_chat_post(GramothiPluginContext *ctx, const GramothiPrincipal *who, const char *class_id,
-                    const char *text, GramothiResultCallback done, void *user_data) {
-  if (!done) return;
+// The caller's claims, or nullopt after answering `done` (later) that the principal is bad.
+std::optional<TokenClaims> caller_or_answer(const GramothiPrincipal *who,
+                                            GramothiResultCallback done, void *user_data) {
   auto claims = claims_from(who);
   if (!claims) {
     Error e{ErrorKind::kUnauthorized, "invalid_principal", "Not a valid caller."};
     run_later([done, user_data, e] { deliver(done, user_data, &e, ""); });
-    return;
   }
+  return claims;
+}
+
+void host_chat_post(GramothiPluginContext *ctx, const GramothiPrincipal *who, const char *class_id,
+                    const char *text, GramothiResultCallback done, void *user_data) {
+  if (!done) return;
+  auto claims = caller_or_answer(who, done, user_data);
+  if (!claims) return;
   ctx->services->classes->chat_post(*claims, class_id ? class_id : "", text ? text : "",
                                     answer(done, user_data));
 }
@@ -502,12 +509,8 @@ void host_chat_remove(GramothiPluginContext *ctx, const GramothiPrincipal *who,
                       const char *class_id, const char *message_id, GramothiResultCallback done,
                       void *user_data) {
   if (!done) return;
-  auto claims = claims_from(who);
-  if (!claims) {
-    Error e{ErrorKind::kUnauthorized, "invalid_principal", "Not a valid caller."};
-    run_later([done, user_data, e] { deliver(done, user_data, &e, ""); });
-    return;
-  }
+  auto claims = caller_or_answer(who, done, user_data);
+  if (!claims) return;
   ctx->services->classes->chat_remove(*claims, class_id ? class_id : "",
                                       message_id ? message_id : "", answer(done, user_data));
 }

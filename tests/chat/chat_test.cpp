@@ -15,8 +15,7 @@ namespace {
 const std::string kSecret = "chat-test-secret-0123456789abcdef-012345";
 
 std::string token(const std::string &user, Role role) {
-  TokenClaims c{user, role, 0, g_get_real_time() / G_USEC_PER_SEC + 3600};
-  return JwtCodec(kSecret).sign(c);
+  return test_token(kSecret, user, role);
 }
 
 class ChatTest : public ::testing::Test {

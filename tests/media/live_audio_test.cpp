@@ -49,8 +49,7 @@ class LiveAudioTest : public ::testing::Test {
   }
 
   static std::string token(const std::string &user, Role role) {
-    TokenClaims c{user, role, 0, g_get_real_time() / G_USEC_PER_SEC + 3600};
-    return JwtCodec(kSecret).sign(c);
+    return test_token(kSecret, user, role);
   }
   std::string start_class(const char *prefix) {
     static int n = 0;

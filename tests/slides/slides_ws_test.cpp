@@ -17,8 +17,7 @@ namespace {
 const std::string kSecret = "slides-ws-secret-0123456789abcdef-01234";
 
 std::string token(const std::string &user, Role role) {
-  TokenClaims c{user, role, 0, g_get_real_time() / G_USEC_PER_SEC + 3600};
-  return JwtCodec(kSecret).sign(c);
+  return test_token(kSecret, user, role);
 }
 
 class SlidesWsTest : public ::testing::Test {

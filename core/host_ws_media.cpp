@@ -1,9 +1,11 @@
 // The 1.1 part of the host table: WebSocket routes on core's SoupServer, and the media engine.
 #include "host_ws_media.hpp"
 
+#include <cmath>
 #include <cstring>
 #include <map>
 
+#include "json.hpp"
 #include "log.hpp"
 #include "media_engine.hpp"
 
@@ -282,6 +284,19 @@ int32_t host_media_client_report(GramothiMediaPeer *p, int32_t downlink_kbps, in
     return GRAMOTHI_E_INVALID;
   }
   return GRAMOTHI_OK;
+}
+char *host_media_stats(GramothiMediaPeer *p) {
+  if (!p || p->closed) return nullptr;
+  auto s = p->engine->stats(p->id);
+  if (!s) return nullptr;
+  std::string json = gramothi::JsonObjectWriter()
+                         .str("profile", s->profile)
+                         .boolean("pinned", s->pinned)
+                         .num("loss_pct", std::round(s->loss_fraction * 1000.0) / 10.0)
+                         .num("rtt_ms", static_cast<int64_t>(std::llround(s->rtt_ms)))
+                         .num("frames_sent", static_cast<int64_t>(s->frames_sent))
+                         .finish();
+  return g_strdup(json.c_str());
 }
 void host_media_close(GramothiMediaPeer *p) {
   if (!p) return;

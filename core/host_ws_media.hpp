@@ -50,6 +50,7 @@ int32_t host_media_add_candidate(GramothiMediaPeer *p, uint32_t mline, const cha
 int32_t host_media_set_profile(GramothiMediaPeer *p, const char *profile, GramothiError *error);
 int32_t host_media_client_report(GramothiMediaPeer *p, int32_t downlink_kbps, int32_t rtt_ms,
                                  double loss, GramothiError *error);
+char *host_media_stats(GramothiMediaPeer *p);
 void host_media_close(GramothiMediaPeer *p);
 
 }  // namespace gramothi

@@ -617,7 +617,10 @@ void LiteTransport::Impl::on_binding_request(int fd, const uint8_t *data, size_t
       st.address_keys.push_back(key);
       new_path = true;
     }
-    change_state(st, s->events_, "connecting", "", later);
+    // Checks go on after connecting (consent freshness, other candidate pairs): they do not
+    // make a connected session "connecting" again, and one after a silence ("disconnected")
+    // means the listener is back.
+    change_state(st, s->events_, st.was_ready ? "connected" : "connecting", "", later);
     // As the DTLS client, say hello once a path exists.
     if (first_path && st.dtls && st.role == DtlsSrtpSession::Role::kClient) {
       st.dtls->start();

@@ -569,6 +569,7 @@ const GramothiHost kHostTable = {
     host_chat_post,
     host_chat_recent,
     host_chat_remove,
+    host_media_stats,
 };
 
 Error refuse(const std::string &code, const std::string &message) {

@@ -42,7 +42,7 @@ extern "C" {
 #endif
 
 #define GRAMOTHI_PLUGIN_ABI_MAJOR 1
-#define GRAMOTHI_PLUGIN_ABI_MINOR 2
+#define GRAMOTHI_PLUGIN_ABI_MINOR 3
 #define GRAMOTHI_PLUGIN_ENTRY "gramothi_plugin_describe"
 
 #if defined(__GNUC__)
@@ -306,6 +306,12 @@ typedef struct GramothiHost {
   void (*chat_remove)(GramothiPluginContext *ctx, const GramothiPrincipal *who,
                       const char *class_id, const char *message_id, GramothiResultCallback done,
                       void *user_data);
+
+  /* --- 1.3: listener link view --- */
+  /* A listener's current link as the server sees it, as JSON (free with `free`):
+   * {"profile": "low", "pinned": false, "loss_pct": 1.5, "rtt_ms": 84, "frames_sent": 1200}.
+   * NULL for a publisher or an unknown peer. */
+  char *(*media_stats)(GramothiMediaPeer *peer);
 } GramothiHost;
 
 /* True when `host` (of any 1.x minor) carries `field`. */

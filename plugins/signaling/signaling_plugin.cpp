@@ -18,11 +18,13 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "gramothi/plugin.h"
 
@@ -43,11 +45,14 @@ struct Client;
 // Everyone connected to one class, for presence and the end of the class.
 struct Room {
   std::set<Client *> clients;
-  std::string current_slide;  // the last slides.sync event for the class (JSON), "" = none
+  std::string current_slide;   // the last slides.sync event for the class (JSON), "" = none
+  std::string last_listeners;  // the last `listeners` message sent to its teachers
 };
 std::map<std::string, Room> rooms;
 int64_t stopped_subscription = 0, sync_subscription = 0, progress_subscription = 0;
-int64_t chat_subscription = 0, chat_removed_subscription = 0;
+int64_t chat_subscription = 0, chat_removed_subscription = 0, started_subscription = 0;
+guint listeners_timer = 0;
+constexpr guint kListenersIntervalMs = 2000;
 double chat_per_minute = 20;  // sustained; a burst of 5 is allowed
 // Chat allowance per class and user (all their sockets, and across reconnects): tokens and
 // when they were counted. Entries full again are dropped now and then.
@@ -63,7 +68,8 @@ struct Client {
   bool publisher = false;
   bool joined = false;  // attendance recorded
   guint auth_timer = 0;
-  std::string profile;  // the listener's profile, for slide images ("" until it listens)
+  std::string profile;      // the listener's profile, for slide images ("" until it listens)
+  std::string media_state;  // the media session's last state ("" without a session)
   double tokens = 0;
   int64_t tokens_at_us = 0;
   // Completions that may arrive after the socket closed check this.
@@ -130,6 +136,8 @@ const char *role_name(int32_t role) {
   }
 }
 
+void refresh_listeners(const std::string &class_id, bool force);
+
 void broadcast_presence(const std::string &class_id, const char *event, const Client *about) {
   auto it = rooms.find(class_id);
   if (it == rooms.end()) return;
@@ -161,6 +169,68 @@ void broadcast_presence(const std::string &class_id, const char *event, const Cl
   std::string text = to_json(b);
   for (Client *c : it->second.clients)
     if (c->authenticated) send(c, text);
+  refresh_listeners(class_id, false);
+}
+
+bool is_staff(const Client *c) {
+  return c->who.role == GRAMOTHI_ROLE_TEACHER || c->who.role == GRAMOTHI_ROLE_ADMIN;
+}
+
+// {"type": "listeners", "people": [...]}: every authenticated socket of the class but the
+// staff's own that have no listener session, with its listener's profile and link as the server
+// sees it. For the teacher's list.
+std::string listeners_message(const Room &room) {
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "type");
+  json_builder_add_string_value(b, "listeners");
+  json_builder_set_member_name(b, "people");
+  json_builder_begin_array(b);
+  std::vector<const Client *> people;
+  for (const Client *c : room.clients)
+    if (c->authenticated && !(c->publisher && c->peer) && !(is_staff(c) && !c->peer))
+      people.push_back(c);
+  std::sort(people.begin(), people.end(), [](const Client *a, const Client *b) {
+    int k = g_strcmp0(a->who.user_id, b->who.user_id);
+    return k != 0 ? k < 0 : a < b;
+  });
+  for (const Client *c : people) {
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "user_id");
+    json_builder_add_string_value(b, c->who.user_id);
+    json_builder_set_member_name(b, "role");
+    json_builder_add_string_value(b, role_name(c->who.role));
+    json_builder_set_member_name(b, "listening");
+    json_builder_add_boolean_value(b, c->peer != nullptr);
+    json_builder_set_member_name(b, "state");
+    json_builder_add_string_value(b, c->peer ? c->media_state.c_str() : "");
+    g_autofree char *stats = c->peer ? host->media_stats(c->peer) : nullptr;
+    g_autoptr(JsonParser) p = json_parser_new();
+    if (stats && json_parser_load_from_data(p, stats, -1, nullptr)) {
+      json_builder_set_member_name(b, "link");
+      json_builder_add_value(b, json_node_copy(json_parser_get_root(p)));
+    }
+    json_builder_end_object(b);
+  }
+  json_builder_end_array(b);
+  json_builder_end_object(b);
+  return to_json(b);
+}
+
+// Sends the class's teachers the listener list when it changed (or always, with `force`).
+void refresh_listeners(const std::string &class_id, bool force) {
+  if (!GRAMOTHI_HOST_HAS(host, media_stats)) return;
+  auto it = rooms.find(class_id);
+  if (it == rooms.end()) return;
+  bool staff = false;
+  for (const Client *c : it->second.clients)
+    staff = staff || (c->authenticated && is_staff(c));
+  if (!staff) return;
+  std::string text = listeners_message(it->second);
+  if (!force && text == it->second.last_listeners) return;
+  it->second.last_listeners = text;
+  for (Client *c : it->second.clients)
+    if (c->authenticated && is_staff(c)) send(c, text);
 }
 
 // ---- slides ----
@@ -524,6 +594,7 @@ void on_local_candidate(uint32_t mline, const char *candidate, void *data) {
 void on_peer_state(const char *state, const char *detail, void *data) {
   auto *c = static_cast<Client *>(data);
   send(c, message("media-state", {{"state", state}, {"detail", detail ? detail : ""}}));
+  c->media_state = state;
   if (strcmp(state, "closed") == 0 && c->peer) {
     GramothiMediaPeer *p = c->peer;
     bool was_publisher = c->publisher;
@@ -540,6 +611,7 @@ void on_profile_changed(const char *profile, const char *reason, void *data) {
   bool changed = c->profile != profile;
   c->profile = profile;
   if (changed) send_current_slide(c, "profile");
+  refresh_listeners(c->class_id, false);
 }
 
 const GramothiMediaCallbacks kMediaCallbacks = {on_local_description, on_local_candidate,
@@ -616,6 +688,9 @@ void authenticated(Client *c) {
         json += ",\"class\":" + std::string(status_json) + "}";
         send(c, json);
         broadcast_presence(c->class_id, "connected", c);
+        auto room = rooms.find(c->class_id);
+        if (is_staff(c) && room != rooms.end() && GRAMOTHI_HOST_HAS(host, media_stats))
+          send(c, listeners_message(room->second));
         fetch_current_slide(c);
         send_chat_history(c);
       },
@@ -690,6 +765,7 @@ void handle_publish(Client *c, const char *sdp) {
           return send_error(c, "not_class_owner", "Only the class's teacher may publish.",
                             "publish");
         if (c->peer) stop_media(c);
+        c->media_state = "new";
         GramothiError e{};
         c->peer =
             host->media_publish(ctx, &c->who, c->class_id.c_str(), sdp, &kMediaCallbacks, c, &e);
@@ -709,6 +785,7 @@ void start_listening(Client *c, const char *profile) {
         if (!class_facts(json, c->who.user_id).live)
           return send_error(c, "class_not_live", "The class has not started yet.", "listen");
         if (c->peer) stop_media(c);
+        c->media_state = "new";
         GramothiError e{};
         c->peer =
             host->media_listen(ctx, &c->who, c->class_id.c_str(), profile, &kMediaCallbacks, c, &e);
@@ -953,6 +1030,20 @@ void on_class_stopped(const char *, const char *payload, void *) {
   }
 }
 
+// A class that went live: everyone already on its socket hears it (students waiting for the
+// teacher then listen).
+void on_class_started(const char *, const char *payload, void *) {
+  g_autoptr(JsonParser) p = json_parser_new();
+  if (!json_parser_load_from_data(p, payload, -1, nullptr)) return;
+  const char *class_id = json_object_get_string_member_with_default(
+      json_node_get_object(json_parser_get_root(p)), "class_id", "");
+  auto room = rooms.find(class_id);
+  if (room == rooms.end()) return;
+  std::string text = message("class-started", {{"class_id", class_id}});
+  for (Client *c : room->second.clients)
+    if (c->authenticated) send(c, text);
+}
+
 int64_t option(const char *key, int64_t fallback, int64_t lo, int64_t hi, bool *ok) {
   const char *v = host->config_get(ctx, key);
   if (!v) return fallback;
@@ -991,6 +1082,19 @@ int32_t signaling_init(const GramothiHost *h, GramothiPluginContext *c, void **,
     return rc;
   }
   stopped_subscription = host->event_subscribe(ctx, "class.stopped", on_class_stopped, nullptr);
+  started_subscription = host->event_subscribe(ctx, "class.started", on_class_started, nullptr);
+  if (GRAMOTHI_HOST_HAS(h, media_stats))
+    listeners_timer = g_timeout_add(
+        kListenersIntervalMs,
+        [](gpointer) -> gboolean {
+          std::vector<std::string> ids;
+          for (const auto &[id, room] : rooms)
+            ids.push_back(id);
+          for (const auto &id : ids)
+            refresh_listeners(id, false);
+          return G_SOURCE_CONTINUE;
+        },
+        nullptr);
   sync_subscription = host->event_subscribe(ctx, "slides.sync", on_slides_sync, nullptr);
   progress_subscription =
       host->event_subscribe(ctx, "slides.progress", on_slides_progress, nullptr);
@@ -1001,6 +1105,8 @@ int32_t signaling_init(const GramothiHost *h, GramothiPluginContext *c, void **,
 }
 
 void signaling_shutdown(void *) {
+  if (listeners_timer) g_source_remove(listeners_timer);
+  listeners_timer = 0;
   // The host closed every socket without calling us back; free what is left.
   for (auto &[id, room] : rooms)
     for (Client *c : room.clients) {

@@ -181,6 +181,14 @@ TEST(LiteTransport, AListenerThatChecksAndHandshakesReceivesDecryptablePackets) 
   ASSERT_TRUE(rec.wait([&] { return !rec.states.empty() && rec.states.back() == "connected"; }));
   EXPECT_EQ(rec.states.front(), "connecting");
 
+  // Browsers keep checking (consent freshness, other candidate pairs): a connected session
+  // answers and stays connected.
+  size_t states_before = rec.states.size();
+  l.check(l.server_pwd_, false);
+  EXPECT_FALSE(l.receive(1000).empty());
+  EXPECT_FALSE(rec.wait([&] { return rec.states.size() > states_before; }, 300))
+      << "state went to " << rec.states.back();
+
   // Two frames 20 ms apart: one SRTP packet each, timestamps 960 ticks apart.
   OutPacket p[2];
   ASSERT_TRUE(s->pack(opus, sizeof opus, 2'000'000'000, p[0]));

@@ -1,0 +1,454 @@
+// End-to-end: the teacher and student pages in real Chromium, against the real server (lite
+// listener transport, webrtcbin publisher), the real slide worker and a real coturn.
+// Started by tests/e2e/run inside private network namespaces; see there.
+import {test, before, after} from 'node:test';
+import assert from 'node:assert/strict';
+import {spawn, execFileSync} from 'node:child_process';
+import {createHmac} from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import {chromium} from 'playwright-core';
+
+const root = process.env.GRAMOTHI_SOURCE_ROOT || path.resolve(import.meta.dirname, '../..');
+const bin = process.env.GRAMOTHI_BIN || path.join(root, 'build/core/gramothi');
+const pluginDir = process.env.GRAMOTHI_PLUGIN_DIR || path.join(root, 'build/plugins');
+const worker = process.env.GRAMOTHI_SLIDE_WORKER || path.join(root, 'build/slides/gramothi-slide-worker');
+const farNetns = process.env.GRAMOTHI_E2E_FAR_NETNS;
+const artifacts = path.join(root, 'test-artifacts', 'e2e');
+const host = '10.77.1.1';
+const secret = 'e2e-jwt-secret-0123456789abcdef-0123';
+const turnSecret = 'e2e-turn-secret-0123456789';
+const classId = 'e2e-physics';
+const toneHz = 440;
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gramothi-e2e-'));
+const procs = [];
+let base = '';
+let browser = null, farBrowser = null;
+const pages = {};  // teacher, near, relay, far
+const dialogs = [];
+
+// ---- helpers ----
+
+function b64url(s) {
+  return Buffer.from(s).toString('base64url');
+}
+function token(user, role) {
+  const head = b64url(JSON.stringify({alg: 'HS256', typ: 'JWT'}));
+  const body = b64url(JSON.stringify({sub: user, role, exp: Math.floor(Date.now() / 1000) + 7200}));
+  const sig = createHmac('sha256', secret).update(head + '.' + body).digest('base64url');
+  return head + '.' + body + '.' + sig;
+}
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, host, () => {
+      const {port} = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+function start(cmd, args, logName, opts = {}) {
+  const log = fs.openSync(path.join(dir, logName), 'a');
+  const p = spawn(cmd, args, {stdio: ['ignore', opts.pipe ? 'pipe' : log, log], ...opts});
+  procs.push(p);
+  return p;
+}
+// A sine tone WAV for Chromium's fake microphone (it loops the file).
+function toneWav(file, hz, seconds) {
+  const rate = 48000, n = rate * seconds;
+  const b = Buffer.alloc(44 + n * 2);
+  b.write('RIFF', 0);
+  b.writeUInt32LE(36 + n * 2, 4);
+  b.write('WAVEfmt ', 8);
+  b.writeUInt32LE(16, 16);
+  b.writeUInt16LE(1, 20);
+  b.writeUInt16LE(1, 22);
+  b.writeUInt32LE(rate, 24);
+  b.writeUInt32LE(rate * 2, 28);
+  b.writeUInt16LE(2, 32);
+  b.writeUInt16LE(16, 34);
+  b.write('data', 36);
+  b.writeUInt32LE(n * 2, 40);
+  for (let i = 0; i < n; i++)
+    b.writeInt16LE(Math.round(Math.sin((2 * Math.PI * hz * i) / rate) * 12000), 44 + i * 2);
+  fs.writeFileSync(file, b);
+}
+// A small lecture PDF: every page has a coloured band, a title "Slide N" and a line of text.
+function deckPdf(file, pages) {
+  const objs = [];
+  const add = (s) => objs.push(s) && objs.length;
+  const catalog = add('');  // 1, filled below
+  const pagesObj = add('');  // 2
+  const font = add('<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>');
+  const kids = [];
+  const colours = ['0.85 0.2 0.2', '0.2 0.5 0.85', '0.2 0.65 0.3', '0.9 0.6 0.1', '0.5 0.3 0.7'];
+  for (let i = 1; i <= pages; i++) {
+    const text = `${colours[i % colours.length]} rg 0 480 720 60 re f 0 0 0 rg BT /F1 40 Tf 60 400 Td ` +
+                 `(Slide ${i}) Tj ET BT /F1 22 Tf 60 330 Td (Photosynthesis part ${i}: light to sugar) Tj ET`;
+    const content = add(`<< /Length ${text.length} >>\nstream\n${text}\nendstream`);
+    kids.push(add(`<< /Type /Page /Parent 2 0 R /MediaBox [0 0 720 540] /Resources << /Font << /F1 ${font} 0 R >> >> /Contents ${content} 0 R >>`));
+  }
+  objs[catalog - 1] = '<< /Type /Catalog /Pages 2 0 R >>';
+  objs[pagesObj - 1] = `<< /Type /Pages /Kids [${kids.map((k) => k + ' 0 R').join(' ')}] /Count ${pages} >>`;
+  let out = '%PDF-1.4\n';
+  const offsets = [];
+  objs.forEach((o, i) => {
+    offsets.push(Buffer.byteLength(out));
+    out += `${i + 1} 0 obj\n${o}\nendobj\n`;
+  });
+  const xref = Buffer.byteLength(out);
+  out += `xref\n0 ${objs.length + 1}\n0000000000 65535 f \n` +
+         offsets.map((o) => String(o).padStart(10, '0') + ' 00000 n \n').join('') +
+         `trailer\n<< /Size ${objs.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
+  fs.writeFileSync(file, out);
+}
+async function api(method, p, user, role, body) {
+  const r = await fetch(base + '/api/v1/streaming' + p, {
+    method, headers: {Authorization: 'Bearer ' + token(user, role), 'Content-Type': 'application/json'},
+    body: body && JSON.stringify(body)});
+  return {status: r.status, json: await r.json().catch(() => null)};
+}
+
+// The pages are served over plain http on a test address, which the browser is told to treat
+// as secure (microphone access needs a secure origin; deployments use https).
+const chromeFlags = (userDir, wav) => [
+  `--unsafely-treat-insecure-origin-as-secure=${base}`,
+  '--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--remote-debugging-pipe', `--user-data-dir=${userDir}`, '--use-fake-device-for-media-stream',
+  '--use-fake-ui-for-media-stream', `--use-file-for-fake-audio-capture=${wav}`,
+  '--autoplay-policy=no-user-gesture-required', '--allow-loopback-in-peer-connection',
+  '--disable-features=WebRtcHideLocalIpsWithMdns', 'about:blank'];
+
+async function openPage(b, name, url) {
+  const context = await b.newContext({viewport: {width: 360, height: 740}, deviceScaleFactor: 2,
+                                      isMobile: true, hasTouch: true,
+                                      permissions: name === 'teacher' ? ['microphone'] : []});
+  const page = await context.newPage();
+  page.on('dialog', (d) => {
+    if (d.type() === 'confirm') return d.accept();
+    dialogs.push(name + ': ' + d.type() + ' ' + d.message());
+    return d.dismiss();
+  });
+  page.on('pageerror', (e) => console.log(`[${name}] page error: ${e.message}`));
+  page.on('console', (m) => m.type() === 'error' && console.log(`[${name}] console: ${m.text()}`));
+  if (process.env.GRAMOTHI_E2E_TRACE)  // every WebSocket message, for debugging
+    page.on('websocket', (ws) => {
+      ws.on('framereceived', (f) => console.log(`[${name}] <- ${String(f.payload).slice(0, 160)}`));
+      ws.on('framesent', (f) => console.log(`[${name}] -> ${String(f.payload).slice(0, 160)}`));
+    });
+  await page.goto(url);
+  pages[name] = page;
+  return page;
+}
+
+// Listens to the page's received audio for up to `ms`: its level, and the loudest frequency.
+function hearsTone(page, ms = 15000) {
+  return page.evaluate(async ([ms, hz]) => {
+    const a = document.querySelector('#audio');
+    const ctx = new AudioContext();
+    const an = ctx.createAnalyser();
+    an.fftSize = 8192;
+    ctx.createMediaStreamSource(a.srcObject).connect(an);
+    const f = new Float32Array(an.frequencyBinCount), t = new Float32Array(an.fftSize);
+    const end = Date.now() + ms;
+    let last = {};
+    while (Date.now() < end) {
+      await new Promise((r) => setTimeout(r, 250));
+      an.getFloatFrequencyData(f);
+      an.getFloatTimeDomainData(t);
+      let peak = 0;
+      for (let i = 1; i < f.length; i++) if (f[i] > f[peak]) peak = i;
+      const sorted = Array.from(f).sort((x, y) => x - y);
+      let rms = 0;
+      for (const v of t) rms += v * v;
+      last = {peakHz: (peak * ctx.sampleRate) / an.fftSize, peakDb: f[peak],
+              medianDb: sorted[sorted.length >> 1], rms: Math.sqrt(rms / t.length)};
+      if (last.rms > 0.01 && Math.abs(last.peakHz - hz) < 15 && last.peakDb - last.medianDb > 30) {
+        ctx.close();
+        return {ok: true, ...last};
+      }
+    }
+    ctx.close();
+    return {ok: false, ...last};
+  }, [ms, toneHz]);
+}
+// page.waitForFunction that, on a timeout, says what the page showed.
+async function waitFor(page, fn, arg, ms, what) {
+  try {
+    await page.waitForFunction(fn, arg, {timeout: ms, polling: 20});
+  } catch (e) {
+    const seen = await page.evaluate(() => JSON.stringify({
+      status: document.querySelector('#status').textContent,
+      student: window.glStudent && {conn: window.glStudent.conn, media: window.glStudent.media},
+      teacher: window.glTeacher && {conn: window.glTeacher.conn, live: window.glTeacher.live,
+                                    mic: !!window.glTeacher.mic,
+                                    pc: window.glTeacher.pc && window.glTeacher.pc.connectionState},
+    })).catch((x) => 'page gone: ' + x.message);
+    throw new Error(`${what}: not within ${ms} ms; the page showed ${seen}`);
+  }
+}
+const studentState = (page) => page.evaluate(() => ({
+  conn: window.glStudent.conn, media: window.glStudent.media, profile: window.glStudent.profile}));
+async function waitConnected(page, ms, name = '') {
+  await waitFor(page,
+      () => window.glStudent && window.glStudent.conn === 'open' && window.glStudent.media === 'connected' &&
+            document.querySelector('#audio').srcObject,
+      null, ms, name + ' audio connected');
+}
+// The local candidate type of the pair the page's audio flows on.
+const pathType = (page) => page.evaluate(async () => {
+  const stats = await window.glStudent.pc.getStats();
+  let pair = null;
+  stats.forEach((s) => {
+    if (s.type === 'transport' && s.selectedCandidatePairId) pair = stats.get(s.selectedCandidatePairId);
+  });
+  return pair ? stats.get(pair.localCandidateId).candidateType : 'none';
+});
+async function shot(page, name) {
+  fs.mkdirSync(artifacts, {recursive: true});
+  await page.screenshot({path: path.join(artifacts, name + '.png'), fullPage: true});
+}
+
+// ---- the class ----
+
+before(async () => {
+  fs.rmSync(artifacts, {recursive: true, force: true});
+  const wav = path.join(dir, 'tone.wav');
+  toneWav(wav, toneHz, 10);
+  deckPdf(path.join(dir, 'deck.pdf'), 6);
+
+  const turnPort = await freePort();
+  fs.writeFileSync(path.join(dir, 'turndb'), '');
+  start('turnserver', ['-n', `--listening-ip=${host}`, `--relay-ip=${host}`,
+                       `--listening-port=${turnPort}`, '--min-port=49200', '--max-port=49400',
+                       '--use-auth-secret', `--static-auth-secret=${turnSecret}`, '--realm=e2e.test',
+                       '--no-tls', '--no-dtls', '--no-cli', '--allow-loopback-peers', '--fingerprint',
+                       `--userdb=${path.join(dir, 'turndb')}`, `--pidfile=${path.join(dir, 'turn.pid')}`,
+                       `--log-file=${path.join(dir, 'turn.log')}`, '--simple-log'],
+        'turn.out');
+
+  fs.writeFileSync(path.join(dir, 'gramothi.ini'), `[server]
+listen_address = ${host}
+port = 0
+[storage]
+data_dir = ${dir}/data
+[auth]
+jwt_secret = ${secret}
+[media]
+ice_addresses = ${host}
+[ice]
+turn_urls = turn:${host}:${turnPort}?transport=udp
+turn_shared_secret = ${turnSecret}
+[slides]
+worker = ${worker}
+[web]
+dir = ${root}/web
+[plugins]
+load = rest;signaling
+dir = ${pluginDir}
+`);
+  const server = start(bin, ['serve', '--config', path.join(dir, 'gramothi.ini')], 'server.log',
+                       {pipe: true});
+  base = await new Promise((resolve, reject) => {
+    let text = '';
+    const timer = setTimeout(() => reject(new Error('the server did not start: ' + text)), 20000);
+    server.stdout.on('data', (d) => {
+      text += d;
+      const m = /is listening on (http:\/\/[^/\s]+)/.exec(text);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    server.on('exit', (c) => reject(new Error('the server exited with ' + c)));
+  });
+  server.stdout.on('data', () => {});
+
+  const launch = (name, executablePath) => chromium.launch({
+    executablePath, ignoreDefaultArgs: true, timeout: 60000,
+    args: chromeFlags(path.join(dir, 'chrome-' + name), wav)});
+  browser = await launch('near', '/usr/bin/chromium');
+  farBrowser = await launch('far', path.join(import.meta.dirname, 'chromium-far'));
+});
+
+after(async () => {
+  for (const b of [browser, farBrowser]) await b?.close().catch(() => {});
+  for (const p of procs) p.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 500));
+  if (process.env.GRAMOTHI_E2E_KEEP) console.log('logs kept in ' + dir);
+  else fs.rmSync(dir, {recursive: true, force: true});
+});
+
+test('a teacher speaks and three students hear the tone, one of them only through TURN', async () => {
+  const teacher = await openPage(browser, 'teacher', `${base}/teach/${classId}?token=${token('teacher-ada', 'teacher')}`);
+  await teacher.click('#start');  // starts the class and switches the microphone on
+  await waitFor(teacher, () => window.glTeacher.pc && window.glTeacher.pc.connectionState === 'connected',
+                null, 20000, 'the teacher\'s microphone connected');
+
+  const who = {near: 'student-asha', relay: 'student-ravi', far: 'student-meera'};
+  const url = (name) => `${base}/class/${classId}?token=${token(who[name], 'student')}` +
+                        (name === 'relay' ? '&relay=1' : '');
+  await Promise.all([openPage(browser, 'near', url('near')), openPage(browser, 'relay', url('relay')),
+                     openPage(farBrowser, 'far', url('far'))]);
+  for (const name of ['near', 'relay', 'far']) {
+    const p = pages[name];
+    await p.waitForSelector('#join:not([disabled])', {timeout: 10000});
+    await p.click('#join');
+  }
+  await Promise.all(['near', 'relay', 'far'].map((n) => waitConnected(pages[n], 20000, n)));
+
+  for (const name of ['near', 'relay', 'far']) {
+    const heard = await hearsTone(pages[name]);
+    assert.ok(heard.ok, `${name} should hear the ${toneHz} Hz tone: ${JSON.stringify(heard)}`);
+    // The page's own level meter rises (sampled for 2 s).
+    const levels = await pages[name].evaluate(async () => {
+      const out = [];
+      for (let i = 0; i < 10; i++) {
+        out.push(parseFloat(document.querySelector('#level i').style.width) || 0);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      return out;
+    });
+    assert.ok(Math.max(...levels) > 20, `${name}'s level meter should rise: ${levels}`);
+  }
+  assert.equal(await pathType(pages.relay), 'relay', 'the relay-only student goes through coturn');
+  assert.notEqual(await pathType(pages.near), 'relay', 'the others connect directly');
+
+  await teacher.waitForFunction(
+      (ids) => ids.every((id) => {
+        const row = document.querySelector(`#people tr[data-user="${id}"]`);
+        return row && /ms/.test(row.lastChild.textContent);
+      }),
+      Object.values(who), {timeout: 10000});
+  const rows = await teacher.$$eval('#people tr', (trs) => trs.map((t) => t.dataset.user));
+  assert.deepEqual(rows.sort(), Object.values(who).sort());
+  assert.match(await teacher.textContent('#count'), /^3 listening/);
+});
+
+test('the teacher uploads a deck and moves slides: every student follows within 1 s', async () => {
+  const teacher = pages.teacher;
+  await teacher.setInputFiles('#deck', path.join(dir, 'deck.pdf'));
+  await teacher.click('#upload');
+  await teacher.waitForFunction(() => /6 slides ready/.test(document.querySelector('#deck-status').textContent),
+                                null, {timeout: 30000});
+  await teacher.waitForFunction(() => document.querySelectorAll('#thumbs button').length === 6);
+  const students = ['near', 'relay', 'far'].map((n) => pages[n]);
+  for (const p of students)
+    await p.waitForFunction(() => document.querySelector('#slide').dataset.order === '1', null, {timeout: 5000});
+
+  const listing = (await api('GET', `/slides/${classId}`, 'student-asha', 'student')).json;
+  // Each student picks a quality (the pin holds it still, so the test knows which image to expect).
+  const chosen = ['ultra-low', 'low', 'medium'];
+  for (const [i, p] of students.entries()) {
+    await p.selectOption('#profile', chosen[i]);
+    await waitFor(p, (want) => window.glStudent.profile === want, chosen[i], 5000, 'pinned ' + chosen[i]);
+    await waitFor(p, (url) => document.querySelector('#slide img').src.endsWith(url) &&
+                              document.querySelector('#slide').dataset.state === 'image',
+                  listing.slides[0].images[chosen[i]].url, 5000, 'slide 1 at ' + chosen[i]);
+  }
+  for (const [button, target] of [['#next', 2], ['#next', 3], ['#prev', 2]]) {
+    // Each student page notes (on the same clock) when the slide's text and its image appear.
+    await Promise.all(students.map((p) => p.evaluate((n) => {
+      const box = document.querySelector('#slide');
+      window.seen = {};
+      new MutationObserver(() => {
+        const now = Date.now();
+        if (box.dataset.order === String(n) && /Slide/.test(box.querySelector('.text').textContent))
+          window.seen.text = window.seen.text || now;
+        if (window.seen.text && box.dataset.state === 'image') window.seen.image = window.seen.image || now;
+      }).observe(box, {attributes: true, subtree: true, childList: true, characterData: true});
+    }, target)));
+    // The move starts when the teacher's click reaches the page.
+    await teacher.evaluate((b) => document.querySelector(b).addEventListener(
+        'click', () => (window.clickedAt = Date.now()), {once: true, capture: true}), button);
+    await teacher.click(button);
+    const t0 = await teacher.evaluate(() => window.clickedAt);
+    const slide = listing.slides[target - 1];
+    for (const [i, p] of students.entries()) {
+      await waitFor(p, () => window.seen.image, null, 5000, `slide ${target} shown`);
+      const seen = await p.evaluate(() => window.seen);
+      const profile = chosen[i];
+      assert.equal((await studentState(p)).profile, profile);
+      const src = await p.$eval('#slide img', (im) => new URL(im.src).pathname);
+      assert.equal(src, slide.images[profile].url, `the image of the student's profile (${profile})`);
+      const textMs = seen.text - t0, imageMs = seen.image - t0;
+      console.log(`student ${i + 1} (${profile}), slide ${target}: text after ${textMs} ms, image after ${imageMs} ms`);
+      assert.ok(textMs <= 1000 && imageMs <= 1000, `slide ${target}: text after ${textMs} ms, image after ${imageMs} ms`);
+    }
+  }
+  // The teacher's preview of what an ultra-low student sees.
+  await teacher.check('#preview');
+  const previewSrc = await teacher.$eval('#slide img', (i) => new URL(i.src).pathname);
+  assert.equal(previewSrc, listing.slides[1].images['ultra-low'].url);
+  await teacher.uncheck('#preview');
+});
+
+test('chat goes both ways, shows markup as text, and a removed message goes everywhere', async () => {
+  const xss = '<img src=x onerror=alert(1)>';
+  const near = pages.near;
+  await near.fill('#chat-text', xss);
+  await near.click('#chat-form button');
+  await pages.teacher.fill('#chat-text', 'Good question, Asha');
+  await pages.teacher.press('#chat-text', 'Enter');
+  for (const name of ['teacher', 'near', 'relay', 'far']) {
+    const p = pages[name];
+    await p.waitForFunction(() => document.querySelectorAll('#messages li').length >= 2, null, {timeout: 5000});
+    const texts = await p.$$eval('#messages li p', (ps) => ps.map((x) => x.textContent));
+    assert.deepEqual(texts.slice(-2), [xss, 'Good question, Asha'], name);
+    assert.equal(await p.$$eval('#messages img', (imgs) => imgs.length), 0, `${name}: no <img> made from chat`);
+  }
+  await shot(pages.teacher, 'teacher-360x740');
+  await shot(pages.near, 'student-360x740');
+
+  const id = await pages.teacher.$eval('#messages li', (li) => li.dataset.id);
+  await pages.teacher.click(`#messages li[data-id="${id}"] .x`);
+  for (const name of ['teacher', 'near', 'relay', 'far'])
+    await pages[name].waitForFunction((id) => !document.querySelector(`#messages li[data-id="${id}"]`), id,
+                                      {timeout: 5000});
+  assert.deepEqual(dialogs, [], 'no script ran from a chat message');
+});
+
+test('a student whose network drops resumes without a reload: slide, missed chat, audio', async () => {
+  const far = pages.far;
+  await far.evaluate(() => (window.notReloaded = true));
+  const before = await far.evaluate(() => window.glStudent.pc);
+  assert.ok(before !== undefined);
+  execFileSync('ip', ['netns', 'exec', farNetns, 'ip', 'link', 'set', 'gle1', 'down']);
+  try {
+    await far.waitForFunction(() => window.glStudent.conn !== 'open' || window.glStudent.media !== 'connected',
+                              null, {timeout: 30000});
+    // While it is away: the teacher talks in chat and moves on.
+    await pages.teacher.fill('#chat-text', 'Now slide 4, everyone');
+    await pages.teacher.press('#chat-text', 'Enter');
+    await pages.teacher.fill('#goto', '4');
+    await pages.teacher.click('#go');
+    await pages.near.waitForFunction(() => document.querySelector('#slide').dataset.order === '4');
+    await new Promise((r) => setTimeout(r, 3000));
+  } finally {
+    execFileSync('ip', ['netns', 'exec', farNetns, 'sh', '-c',
+                        'ip link set gle1 up && (ip route add default via 10.77.0.1 || true)']);
+  }
+  const t0 = Date.now();
+  await waitConnected(far, 60000);
+  console.log(`far student back after ${Date.now() - t0} ms`);
+  assert.equal(await far.evaluate(() => window.notReloaded), true, 'the page was not reloaded');
+  await far.waitForFunction(() => document.querySelector('#slide').dataset.order === '4', null, {timeout: 5000});
+  const texts = await far.$$eval('#messages li p', (ps) => ps.map((x) => x.textContent));
+  assert.ok(texts.includes('Now slide 4, everyone'), 'the missed chat message arrived: ' + texts.join(' | '));
+  const heard = await hearsTone(far);
+  assert.ok(heard.ok, 'audio again after the drop: ' + JSON.stringify(heard));
+  await shot(far, 'student-after-reconnect-360x740');
+});
+
+test('the teacher ends the class and every student is told', async () => {
+  await pages.teacher.click('#stop');
+  for (const name of ['near', 'relay', 'far'])
+    await pages[name].waitForFunction(() => /ended/.test(document.querySelector('#status').textContent), null,
+                                      {timeout: 10000});
+  await shot(pages.near, 'student-class-ended-360x740');
+});

@@ -1,0 +1,277 @@
+// The student page: /class/{class_id}. One tap to join; then audio, slides, chat, and a
+// connection that mends itself.
+'use strict';
+(() => {
+  const {$, el} = GL;
+  const audio = $('#audio');
+  const view = new GL.SlideView($('#slide'));
+  const pinKey = 'gl-pin:' + GL.classId;
+  const st = {
+    me: '', live: false, ended: false, teacherLive: false, want: false, conn: 'reconnecting',
+    media: '', profile: '', pc: null, pending: [], session: '', stopMeter: null,
+    audioBytesDone: 0, base: {audio: 0, slides: 0, other: 0}, lossPrev: null,
+  };
+  $('#title').textContent = GL.classId;
+  document.title = GL.classId + ' — GramOthi Live';
+
+  function render() {
+    const dot = $('#dot');
+    dot.className = 'dot ' + st.conn;
+    const join = $('#join');
+    join.disabled = !st.live || st.want || st.conn !== 'open';
+    $('#join-row').hidden = st.want;
+    $('#audio-row').hidden = !st.want;
+    $('#profile-badge').textContent = st.profile;
+    if (st.conn === 'denied') return GL.status('This link is not valid for this class. Ask your teacher for a new one.', 'bad');
+    if (st.conn === 'offline') return GL.status('You are offline. The class comes back when your connection does.', 'bad');
+    if (st.conn === 'missing') return GL.status('This class has not been set up yet. This page keeps looking.', '');
+    if (st.ended) return GL.status('The class has ended.', '');
+    if (st.conn !== 'open') return GL.status('Reconnecting…', 'warn');
+    if (!st.live) return GL.status('The class has not started yet. This page joins by itself when it does.', '');
+    if (!st.want) return GL.status(st.teacherLive ? 'Your teacher is speaking. Tap Join.' : 'The class is open. Tap Join.', 'ok');
+    if (st.media === 'connected')
+      return GL.status(st.teacherLive ? 'Listening.' : 'Connected. Waiting for your teacher’s microphone.', 'ok');
+    if (st.media === 'failed' || st.media === 'disconnected') return GL.status('Audio lost. Reconnecting…', 'warn');
+    GL.status('Connecting audio…', '');
+  }
+
+  function closePc() {
+    if (st.pc) {
+      st.audioBytesDone += st.pcBytes || 0;
+      st.pcBytes = 0;
+      st.pc.onconnectionstatechange = null;
+      st.pc.close();
+    }
+    st.pc = null;
+    st.pending = [];
+    clearTimeout(st.mendTimer);
+  }
+  function listen() {
+    if (!st.want || !st.live) return;
+    const pin = localStorage.getItem(pinKey) || 'auto';
+    st.media = 'new';
+    sock.send({type: 'listen', profile: pin});
+    render();
+  }
+  // The audio path broke while the socket lives: ask for a new session (a new offer).
+  function mend(after) {
+    clearTimeout(st.mendTimer);
+    st.mendTimer = setTimeout(() => {
+      if (st.want && st.live && sock.authed && (!st.pc || st.pc.connectionState !== 'connected')) listen();
+    }, after);
+  }
+
+  async function onOffer(sdp) {
+    closePc();
+    const cfg = await GL.rtcConfig();
+    const pc = new RTCPeerConnection(cfg);
+    st.pc = pc;
+    pc.ontrack = (e) => {
+      const stream = e.streams[0] || new MediaStream([e.track]);
+      audio.srcObject = stream;
+      audio.play().catch(() => GL.status('Tap anywhere to play the audio.', 'warn'));
+      if (st.stopMeter) st.stopMeter();
+      st.stopMeter = GL.levelMeter(stream, (v) => ($('#level i').style.width = Math.round(v * 100) + '%'));
+    };
+    pc.onicecandidate = (e) =>
+      sock.send(Object.assign({type: 'ice-candidate'}, e.candidate ? e.candidate.toJSON() : {candidate: null}));
+    pc.onconnectionstatechange = () => {
+      if (pc !== st.pc) return;
+      if (pc.connectionState === 'failed') mend(500);
+      else if (pc.connectionState === 'disconnected') mend(4000);
+    };
+    try {
+      await pc.setRemoteDescription({type: 'offer', sdp});
+      for (const c of st.pending.splice(0)) await pc.addIceCandidate(c).catch(() => {});
+      await pc.setLocalDescription(await pc.createAnswer());
+      sock.send({type: 'answer', sdp: pc.localDescription.sdp});
+    } catch (e) {
+      GL.status('Audio could not start: ' + e.message, 'bad');
+      mend(3000);
+    }
+  }
+  function onCandidate(m) {
+    if (!m.candidate) return;
+    const c = {candidate: m.candidate, sdpMLineIndex: m.sdpMLineIndex || 0};
+    if (st.pc && st.pc.remoteDescription) st.pc.addIceCandidate(c).catch(() => {});
+    else st.pending.push(c);
+  }
+
+  const chat = new GL.Chat($('#messages'), () => st.me, null);
+  const sock = new GL.Socket({
+    state(s, reason = '') {
+      st.conn = s;
+      if (s === 'denied' && /^token|auth/.test(reason)) GL.askToken($('#token-box'), () => sock.reconnectNow());
+      if (s !== 'open') {
+        st.media = '';
+        closePc();
+      }
+      render();
+    },
+    authenticated(m) {
+      st.me = m.user_id;
+      st.live = m.class.state === 'live';
+      st.ended = m.class.state === 'ended';
+      const session = m.class.session_id || '';
+      if (session !== st.session) loadData(session);
+      listen();
+      render();
+    },
+    'class-started'() {
+      st.live = true;
+      st.ended = false;
+      listen();
+      render();
+    },
+    'class-ended'() {
+      st.live = false;
+      st.ended = true;
+      closePc();
+      render();
+    },
+    presence(m) {
+      st.teacherLive = m.teacher_live;
+      render();
+    },
+    offer: (m) => onOffer(m.sdp),
+    'ice-candidate': onCandidate,
+    'media-state'(m) {
+      st.media = m.state;
+      if (m.state === 'closed') {
+        closePc();
+        if (m.detail === 'replaced') {
+          st.want = false;
+          render();
+          return GL.status('Your class is playing in another tab or device.', 'warn');
+        }
+        if (m.detail !== 'class-ended') mend(2000);
+      }
+      if (m.state === 'failed') mend(1000);
+      render();
+    },
+    'profile-changed'(m) {
+      st.profile = m.profile;
+      render();
+    },
+    'slide-sync'(m) {
+      $('#no-slides').hidden = true;
+      view.show(m.data.slide_data);
+    },
+    'chat-history': (m) => chat.setHistory(m.messages),
+    'chat-message': (m) => chat.add(m.message),
+    'chat-removed': (m) => chat.removed(m.message_id),
+    error(m) {
+      if (m.about === 'chat-message') return GL.status(GL.chatErrors[m.code] || m.message, 'warn');
+      if (m.code === 'class_not_live') {
+        st.live = false;
+        return render();
+      }
+      if (m.about === 'authenticate' && m.code.startsWith('token')) GL.forgetToken();
+      GL.status(m.message, 'warn');
+    },
+  });
+
+  $('#join').onclick = () => {
+    st.want = true;
+    audio.play().catch(() => {});  // the tap lets audio play from now on
+    listen();
+    render();
+  };
+  $('#leave').onclick = () => {
+    st.want = false;
+    sock.send({type: 'stop-media'});
+    closePc();
+    audio.srcObject = null;
+    render();
+  };
+  document.addEventListener('click', () => audio.srcObject && audio.paused && audio.play().catch(() => {}));
+
+  $('#chat-form').onsubmit = (e) => {
+    e.preventDefault();
+    const t = $('#chat-text');
+    const text = t.value.trim();
+    if (!text) return;
+    if (sock.send({type: 'chat-message', text})) t.value = '';
+    else GL.status('Not connected: your message was kept. Send it again when back.', 'warn');
+  };
+
+  // Profiles from the server; the choice is kept per class on this device.
+  GL.publicConfig().then((cfg) => {
+    const sel = $('#profile');
+    for (const p of cfg.profiles || [])
+      sel.append(el('option', {value: p.name}, p.name + ' (' + p.audio_bitrate_kbps + ' kbit/s)'));
+    sel.value = localStorage.getItem(pinKey) || 'auto';
+    if (sel.selectedIndex < 0) sel.value = 'auto';
+  }).catch(() => {});
+  $('#profile').onchange = (e) => {
+    const profile = e.target.value;
+    localStorage.setItem(pinKey, profile);
+    if (st.pc) sock.send({type: 'profile', profile});
+    else GL.api('POST', '/bandwidth-profile', {class_id: GL.classId, profile}).catch(() => {});
+  };
+
+  // ---- data used this class (kept on the device per class session) and link quality ----
+  function dataKey() {
+    return 'gl-data:' + GL.classId + ':' + st.session;
+  }
+  function loadData(session) {
+    st.session = session;
+    try {
+      st.base = JSON.parse(localStorage.getItem(dataKey())) || {audio: 0, slides: 0, other: 0};
+    } catch (_) {
+      st.base = {audio: 0, slides: 0, other: 0};
+    }
+    st.audioBytesDone = 0;
+    st.pcBytes = 0;
+    st.slidesAtStart = GL.slidesTransferred();
+    st.wsAtStart = sock ? sock.bytes : 0;
+  }
+  async function measure() {
+    let rtt = null, lost = null, got = null;
+    if (st.pc) {
+      const stats = await st.pc.getStats().catch(() => null);
+      if (stats)
+        stats.forEach((s) => {
+          if (s.type === 'transport') st.pcBytes = s.bytesReceived || 0;
+          if (s.type === 'candidate-pair' && s.nominated && s.currentRoundTripTime !== undefined)
+            rtt = s.currentRoundTripTime * 1000;
+          if (s.type === 'inbound-rtp' && s.kind === 'audio') {
+            lost = s.packetsLost;
+            got = s.packetsReceived;
+          }
+        });
+    }
+    const used = {
+      audio: st.base.audio + st.audioBytesDone + (st.pcBytes || 0),
+      slides: st.base.slides + GL.slidesTransferred() - (st.slidesAtStart || 0),
+      other: st.base.other + sock.bytes - (st.wsAtStart || 0),
+    };
+    if (st.session) localStorage.setItem(dataKey(), JSON.stringify(used));
+    $('#data-used').textContent = 'Data used this class: ' + GL.mb(used.audio + used.slides + used.other) +
+        ' (audio ' + GL.mb(used.audio) + ', slides ' + GL.mb(used.slides) + ')';
+    // Loss over the last interval, and the link as this device sees it; sent as a hint.
+    let lossPct = null;
+    if (lost !== null && st.lossPrev) {
+      const dl = lost - st.lossPrev.lost, dg = got - st.lossPrev.got;
+      if (dl + dg > 0) lossPct = Math.max(0, Math.min(100, (100 * dl) / (dl + dg)));
+    }
+    st.lossPrev = lost === null ? null : {lost, got};
+    const parts = [];
+    if (rtt !== null) parts.push(Math.round(rtt) + ' ms');
+    if (lossPct !== null) parts.push(lossPct.toFixed(1) + '% lost');
+    $('#link').textContent = parts.length ? 'Link: ' + parts.join(', ') : '';
+    if (st.pc && st.media === 'connected') {
+      const report = {type: 'bandwidth-report'};
+      if (rtt !== null) report.rtt_ms = Math.round(rtt);
+      if (lossPct !== null) report.loss_pct = Math.round(lossPct);
+      const c = navigator.connection;
+      if (c && c.downlink) report.downlink_kbps = Math.round(c.downlink * 1000);
+      sock.send(report);
+    }
+  }
+  setInterval(measure, 5000);
+
+  if (!GL.token()) GL.askToken($('#token-box'), () => sock.reconnectNow());
+  render();
+  window.glStudent = st;  // for people debugging from the console, and the tests
+})();

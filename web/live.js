@@ -1,0 +1,343 @@
+// GramOthi Live: what the teacher and student pages share. Plain script, no build step.
+// The protocol is in api/signaling.md and api/rest.md.
+'use strict';
+const GL = (() => {
+  const API = '/api/v1/streaming';
+  const classId = decodeURIComponent(location.pathname.split('/')[2] || '');
+  const params = new URLSearchParams(location.search);
+  const $ = (sel) => document.querySelector(sel);
+
+  // Builds an element; strings become text nodes, never markup.
+  function el(tag, attrs, ...children) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+      else if (v !== null && v !== undefined && v !== false) e.setAttribute(k, v === true ? '' : v);
+    }
+    for (const c of children) if (c !== null && c !== undefined) e.append(c);
+    return e;
+  }
+
+  // The token: from ?token= (then taken out of the address bar, so it is not shared by
+  // accident), else the one kept for this class in this tab, else the paste box.
+  const tokenKey = 'gl-token:' + classId;
+  let token = params.get('token') || sessionStorage.getItem(tokenKey) || '';
+  if (params.has('token')) {
+    sessionStorage.setItem(tokenKey, token);
+    params.delete('token');
+    const q = params.toString();
+    history.replaceState(null, '', location.pathname + (q ? '?' + q : '') + location.hash);
+  }
+  function setToken(t) {
+    token = t.trim();
+    sessionStorage.setItem(tokenKey, token);
+  }
+  function forgetToken() {
+    token = '';
+    sessionStorage.removeItem(tokenKey);
+  }
+
+  class ApiError extends Error {
+    constructor(status, code, message) {
+      super(message || code || 'HTTP ' + status);
+      this.status = status;
+      this.code = code;
+    }
+  }
+  async function api(method, path, body) {
+    const headers = {Authorization: 'Bearer ' + token};
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    const r = await fetch(API + path, {
+      method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+      cache: 'no-store'});
+    let json = null;
+    try {
+      json = await r.json();
+    } catch (_) {
+      json = null;
+    }
+    if (!r.ok) throw new ApiError(r.status, json && json.code, json && json.message);
+    return json;
+  }
+
+  // STUN/TURN servers for RTCPeerConnection, fetched again before the credentials expire.
+  let ice = null;
+  async function iceServers() {
+    if (ice && Date.now() < ice.until) return ice.servers;
+    try {
+      const r = await api('GET', '/ice-servers');
+      ice = {servers: r.ice_servers || [],
+             until: Date.now() + Math.max(60, (r.ttl_seconds || 600) - 120) * 1000};
+    } catch (_) {
+      ice = {servers: [], until: Date.now() + 30000};
+    }
+    return ice.servers;
+  }
+  // ?relay=1 sends all media through TURN (for networks that block direct UDP, and tests).
+  const rtcConfig = async () => ({
+    iceServers: await iceServers(),
+    iceTransportPolicy: params.get('relay') === '1' ? 'relay' : 'all'});
+
+  let config = null;
+  async function publicConfig() {
+    if (!config) config = await (await fetch('/config')).json();
+    return config;
+  }
+
+  // The class socket. Reconnects by itself (1, 2, 4 … 15 s with jitter, at once when the
+  // browser says it is online again), and notices a dead link by a ping that gets no answer.
+  // `on[type](msg)` gets every server message; on.state(s) gets open/reconnecting/offline/
+  // ended/denied.
+  class Socket {
+    constructor(on) {
+      this.on = on;
+      this.delay = 1000;
+      this.ws = null;
+      this.stopped = false;
+      this.bytes = 0;
+      window.addEventListener('online', () => this.reconnectNow());
+      window.addEventListener('offline', () => this.ws && this.ws.close());
+      if (token) this.connect();
+    }
+    connect() {
+      clearTimeout(this.retryTimer);
+      if (this.stopped) return;
+      const url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + API +
+                  '/ws/' + encodeURIComponent(classId);
+      const ws = new WebSocket(url);
+      this.ws = ws;
+      this.authed = false;
+      ws.onopen = () => ws.send(JSON.stringify({type: 'authenticate', token}));
+      ws.onmessage = (e) => {
+        if (ws !== this.ws) return;
+        this.bytes += e.data.length;
+        this.lastHeard = Date.now();
+        let m;
+        try {
+          m = JSON.parse(e.data);
+        } catch (_) {
+          return;
+        }
+        if (m.type === 'authenticated') {
+          this.authed = true;
+          this.delay = 1000;
+          this.on.state && this.on.state('open');
+        }
+        const f = this.on[m.type];
+        if (f) f(m);
+      };
+      ws.onclose = (e) => {
+        if (ws !== this.ws) return;
+        this.ws = null;
+        this.authed = false;
+        clearInterval(this.pinger);
+        if (e.code === 4401 || (e.code === 4404 && e.reason !== 'class_not_found')) {
+          this.stopped = true;
+          return this.on.state && this.on.state('denied', e.reason);
+        }
+        let state = navigator.onLine === false ? 'offline' : 'reconnecting';
+        if (e.code === 4404) {
+          // No such class yet: the teacher may be about to create it.
+          this.delay = 15000;
+          state = 'missing';
+        }
+        if (e.code === 1000 && e.reason === 'class ended') {
+          // The class may start again later; look now and then without hammering.
+          this.delay = 15000;
+          state = 'ended';
+        }
+        this.on.state && this.on.state(state);
+        const wait = this.delay * (0.75 + Math.random() / 2);
+        this.delay = Math.min(this.delay * 2, 15000);
+        this.retryTimer = setTimeout(() => this.connect(), wait);
+      };
+      // A link that died without a FIN keeps the socket "open" for minutes: ping every 10 s
+      // and give up on it when nothing came back for 20 s.
+      this.lastHeard = Date.now();
+      this.pinger = setInterval(() => {
+        if (ws.readyState !== 1) return;
+        if (Date.now() - this.lastHeard > 20000) return ws.close();
+        ws.send('{"type":"ping"}');
+      }, 10000);
+    }
+    // Also the way to try again after a new token was pasted.
+    reconnectNow() {
+      this.stopped = false;
+      this.delay = 1000;
+      if (this.ws && this.ws.readyState === 1 && Date.now() - this.lastHeard < 15000) return;
+      if (this.ws) {
+        const old = this.ws;
+        this.ws = null;
+        old.close();
+        this.on.state && this.on.state('reconnecting');
+      }
+      this.connect();
+    }
+    send(obj) {
+      if (!this.ws || this.ws.readyState !== 1) return false;
+      this.ws.send(JSON.stringify(obj));
+      return true;
+    }
+  }
+
+  // ---- chat ----
+  function timeOf(ms) {
+    const d = new Date(ms);
+    return d.toLocaleTimeString([], {hour: '2-digit', minute: '2-digit'});
+  }
+  // `box` is a <ul>; `remove(id)` present means the viewer may take messages down.
+  class Chat {
+    constructor(box, me, remove) {
+      this.box = box;
+      this.me = me;
+      this.remove = remove;
+    }
+    setHistory(messages) {
+      this.box.replaceChildren();
+      for (const m of messages) this.add(m, true);
+      this.box.scrollTop = this.box.scrollHeight;
+    }
+    add(m, quiet) {
+      if (this.box.querySelector('[data-id="' + CSS.escape(m.message_id) + '"]')) return;
+      const atEnd = this.box.scrollHeight - this.box.scrollTop - this.box.clientHeight < 40;
+      const li = el('li', {'data-id': m.message_id, class: m.role === 'student' ? '' : 'staff'},
+                    el('b', null, m.user_id === this.me() ? 'You' : m.user_id),
+                    m.role === 'student' ? null : el('em', null, ' ' + m.role),
+                    el('time', null, ' ' + timeOf(m.sent_at_ms)),
+                    this.remove ? el('button', {class: 'x', title: 'Remove for everyone',
+                                                'aria-label': 'Remove message',
+                                                onclick: () => this.remove(m.message_id)}, '×')
+                                : null,
+                    el('p', null, m.text));
+      this.box.append(li);
+      while (this.box.children.length > 300) this.box.firstChild.remove();
+      if (!quiet && atEnd) this.box.scrollTop = this.box.scrollHeight;
+    }
+    removed(id) {
+      const li = this.box.querySelector('[data-id="' + CSS.escape(id) + '"]');
+      if (li) li.remove();
+    }
+  }
+  const chatErrors = {
+    chat_rate_limited: 'Too many messages: wait a few seconds.',
+    invalid_field: 'Messages are 1 to 500 characters.',
+  };
+
+  // ---- slides ----
+  // Shows a slide's text at once and its image once it has loaded and decoded, then swaps, so
+  // moving never shows an empty or white frame. Decoded images are kept by URL (a deck is a
+  // few MB at most), so going back costs neither bytes nor time.
+  class SlideView {
+    constructor(box) {
+      this.box = box;
+      this.img = box.querySelector('img');
+      this.text = box.querySelector('.text');
+      this.cache = new Map();
+      this.url = '';
+    }
+    load(url, low) {
+      let p = this.cache.get(url);
+      if (!p) {
+        const im = new Image();
+        if (low) im.fetchPriority = 'low';
+        im.src = url;
+        p = im.decode().then(() => im, () => {
+          this.cache.delete(url);
+          return null;
+        });
+        this.cache.set(url, p);
+      }
+      return p;
+    }
+    // slide: {file_url, text, order_no, next_file_url}.
+    show(slide) {
+      const url = slide.file_url || '';
+      this.url = url;
+      this.box.dataset.order = slide.order_no || '';
+      const num = this.box.querySelector('.num');
+      if (num) num.textContent = slide.order_no || '';
+      this.text.textContent = slide.text || (slide.order_no ? 'Slide ' + slide.order_no : '');
+      this.box.classList.add('loading');
+      this.box.dataset.state = 'text';
+      if (!url) return;
+      this.load(url).then((im) => {
+        if (this.url !== url || !im) return;
+        // The decoded image itself goes on screen: no second decode, no blank frame.
+        im.alt = this.img.alt;
+        if (im !== this.img) this.img.replaceWith(im);
+        this.img = im;
+        this.box.classList.remove('loading');
+        this.box.dataset.state = 'image';
+        if (slide.next_file_url) setTimeout(() => this.load(slide.next_file_url, true), 300);
+      });
+    }
+  }
+
+  // ---- data used ----
+  // Bytes of slide images actually transferred (a cached image counts 0), from the browser's
+  // resource timing.
+  let slideBytes = 0;
+  if (window.PerformanceObserver) {
+    try {
+      performance.setResourceTimingBufferSize(2000);
+      new PerformanceObserver((list) => {
+        for (const e of list.getEntries())
+          if (e.name.includes('/slides/images/')) slideBytes += e.transferSize || 0;
+      }).observe({type: 'resource', buffered: true});
+    } catch (_) {
+      /* no resource timing: the meter shows audio only */
+    }
+  }
+  const slidesTransferred = () => slideBytes;
+  const mb = (b) => (b / 1e6).toFixed(b < 1e7 ? 2 : 1) + ' MB';
+
+  // ---- audio level of a MediaStream, 0..1, for meters ----
+  let audioCtx = null;
+  function levelMeter(stream, onLevel) {
+    audioCtx = audioCtx || new (window.AudioContext || window.webkitAudioContext)();
+    if (audioCtx.state === 'suspended') audioCtx.resume();
+    const src = audioCtx.createMediaStreamSource(stream);
+    const an = audioCtx.createAnalyser();
+    an.fftSize = 512;
+    src.connect(an);
+    const buf = new Float32Array(an.fftSize);
+    let stop = false;
+    const tick = () => {
+      if (stop) return;
+      an.getFloatTimeDomainData(buf);
+      let sum = 0;
+      for (const v of buf) sum += v * v;
+      onLevel(Math.min(1, Math.sqrt(sum / buf.length) * 4));
+      setTimeout(tick, 100);
+    };
+    tick();
+    return () => {
+      stop = true;
+      src.disconnect();
+    };
+  }
+
+  // The paste box for when the link carried no token.
+  function askToken(box, then) {
+    box.hidden = false;
+    box.querySelector('form').onsubmit = (e) => {
+      e.preventDefault();
+      const v = box.querySelector('textarea').value.trim();
+      if (!v) return;
+      setToken(v);
+      box.hidden = true;
+      then();
+    };
+  }
+
+  // One status line at the top; `kind` is ok, warn or bad.
+  function status(text, kind) {
+    const s = $('#status');
+    s.textContent = text;
+    s.className = kind || '';
+  }
+
+  return {API, classId, params, $, el, api, ApiError, rtcConfig, publicConfig, Socket, Chat,
+          chatErrors, SlideView, slidesTransferred, mb, levelMeter, askToken, status,
+          token: () => token, forgetToken};
+})();

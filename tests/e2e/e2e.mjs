@@ -9,9 +9,11 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import {fileURLToPath} from 'node:url';
 import {chromium} from 'playwright-core';
 
-const root = process.env.GRAMOTHI_SOURCE_ROOT || path.resolve(import.meta.dirname, '../..');
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = process.env.GRAMOTHI_SOURCE_ROOT || path.resolve(here, '../..');
 const bin = process.env.GRAMOTHI_BIN || path.join(root, 'build/core/gramothi');
 const pluginDir = process.env.GRAMOTHI_PLUGIN_DIR || path.join(root, 'build/plugins');
 const worker = process.env.GRAMOTHI_SLIDE_WORKER || path.join(root, 'build/slides/gramothi-slide-worker');
@@ -273,7 +275,7 @@ dir = ${pluginDir}
     executablePath, ignoreDefaultArgs: true, timeout: 60000,
     args: chromeFlags(path.join(dir, 'chrome-' + name), wav)});
   browser = await launch('near', '/usr/bin/chromium');
-  farBrowser = await launch('far', path.join(import.meta.dirname, 'chromium-far'));
+  farBrowser = await launch('far', path.join(here, 'chromium-far'));
 });
 
 after(async () => {

@@ -18,16 +18,20 @@
     const dot = $('#dot');
     dot.className = 'dot ' + st.conn;
     const join = $('#join');
-    join.disabled = !st.live || st.want || st.conn !== 'open';
+    join.disabled = st.want || st.conn !== 'open';
     $('#join-row').hidden = st.want;
     $('#audio-row').hidden = !st.want;
     $('#profile-badge').textContent = st.profile;
     if (st.conn === 'denied') return GL.status('This link is not valid for this class. Ask your teacher for a new one.', 'bad');
     if (st.conn === 'offline') return GL.status('You are offline. The class comes back when your connection does.', 'bad');
     if (st.conn === 'missing') return GL.status('This class has not been set up yet. This page keeps looking.', '');
-    if (st.ended) return GL.status('The class has ended.', '');
+    if (st.conn === 'ended' && !st.want) return GL.status('The class has ended.', '');
     if (st.conn !== 'open') return GL.status('Reconnecting…', 'warn');
-    if (!st.live) return GL.status('The class has not started yet. This page joins by itself when it does.', '');
+    if (!st.live) {
+      if (st.want) return GL.status('You are in. You will hear your teacher as soon as the class starts.', '');
+      if (st.ended) return GL.status('The class has ended.', '');
+      return GL.status('The class has not started yet. Tap Join to be ready.', '');
+    }
     if (!st.want) return GL.status(st.teacherLive ? 'Your teacher is speaking. Tap Join.' : 'The class is open. Tap Join.', 'ok');
     if (st.media === 'connected')
       return GL.status(st.teacherLive ? 'Listening.' : 'Connected. Waiting for your teacher’s microphone.', 'ok');
@@ -111,7 +115,7 @@
     authenticated(m) {
       st.me = m.user_id;
       st.live = m.class.state === 'live';
-      st.ended = m.class.state === 'ended';
+      st.ended = m.class.state === 'ended' && !!m.class.started_at;  // not a class never started
       const session = m.class.session_id || '';
       if (session !== st.session) loadData(session);
       listen();
@@ -126,6 +130,7 @@
     'class-ended'() {
       st.live = false;
       st.ended = true;
+      st.want = false;  // over for today: Join again for the next class
       closePc();
       render();
     },

@@ -138,7 +138,7 @@ const GL = (() => {
         let state = navigator.onLine === false ? 'offline' : 'reconnecting';
         if (e.code === 4404) {
           // No such class yet: the teacher may be about to create it.
-          this.delay = 15000;
+          this.delay = 5000;
           state = 'missing';
         }
         if (e.code === 1000 && e.reason === 'class ended') {

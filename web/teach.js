@@ -233,6 +233,7 @@
       }
       r.file_name = r.file_name || f.name;
       st.deck = r;
+      if (!sock.authed) sock.reconnectNow();  // the upload created the class
       deckStatus(r);
       $('#deck').value = '';
       render();

@@ -286,18 +286,32 @@ after(async () => {
   else fs.rmSync(dir, {recursive: true, force: true});
 });
 
-test('a teacher speaks and three students hear the tone, one of them only through TURN', async () => {
-  const teacher = await openPage(browser, 'teacher', `${base}/teach/${classId}?token=${token('teacher-ada', 'teacher')}`);
-  await teacher.click('#start');  // starts the class and switches the microphone on
-  await waitFor(teacher, () => window.glTeacher.pc && window.glTeacher.pc.connectionState === 'connected',
-                null, 20000, 'the teacher\'s microphone connected');
-
+test('a teacher prepares a deck, speaks, and three students hear the tone, one only through TURN', async () => {
   const who = {near: 'student-asha', relay: 'student-ravi', far: 'student-meera'};
   const url = (name) => `${base}/class/${classId}?token=${token(who[name], 'student')}` +
                         (name === 'relay' ? '&relay=1' : '');
-  await Promise.all([openPage(browser, 'near', url('near')), openPage(browser, 'relay', url('relay')),
-                     openPage(farBrowser, 'far', url('far'))]);
-  for (const name of ['near', 'relay', 'far']) {
+  // Before class: the teacher uploads the deck, which creates the class (not live yet).
+  const teacher = await openPage(browser, 'teacher', `${base}/teach/${classId}?token=${token('teacher-ada', 'teacher')}`);
+  await waitFor(teacher, () => window.glTeacher.conn === 'missing', null, 10000, 'a new class');
+  await teacher.setInputFiles('#deck', path.join(dir, 'deck.pdf'));
+  await teacher.click('#upload');
+  await waitFor(teacher, () => /6 slides ready/.test(document.querySelector('#deck-status').textContent),
+                null, 30000, 'the deck rendered');
+  await waitFor(teacher, () => document.querySelectorAll('#thumbs button').length === 6, null, 5000, 'thumbnails');
+  await waitFor(teacher, () => window.glTeacher.conn === 'open', null, 10000, 'the teacher\'s socket');
+
+  // One student is early: she sees page 1, taps Join and waits for the class to start.
+  const early = await openPage(browser, 'near', url('near'));
+  await waitFor(early, () => document.querySelector('#slide').dataset.state === 'image', null, 5000, 'slide 1');
+  await early.click('#join');
+  await waitFor(early, () => /as soon as the class starts/.test(document.querySelector('#status').textContent),
+                null, 5000, 'waiting for the class');
+
+  await teacher.click('#start');  // starts the class and switches the microphone on
+  await waitFor(teacher, () => window.glTeacher.pc && window.glTeacher.pc.connectionState === 'connected',
+                null, 20000, 'the teacher\'s microphone connected');
+  await Promise.all([openPage(browser, 'relay', url('relay')), openPage(farBrowser, 'far', url('far'))]);
+  for (const name of ['relay', 'far']) {
     const p = pages[name];
     await p.waitForSelector('#join:not([disabled])', {timeout: 10000});
     await p.click('#join');
@@ -332,16 +346,11 @@ test('a teacher speaks and three students hear the tone, one of them only throug
   assert.match(await teacher.textContent('#count'), /^3 listening/);
 });
 
-test('the teacher uploads a deck and moves slides: every student follows within 1 s', async () => {
+test('the teacher moves slides: every student follows within 1 s, at their own quality', async () => {
   const teacher = pages.teacher;
-  await teacher.setInputFiles('#deck', path.join(dir, 'deck.pdf'));
-  await teacher.click('#upload');
-  await teacher.waitForFunction(() => /6 slides ready/.test(document.querySelector('#deck-status').textContent),
-                                null, {timeout: 30000});
-  await teacher.waitForFunction(() => document.querySelectorAll('#thumbs button').length === 6);
   const students = ['near', 'relay', 'far'].map((n) => pages[n]);
   for (const p of students)
-    await p.waitForFunction(() => document.querySelector('#slide').dataset.order === '1', null, {timeout: 5000});
+    await waitFor(p, () => document.querySelector('#slide').dataset.order === '1', null, 5000, 'slide 1');
 
   const listing = (await api('GET', `/slides/${classId}`, 'student-asha', 'student')).json;
   // Each student picks a quality (the pin holds it still, so the test knows which image to expect).

@@ -199,6 +199,7 @@
   $('#preview').onchange = showSlide;
   document.addEventListener('keydown', (e) => {
     if (e.target.closest('input, textarea, select') || e.altKey || e.ctrlKey || e.metaKey) return;
+    if (e.key === ' ' && e.target.closest('button')) return;  // Space presses the button itself
     if (['ArrowRight', 'PageDown', ' '].includes(e.key)) move({action: 'next'});
     else if (['ArrowLeft', 'PageUp'].includes(e.key)) move({action: 'previous'});
     else return;
@@ -250,7 +251,7 @@
   function quality(link) {
     if (!link) return ['', ''];
     const cls = link.loss_pct < 2 && link.rtt_ms < 400 ? 'q-good' : link.loss_pct < 8 && link.rtt_ms < 1000 ? 'q-fair' : 'q-poor';
-    return [cls, link.loss_pct.toFixed(1) + '% · ' + link.rtt_ms + ' ms'];
+    return [cls, link.loss_pct + '% lost · ' + link.rtt_ms + ' ms'];
   }
   function renderPeople() {
     const rows = st.people.map((p) => {

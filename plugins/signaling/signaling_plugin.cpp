@@ -19,6 +19,7 @@
 #include <json-glib/json-glib.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -52,7 +53,7 @@ std::map<std::string, Room> rooms;
 int64_t stopped_subscription = 0, sync_subscription = 0, progress_subscription = 0;
 int64_t chat_subscription = 0, chat_removed_subscription = 0, started_subscription = 0;
 guint listeners_timer = 0;
-constexpr guint kListenersIntervalMs = 2000;
+constexpr guint kListenersIntervalMs = 3000;
 double chat_per_minute = 20;  // sustained; a burst of 5 is allowed
 // Chat allowance per class and user (all their sockets, and across reconnects): tokens and
 // when they were counted. Entries full again are dropped now and then.
@@ -206,9 +207,26 @@ std::string listeners_message(const Room &room) {
     json_builder_add_string_value(b, c->peer ? c->media_state.c_str() : "");
     g_autofree char *stats = c->peer ? host->media_stats(c->peer) : nullptr;
     g_autoptr(JsonParser) p = json_parser_new();
-    if (stats && json_parser_load_from_data(p, stats, -1, nullptr)) {
+    if (stats && json_parser_load_from_data(p, stats, -1, nullptr) &&
+        JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p))) {
+      // Coarse figures (whole percent, 10 ms), so the list is resent when the link really
+      // changed, not for every jitter: the teacher may be on a slow link too.
+      JsonObject *o = json_node_get_object(json_parser_get_root(p));
       json_builder_set_member_name(b, "link");
-      json_builder_add_value(b, json_node_copy(json_parser_get_root(p)));
+      json_builder_begin_object(b);
+      json_builder_set_member_name(b, "profile");
+      json_builder_add_string_value(b,
+                                    json_object_get_string_member_with_default(o, "profile", ""));
+      json_builder_set_member_name(b, "pinned");
+      json_builder_add_boolean_value(
+          b, json_object_get_boolean_member_with_default(o, "pinned", FALSE));
+      json_builder_set_member_name(b, "loss_pct");
+      json_builder_add_int_value(
+          b, std::llround(json_object_get_double_member_with_default(o, "loss_pct", 0)));
+      json_builder_set_member_name(b, "rtt_ms");
+      json_builder_add_int_value(
+          b, 10 * std::llround(json_object_get_double_member_with_default(o, "rtt_ms", 0) / 10));
+      json_builder_end_object(b);
     }
     json_builder_end_object(b);
   }

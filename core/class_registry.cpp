@@ -182,6 +182,21 @@ void ClassRegistry::pinned_profile(const std::string &user_id, const std::string
       [result, done = std::move(done)] { done(std::move(**result)); });
 }
 
+void ClassRegistry::attended(const std::string &class_id, const std::string &user_id,
+                             std::function<void(Result<bool>)> done) {
+  auto result = std::make_shared<std::optional<Result<bool>>>();
+  worker_.post(
+      [result, user_id, class_id](Database *db, const std::string &open_error) {
+        if (!db) {
+          result->emplace(unavailable(open_error));
+          return;
+        }
+        ClassStore store(*db);
+        result->emplace(store.attended(class_id, user_id));
+      },
+      [result, done = std::move(done)] { done(std::move(**result)); });
+}
+
 void ClassRegistry::health(HealthCallback done) {
   auto result = std::make_shared<std::optional<Result<int>>>();
   worker_.post(

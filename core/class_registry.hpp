@@ -35,6 +35,9 @@ class ClassRegistry {
   void pinned_profile(const std::string &user_id, const std::string &class_id,
                       std::function<void(Result<std::optional<std::string>>)> done);
   void health(HealthCallback done);
+  // Whether the user ever joined a session of the class (for access to its recordings).
+  void attended(const std::string &class_id, const std::string &user_id,
+                std::function<void(Result<bool>)> done);
 
   // Chat. post: the text is trimmed and must be 1..kMaxChatChars characters of UTF-8 without
   // control characters other than newlines and tabs (kInvalid "invalid_field"); publishes

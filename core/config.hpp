@@ -58,7 +58,7 @@ struct Config {
   std::string turn_shared_secret;
   int64_t turn_credential_ttl_s = 3600;
 
-  std::vector<PluginSpec> plugins = {{"rest", false}, {"signaling", false}};
+  std::vector<PluginSpec> plugins = {{"rest", false}, {"signaling", false}, {"recording", false}};
   std::string plugin_dir;     // empty = build tree / install dir
   std::string pipelines_dir;  // empty = source tree / install dir
   bool media_enabled = true;

@@ -6,7 +6,13 @@
 #include <gst/sdp/sdp.h>
 #include <gst/webrtc/webrtc.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <mutex>
 
 #include "bandwidth_controller.hpp"
@@ -119,9 +125,33 @@ struct Peer {
   std::shared_ptr<std::atomic<bool>> alive = std::make_shared<std::atomic<bool>>(true);
 };
 
+// One recording: a branch off the class's raw-audio tee (queue -> [recording] encoder ->
+// appsink) whose Ogg bytes are written to a file on the branch's own streaming thread, so a
+// slow or failing disk holds up nothing but the recording.
+struct Recorder {
+  RecordingId id = 0;
+  std::string path;
+  RecordingObserver observer;
+  GstElement *queue = nullptr, *encoder = nullptr, *sink = nullptr;
+  GstPad *tee_pad = nullptr;
+  bool ending = false;  // main loop: EOS sent or failed
+  // Streaming thread:
+  int fd = -1;
+  bool started = false, failed = false;
+  int64_t synced_at_us = 0;
+  std::atomic<bool> finished{false};  // the last page is on disk, or writing failed
+  std::atomic<bool> unlinked{false};  // off the tee: the branch may leave the pipeline
+  ~Recorder() {
+    if (fd >= 0) close(fd);
+  }
+};
+
 struct ClassMedia {
   std::string id;
   GstElement *pipeline = nullptr;
+  GstElement *tee = nullptr;
+  std::map<RecordingId, std::shared_ptr<Recorder>> recorders;
+  bool ended = false;  // end_class ran; the pipeline lives on until its recordings are final
   GstAppSrc *teacher_src = nullptr;  // owned reference
   std::vector<std::unique_ptr<Tier>> tiers;
   PeerId publisher = 0;
@@ -139,6 +169,10 @@ struct MediaEngine::Impl {
   std::map<std::string, std::unique_ptr<ClassMedia>> classes;
   std::map<PeerId, std::unique_ptr<Peer>> peers;
   PeerId next_id = 1;
+  // Classes that ended while recording: kept until the recordings have their last page.
+  std::vector<std::unique_ptr<ClassMedia>> draining;
+  std::map<RecordingId, ClassMedia *> recording_class;
+  RecordingId next_recording = 1;
   guint tick = 0;
   // Cleared by the destructor: deferred work queued on the main loop then does nothing.
   std::shared_ptr<bool> alive = std::make_shared<bool>(true);
@@ -160,7 +194,11 @@ struct MediaEngine::Impl {
   }
 
   Result<ClassMedia *> class_media(const std::string &class_id);
-  void destroy_class(ClassMedia *c);
+  // `drain`: keep the pipeline until its recordings are final (not at shutdown).
+  void destroy_class(ClassMedia *c, bool drain = true);
+  void teardown_class(ClassMedia *c);
+  void end_recorder(ClassMedia *c, const std::shared_ptr<Recorder> &r);
+  void recorder_done(RecordingId id, const std::string &state, const std::string &detail);
   Result<Peer *> new_peer(const std::string &class_id, const std::string &user_id, bool publisher,
                           PeerObserver observer, bool with_webrtcbin = true);
   void listen_webrtcbin(Peer *p, unsigned ssrc);
@@ -365,6 +403,7 @@ Result<ClassMedia *> MediaEngine::Impl::class_media(const std::string &class_id)
   bool ok = gst_element_link_many(silence, silence_caps, mixer, mixcaps, tee, nullptr) &&
             gst_element_link(teacher, mixer);
   c->teacher_src = GST_APP_SRC(gst_object_ref(teacher));
+  c->tee = tee;
 
   for (const auto &profile : profiles.all()) {
     auto tier = std::make_unique<Tier>();
@@ -412,19 +451,213 @@ Result<ClassMedia *> MediaEngine::Impl::class_media(const std::string &class_id)
   return raw_ptr;
 }
 
-void MediaEngine::Impl::destroy_class(ClassMedia *c) {
+void MediaEngine::Impl::destroy_class(ClassMedia *c, bool drain) {
   std::vector<PeerId> ids;
   if (c->publisher) ids.push_back(c->publisher);
   for (auto &[user, id] : c->listeners)
     ids.push_back(id);
   for (PeerId id : ids)
     if (Peer *p = find(id)) close_peer(p, "class-ended", true);
+  auto it = classes.find(c->id);
+  if (!drain || c->recorders.empty() || it == classes.end()) return teardown_class(c);
+  // Recordings get their final page first; the pipeline goes when they have (or after 5 s).
+  c->ended = true;
+  draining.push_back(std::move(it->second));
+  classes.erase(it);
+  for (auto [id, r] : std::map<RecordingId, std::shared_ptr<Recorder>>(c->recorders))
+    end_recorder(c, r);
+  struct Drain {
+    Impl *engine;
+    ClassMedia *c;
+    std::shared_ptr<bool> alive;
+  };
+  g_timeout_add_seconds_full(
+      G_PRIORITY_DEFAULT, 5,
+      [](gpointer d) -> gboolean {
+        auto *x = static_cast<Drain *>(d);
+        if (!*x->alive) return G_SOURCE_REMOVE;
+        for (auto &held : x->engine->draining)
+          if (held.get() == x->c) {
+            for (auto &[id, r] : std::map(x->c->recorders))
+              x->engine->recorder_done(id, "failed", "the recording did not finish in time");
+            break;
+          }
+        return G_SOURCE_REMOVE;
+      },
+      new Drain{this, c, alive}, [](gpointer d) { delete static_cast<Drain *>(d); });
+}
+
+void MediaEngine::Impl::teardown_class(ClassMedia *c) {
+  for (auto &[id, r] : c->recorders) {
+    recording_class.erase(id);
+    if (r->observer) r->observer("failed", "the server stopped before the recording finished");
+  }
+  c->recorders.clear();
   gst_element_set_state(c->pipeline, GST_STATE_NULL);
   g_source_remove(c->bus_watch);
   gst_object_unref(c->teacher_src);
   gst_object_unref(c->pipeline);
   log_media(LogLevel::kInfo, "class " + c->id + ": media stopped");
-  classes.erase(c->id);
+  if (!c->ended) {
+    classes.erase(c->id);
+    return;
+  }
+  std::erase_if(draining, [c](const std::unique_ptr<ClassMedia> &d) { return d.get() == c; });
+}
+
+namespace {
+
+struct RecorderRef {
+  MediaEngine::Impl *engine;
+  RecordingId id;
+  std::shared_ptr<bool> alive;
+};
+
+void recorder_news(const RecorderRef &ref, const std::string &state, const std::string &detail) {
+  run_on_main([ref, state, detail] {
+    if (*ref.alive) ref.engine->recorder_done(ref.id, state, detail);
+  });
+}
+
+// The recording branch's streaming thread: write every Ogg page as it comes.
+GstFlowReturn on_recorder_sample(GstAppSink *sink, gpointer data) {
+  auto *ref = static_cast<std::pair<RecorderRef, std::shared_ptr<Recorder>> *>(data);
+  Recorder &r = *ref->second;
+  g_autoptr(GstSample) sample = gst_app_sink_pull_sample(sink);
+  if (!sample || r.failed) return GST_FLOW_OK;
+  GstBuffer *buffer = gst_sample_get_buffer(sample);
+  GstMapInfo map;
+  if (!buffer || !gst_buffer_map(buffer, &map, GST_MAP_READ)) return GST_FLOW_OK;
+  size_t done = 0;
+  int err = 0;
+  while (done < map.size) {
+    ssize_t n = write(r.fd, map.data + done, map.size - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      err = n < 0 ? errno : ENOSPC;
+      break;
+    }
+    done += static_cast<size_t>(n);
+  }
+  gst_buffer_unmap(buffer, &map);
+  int64_t now = g_get_monotonic_time();
+  if (!err && now - r.synced_at_us > 5 * G_USEC_PER_SEC) {
+    if (fdatasync(r.fd) != 0 && errno != EINVAL) err = errno;
+    r.synced_at_us = now;
+  }
+  if (err) {
+    r.failed = true;
+    r.finished = true;
+    recorder_news(ref->first, "failed",
+                  std::string("cannot write the recording: ") + strerror(err));
+  } else if (!r.started) {
+    r.started = true;
+    r.synced_at_us = now;
+    // The first page holds only headers; time 0 is about now, less the mixer's latency.
+    recorder_news(ref->first, "recording", std::to_string(g_get_real_time() / 1000 - 40));
+  }
+  return GST_FLOW_OK;
+}
+
+void on_recorder_eos(GstAppSink *, gpointer data) {
+  auto *ref = static_cast<std::pair<RecorderRef, std::shared_ptr<Recorder>> *>(data);
+  Recorder &r = *ref->second;
+  if (r.failed) return;
+  if (fdatasync(r.fd) != 0 && errno != EINVAL) {
+    r.failed = true;
+    r.finished = true;
+    return recorder_news(ref->first, "failed",
+                         std::string("cannot write the recording: ") + strerror(errno));
+  }
+  r.finished = true;
+  recorder_news(ref->first, "stopped", "");
+}
+
+}  // namespace
+
+// Cuts the branch off the tee where no buffer is in flight, then sends it EOS so the encoder
+// and the muxer write their last page; on_recorder_eos reports when that is on disk.
+void MediaEngine::Impl::end_recorder(ClassMedia *, const std::shared_ptr<Recorder> &r) {
+  if (r->ending) return;
+  r->ending = true;
+  gst_pad_add_probe(
+      r->tee_pad, GST_PAD_PROBE_TYPE_IDLE,
+      [](GstPad *pad, GstPadProbeInfo *, gpointer d) -> GstPadProbeReturn {
+        Recorder &rec = **static_cast<std::shared_ptr<Recorder> *>(d);
+        if (rec.unlinked.exchange(true)) return GST_PAD_PROBE_REMOVE;
+        if (GstPad *peer = gst_pad_get_peer(pad)) {
+          gst_pad_unlink(pad, peer);
+          gst_pad_send_event(peer, gst_event_new_eos());
+          gst_object_unref(peer);
+        }
+        return GST_PAD_PROBE_REMOVE;
+      },
+      new std::shared_ptr<Recorder>(r),
+      [](gpointer d) { delete static_cast<std::shared_ptr<Recorder> *>(d); });
+}
+
+namespace {
+
+// Takes a finished recording branch out of its pipeline once it is off the tee (the probe that
+// cuts it may still be pending; then this looks again every 20 ms).
+void remove_branch(GstElement *pipeline, GstElement *tee, std::shared_ptr<Recorder> r) {
+  struct Job {
+    GstElement *pipeline, *tee;
+    std::shared_ptr<Recorder> r;
+    int tries = 0;
+  };
+  auto *job = new Job{GST_ELEMENT(gst_object_ref(pipeline)), GST_ELEMENT(gst_object_ref(tee)),
+                      std::move(r)};
+  g_timeout_add_full(
+      G_PRIORITY_DEFAULT, 20,
+      [](gpointer d) -> gboolean {
+        auto *j = static_cast<Job *>(d);
+        if (!j->r->unlinked && ++j->tries < 250) return G_SOURCE_CONTINUE;
+        Recorder &r = *j->r;
+        for (GstElement *e : {r.queue, r.encoder, r.sink}) {
+          gst_element_set_locked_state(e, TRUE);
+          gst_element_set_state(e, GST_STATE_NULL);
+        }
+        gst_bin_remove_many(GST_BIN(j->pipeline), r.queue, r.encoder, r.sink, nullptr);
+        gst_element_release_request_pad(j->tee, r.tee_pad);
+        gst_object_unref(r.tee_pad);
+        r.tee_pad = nullptr;
+        return G_SOURCE_REMOVE;
+      },
+      job,
+      [](gpointer d) {
+        auto *j = static_cast<Job *>(d);
+        gst_object_unref(j->tee);
+        gst_object_unref(j->pipeline);
+        delete j;
+      });
+}
+
+}  // namespace
+
+// On the main loop: a recording's news. Its last ("stopped"/"failed") removes the branch, and
+// the class pipeline too if the class ended and this was its last recording.
+void MediaEngine::Impl::recorder_done(RecordingId id, const std::string &state,
+                                      const std::string &detail) {
+  auto where = recording_class.find(id);
+  if (where == recording_class.end()) return;
+  ClassMedia *c = where->second;
+  auto it = c->recorders.find(id);
+  if (it == c->recorders.end()) return;
+  std::shared_ptr<Recorder> r = it->second;
+  if (state == "recording") {
+    if (r->observer) r->observer(state, detail);
+    return;
+  }
+  if (state == "failed")
+    log_media(LogLevel::kError, "class " + c->id + ": recording " + r->path + ": " + detail);
+  recording_class.erase(where);
+  c->recorders.erase(it);
+  if (!r->ending) end_recorder(c, r);
+  if (!c->ended) remove_branch(c->pipeline, c->tee, r);  // an ended class goes as a whole
+  RecordingObserver observer = std::move(r->observer);
+  if (c->ended && c->recorders.empty()) teardown_class(c);
+  if (observer) observer(state, detail);
 }
 
 void MediaEngine::Impl::setup_webrtc(Peer *p) {
@@ -657,8 +890,28 @@ MediaEngine::MediaEngine(const ProfileSet &profiles, MediaPipelines pipelines, I
 MediaEngine::~MediaEngine() {
   g_source_remove(impl_->tick);
   *impl_->alive = false;
+  // Recordings get their last page written (up to 2 s), so they end complete; their owners
+  // (plugins, shutting down) are not called any more.
+  std::vector<std::shared_ptr<Recorder>> open;
+  auto finish = [&](ClassMedia *c) {
+    for (auto &[id, r] : c->recorders) {
+      r->observer = nullptr;
+      impl_->end_recorder(c, r);
+      open.push_back(r);
+    }
+  };
+  for (auto &[id, c] : impl_->classes)
+    finish(c.get());
+  for (auto &c : impl_->draining)
+    finish(c.get());
+  for (int i = 0; i < 200 && !std::all_of(open.begin(), open.end(),
+                                          [](auto &r) { return r->finished.load(); });
+       i++)
+    g_usleep(10000);
   while (!impl_->classes.empty())
-    impl_->destroy_class(impl_->classes.begin()->second.get());
+    impl_->destroy_class(impl_->classes.begin()->second.get(), false);
+  while (!impl_->draining.empty())
+    impl_->teardown_class(impl_->draining.back().get());
   impl_->peers.clear();
   gst_object_unref(impl_->clock);
 }
@@ -1027,6 +1280,70 @@ void MediaEngine::close(PeerId id) {
 void MediaEngine::end_class(const std::string &class_id) {
   auto it = impl_->classes.find(class_id);
   if (it != impl_->classes.end()) impl_->destroy_class(it->second.get());
+}
+
+Result<RecordingId> MediaEngine::record(const std::string &class_id, const std::string &path,
+                                        int bitrate_bps, RecordingObserver observer) {
+  auto cm = impl_->class_media(class_id);
+  if (!cm) return cm.error();
+  ClassMedia *c = *cm;
+  auto r = std::make_shared<Recorder>();
+  r->id = impl_->next_recording++;
+  r->path = path;
+  r->observer = std::move(observer);
+  r->fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  if (r->fd < 0)
+    return media_error(ErrorKind::kUnavailable, "recording_failed",
+                       "cannot create " + path + ": " + strerror(errno));
+  std::string why;
+  r->encoder = parse_bin(impl_->pipes.recorder(bitrate_bps), &why);
+  if (!r->encoder)
+    return media_error(ErrorKind::kInternal, "media_error", "recording encoder: " + why);
+  r->queue = gst_element_factory_make("queue", nullptr);
+  g_object_set(r->queue, "max-size-time", static_cast<guint64>(5 * GST_SECOND), "max-size-bytes",
+               0u, "max-size-buffers", 0u, "leaky", 2 /* downstream */, nullptr);
+  r->sink = gst_element_factory_make("appsink", nullptr);
+  g_object_set(r->sink, "sync", FALSE, "async", FALSE, nullptr);
+  GstAppSinkCallbacks cb = {};
+  cb.new_sample = on_recorder_sample;
+  cb.eos = on_recorder_eos;
+  gst_app_sink_set_callbacks(
+      GST_APP_SINK(r->sink), &cb,
+      new std::pair<RecorderRef, std::shared_ptr<Recorder>>(
+          RecorderRef{impl_.get(), r->id, impl_->alive}, r),
+      [](gpointer d) {
+        delete static_cast<std::pair<RecorderRef, std::shared_ptr<Recorder>> *>(d);
+      });
+  gst_bin_add_many(GST_BIN(c->pipeline), r->queue, r->encoder, r->sink, nullptr);
+  bool ok = gst_element_link_many(r->queue, r->encoder, r->sink, nullptr);
+  // The branch runs before the tee feeds it, so the shared source never waits for it.
+  for (GstElement *e : {r->sink, r->encoder, r->queue})
+    ok = ok && gst_element_sync_state_with_parent(e);
+  GstPad *sinkpad = gst_element_get_static_pad(r->queue, "sink");
+  r->tee_pad = gst_element_request_pad_simple(c->tee, "src_%u");
+  ok = ok && r->tee_pad && gst_pad_link(r->tee_pad, sinkpad) == GST_PAD_LINK_OK;
+  gst_object_unref(sinkpad);
+  if (!ok) {
+    for (GstElement *e : {r->queue, r->encoder, r->sink})
+      gst_element_set_state(e, GST_STATE_NULL);
+    gst_bin_remove_many(GST_BIN(c->pipeline), r->queue, r->encoder, r->sink, nullptr);
+    if (r->tee_pad) {
+      gst_element_release_request_pad(c->tee, r->tee_pad);
+      gst_object_unref(r->tee_pad);
+    }
+    return media_error(ErrorKind::kInternal, "media_error", "cannot start the recording branch");
+  }
+  c->recorders[r->id] = r;
+  impl_->recording_class[r->id] = c;
+  log_media(LogLevel::kInfo, "class " + class_id + ": recording to " + path);
+  return r->id;
+}
+
+void MediaEngine::stop_recording(RecordingId id) {
+  auto it = impl_->recording_class.find(id);
+  if (it == impl_->recording_class.end()) return;
+  auto r = it->second->recorders.find(id);
+  if (r != it->second->recorders.end()) impl_->end_recorder(it->second, r->second);
 }
 
 std::optional<ListenerStats> MediaEngine::stats(PeerId id) const {

@@ -63,6 +63,14 @@ struct ListenerStats {
 
 using PeerId = uint64_t;
 
+// A class recording's news, on the main loop: "recording" once the first audio is on disk
+// (detail: the wall-clock time, in ms since the epoch, that the file's time 0 stands for);
+// "stopped" when the file is complete (after stop_recording or the end of the class); "failed"
+// (detail: why, e.g. the disk is full) when it cannot go on, the class going on without it.
+// The last call is "stopped" or "failed".
+using RecordingObserver = std::function<void(const std::string &state, const std::string &detail)>;
+using RecordingId = uint64_t;
+
 class MediaEngine {
  public:
   // `lite`: the listeners' shared transport; null gives every listener a webrtcbin instead.
@@ -93,6 +101,16 @@ class MediaEngine {
   void close(PeerId peer);
   // Tears the class down; every peer gets state "closed" with detail "class-ended".
   void end_class(const std::string &class_id);
+
+  // Records the class's audio (what listeners hear, silence included while no teacher speaks)
+  // as Ogg/Opus at `bitrate_bps` into `path` (created or truncated), from now until
+  // stop_recording or the end of the class. Pages reach the file at least every 500 ms
+  // ([recording] in media.ini) and are synced to disk every 5 s.
+  // Errors: "media_unavailable" (the class pipeline), "recording_failed" (the file).
+  Result<RecordingId> record(const std::string &class_id, const std::string &path, int bitrate_bps,
+                             RecordingObserver observer);
+  // Ends the recording cleanly (the final Ogg page); "stopped" follows. Unknown ids are ignored.
+  void stop_recording(RecordingId id);
 
   std::optional<ListenerStats> stats(PeerId peer) const;
   size_t listener_count(const std::string &class_id) const;

@@ -74,6 +74,18 @@ std::string MediaPipelines::encoder(const BandwidthProfile &p) const {
                           {"loss_pct", std::to_string(p.opus_loss_pct)}});
 }
 
+// Speech at a small size: 60 ms frames, VBR; Ogg pages at least every 500 ms, so a recording
+// cut off by a crash loses at most about that much.
+constexpr const char *kDefaultRecorder =
+    "audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=1 ! opusenc audio-type=voice "
+    "bitrate=${bitrate_bps} frame-size=60 bitrate-type=vbr dtx=false ! oggmux "
+    "max-delay=500000000 max-page-delay=500000000";
+
+std::string MediaPipelines::recorder(int bitrate_bps) const {
+  return expand(record_.empty() ? kDefaultRecorder : record_,
+                {{"bitrate_bps", std::to_string(bitrate_bps)}});
+}
+
 std::string MediaPipelines::payloader(unsigned pt, unsigned ssrc) const {
   return expand(pay_, {{"pt", std::to_string(pt)}, {"ssrc", std::to_string(ssrc)}});
 }
@@ -89,15 +101,17 @@ Result<MediaPipelines> MediaPipelines::load(const std::string &path, const Profi
   if (!g_key_file_load_from_data(kf, contents, length, G_KEY_FILE_NONE, &err))
     return pipelines_error(path + ": " + err->message);
 
-  const std::map<std::string, std::set<std::string>> known = {
-      {"ingest", {"decode"}}, {"encoder", {"encode"}}, {"listener", {"pay"}}};
+  const std::map<std::string, std::set<std::string>> known = {{"ingest", {"decode"}},
+                                                              {"encoder", {"encode"}},
+                                                              {"listener", {"pay"}},
+                                                              {"recording", {"encode"}}};
   gsize n_groups = 0;
   g_auto(GStrv) groups = g_key_file_get_groups(kf, &n_groups);
   for (gsize i = 0; i < n_groups; i++) {
     auto g = known.find(groups[i]);
     if (g == known.end())
       return pipelines_error(path + ": [" + groups[i] +
-                             "]: unknown group (known: ingest, encoder, listener)");
+                             "]: unknown group (known: ingest, encoder, listener, recording)");
     g_auto(GStrv) keys = g_key_file_get_keys(kf, groups[i], nullptr, nullptr);
     for (char **k = keys; k && *k; k++)
       if (!g->second.count(*k))
@@ -119,6 +133,9 @@ Result<MediaPipelines> MediaPipelines::load(const std::string &path, const Profi
     *f.out = v;
   }
 
+  if (g_autofree char *v = g_key_file_get_string(kf, "recording", "encode", nullptr))
+    m.record_ = g_strstrip(v);
+
   auto check = [&](const char *group, const char *key, const std::string &description,
                    const std::string &context) -> std::optional<Error> {
     std::string why = try_parse(description);
@@ -128,6 +145,7 @@ Result<MediaPipelines> MediaPipelines::load(const std::string &path, const Profi
   };
   if (auto e = check("ingest", "decode", m.decode_, "")) return *e;
   if (auto e = check("listener", "pay", m.payloader(111, 12345), "")) return *e;
+  if (auto e = check("recording", "encode", m.recorder(24000), "")) return *e;
   for (const auto &p : profiles.all()) {
     if (p.opus_frame_ms != 10 && p.opus_frame_ms != 20 && p.opus_frame_ms != 40 &&
         p.opus_frame_ms != 60)

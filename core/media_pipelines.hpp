@@ -20,12 +20,15 @@ class MediaPipelines {
   std::string decode() const { return decode_; }
   std::string encoder(const BandwidthProfile &p) const;
   std::string payloader(unsigned pt, unsigned ssrc) const;
+  // Raw audio in, an Ogg/Opus byte stream out, at `bitrate_bps` ([recording] encode; a built-in
+  // default when the file has none).
+  std::string recorder(int bitrate_bps) const;
 
   // Replaces ${name} with values[name]; unknown placeholders are left as they are.
   static std::string expand(const std::string &text, const std::map<std::string, std::string> &v);
 
  private:
-  std::string decode_, encode_, pay_;
+  std::string decode_, encode_, pay_, record_;
 };
 
 }  // namespace gramothi

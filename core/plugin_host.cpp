@@ -16,6 +16,8 @@
 #include "turn.hpp"
 
 struct GramothiPluginContext {
+  // Cleared at unload: callbacks still on their way (recordings) then stay away from the plugin.
+  std::shared_ptr<bool> alive = std::make_shared<bool>(true);
   gramothi::PluginHost *host = nullptr;
   gramothi::HostServices *services = nullptr;
   std::string name;
@@ -515,6 +517,54 @@ void host_chat_remove(GramothiPluginContext *ctx, const GramothiPrincipal *who,
                                       message_id ? message_id : "", answer(done, user_data));
 }
 
+const char *host_data_dir(GramothiPluginContext *ctx) {
+  return ctx->services->config->data_dir.c_str();
+}
+
+uint64_t host_media_record_start(GramothiPluginContext *ctx, const char *class_id, const char *path,
+                                 int32_t bitrate_bps, GramothiRecordingCallback on_state,
+                                 void *user_data, GramothiError *error) {
+  if (!ctx->services->media) {
+    fill_error(error, Error{ErrorKind::kUnavailable, "media_unavailable",
+                            "The server runs without live audio."});
+    return 0;
+  }
+  if (!class_id || !valid_class_id(class_id) || !path || !*path || bitrate_bps < 6000 ||
+      bitrate_bps > 510000) {
+    fill_error(error, Error{ErrorKind::kInvalid, "invalid_argument",
+                            "A class id, a path and a bitrate of 6000..510000 bit/s are needed."});
+    return 0;
+  }
+  std::shared_ptr<bool> alive = ctx->alive;
+  auto id = ctx->services->media->record(
+      class_id, path, bitrate_bps,
+      [alive, on_state, user_data](const std::string &state, const std::string &detail) {
+        if (*alive && on_state) on_state(state.c_str(), detail.c_str(), user_data);
+      });
+  if (!id) {
+    fill_error(error, id.error());
+    return 0;
+  }
+  return *id;
+}
+
+void host_media_record_stop(GramothiPluginContext *ctx, uint64_t id) {
+  if (ctx->services->media) ctx->services->media->stop_recording(id);
+}
+
+void host_class_attended(GramothiPluginContext *ctx, const char *class_id, const char *user_id,
+                         GramothiResultCallback done, void *user_data) {
+  if (!done) return;
+  if (!class_id || !user_id || !valid_class_id(class_id) || !valid_user_id(user_id)) {
+    Error e{ErrorKind::kInvalid, "invalid_argument", "A class id and a user id are needed."};
+    return deliver(done, user_data, &e, "");
+  }
+  ctx->services->classes->attended(class_id, user_id, [done, user_data](Result<bool> r) {
+    if (!r) return deliver(done, user_data, &r.error(), "");
+    deliver(done, user_data, nullptr, *r ? "{\"attended\":true}" : "{\"attended\":false}");
+  });
+}
+
 const GramothiHost kHostTable = {
     GRAMOTHI_PLUGIN_ABI_MAJOR,
     GRAMOTHI_PLUGIN_ABI_MINOR,
@@ -570,6 +620,10 @@ const GramothiHost kHostTable = {
     host_chat_recent,
     host_chat_remove,
     host_media_stats,
+    host_data_dir,
+    host_media_record_start,
+    host_media_record_stop,
+    host_class_attended,
 };
 
 Error refuse(const std::string &code, const std::string &message) {
@@ -675,6 +729,7 @@ void PluginHost::unload_all() {
     // Connections go first, without calling the plugin back, so shutdown() sees no callbacks.
     ws_remove_routes(&services_, &ctx->ws_routes);
     if (ctx->descriptor->shutdown) ctx->descriptor->shutdown(ctx->state);
+    *ctx->alive = false;
     services_.router->remove_routes(ctx.get());
     for (int64_t id : ctx->subscriptions)
       services_.bus->unsubscribe(id);

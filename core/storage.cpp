@@ -430,6 +430,18 @@ Result<std::optional<std::string>> ClassStore::pinned_profile(const std::string 
   }
 }
 
+Result<bool> ClassStore::attended(const std::string &class_id, const std::string &user_id) {
+  try {
+    auto rows = db_.query(
+        "SELECT 1 FROM attendance a JOIN sessions s ON s.session_id = a.session_id "
+        "WHERE s.class_id = $1 AND a.user_id = $2 LIMIT 1",
+        {class_id, user_id});
+    return !rows.empty();
+  } catch (const StorageError &e) {
+    return from_storage(e);
+  }
+}
+
 Result<std::vector<AttendanceRecord>> ClassStore::attendance(const std::string &session_id) {
   try {
     auto rows = db_.query(

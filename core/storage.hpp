@@ -138,6 +138,8 @@ class ClassStore {
   Result<std::optional<std::string>> pinned_profile(const std::string &class_id,
                                                     const std::string &user_id);
   Result<std::vector<AttendanceRecord>> attendance(const std::string &session_id);
+  // Whether the user ever joined a session of the class.
+  Result<bool> attended(const std::string &class_id, const std::string &user_id);
 
  private:
   Database &db_;

@@ -42,7 +42,7 @@ extern "C" {
 #endif
 
 #define GRAMOTHI_PLUGIN_ABI_MAJOR 1
-#define GRAMOTHI_PLUGIN_ABI_MINOR 3
+#define GRAMOTHI_PLUGIN_ABI_MINOR 4
 #define GRAMOTHI_PLUGIN_ENTRY "gramothi_plugin_describe"
 
 #if defined(__GNUC__)
@@ -140,6 +140,9 @@ typedef struct {
   void (*state)(const char *state, const char *detail, void *user_data);
   void (*profile_changed)(const char *profile, const char *reason, void *user_data);
 } GramothiMediaCallbacks;
+
+/* --- 1.4 types --- */
+typedef void (*GramothiRecordingCallback)(const char *state, const char *detail, void *user_data);
 
 /* --- 1.2 types --- */
 
@@ -312,6 +315,27 @@ typedef struct GramothiHost {
    * {"profile": "low", "pinned": false, "loss_pct": 1.5, "rtt_ms": 84, "frames_sent": 1200}.
    * NULL for a publisher or an unknown peer. */
   char *(*media_stats)(GramothiMediaPeer *peer);
+
+  /* --- 1.4: recording --- */
+  /* The server's data folder (absolute or relative to the working directory); plugins keep
+   * their files in a subfolder named after themselves. */
+  const char *(*data_dir)(GramothiPluginContext *ctx);
+  /* Records a class's audio (what listeners hear; silence while no teacher speaks) as
+   * Ogg/Opus at `bitrate_bps` into `path` (created or truncated), starting the class's media if
+   * needed. Returns the recording's id, or 0 and fills `error`. `on_state` is called on the main
+   * loop: "recording" once audio is on disk (detail: the epoch milliseconds the file's time 0
+   * stands for), then once "stopped" (complete, after media_record_stop or the end of the
+   * class) or "failed" (detail says why: the disk is full, ...; the class goes on). Never after
+   * the plugin's shutdown. */
+  uint64_t (*media_record_start)(GramothiPluginContext *ctx, const char *class_id, const char *path,
+                                 int32_t bitrate_bps, GramothiRecordingCallback on_state,
+                                 void *user_data, GramothiError *error);
+  /* Ends a recording cleanly; "stopped" follows. Unknown or finished ids are ignored. */
+  void (*media_record_stop)(GramothiPluginContext *ctx, uint64_t recording_id);
+  /* {"attended": true|false}: whether `user_id` ever joined a session of the class as a
+   * listener or over REST join. */
+  void (*class_attended)(GramothiPluginContext *ctx, const char *class_id, const char *user_id,
+                         GramothiResultCallback done, void *user_data);
 } GramothiHost;
 
 /* True when `host` (of any 1.x minor) carries `field`. */

@@ -23,9 +23,10 @@ TEST(Config, DefaultsNeedNoFile) {
   EXPECT_EQ(c.data_dir, "data");
   EXPECT_FALSE(c.uses_postgres());
   EXPECT_EQ(c.sqlite_path(), "data/gramothi.db");
-  ASSERT_EQ(c.plugins.size(), 2u);
+  ASSERT_EQ(c.plugins.size(), 3u);
   EXPECT_EQ(c.plugins[0].name, "rest");
   EXPECT_EQ(c.plugins[1].name, "signaling");
+  EXPECT_EQ(c.plugins[2].name, "recording");
   EXPECT_TRUE(c.media_enabled);
   EXPECT_FALSE(validate_config(c).has_value());
 }

@@ -1,0 +1,695 @@
+// The recording plugin: records each live class (by default, or when the teacher asks) as
+// Ogg/Opus at a speech bitrate, with a timeline of slide changes and chat, so students who
+// missed the class can catch up.
+//
+// On disk, one folder per recording under [plugin.recording] dir (DATA_DIR/recordings):
+//   recording.json   what the recording is: class, session, times, state, error
+//   audio.ogg        written by the host's media engine as the class goes
+//   timeline.jsonl   one JSON object per line: {"t_ms": offset, "type": "slide"|"chat"|...}
+// A recording still "recording" when the plugin starts was cut off by a crash: it is finalized
+// then (the partial last Ogg page cut, the duration read from the last granule position).
+// File work runs on one writer thread, never on the main loop.
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+
+#include <algorithm>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gramothi/plugin.h"
+#include "ogg_pages.hpp"
+
+namespace {
+
+const GramothiHost *host = nullptr;
+GramothiPluginContext *ctx = nullptr;
+
+constexpr const char *kBase = "/api/v1/recordings";
+
+struct Settings {
+  bool record_by_default = true;
+  int bitrate_kbps = 24;
+  std::string dir;
+} settings;
+
+// What is known of one recording (the index; recording.json on disk holds the same).
+struct Recording {
+  std::string id, class_id, session_id, teacher_id;
+  std::string state;  // recording, complete, interrupted, failed
+  std::string error;
+  int64_t started_at_ms = 0, ended_at_ms = 0, duration_ms = 0, audio_bytes = 0;
+  int bitrate_kbps = 0;
+  int slide_changes = 0, chat_messages = 0;
+};
+std::map<std::string, Recording> index_;    // by recording id
+std::map<std::string, std::string> active;  // class id -> recording id (while recording)
+std::map<std::string, uint64_t> media_ids;  // recording id -> host recording id
+std::map<std::string, bool> class_choice;   // class id -> record? (REST, for the next start)
+GThreadPool *writer = nullptr;
+int64_t started_subscription = 0, stopped_subscription = 0, sync_subscription = 0,
+        chat_subscription = 0, removed_subscription = 0;
+
+void log(int level, const std::string &m) {
+  host->log(ctx, level, m.c_str());
+}
+
+// ---- the writer thread ----
+
+using Job = std::function<void()>;
+void on_writer(gpointer data, gpointer) {
+  std::unique_ptr<Job> job(static_cast<Job *>(data));
+  (*job)();
+}
+// Runs `work` on the writer thread, then `then` on the main loop.
+void in_writer(Job work, Job then = nullptr) {
+  auto *job = new Job([work = std::move(work), then = std::move(then)] {
+    work();
+    if (then)
+      g_idle_add_full(
+          G_PRIORITY_DEFAULT,
+          [](gpointer d) -> gboolean {
+            (*static_cast<Job *>(d))();
+            return G_SOURCE_REMOVE;
+          },
+          new Job(then), [](gpointer d) { delete static_cast<Job *>(d); });
+  });
+  g_thread_pool_push(writer, job, nullptr);
+}
+
+std::string folder(const std::string &id) {
+  return settings.dir + "/" + id;
+}
+
+std::string to_json(const Recording &r) {
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  auto str = [&](const char *k, const std::string &v) {
+    json_builder_set_member_name(b, k);
+    if (v.empty())
+      json_builder_add_null_value(b);
+    else
+      json_builder_add_string_value(b, v.c_str());
+  };
+  auto num = [&](const char *k, int64_t v) {
+    json_builder_set_member_name(b, k);
+    json_builder_add_int_value(b, v);
+  };
+  str("recording_id", r.id);
+  str("class_id", r.class_id);
+  str("session_id", r.session_id);
+  str("teacher_id", r.teacher_id);
+  str("state", r.state);
+  str("error", r.error);
+  num("started_at_ms", r.started_at_ms);
+  num("ended_at_ms", r.ended_at_ms);
+  num("duration_ms", r.duration_ms);
+  num("audio_bytes", r.audio_bytes);
+  num("bitrate_kbps", r.bitrate_kbps);
+  num("slide_changes", r.slide_changes);
+  num("chat_messages", r.chat_messages);
+  json_builder_end_object(b);
+  g_autoptr(JsonNode) root = json_builder_get_root(b);
+  g_autofree char *text = json_to_string(root, FALSE);
+  return text;
+}
+
+bool from_json(const std::string &text, Recording *r) {
+  g_autoptr(JsonParser) p = json_parser_new();
+  if (!json_parser_load_from_data(p, text.c_str(), -1, nullptr)) return false;
+  JsonNode *root = json_parser_get_root(p);
+  if (!JSON_NODE_HOLDS_OBJECT(root)) return false;
+  JsonObject *o = json_node_get_object(root);
+  auto str = [&](const char *k) {
+    JsonNode *n = json_object_get_member(o, k);
+    return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING
+               ? std::string(json_node_get_string(n))
+               : std::string();
+  };
+  auto num = [&](const char *k) {
+    JsonNode *n = json_object_get_member(o, k);
+    return n && JSON_NODE_HOLDS_VALUE(n) ? json_node_get_int(n) : 0;
+  };
+  r->id = str("recording_id");
+  r->class_id = str("class_id");
+  r->session_id = str("session_id");
+  r->teacher_id = str("teacher_id");
+  r->state = str("state");
+  r->error = str("error");
+  r->started_at_ms = num("started_at_ms");
+  r->ended_at_ms = num("ended_at_ms");
+  r->duration_ms = num("duration_ms");
+  r->audio_bytes = num("audio_bytes");
+  r->bitrate_kbps = static_cast<int>(num("bitrate_kbps"));
+  r->slide_changes = static_cast<int>(num("slide_changes"));
+  r->chat_messages = static_cast<int>(num("chat_messages"));
+  return !r->id.empty() && !r->class_id.empty();
+}
+
+// Writes recording.json (atomically: a temporary file renamed over it).
+void save(const Recording &r) {
+  std::string text = to_json(r), path = folder(r.id) + "/recording.json";
+  in_writer([text, path] {
+    g_autoptr(GError) err = nullptr;
+    if (!g_file_set_contents(path.c_str(), text.c_str(), -1, &err))
+      g_warning("recording: cannot write %s: %s", path.c_str(), err->message);
+  });
+}
+
+void append_timeline(const std::string &id, const std::string &line) {
+  std::string path = folder(id) + "/timeline.jsonl";
+  in_writer([path, line] {
+    FILE *f = fopen(path.c_str(), "ae");
+    if (!f) return;
+    fputs(line.c_str(), f);
+    fputc('\n', f);
+    fflush(f);
+    fclose(f);
+  });
+}
+
+// ---- recording lifecycle ----
+
+std::string random_id() {
+  char id[33];
+  for (int i = 0; i < 4; i++)
+    g_snprintf(id + 8 * i, 9, "%08x", g_random_int());
+  return id;
+}
+
+int64_t now_ms() {
+  return g_get_real_time() / 1000;
+}
+
+void on_media_state(const char *state, const char *detail, void *data);
+
+// The recording of a class that just went live.
+void start_recording(const std::string &class_id, const std::string &session_id,
+                     const std::string &teacher_id) {
+  if (active.count(class_id)) return;
+  Recording r;
+  r.id = random_id();
+  r.class_id = class_id;
+  r.session_id = session_id;
+  r.teacher_id = teacher_id;
+  r.state = "recording";
+  r.bitrate_kbps = settings.bitrate_kbps;
+  r.started_at_ms = now_ms();
+  index_[r.id] = r;
+  active[class_id] = r.id;
+  std::string dir = folder(r.id), id = r.id;
+  auto made = std::make_shared<std::string>();
+  in_writer(
+      [dir, made] {
+        if (g_mkdir_with_parents(dir.c_str(), 0750) != 0)
+          *made = std::string("cannot create ") + dir + ": " + g_strerror(errno);
+      },
+      [id, made] {
+        auto it = index_.find(id);
+        if (it == index_.end()) return;
+        Recording &r = it->second;
+        GramothiError e{};
+        uint64_t media = 0;
+        if (made->empty())
+          media = host->media_record_start(
+              ctx, r.class_id.c_str(), (folder(id) + "/audio.ogg").c_str(), r.bitrate_kbps * 1000,
+              on_media_state, new std::string(id), &e);
+        if (!media) {
+          r.state = "failed";
+          r.error = made->empty() ? e.message : *made;
+          log(GRAMOTHI_LOG_ERROR, "class " + r.class_id + ": cannot record: " + r.error);
+          if (active[r.class_id] == id) active.erase(r.class_id);
+          if (made->empty()) save(r);
+          return;
+        }
+        media_ids[id] = media;
+        save(r);
+        log(GRAMOTHI_LOG_INFO, "class " + r.class_id + ": recording " + id);
+      });
+}
+
+void add_slide_event(Recording &r, int64_t t_ms, const char *action, JsonNode *slide);
+
+// Records the slide on screen at the start (time 0), so the timeline opens with it.
+void note_current_slide(const std::string &id) {
+  auto it = index_.find(id);
+  if (it == index_.end()) return;
+  host->slides_list(
+      ctx, it->second.class_id.c_str(),
+      [](const GramothiError *error, const char *json, void *data) {
+        std::unique_ptr<std::string> id(static_cast<std::string *>(data));
+        auto it = index_.find(*id);
+        if (error || !json || it == index_.end()) return;
+        g_autoptr(JsonParser) p = json_parser_new();
+        if (!json_parser_load_from_data(p, json, -1, nullptr)) return;
+        JsonObject *o = json_node_get_object(json_parser_get_root(p));
+        const char *current = json_object_get_string_member_with_default(o, "current_slide_id", "");
+        JsonArray *slides = json_object_has_member(o, "slides")
+                                ? json_object_get_array_member(o, "slides")
+                                : nullptr;
+        for (guint i = 0; slides && i < json_array_get_length(slides); i++) {
+          JsonNode *s = json_array_get_element(slides, i);
+          JsonObject *so = json_node_get_object(s);
+          if (g_strcmp0(json_object_get_string_member_with_default(so, "slide_id", ""), current) ==
+              0)
+            return add_slide_event(it->second, 0, "current", s);
+        }
+      },
+      new std::string(id));
+}
+
+void on_media_state(const char *state, const char *detail, void *data) {
+  std::string id = *static_cast<std::string *>(data);
+  bool last = strcmp(state, "recording") != 0;
+  if (last) delete static_cast<std::string *>(data);
+  auto it = index_.find(id);
+  if (it == index_.end()) return;
+  Recording &r = it->second;
+  if (!last) {
+    gint64 t0 = 0;
+    if (g_ascii_string_to_signed(detail, 10, 0, G_MAXINT64, &t0, nullptr)) r.started_at_ms = t0;
+    save(r);
+    note_current_slide(id);
+    return;
+  }
+  media_ids.erase(id);
+  if (active.count(r.class_id) && active[r.class_id] == id) active.erase(r.class_id);
+  r.ended_at_ms = now_ms();
+  r.state = strcmp(state, "stopped") == 0 ? "complete" : "failed";
+  if (r.state == "failed") {
+    r.error = detail ? detail : "";
+    log(GRAMOTHI_LOG_ERROR, "class " + r.class_id + ": recording " + id + " stopped: " + r.error);
+  }
+  // The true length comes from the file itself.
+  std::string path = folder(id) + "/audio.ogg";
+  auto info = std::make_shared<gramothi::OggInfo>();
+  in_writer([path, info] { *info = gramothi::ogg_finalize(path); },
+            [id, info] {
+              auto it = index_.find(id);
+              if (it == index_.end()) return;
+              it->second.duration_ms = info->duration_ms;
+              it->second.audio_bytes = info->bytes;
+              save(it->second);
+            });
+}
+
+void stop_recording(const std::string &class_id) {
+  auto a = active.find(class_id);
+  if (a == active.end()) return;
+  auto m = media_ids.find(a->second);
+  if (m != media_ids.end()) host->media_record_stop(ctx, m->second);
+}
+
+// ---- timeline ----
+
+std::string node_text(JsonNode *n) {
+  g_autofree char *t = json_to_string(n, FALSE);
+  return t;
+}
+
+void add_slide_event(Recording &r, int64_t t_ms, const char *action, JsonNode *slide) {
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "t_ms");
+  json_builder_add_int_value(b, std::max<int64_t>(0, t_ms));
+  json_builder_set_member_name(b, "type");
+  json_builder_add_string_value(b, "slide");
+  json_builder_set_member_name(b, "action");
+  json_builder_add_string_value(b, action);
+  json_builder_set_member_name(b, "slide");
+  json_builder_add_value(b, json_node_copy(slide));
+  json_builder_end_object(b);
+  g_autoptr(JsonNode) root = json_builder_get_root(b);
+  r.slide_changes++;
+  append_timeline(r.id, node_text(root));
+}
+
+Recording *recording_of(JsonObject *o) {
+  const char *class_id = json_object_get_string_member_with_default(o, "class_id", "");
+  auto a = active.find(class_id);
+  if (a == active.end()) return nullptr;
+  auto it = index_.find(a->second);
+  return it == index_.end() || !media_ids.count(a->second) ? nullptr : &it->second;
+}
+
+void on_slides_sync(const char *, const char *payload, void *) {
+  g_autoptr(JsonParser) p = json_parser_new();
+  if (!json_parser_load_from_data(p, payload, -1, nullptr)) return;
+  JsonObject *o = json_node_get_object(json_parser_get_root(p));
+  Recording *r = recording_of(o);
+  JsonNode *slide = json_object_get_member(o, "slide");
+  if (!r || !slide || !JSON_NODE_HOLDS_OBJECT(slide)) return;
+  int64_t at = json_object_get_int_member_with_default(o, "timestamp", now_ms());
+  add_slide_event(*r, at - r->started_at_ms,
+                  json_object_get_string_member_with_default(o, "action", "goto"), slide);
+}
+
+void on_chat(const char *topic, const char *payload, void *) {
+  g_autoptr(JsonParser) p = json_parser_new();
+  if (!json_parser_load_from_data(p, payload, -1, nullptr)) return;
+  JsonObject *o = json_node_get_object(json_parser_get_root(p));
+  Recording *r = recording_of(o);
+  if (!r) return;
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "t_ms");
+  if (strcmp(topic, "chat.message") == 0) {
+    JsonNode *m = json_object_get_member(o, "message");
+    if (!m || !JSON_NODE_HOLDS_OBJECT(m)) return;
+    int64_t sent =
+        json_object_get_int_member_with_default(json_node_get_object(m), "sent_at_ms", now_ms());
+    json_builder_add_int_value(b, std::max<int64_t>(0, sent - r->started_at_ms));
+    json_builder_set_member_name(b, "type");
+    json_builder_add_string_value(b, "chat");
+    json_builder_set_member_name(b, "message");
+    json_builder_add_value(b, json_node_copy(m));
+    r->chat_messages++;
+  } else {
+    json_builder_add_int_value(b, std::max<int64_t>(0, now_ms() - r->started_at_ms));
+    json_builder_set_member_name(b, "type");
+    json_builder_add_string_value(b, "chat-removed");
+    json_builder_set_member_name(b, "message_id");
+    json_builder_add_string_value(b,
+                                  json_object_get_string_member_with_default(o, "message_id", ""));
+  }
+  json_builder_end_object(b);
+  g_autoptr(JsonNode) root = json_builder_get_root(b);
+  append_timeline(r->id, node_text(root));
+}
+
+void on_class_started(const char *, const char *payload, void *) {
+  g_autoptr(JsonParser) p = json_parser_new();
+  if (!json_parser_load_from_data(p, payload, -1, nullptr)) return;
+  JsonObject *o = json_node_get_object(json_parser_get_root(p));
+  std::string class_id = json_object_get_string_member_with_default(o, "class_id", "");
+  auto choice = class_choice.find(class_id);
+  bool record = choice != class_choice.end() ? choice->second : settings.record_by_default;
+  if (!record) return;
+  start_recording(class_id, json_object_get_string_member_with_default(o, "session_id", ""),
+                  json_object_get_string_member_with_default(o, "teacher_id", ""));
+}
+
+void on_class_stopped(const char *, const char *payload, void *) {
+  g_autoptr(JsonParser) p = json_parser_new();
+  if (!json_parser_load_from_data(p, payload, -1, nullptr)) return;
+  stop_recording(json_object_get_string_member_with_default(
+      json_node_get_object(json_parser_get_root(p)), "class_id", ""));
+}
+
+// ---- REST ----
+
+std::string quote(const std::string &s) {
+  g_autoptr(JsonNode) n = json_node_init_string(json_node_alloc(), s.c_str());
+  g_autofree char *out = json_to_string(n, FALSE);
+  return out;
+}
+
+void respond_json(GramothiHttpExchange *ex, unsigned status, const std::string &json) {
+  host->http_respond(ex, status, "application/json", json.data(), json.size());
+}
+
+void respond_error(GramothiHttpExchange *ex, unsigned status, const char *code,
+                   const std::string &message) {
+  respond_json(
+      ex, status,
+      std::string("{\"error\":{\"code\":") + quote(code) + ",\"message\":" + quote(message) + "}}");
+}
+
+unsigned http_status(int32_t status) {
+  switch (status) {
+    case GRAMOTHI_E_INVALID:
+      return 400;
+    case GRAMOTHI_E_UNAUTHORIZED:
+      return 401;
+    case GRAMOTHI_E_FORBIDDEN:
+      return 403;
+    case GRAMOTHI_E_NOT_FOUND:
+      return 404;
+    case GRAMOTHI_E_CONFLICT:
+      return 409;
+    case GRAMOTHI_E_UNAVAILABLE:
+      return 503;
+    default:
+      return 500;
+  }
+}
+
+// Who may see a class's recordings: admins; the class's owner and its teachers; students who
+// attended one of its sessions. `then(ex, who, status_json)` runs when allowed; otherwise the
+// request is answered.
+using Allowed = std::function<void(GramothiHttpExchange *ex, const GramothiPrincipal &who,
+                                   const std::string &class_id)>;
+void with_access(GramothiHttpExchange *ex, const std::string &class_id, Allowed then) {
+  GramothiPrincipal who{};
+  GramothiError e{};
+  const char *auth = host->http_header(ex, "Authorization");
+  std::string query_auth;
+  if ((!auth || !*auth) && host->http_query(ex, "token")) {
+    // <audio> and download links cannot send a header.
+    query_auth = std::string("Bearer ") + host->http_query(ex, "token");
+    auth = query_auth.c_str();
+  }
+  if (host->auth_verify(ctx, auth, &who, &e) != GRAMOTHI_OK) {
+    host->http_add_header(ex, "WWW-Authenticate", "Bearer");
+    return respond_error(ex, http_status(e.status), e.code, e.message);
+  }
+  struct Ctx {
+    GramothiHttpExchange *ex;
+    GramothiPrincipal who;
+    std::string class_id;
+    Allowed then;
+  };
+  auto *x = new Ctx{ex, who, class_id, then};
+  host->class_status(
+      ctx, class_id.c_str(),
+      [](const GramothiError *error, const char *json, void *data) {
+        std::unique_ptr<Ctx> x(static_cast<Ctx *>(data));
+        if (error)
+          return respond_error(x->ex, http_status(error->status), error->code, error->message);
+        g_autoptr(JsonParser) p = json_parser_new();
+        json_parser_load_from_data(p, json, -1, nullptr);
+        JsonObject *o = json_node_get_object(json_parser_get_root(p));
+        const char *owner = json_object_get_string_member_with_default(o, "owner_id", "");
+        const char *teacher = json_object_get_string_member_with_default(o, "teacher_id", "");
+        if (x->who.role == GRAMOTHI_ROLE_ADMIN ||
+            (x->who.role == GRAMOTHI_ROLE_TEACHER &&
+             (g_strcmp0(owner, x->who.user_id) == 0 || g_strcmp0(teacher, x->who.user_id) == 0)))
+          return x->then(x->ex, x->who, x->class_id);
+        if (x->who.role == GRAMOTHI_ROLE_TEACHER)
+          return respond_error(x->ex, 403, "not_class_owner",
+                               "Only the class's own teachers see its recordings.");
+        Ctx *again = x.release();
+        host->class_attended(
+            ctx, again->class_id.c_str(), again->who.user_id,
+            [](const GramothiError *error, const char *json, void *data) {
+              std::unique_ptr<Ctx> x(static_cast<Ctx *>(data));
+              if (error)
+                return respond_error(x->ex, http_status(error->status), error->code,
+                                     error->message);
+              if (!json || !strstr(json, "\"attended\":true"))
+                return respond_error(x->ex, 403, "not_in_class",
+                                     "Recordings are for the students of this class.");
+              x->then(x->ex, x->who, x->class_id);
+            },
+            again);
+      },
+      x);
+}
+
+void list_recordings(GramothiHttpExchange *ex, const GramothiPrincipal &,
+                     const std::string &class_id) {
+  std::vector<const Recording *> rows;
+  for (const auto &[id, r] : index_)
+    if (r.class_id == class_id) rows.push_back(&r);
+  std::sort(rows.begin(), rows.end(), [](const Recording *a, const Recording *b) {
+    return a->started_at_ms > b->started_at_ms;
+  });
+  std::string json = "{\"class_id\":" + quote(class_id) + ",\"recordings\":[";
+  for (size_t i = 0; i < rows.size(); i++)
+    json += (i ? "," : "") + to_json(*rows[i]);
+  respond_json(ex, 200, json + "]}");
+}
+
+// Starts recording the class's live session now, if it is live and not recorded yet.
+void with_live_session(const std::string &class_id) {
+  if (active.count(class_id)) return;
+  host->class_status(
+      ctx, class_id.c_str(),
+      [](const GramothiError *error, const char *json, void *) {
+        if (error || !json) return;
+        g_autoptr(JsonParser) p = json_parser_new();
+        if (!json_parser_load_from_data(p, json, -1, nullptr)) return;
+        JsonObject *o = json_node_get_object(json_parser_get_root(p));
+        if (g_strcmp0(json_object_get_string_member_with_default(o, "state", ""), "live") != 0)
+          return;
+        auto str = [&](const char *k) {
+          JsonNode *n = json_object_get_member(o, k);
+          return n && JSON_NODE_HOLDS_VALUE(n) ? std::string(json_node_get_string(n))
+                                               : std::string();
+        };
+        start_recording(str("class_id"), str("session_id"), str("teacher_id"));
+      },
+      nullptr);
+}
+
+void handle_list(GramothiHttpExchange *ex, void *) {
+  const char *class_id = host->http_param(ex, "class_id");
+  with_access(ex, class_id ? class_id : "", list_recordings);
+}
+
+// POST /api/v1/recordings/{class_id} {"record": true|false}: the teacher turns recording on or
+// off, for the live session now and for the next start.
+void handle_set(GramothiHttpExchange *ex, void *) {
+  const char *class_id = host->http_param(ex, "class_id");
+  size_t len = 0;
+  const uint8_t *body = host->http_body(ex, &len);
+  g_autoptr(JsonParser) p = json_parser_new();
+  JsonNode *record = nullptr;
+  if (body && len &&
+      json_parser_load_from_data(p, reinterpret_cast<const char *>(body), static_cast<gssize>(len),
+                                 nullptr) &&
+      JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p)))
+    record = json_object_get_member(json_node_get_object(json_parser_get_root(p)), "record");
+  if (!record || !JSON_NODE_HOLDS_VALUE(record) ||
+      json_node_get_value_type(record) != G_TYPE_BOOLEAN)
+    return respond_error(ex, 400, "invalid_field",
+                         "Send {\"record\": true} or {\"record\": false}.");
+  bool on = json_node_get_boolean(record);
+  with_access(ex, class_id ? class_id : "",
+              [on](GramothiHttpExchange *ex, const GramothiPrincipal &who, const std::string &id) {
+                if (who.role == GRAMOTHI_ROLE_STUDENT)
+                  return respond_error(ex, 403, "forbidden_role",
+                                       "Only the class's teacher turns recording on or off.");
+                class_choice[id] = on;
+                if (!on) stop_recording(id);
+                if (on) with_live_session(id);
+                respond_json(ex, 200,
+                             std::string("{\"class_id\":") + quote(id) +
+                                 ",\"record\":" + (on ? "true" : "false") +
+                                 ",\"recording\":" + (active.count(id) ? "true" : "false") + "}");
+              });
+}
+
+// ---- start: load the index, finalize what a crash cut off ----
+
+void load_index() {
+  auto found = std::make_shared<std::vector<Recording>>();
+  std::string root = settings.dir;
+  in_writer(
+      [root, found] {
+        g_autoptr(GDir) d = g_dir_open(root.c_str(), 0, nullptr);
+        if (!d) return;
+        while (const char *name = g_dir_read_name(d)) {
+          std::string base = root + "/" + name;
+          g_autofree char *text = nullptr;
+          if (!g_file_get_contents((base + "/recording.json").c_str(), &text, nullptr, nullptr))
+            continue;
+          Recording r;
+          if (!from_json(text, &r) || r.id != name) continue;
+          if (r.state == "recording") {
+            gramothi::OggInfo info = gramothi::ogg_finalize(base + "/audio.ogg");
+            r.state = info.complete ? "complete" : "interrupted";
+            r.duration_ms = info.duration_ms;
+            r.audio_bytes = info.bytes;
+            r.ended_at_ms = r.started_at_ms + info.duration_ms;
+            if (!info.complete) r.error = "the server stopped during the class; kept up to the cut";
+            std::string out = to_json(r);
+            g_file_set_contents((base + "/recording.json").c_str(), out.c_str(), -1, nullptr);
+          }
+          found->push_back(std::move(r));
+        }
+      },
+      [found] {
+        for (auto &r : *found)
+          if (!index_.count(r.id)) index_[r.id] = std::move(r);
+        log(GRAMOTHI_LOG_INFO, std::to_string(found->size()) + " recordings in " + settings.dir);
+      });
+}
+
+int32_t recording_init(const GramothiHost *h, GramothiPluginContext *c, void **, char *error,
+                       size_t error_size) {
+  host = h;
+  ctx = c;
+  if (!GRAMOTHI_HOST_HAS(h, class_attended)) {
+    g_strlcpy(error, "the host is older than plugin ABI 1.4 (no recording)", error_size);
+    return GRAMOTHI_E_INVALID;
+  }
+  settings = Settings{};
+  if (const char *v = host->config_get(ctx, "record_by_default")) {
+    if (g_strcmp0(v, "true") != 0 && g_strcmp0(v, "false") != 0) {
+      g_snprintf(error, error_size,
+                 "[plugin.recording] record_by_default: '%s' is not true or false", v);
+      return GRAMOTHI_E_INVALID;
+    }
+    settings.record_by_default = g_strcmp0(v, "true") == 0;
+  }
+  if (const char *v = host->config_get(ctx, "bitrate_kbps")) {
+    gint64 n = 0;
+    if (!g_ascii_string_to_signed(v, 10, 6, 128, &n, nullptr)) {
+      g_snprintf(error, error_size,
+                 "[plugin.recording] bitrate_kbps: '%s' is not a whole number from 6 to 128", v);
+      return GRAMOTHI_E_INVALID;
+    }
+    settings.bitrate_kbps = static_cast<int>(n);
+  }
+  const char *dir = host->config_get(ctx, "dir");
+  settings.dir = dir && *dir ? dir : std::string(host->data_dir(ctx)) + "/recordings";
+  if (g_mkdir_with_parents(settings.dir.c_str(), 0750) != 0)
+    log(GRAMOTHI_LOG_WARNING, "cannot create " + settings.dir + ": " + g_strerror(errno) +
+                                  "; recordings will fail until it exists");
+  writer = g_thread_pool_new(on_writer, nullptr, 1, TRUE, nullptr);
+  load_index();
+
+  struct {
+    const char *method, *path;
+    size_t max_body;
+    GramothiHttpHandler handler;
+  } routes[] = {
+      {"GET", "/api/v1/recordings/{class_id}", 0, handle_list},
+      {"POST", "/api/v1/recordings/{class_id}", 1024, handle_set},
+  };
+  for (auto &r : routes)
+    if (host->http_route(ctx, r.method, r.path, r.max_body, r.handler, nullptr) != GRAMOTHI_OK) {
+      g_snprintf(error, error_size, "cannot register %s %s", r.method, r.path);
+      return GRAMOTHI_E_INTERNAL;
+    }
+  started_subscription = host->event_subscribe(ctx, "class.started", on_class_started, nullptr);
+  stopped_subscription = host->event_subscribe(ctx, "class.stopped", on_class_stopped, nullptr);
+  sync_subscription = host->event_subscribe(ctx, "slides.sync", on_slides_sync, nullptr);
+  chat_subscription = host->event_subscribe(ctx, "chat.message", on_chat, nullptr);
+  removed_subscription = host->event_subscribe(ctx, "chat.removed", on_chat, nullptr);
+  (void)kBase;
+  return GRAMOTHI_OK;
+}
+
+void recording_shutdown(void *) {
+  // The media engine writes the recordings' last pages as it stops; finish the files here.
+  if (writer) g_thread_pool_free(writer, FALSE, TRUE);
+  writer = nullptr;
+  index_.clear();
+  active.clear();
+  media_ids.clear();
+  class_choice.clear();
+}
+
+const GramothiPluginDescriptor kDescriptor = {
+    GRAMOTHI_PLUGIN_ABI_MAJOR,
+    GRAMOTHI_PLUGIN_ABI_MINOR,
+    sizeof(GramothiPluginDescriptor),
+    0,
+    "recording",
+    "0.1.0",
+    "Records classes (Ogg/Opus and a timeline of slides and chat)",
+    recording_init,
+    recording_shutdown,
+};
+
+}  // namespace
+
+extern "C" GRAMOTHI_PLUGIN_EXPORT const GramothiPluginDescriptor *gramothi_plugin_describe(void) {
+  return &kDescriptor;
+}

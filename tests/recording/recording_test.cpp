@@ -1,0 +1,383 @@
+// Class recording end to end: the real server with the recording plugin, a teacher webrtcbin
+// sending a 440 Hz tone, slides and chat over the real WebSocket. The recorded Ogg file is
+// decoded with GStreamer and checked against what the test did and when. Runs inside private
+// network and mount namespaces (see meson): the full-disk case mounts a tiny tmpfs.
+#include <gst/app/gstappsink.h>
+#include <gst/gst.h>
+#include <gtest/gtest.h>
+#include <sys/mount.h>
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "../http/server_process.hpp"
+#include "../media/webrtc_peer.hpp"
+#include "../slides/test_decks.hpp"
+
+using namespace gramothi;
+
+namespace {
+
+const std::string kSecret = "recording-test-secret-0123456789abcdef";
+
+std::string token(const std::string &user, Role role) {
+  return test_token(kSecret, user, role);
+}
+
+int64_t now_ms() {
+  return g_get_real_time() / 1000;
+}
+
+// The whole file decoded to 48 kHz mono S16.
+std::vector<int16_t> decode_ogg(const std::string &path) {
+  std::string desc = "filesrc location=\"" + path +
+                     "\" ! oggdemux ! opusdec ! audioconvert ! audioresample ! "
+                     "audio/x-raw,format=S16LE,channels=1,rate=48000 ! appsink name=out sync=false";
+  g_autoptr(GError) err = nullptr;
+  GstElement *p = gst_parse_launch(desc.c_str(), &err);
+  std::vector<int16_t> pcm;
+  if (!p) return pcm;
+  GstElement *sink = gst_bin_get_by_name(GST_BIN(p), "out");
+  gst_element_set_state(p, GST_STATE_PLAYING);
+  while (GstSample *s = gst_app_sink_pull_sample(GST_APP_SINK(sink))) {
+    GstBuffer *b = gst_sample_get_buffer(s);
+    GstMapInfo m;
+    if (gst_buffer_map(b, &m, GST_MAP_READ)) {
+      auto *v = reinterpret_cast<const int16_t *>(m.data);
+      pcm.insert(pcm.end(), v, v + m.size / 2);
+      gst_buffer_unmap(b, &m);
+    }
+    gst_sample_unref(s);
+  }
+  gst_element_set_state(p, GST_STATE_NULL);
+  gst_object_unref(sink);
+  gst_object_unref(p);
+  return pcm;
+}
+
+// The audio from `from_ms` for `len_ms`.
+std::vector<int16_t> slice(const std::vector<int16_t> &pcm, int64_t from_ms, int64_t len_ms) {
+  size_t a = static_cast<size_t>(std::max<int64_t>(0, from_ms) * 48);
+  size_t b = std::min(pcm.size(), a + static_cast<size_t>(len_ms * 48));
+  return a < b ? std::vector<int16_t>(pcm.begin() + a, pcm.begin() + b) : std::vector<int16_t>{};
+}
+
+double rms(const std::vector<int16_t> &x) {
+  double s = 0;
+  for (int16_t v : x)
+    s += double(v) * v;
+  return x.empty() ? 0 : std::sqrt(s / x.size());
+}
+
+// Where the tone starts: the first 10 ms window louder than 1000 RMS, from `from_ms`.
+int64_t onset_ms(const std::vector<int16_t> &pcm, int64_t from_ms) {
+  for (int64_t t = from_ms; t * 48 < static_cast<int64_t>(pcm.size()); t += 10)
+    if (rms(slice(pcm, t, 10)) > 1000) return t;
+  return -1;
+}
+
+// How much of the audio from `from_ms` for `len_ms` is the tone, judged 100 ms at a time: a
+// 24 kbit/s voice encoding keeps the pitch but not the phase over long stretches.
+double tone_in(const std::vector<int16_t> &pcm, int64_t from_ms, int64_t len_ms, double freq) {
+  double sum = 0;
+  int n = 0;
+  for (int64_t t = from_ms; t + 100 <= from_ms + len_ms; t += 100, n++)
+    sum += tone_share(slice(pcm, t, 100), freq);
+  return n ? sum / n : 0;
+}
+
+std::vector<std::string> lines_of(const std::string &path) {
+  std::ifstream in(path);
+  std::vector<std::string> out;
+  for (std::string l; std::getline(in, l);)
+    if (!l.empty()) out.push_back(l);
+  return out;
+}
+
+JsonNode *parse(const std::string &text, JsonParser *p) {
+  if (!json_parser_load_from_data(p, text.c_str(), -1, nullptr)) return nullptr;
+  return json_parser_get_root(p);
+}
+
+class RecordingTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    g_autofree char *d = g_dir_make_tmp("gramothi-recording-XXXXXX", nullptr);
+    dir_ = d;
+  }
+  void TearDown() override {
+    if (server_) server_->stop();
+    std::string cmd = "umount '" + dir_ + "/small' 2>/dev/null; rm -rf '" + dir_ + "'";
+    if (system(cmd.c_str()) != 0) g_warning("cannot remove %s", dir_.c_str());
+  }
+  void start_server(const std::string &extra = "") {
+    std::string config = "[server]\nlisten_address=127.0.0.1\nport=0\n[storage]\ndata_dir=" + dir_ +
+                         "/data\n[auth]\njwt_secret=" + kSecret +
+                         "\n[media]\nice_addresses=127.0.0.1\ningest_latency_ms=40\n"
+                         "[plugins]\nload=rest;signaling;recording\ndir=" +
+                         g_getenv("GRAMOTHI_PLUGIN_DIR") + "\n" + extra;
+    std::string path = dir_ + "/gramothi.ini";
+    g_file_set_contents(path.c_str(), config.c_str(), -1, nullptr);
+    server_ = std::make_unique<ServerProcess>();
+    server_->start(path, dir_ + "/server.log." + std::to_string(++starts_));
+    http_ = std::make_unique<HttpClient>(server_->base());
+  }
+  HttpResponse post(const std::string &path, const std::string &body,
+                    const std::string &user = "teacher-1", Role role = Role::kTeacher) {
+    return http_->post(path, token(user, role), body);
+  }
+  std::unique_ptr<WsClient> connect(const std::string &class_id, const std::string &user,
+                                    Role role) {
+    auto ws = std::make_unique<WsClient>(server_->port(), class_id, token(user, role));
+    EXPECT_TRUE(ws->connected());
+    EXPECT_TRUE(ws->wait_for("authenticated", nullptr));
+    return ws;
+  }
+  // The class's recordings, newest first, once `done(list)` holds (up to `ms`).
+  std::string recordings(const std::string &class_id,
+                         const std::function<bool(const std::string &)> &done, int ms = 10000) {
+    std::string body;
+    spin_until(
+        [&] {
+          body =
+              http_->get("/api/v1/recordings/" + class_id, token("teacher-1", Role::kTeacher)).body;
+          return done(body);
+        },
+        ms);
+    return body;
+  }
+  std::string recording_dir(const std::string &list) {
+    g_autoptr(JsonParser) p = json_parser_new();
+    JsonNode *root = parse(list, p);
+    if (!root) return "";
+    JsonArray *a = json_object_get_array_member(json_node_get_object(root), "recordings");
+    if (json_array_get_length(a) == 0) return "";
+    return dir_ + "/data/recordings/" +
+           json_object_get_string_member(json_array_get_object_element(a, 0), "recording_id");
+  }
+
+  std::string dir_;
+  int starts_ = 0;
+  std::unique_ptr<ServerProcess> server_;
+  std::unique_ptr<HttpClient> http_;
+};
+
+}  // namespace
+
+TEST_F(RecordingTest, AClassIsRecordedWithItsSlidesAndChatAtTheRightTimes) {
+  start_server();
+  std::string deck = lecture_deck(dir_ + "/deck.pdf");
+  ASSERT_EQ(http_
+                ->post("/api/v1/streaming/slides/rec-1", token("teacher-1", Role::kTeacher), deck,
+                       "application/pdf")
+                .status,
+            202u);
+  ASSERT_TRUE(spin_until(
+      [&] {
+        return http_->get("/api/v1/streaming/slides/rec-1", token("teacher-1", Role::kTeacher))
+                   .body.find("\"status\":\"ready\"") != std::string::npos;
+      },
+      30000));
+  int64_t start_sent = now_ms();
+  ASSERT_EQ(post("/api/v1/streaming/start", "{\"class_id\":\"rec-1\"}").status, 200u);
+  std::string list = recordings("rec-1", [](const std::string &b) {
+    return b.find("\"state\":\"recording\"") != std::string::npos;
+  });
+  ASSERT_NE(list.find("\"state\":\"recording\""), std::string::npos) << list << server_->log();
+
+  auto tws = connect("rec-1", "teacher-1", Role::kTeacher);
+  auto sws = connect("rec-1", "student-1", Role::kStudent);
+  auto teacher = std::make_unique<TeacherPeer>(*tws, 440);
+  teacher->set_audible(false);
+  teacher->publish();
+  ASSERT_TRUE(spin_until([&] { return teacher->connected(); }, 15000)) << server_->log();
+  spin_for(1500);
+
+  // Unmute and say so in chat at the same moment: the chat's offset is where the tone begins.
+  teacher->set_audible(true);
+  int64_t unmuted_at = now_ms();
+  sws->send(R"({"type":"chat-message","text":"<b>tone on</b>"})");
+  spin_for(1500);
+  int64_t moved_at = now_ms();
+  tws->send(R"({"type":"slide-sync","action":"next"})");
+  spin_for(1000);
+  // The teacher drops; two seconds later a new connection speaks again: one recording.
+  teacher.reset();
+  tws.reset();
+  spin_for(2000);
+  int64_t back_at = now_ms();
+  tws = connect("rec-1", "teacher-1", Role::kTeacher);
+  teacher = std::make_unique<TeacherPeer>(*tws, 440);
+  teacher->publish();
+  ASSERT_TRUE(spin_until([&] { return teacher->connected(); }, 15000));
+  spin_for(2000);
+  int64_t stop_sent = now_ms();
+  ASSERT_EQ(post("/api/v1/streaming/stop", "{\"class_id\":\"rec-1\"}").status, 200u);
+  list = recordings("rec-1", [](const std::string &b) {
+    return b.find("\"state\":\"complete\"") != std::string::npos &&
+           b.find("\"duration_ms\":0") == std::string::npos;
+  });
+  ASSERT_NE(list.find("\"state\":\"complete\""), std::string::npos) << list << server_->log();
+  EXPECT_EQ(list.find("recording_id", list.find("recording_id") + 1), std::string::npos)
+      << "one recording for one session: " << list;
+
+  std::string rdir = recording_dir(list);
+  g_autoptr(JsonParser) lp = json_parser_new();
+  JsonObject *rec = json_array_get_object_element(
+      json_object_get_array_member(json_node_get_object(parse(list, lp)), "recordings"), 0);
+  int64_t t0 = json_object_get_int_member(rec, "started_at_ms");
+  int64_t duration = json_object_get_int_member(rec, "duration_ms");
+  EXPECT_NEAR(t0, start_sent, 1000);
+  EXPECT_NEAR(duration, stop_sent - t0, 700);
+
+  auto pcm = decode_ogg(rdir + "/audio.ogg");
+  ASSERT_FALSE(pcm.empty());
+  EXPECT_NEAR(static_cast<double>(pcm.size()) / 48, duration, 200);
+  // Silence while muted, the tone once unmuted, silence while the teacher was away, the tone
+  // again after.
+  EXPECT_LT(rms(slice(pcm, unmuted_at - t0 - 1000, 800)), 200);
+  EXPECT_GT(tone_in(pcm, moved_at - t0, 800, 440), 0.8);
+  EXPECT_LT(rms(slice(pcm, back_at - t0 - 1200, 800)), 200);
+  EXPECT_GT(tone_in(pcm, stop_sent - t0 - 1200, 800, 440), 0.8) << [&] {
+    std::string levels = "loudness every 250 ms:";
+    for (int64_t t = 0; t * 48 < static_cast<int64_t>(pcm.size()); t += 250)
+      levels += " " + std::to_string(static_cast<int>(rms(slice(pcm, t, 250))));
+    return levels + "; unmuted " + std::to_string(unmuted_at - t0) + ", back " +
+           std::to_string(back_at - t0) + ", stop " + std::to_string(stop_sent - t0);
+  }();
+
+  // The timeline: the first slide at 0, the move and the chat at their offsets.
+  auto lines = lines_of(rdir + "/timeline.jsonl");
+  ASSERT_GE(lines.size(), 3u);
+  int64_t chat_t = -1, move_t = -1, first_t = -1;
+  for (const auto &l : lines) {
+    g_autoptr(JsonParser) p = json_parser_new();
+    JsonObject *o = json_node_get_object(parse(l, p));
+    std::string type = json_object_get_string_member(o, "type");
+    int64_t t = json_object_get_int_member(o, "t_ms");
+    if (type == "chat") {
+      chat_t = t;
+      EXPECT_STREQ(
+          json_object_get_string_member(json_object_get_object_member(o, "message"), "text"),
+          "<b>tone on</b>");
+    } else if (type == "slide") {
+      int64_t n = json_object_get_int_member(json_object_get_object_member(o, "slide"), "order_no");
+      if (n == 1 && first_t < 0) first_t = t;
+      if (n == 2) move_t = t;
+    }
+  }
+  EXPECT_EQ(first_t, 0) << "the slide on screen at the start";
+  EXPECT_NEAR(chat_t, unmuted_at - t0, 100);
+  EXPECT_NEAR(move_t, moved_at - t0, 100);
+  // And the audio agrees with the timeline: the tone begins right after the chat's offset
+  // (the teacher's jitter buffer and the mixer add about 100 ms).
+  int64_t onset = onset_ms(pcm, chat_t - 500);
+  EXPECT_GE(onset, chat_t - 50);
+  EXPECT_LE(onset, chat_t + 300) << "tone at " << onset << " ms, chat at " << chat_t << " ms";
+}
+
+TEST_F(RecordingTest, AServerKilledMidClassLeavesAPlayableRecording) {
+  start_server();
+  ASSERT_EQ(post("/api/v1/streaming/start", "{\"class_id\":\"rec-2\"}").status, 200u);
+  auto tws = connect("rec-2", "teacher-1", Role::kTeacher);
+  TeacherPeer teacher(*tws, 440);
+  teacher.publish();
+  ASSERT_TRUE(spin_until([&] { return teacher.connected(); }, 15000));
+  spin_for(4000);
+  std::string before = recordings("rec-2", [](const std::string &) { return true; });
+  server_->kill();  // SIGKILL: no chance to finish anything
+
+  start_server();
+  std::string list = recordings("rec-2", [](const std::string &b) {
+    return b.find("\"state\":\"interrupted\"") != std::string::npos;
+  });
+  ASSERT_NE(list.find("\"state\":\"interrupted\""), std::string::npos) << before << list;
+  g_autoptr(JsonParser) p = json_parser_new();
+  JsonObject *rec = json_array_get_object_element(
+      json_object_get_array_member(json_node_get_object(parse(list, p)), "recordings"), 0);
+  int64_t duration = json_object_get_int_member(rec, "duration_ms");
+  EXPECT_GE(duration, 3000) << "at most the last second is lost";
+  auto pcm = decode_ogg(recording_dir(list) + "/audio.ogg");
+  EXPECT_NEAR(static_cast<double>(pcm.size()) / 48, duration, 200);
+  EXPECT_GT(tone_in(pcm, duration - 1500, 1000, 440), 0.8);
+}
+
+TEST_F(RecordingTest, AFullDiskStopsTheRecordingAndTheClassGoesOn) {
+  // A 48 KiB file system: full after about 15 s of audio at 24 kbit/s.
+  std::string small = dir_ + "/small";
+  g_mkdir_with_parents(small.c_str(), 0755);
+  ASSERT_EQ(mount("tmpfs", small.c_str(), "tmpfs", 0, "size=48k"), 0)
+      << "needs a private mount namespace (run under unshare -m): " << g_strerror(errno);
+  start_server("[plugin.recording]\ndir=" + small + "\n");
+  ASSERT_EQ(post("/api/v1/streaming/start", "{\"class_id\":\"rec-3\"}").status, 200u);
+  auto tws = connect("rec-3", "teacher-1", Role::kTeacher);
+  TeacherPeer teacher(*tws, 440);
+  teacher.publish();
+  auto sws = connect("rec-3", "student-1", Role::kStudent);
+  ListenerPeer listener(*sws);
+  listener.listen("low");
+  ASSERT_TRUE(spin_until([&] { return teacher.connected(); }, 15000));
+  std::string list = recordings(
+      "rec-3",
+      [](const std::string &b) { return b.find("\"state\":\"failed\"") != std::string::npos; },
+      40000);
+  ASSERT_NE(list.find("\"state\":\"failed\""), std::string::npos) << list;
+  EXPECT_NE(list.find("No space left on device"), std::string::npos) << list;
+  EXPECT_NE(server_->log().find("No space left on device"), std::string::npos);
+  // The class goes on: the student still hears the teacher.
+  size_t heard = listener.packets().size();
+  spin_for(2000);
+  EXPECT_GT(listener.packets().size(), heard + 20);
+  EXPECT_GT(tone_share(listener.recent_audio(1.0), 440), 0.5);
+  EXPECT_EQ(http_->get("/api/v1/streaming/status/rec-3", token("teacher-1", Role::kTeacher))
+                    .body.find("\"state\":\"live\"") != std::string::npos,
+            true);
+}
+
+TEST_F(RecordingTest, AnUnwritableFolderFailsTheRecordingClearlyAndTheClassGoesOn) {
+  start_server("[plugin.recording]\ndir=/dev/null/recordings\n");
+  ASSERT_EQ(post("/api/v1/streaming/start", "{\"class_id\":\"rec-4\"}").status, 200u);
+  std::string list = recordings("rec-4", [](const std::string &b) {
+    return b.find("\"state\":\"failed\"") != std::string::npos;
+  });
+  EXPECT_NE(list.find("cannot create /dev/null/recordings"), std::string::npos) << list;
+  auto tws = connect("rec-4", "teacher-1", Role::kTeacher);
+  TeacherPeer teacher(*tws, 440);
+  teacher.publish();
+  EXPECT_TRUE(spin_until([&] { return teacher.connected(); }, 15000));
+}
+
+TEST_F(RecordingTest, OnlyTheClassesTeachersAndItsStudentsSeeItsRecordings) {
+  start_server();
+  ASSERT_EQ(post("/api/v1/streaming/start", "{\"class_id\":\"rec-5\"}").status, 200u);
+  ASSERT_EQ(post("/api/v1/streaming/join", "{\"class_id\":\"rec-5\"}", "student-in", Role::kStudent)
+                .status,
+            200u);
+  auto get = [&](const std::string &user, Role role) {
+    return http_->get("/api/v1/recordings/rec-5", token(user, role)).status;
+  };
+  EXPECT_EQ(get("teacher-1", Role::kTeacher), 200u);
+  EXPECT_EQ(get("admin-1", Role::kAdmin), 200u);
+  EXPECT_EQ(get("student-in", Role::kStudent), 200u);
+  EXPECT_EQ(get("student-out", Role::kStudent), 403u);
+  EXPECT_EQ(get("teacher-2", Role::kTeacher), 403u);
+  EXPECT_EQ(http_->get("/api/v1/recordings/rec-5", "").status, 401u);
+  EXPECT_EQ(http_->get("/api/v1/recordings/nope", token("admin-1", Role::kAdmin)).status, 404u);
+  // Turning recording off stops it; students may not.
+  EXPECT_EQ(
+      post("/api/v1/recordings/rec-5", "{\"record\":false}", "student-in", Role::kStudent).status,
+      403u);
+  EXPECT_EQ(post("/api/v1/recordings/rec-5", "{\"record\":\"no\"}").status, 400u);
+  EXPECT_EQ(post("/api/v1/recordings/rec-5", "{\"record\":false}").status, 200u);
+  std::string list = recordings("rec-5", [](const std::string &b) {
+    return b.find("\"state\":\"complete\"") != std::string::npos;
+  });
+  EXPECT_NE(list.find("\"state\":\"complete\""), std::string::npos) << list;
+}
+
+int main(int argc, char **argv) {
+  gst_init(&argc, &argv);
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}

@@ -18,11 +18,19 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "gramothi/plugin.h"
 #include "ogg_pages.hpp"
+#include "player_html.hpp"
 
 namespace {
 
@@ -51,6 +59,7 @@ std::map<std::string, std::string> active;  // class id -> recording id (while r
 std::map<std::string, uint64_t> media_ids;  // recording id -> host recording id
 std::map<std::string, bool> class_choice;   // class id -> record? (REST, for the next start)
 GThreadPool *writer = nullptr;
+GThreadPool *packer = nullptr;  // packages and audio reads, apart from the timeline writes
 int64_t started_subscription = 0, stopped_subscription = 0, sync_subscription = 0,
         chat_subscription = 0, removed_subscription = 0;
 
@@ -79,6 +88,21 @@ void in_writer(Job work, Job then = nullptr) {
           new Job(then), [](gpointer d) { delete static_cast<Job *>(d); });
   });
   g_thread_pool_push(writer, job, nullptr);
+}
+
+// Runs `work` on the packer thread, then `then` on the main loop.
+void in_packer(Job work, Job then) {
+  auto *job = new Job([work = std::move(work), then = std::move(then)] {
+    work();
+    g_idle_add_full(
+        G_PRIORITY_DEFAULT,
+        [](gpointer d) -> gboolean {
+          (*static_cast<Job *>(d))();
+          return G_SOURCE_REMOVE;
+        },
+        new Job(then), [](gpointer d) { delete static_cast<Job *>(d); });
+  });
+  g_thread_pool_push(packer, job, nullptr);
 }
 
 std::string folder(const std::string &id) {
@@ -574,6 +598,384 @@ void handle_set(GramothiHttpExchange *ex, void *) {
               });
 }
 
+// ---- playback: timeline, audio (range requests), the lecture package, the player page ----
+
+// A recording named in the path, if the caller may see it; otherwise the request is answered.
+void with_recording(GramothiHttpExchange *ex,
+                    std::function<void(GramothiHttpExchange *, const Recording &)> then) {
+  const char *id = host->http_param(ex, "recording_id");
+  auto it = index_.find(id ? id : "");
+  if (it == index_.end())
+    return respond_error(ex, 404, "recording_not_found", "There is no such recording.");
+  std::string rid = it->first;
+  with_access(
+      ex, it->second.class_id,
+      [rid, then](GramothiHttpExchange *ex, const GramothiPrincipal &, const std::string &) {
+        auto it = index_.find(rid);
+        if (it == index_.end())
+          return respond_error(ex, 404, "recording_not_found", "There is no such recording.");
+        then(ex, it->second);
+      });
+}
+
+// The profile names the server knows, smallest first.
+std::vector<std::string> profile_names() {
+  std::vector<std::string> out;
+  g_autofree char *json = host->public_config_json(ctx);
+  g_autoptr(JsonParser) p = json_parser_new();
+  if (!json || !json_parser_load_from_data(p, json, -1, nullptr)) return out;
+  JsonArray *a =
+      json_object_get_array_member(json_node_get_object(json_parser_get_root(p)), "profiles");
+  for (guint i = 0; a && i < json_array_get_length(a); i++)
+    out.push_back(json_object_get_string_member_with_default(json_array_get_object_element(a, i),
+                                                             "name", ""));
+  return out;
+}
+
+// The `profile` query parameter (default: the smallest profile), or "" after answering 400.
+std::string chosen_profile(GramothiHttpExchange *ex) {
+  auto names = profile_names();
+  const char *q = host->http_query(ex, "profile");
+  std::string profile = q && *q ? q : (names.empty() ? "" : names.front());
+  if (std::find(names.begin(), names.end(), profile) == names.end()) {
+    std::string list;
+    for (const auto &n : names)
+      list += (list.empty() ? "" : ", ") + n;
+    respond_error(ex, 400, "invalid_field", "profile must be one of: " + list + ".");
+    return "";
+  }
+  return profile;
+}
+
+std::string file_of(const std::string &url) {
+  auto slash = url.rfind('/');
+  return slash == std::string::npos ? url : url.substr(slash + 1);
+}
+
+// The player's timeline from timeline.jsonl: slides with the image of `profile` (its file name
+// in `images`), chat without the messages the teacher removed. `image_prefix` goes before each
+// image's file name ("slides/" in the package, the public image URL online).
+struct Timeline {
+  std::string json;
+  std::vector<std::string> images;  // file names, each once
+};
+Timeline build_timeline(const Recording &r, const std::string &jsonl, const std::string &profile,
+                        const std::string &image_prefix) {
+  std::vector<std::string> lines;
+  g_auto(GStrv) split = g_strsplit(jsonl.c_str(), "\n", -1);
+  std::set<std::string> removed;
+  for (char **l = split; *l; l++) {
+    if (!**l) continue;
+    lines.push_back(*l);
+    if (strstr(*l, "\"chat-removed\"")) {
+      g_autoptr(JsonParser) p = json_parser_new();
+      if (json_parser_load_from_data(p, *l, -1, nullptr) &&
+          JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p)))
+        removed.insert(json_object_get_string_member_with_default(
+            json_node_get_object(json_parser_get_root(p)), "message_id", ""));
+    }
+  }
+  Timeline out;
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "recording");
+  g_autoptr(JsonParser) meta = json_parser_new();
+  json_parser_load_from_data(meta, to_json(r).c_str(), -1, nullptr);
+  json_builder_add_value(b, json_node_copy(json_parser_get_root(meta)));
+  json_builder_set_member_name(b, "profile");
+  json_builder_add_string_value(b, profile.c_str());
+  json_builder_set_member_name(b, "events");
+  json_builder_begin_array(b);
+  for (const auto &l : lines) {
+    g_autoptr(JsonParser) p = json_parser_new();
+    if (!json_parser_load_from_data(p, l.c_str(), -1, nullptr) ||
+        !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p)))
+      continue;  // a line torn by a crash
+    JsonObject *o = json_node_get_object(json_parser_get_root(p));
+    std::string type = json_object_get_string_member_with_default(o, "type", "");
+    int64_t t = json_object_get_int_member_with_default(o, "t_ms", 0);
+    if (type == "slide" && json_object_has_member(o, "slide")) {
+      JsonObject *slide = json_object_get_object_member(o, "slide");
+      std::string image;
+      if (slide && json_object_has_member(slide, "images")) {
+        JsonObject *images = json_object_get_object_member(slide, "images");
+        if (images && json_object_has_member(images, profile.c_str())) {
+          JsonObject *im = json_object_get_object_member(images, profile.c_str());
+          image = file_of(json_object_get_string_member_with_default(im, "url", ""));
+        }
+      }
+      json_builder_begin_object(b);
+      json_builder_set_member_name(b, "t_ms");
+      json_builder_add_int_value(b, t);
+      json_builder_set_member_name(b, "type");
+      json_builder_add_string_value(b, "slide");
+      json_builder_set_member_name(b, "order_no");
+      json_builder_add_int_value(
+          b, slide ? json_object_get_int_member_with_default(slide, "order_no", 0) : 0);
+      json_builder_set_member_name(b, "text");
+      json_builder_add_string_value(
+          b, slide ? json_object_get_string_member_with_default(slide, "text", "") : "");
+      json_builder_set_member_name(b, "image");
+      if (image.empty() || image.find('/') != std::string::npos) {
+        json_builder_add_null_value(b);
+      } else {
+        json_builder_add_string_value(b, (image_prefix + image).c_str());
+        if (std::find(out.images.begin(), out.images.end(), image) == out.images.end())
+          out.images.push_back(image);
+      }
+      json_builder_end_object(b);
+    } else if (type == "chat" && json_object_has_member(o, "message")) {
+      JsonObject *m = json_object_get_object_member(o, "message");
+      if (!m || removed.count(json_object_get_string_member_with_default(m, "message_id", "")))
+        continue;
+      json_builder_begin_object(b);
+      json_builder_set_member_name(b, "t_ms");
+      json_builder_add_int_value(b, t);
+      json_builder_set_member_name(b, "type");
+      json_builder_add_string_value(b, "chat");
+      for (const char *k : {"user_id", "role", "text", "sent_at"}) {
+        json_builder_set_member_name(b, k);
+        json_builder_add_string_value(b, json_object_get_string_member_with_default(m, k, ""));
+      }
+      json_builder_end_object(b);
+    }
+  }
+  json_builder_end_array(b);
+  json_builder_end_object(b);
+  g_autoptr(JsonNode) root = json_builder_get_root(b);
+  out.json = node_text(root);
+  return out;
+}
+
+std::string read_text(const std::string &path) {
+  g_autofree char *text = nullptr;
+  gsize len = 0;
+  if (!g_file_get_contents(path.c_str(), &text, &len, nullptr)) return "";
+  return std::string(text, len);
+}
+
+void handle_timeline(GramothiHttpExchange *ex, void *) {
+  with_recording(ex, [](GramothiHttpExchange *ex, const Recording &r) {
+    std::string profile = chosen_profile(ex);
+    if (profile.empty()) return;
+    auto out = std::make_shared<Timeline>();
+    Recording copy = r;
+    std::string path = folder(r.id) + "/timeline.jsonl";
+    in_packer(
+        [out, copy, path, profile] {
+          *out = build_timeline(copy, read_text(path), profile, "/api/v1/streaming/slides/images/");
+        },
+        [ex, out] { respond_json(ex, 200, out->json); });
+  });
+}
+
+// GET .../audio: the Ogg file, with single-range requests (206) so a player seeks without
+// downloading everything.
+void handle_audio(GramothiHttpExchange *ex, void *) {
+  with_recording(ex, [](GramothiHttpExchange *ex, const Recording &r) {
+    std::string path = folder(r.id) + "/audio.ogg";
+    std::string range = host->http_header(ex, "Range") ? host->http_header(ex, "Range") : "";
+    struct Result {
+      int status = 200;
+      std::string body, content_range, error;
+      int64_t size = 0;
+    };
+    auto res = std::make_shared<Result>();
+    in_packer(
+        [path, range, res] {
+          int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+          struct stat st {};
+          if (fd < 0 || fstat(fd, &st) != 0) {
+            if (fd >= 0) close(fd);
+            res->status = 404;
+            return;
+          }
+          res->size = st.st_size;
+          int64_t from = 0, to = st.st_size - 1;
+          if (!range.empty()) {
+            // bytes=A-B, bytes=A-, bytes=-N; anything else (several ranges) gets the whole file.
+            long long a = -1, b = -1;
+            if (sscanf(range.c_str(), "bytes=%lld-%lld", &a, &b) == 2 && a >= 0 && b >= a) {
+              from = a;
+              to = std::min<int64_t>(b, st.st_size - 1);
+              res->status = 206;
+            } else if (sscanf(range.c_str(), "bytes=%lld-", &a) == 1 && a >= 0 &&
+                       range.find(',') == std::string::npos) {
+              from = a;
+              res->status = 206;
+            } else if (sscanf(range.c_str(), "bytes=-%lld", &b) == 1 && b > 0) {
+              from = std::max<int64_t>(0, st.st_size - b);
+              res->status = 206;
+            }
+            if (res->status == 206 && from >= st.st_size) {
+              res->status = 416;
+              close(fd);
+              return;
+            }
+          }
+          constexpr int64_t kMaxChunk = 32 * 1024 * 1024;
+          to = std::min(to, from + kMaxChunk - 1);
+          res->body.resize(static_cast<size_t>(std::max<int64_t>(0, to - from + 1)));
+          size_t got = 0;
+          while (got < res->body.size()) {
+            ssize_t n = pread(fd, res->body.data() + got, res->body.size() - got,
+                              static_cast<off_t>(from + static_cast<int64_t>(got)));
+            if (n <= 0) break;
+            got += static_cast<size_t>(n);
+          }
+          res->body.resize(got);
+          close(fd);
+          if (res->status == 206)
+            res->content_range = "bytes " + std::to_string(from) + "-" +
+                                 std::to_string(from + static_cast<int64_t>(got) - 1) + "/" +
+                                 std::to_string(st.st_size);
+        },
+        [ex, res] {
+          host->http_add_header(ex, "Accept-Ranges", "bytes");
+          host->http_add_header(ex, "Cache-Control", "private, no-cache");
+          if (res->status == 404)
+            return respond_error(ex, 404, "recording_not_found", "The recording has no audio.");
+          if (res->status == 416) {
+            std::string cr = "bytes */" + std::to_string(res->size);
+            host->http_add_header(ex, "Content-Range", cr.c_str());
+            return respond_error(ex, 416, "range_not_satisfiable", "The range is past the end.");
+          }
+          if (res->status == 206)
+            host->http_add_header(ex, "Content-Range", res->content_range.c_str());
+          host->http_respond(ex, static_cast<uint32_t>(res->status), "audio/ogg", res->body.data(),
+                             res->body.size());
+        });
+  });
+}
+
+// Writes the lecture package (a zip, by libarchive): audio.ogg, slides/*.webp of one profile,
+// timeline.json and the offline player index.html. Returns "" or what went wrong.
+std::string write_package(const std::string &zip_path, const std::string &audio_path,
+                          const std::string &timeline_json,
+                          const std::vector<std::pair<std::string, std::string>> &images) {
+  std::string tmp = zip_path + ".tmp";
+  struct archive *a = archive_write_new();
+  archive_write_set_format_zip(a);
+  std::string why;
+  if (archive_write_open_filename(a, tmp.c_str()) != ARCHIVE_OK) why = archive_error_string(a);
+  auto add = [&](const std::string &name, const std::string &data, bool store) {
+    if (!why.empty()) return;
+    // Audio and WebP are compressed already: stored as they are; text is deflated.
+    if (store)
+      archive_write_zip_set_compression_store(a);
+    else
+      archive_write_zip_set_compression_deflate(a);
+    struct archive_entry *e = archive_entry_new();
+    archive_entry_set_pathname(e, name.c_str());
+    archive_entry_set_size(e, static_cast<la_int64_t>(data.size()));
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_entry_set_mtime(e, g_get_real_time() / G_USEC_PER_SEC, 0);
+    if (archive_write_header(a, e) != ARCHIVE_OK ||
+        archive_write_data(a, data.data(), data.size()) < 0)
+      why = archive_error_string(a) ? archive_error_string(a) : "cannot write " + name;
+    archive_entry_free(e);
+  };
+  // The timeline inside the page: `<` escaped so no text can close the script element.
+  std::string safe;
+  for (char c : timeline_json)
+    safe += c == '<' ? std::string("\\u003c") : std::string(1, c);
+  std::string page = gramothi::kPlayerHtml;
+  page.replace(page.find("__GRAMOTHI_TIMELINE__"), strlen("__GRAMOTHI_TIMELINE__"), safe);
+  add("index.html", page, false);
+  add("timeline.json", timeline_json, false);
+  add("audio.ogg", read_text(audio_path), true);
+  for (const auto &[name, bytes] : images)
+    add("slides/" + name, bytes, true);
+  if (archive_write_close(a) != ARCHIVE_OK && why.empty()) why = archive_error_string(a);
+  archive_write_free(a);
+  if (why.empty() && g_rename(tmp.c_str(), zip_path.c_str()) != 0) why = g_strerror(errno);
+  if (!why.empty()) g_unlink(tmp.c_str());
+  return why;
+}
+
+void send_package(GramothiHttpExchange *ex, const Recording &r, const std::string &zip) {
+  std::string name = r.class_id + "-" + std::to_string(r.started_at_ms / 1000) + ".zip";
+  for (char &c : name)
+    if (!g_ascii_isalnum(c) && c != '-' && c != '.' && c != '_') c = '_';
+  std::string disposition = "attachment; filename=\"" + name + "\"";
+  host->http_add_header(ex, "Content-Disposition", disposition.c_str());
+  host->http_add_header(ex, "Cache-Control", "private, max-age=3600");
+  host->http_respond(ex, 200, "application/zip", zip.data(), zip.size());
+}
+
+void handle_package(GramothiHttpExchange *ex, void *) {
+  with_recording(ex, [](GramothiHttpExchange *ex, const Recording &r) {
+    if (r.state == "recording")
+      return respond_error(ex, 409, "recording_in_progress",
+                           "The class is still being recorded; the package comes when it ends.");
+    std::string profile = chosen_profile(ex);
+    if (profile.empty()) return;
+    std::string dir = folder(r.id), zip_path = dir + "/package-" + profile + ".zip";
+    Recording copy = r;
+    struct State {
+      Timeline timeline;
+      std::string cached;
+      std::vector<std::pair<std::string, std::string>> images;
+      size_t pending = 0;
+      std::string error;
+    };
+    auto st = std::make_shared<State>();
+    in_packer(
+        [st, zip_path, dir, copy, profile] {
+          st->cached = read_text(zip_path);
+          if (st->cached.empty())
+            st->timeline =
+                build_timeline(copy, read_text(dir + "/timeline.jsonl"), profile, "slides/");
+        },
+        [ex, st, copy, zip_path, dir] {
+          if (!st->cached.empty()) return send_package(ex, copy, st->cached);
+          // Fetch each slide image from the slide store, then pack on the packer thread.
+          auto pack = [ex, st, copy, zip_path, dir] {
+            in_packer(
+                [st, zip_path, dir] {
+                  st->error =
+                      write_package(zip_path, dir + "/audio.ogg", st->timeline.json, st->images);
+                  if (st->error.empty()) st->cached = read_text(zip_path);
+                },
+                [ex, st, copy] {
+                  if (!st->error.empty() || st->cached.empty()) {
+                    log(GRAMOTHI_LOG_ERROR, "recording " + copy.id + ": cannot pack: " + st->error);
+                    return respond_error(ex, 500, "package_failed",
+                                         "The package could not be made: " + st->error);
+                  }
+                  send_package(ex, copy, st->cached);
+                });
+          };
+          st->pending = st->timeline.images.size();
+          if (st->pending == 0) return pack();
+          struct Fetch {
+            std::shared_ptr<State> st;
+            std::string name;
+            std::function<void()> pack;
+          };
+          for (const auto &name : st->timeline.images)
+            host->slides_image(
+                ctx, name.c_str(),
+                [](const GramothiError *error, const uint8_t *data, size_t len, void *d) {
+                  std::unique_ptr<Fetch> f(static_cast<Fetch *>(d));
+                  if (!error && data)
+                    f->st->images.emplace_back(
+                        f->name, std::string(reinterpret_cast<const char *>(data), len));
+                  if (--f->st->pending == 0) f->pack();
+                },
+                new Fetch{st, name, pack});
+        });
+  });
+}
+
+void handle_player(GramothiHttpExchange *ex, void *) {
+  std::string page = gramothi::kPlayerHtml;
+  page.replace(page.find("__GRAMOTHI_TIMELINE__"), strlen("__GRAMOTHI_TIMELINE__"), "null");
+  host->http_add_header(ex, "Cache-Control", "no-cache");
+  host->http_respond(ex, 200, "text/html; charset=utf-8", page.data(), page.size());
+}
+
 // ---- start: load the index, finalize what a crash cut off ----
 
 void load_index() {
@@ -642,6 +1044,7 @@ int32_t recording_init(const GramothiHost *h, GramothiPluginContext *c, void **,
     log(GRAMOTHI_LOG_WARNING, "cannot create " + settings.dir + ": " + g_strerror(errno) +
                                   "; recordings will fail until it exists");
   writer = g_thread_pool_new(on_writer, nullptr, 1, TRUE, nullptr);
+  packer = g_thread_pool_new(on_writer, nullptr, 1, TRUE, nullptr);
   load_index();
 
   struct {
@@ -651,6 +1054,10 @@ int32_t recording_init(const GramothiHost *h, GramothiPluginContext *c, void **,
   } routes[] = {
       {"GET", "/api/v1/recordings/{class_id}", 0, handle_list},
       {"POST", "/api/v1/recordings/{class_id}", 1024, handle_set},
+      {"GET", "/api/v1/recordings/{recording_id}/timeline", 0, handle_timeline},
+      {"GET", "/api/v1/recordings/{recording_id}/audio", 0, handle_audio},
+      {"GET", "/api/v1/recordings/{recording_id}/package", 0, handle_package},
+      {"GET", "/recordings/{recording_id}", 0, handle_player},
   };
   for (auto &r : routes)
     if (host->http_route(ctx, r.method, r.path, r.max_body, r.handler, nullptr) != GRAMOTHI_OK) {
@@ -668,6 +1075,8 @@ int32_t recording_init(const GramothiHost *h, GramothiPluginContext *c, void **,
 
 void recording_shutdown(void *) {
   // The media engine writes the recordings' last pages as it stops; finish the files here.
+  if (packer) g_thread_pool_free(packer, FALSE, TRUE);
+  packer = nullptr;
   if (writer) g_thread_pool_free(writer, FALSE, TRUE);
   writer = nullptr;
   index_.clear();

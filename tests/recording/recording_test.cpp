@@ -2,6 +2,8 @@
 // sending a 440 Hz tone, slides and chat over the real WebSocket. The recorded Ogg file is
 // decoded with GStreamer and checked against what the test did and when. Runs inside private
 // network and mount namespaces (see meson): the full-disk case mounts a tiny tmpfs.
+#include <archive.h>
+#include <archive_entry.h>
 #include <gst/app/gstappsink.h>
 #include <gst/gst.h>
 #include <gtest/gtest.h>
@@ -9,6 +11,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "../http/server_process.hpp"
@@ -85,6 +88,26 @@ double tone_in(const std::vector<int16_t> &pcm, int64_t from_ms, int64_t len_ms,
   for (int64_t t = from_ms; t + 100 <= from_ms + len_ms; t += 100, n++)
     sum += tone_share(slice(pcm, t, 100), freq);
   return n ? sum / n : 0;
+}
+
+// The files of a zip, by name (read with libarchive).
+std::map<std::string, std::string> unzip(const std::string &zip) {
+  std::map<std::string, std::string> out;
+  struct archive *a = archive_read_new();
+  archive_read_support_format_zip(a);
+  if (archive_read_open_memory(a, zip.data(), zip.size()) == ARCHIVE_OK) {
+    struct archive_entry *e;
+    while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
+      std::string data;
+      char buf[65536];
+      la_ssize_t n;
+      while ((n = archive_read_data(a, buf, sizeof buf)) > 0)
+        data.append(buf, static_cast<size_t>(n));
+      out[archive_entry_pathname(e)] = data;
+    }
+  }
+  archive_read_free(a);
+  return out;
 }
 
 std::vector<std::string> lines_of(const std::string &path) {
@@ -275,6 +298,69 @@ TEST_F(RecordingTest, AClassIsRecordedWithItsSlidesAndChatAtTheRightTimes) {
   int64_t onset = onset_ms(pcm, chat_t - 500);
   EXPECT_GE(onset, chat_t - 50);
   EXPECT_LE(onset, chat_t + 300) << "tone at " << onset << " ms, chat at " << chat_t << " ms";
+
+  // Playback over HTTP: the audio in ranges, so seeking need not download everything.
+  std::string rid = json_object_get_string_member(rec, "recording_id");
+  std::string api = "/api/v1/recordings/" + rid;
+  std::string file;
+  {
+    g_autofree char *data = nullptr;
+    gsize len = 0;
+    g_file_get_contents((rdir + "/audio.ogg").c_str(), &data, &len, nullptr);
+    file.assign(data, len);
+  }
+  auto part = http_->request("GET", api + "/audio", token("teacher-1", Role::kTeacher), nullptr,
+                             nullptr, {{"Range", "bytes=100-199"}});
+  EXPECT_EQ(part.status, 206u);
+  EXPECT_EQ(part.body, file.substr(100, 100));
+  EXPECT_EQ(part.headers["content-range"], "bytes 100-199/" + std::to_string(file.size()));
+  EXPECT_EQ(part.headers["accept-ranges"], "bytes");
+  auto whole = http_->get(api + "/audio?token=" + token("teacher-1", Role::kTeacher));
+  EXPECT_EQ(whole.status, 200u);
+  EXPECT_EQ(whole.body, file);
+  EXPECT_EQ(http_
+                ->request("GET", api + "/audio", token("teacher-1", Role::kTeacher), nullptr,
+                          nullptr, {{"Range", "bytes=999999999-"}})
+                .status,
+            416u);
+  EXPECT_EQ(http_->get(api + "/audio").status, 401u);
+  EXPECT_EQ(http_->get(api + "/audio", token("stranger", Role::kStudent)).status, 403u);
+  EXPECT_EQ(http_->get("/api/v1/recordings/nope/audio", token("admin", Role::kAdmin)).status, 404u);
+
+  // The timeline for the online player: slides with their image at the chosen profile.
+  auto tl = http_->get(api + "/timeline?profile=low", token("teacher-1", Role::kTeacher));
+  ASSERT_EQ(tl.status, 200u) << tl.body;
+  EXPECT_NE(tl.body.find("\"order_no\":2"), std::string::npos) << tl.body;
+  EXPECT_NE(tl.body.find("/api/v1/streaming/slides/images/"), std::string::npos);
+  EXPECT_EQ(http_->get(api + "/timeline?profile=huge", token("teacher-1", Role::kTeacher)).status,
+            400u);
+
+  // The lecture package: audio, the slides of one profile, timeline and offline player.
+  auto pkg = http_->get(api + "/package?profile=ultra-low", token("teacher-1", Role::kTeacher));
+  ASSERT_EQ(pkg.status, 200u) << pkg.body;
+  EXPECT_EQ(pkg.content_type, "application/zip");
+  EXPECT_NE(pkg.headers["content-disposition"].find("attachment; filename=\"rec-1-"),
+            std::string::npos);
+  std::map<std::string, std::string> entries = unzip(pkg.body);
+  EXPECT_EQ(entries["audio.ogg"], file);
+  ASSERT_TRUE(entries.count("index.html"));
+  ASSERT_TRUE(entries.count("timeline.json"));
+  std::string ultra = http_->get(api + "/timeline", token("teacher-1", Role::kTeacher)).body;
+  size_t webps = 0;
+  for (const auto &[name, data] : entries)
+    if (name.rfind("slides/", 0) == 0) {
+      webps++;
+      EXPECT_EQ(data.substr(0, 4), "RIFF") << name;
+      EXPECT_NE(ultra.find(name.substr(7)), std::string::npos) << "only this recording's slides";
+    }
+  EXPECT_EQ(webps, 2u) << "slides 1 and 2 at ultra-low (the default profile)";
+  // The chat's markup stays text, and cannot close the page's script element.
+  EXPECT_NE(entries["index.html"].find("\\u003cb>tone on\\u003c/b>"), std::string::npos);
+  EXPECT_EQ(entries["index.html"].find("<b>tone on"), std::string::npos);
+  // Made once, then served from the cache.
+  auto again = http_->get(api + "/package?profile=ultra-low", token("teacher-1", Role::kTeacher));
+  EXPECT_EQ(again.body, pkg.body);
+  EXPECT_EQ(http_->get(api + "/package", token("stranger", Role::kStudent)).status, 403u);
 }
 
 TEST_F(RecordingTest, AServerKilledMidClassLeavesAPlayableRecording) {

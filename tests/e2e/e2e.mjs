@@ -109,7 +109,9 @@ function deckPdf(file, pages) {
   fs.writeFileSync(file, out);
 }
 async function api(method, p, user, role, body) {
-  const r = await fetch(base + '/api/v1/streaming' + p, {
+  // Paths under /api/v1/streaming, or absolute ones (/api/v1/recordings/...).
+  const url = base + (p.startsWith('/api/') ? p : '/api/v1/streaming' + p);
+  const r = await fetch(url, {
     method, headers: {Authorization: 'Bearer ' + token(user, role), 'Content-Type': 'application/json'},
     body: body && JSON.stringify(body)});
   return {status: r.status, json: await r.json().catch(() => null)};
@@ -251,7 +253,7 @@ worker = ${worker}
 [web]
 dir = ${root}/web
 [plugins]
-load = rest;signaling
+load = rest;signaling;recording
 dir = ${pluginDir}
 `);
   const server = start(bin, ['serve', '--config', path.join(dir, 'gramothi.ini')], 'server.log',
@@ -462,4 +464,80 @@ test('the teacher ends the class and every student is told', async () => {
     await pages[name].waitForFunction(() => /ended/.test(document.querySelector('#status').textContent), null,
                                       {timeout: 10000});
   await shot(pages.near, 'student-class-ended-360x740');
+});
+
+test('the recorded class plays back offline from its package and online, seeking moves the slides', async () => {
+  // The class above was recorded (the default). A student who attended downloads the package.
+  let list;
+  for (let i = 0; i < 50; i++) {
+    list = (await api('GET', `/api/v1/recordings/${classId}`, 'student-asha', 'student')).json;
+    if (list && list.recordings && list.recordings[0] && list.recordings[0].state === 'complete') break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const rec = list.recordings[0];
+  assert.equal(rec.state, 'complete', JSON.stringify(list));
+  const stranger = await api('GET', `/api/v1/recordings/${classId}`, 'student-nobody', 'student');
+  assert.equal(stranger.status, 403, 'students who were not in the class may not');
+  const timeline = (await api('GET', `/api/v1/recordings/${rec.recording_id}/timeline`, 'student-asha', 'student')).json;
+  const slides = timeline.events.filter((e) => e.type === 'slide');
+  const last = slides[slides.length - 1];
+  assert.ok(slides.length >= 4, 'the moves are in the timeline: ' + JSON.stringify(slides.map((x) => x.order_no)));
+
+  const r = await fetch(`${base}/api/v1/recordings/${rec.recording_id}/package?profile=ultra-low`,
+                        {headers: {Authorization: 'Bearer ' + token('student-asha', 'student')}});
+  assert.equal(r.status, 200);
+  const zip = Buffer.from(await r.arrayBuffer());
+  const unpacked = path.join(dir, 'package');
+  fs.mkdirSync(unpacked);
+  fs.writeFileSync(path.join(dir, 'package.zip'), zip);
+  execFileSync('bsdtar', ['-xf', path.join(dir, 'package.zip'), '-C', unpacked]);
+  console.log(`package: ${zip.length} bytes, files: ${fs.readdirSync(unpacked).join(' ')}`);
+
+  // Offline: the unpacked index.html straight from disk, no server involved.
+  const context = await browser.newContext({viewport: {width: 360, height: 740}, isMobile: true});
+  const page = await context.newPage();
+  page.on('pageerror', (e) => console.log(`[offline] page error: ${e.message}`));
+  await page.goto('file://' + path.join(unpacked, 'index.html'));
+  await waitFor(page, () => window.glPlayer && document.querySelector('#audio').readyState >= 1, null, 10000,
+                'the offline player loaded its audio');
+  const seekTo = async (p, ms) => p.evaluate((t) => {
+    const a = document.querySelector('#audio');
+    a.currentTime = t / 1000;
+    window.glPlayer.show();
+  }, ms);
+  for (const target of [slides[1], last]) {
+    await seekTo(page, target.t_ms + 300);
+    await waitFor(page, (n) => document.querySelector('#slide').dataset.order === String(n) &&
+                               document.querySelector('#slide').classList.contains('has-image'),
+                  target.order_no, 5000, 'offline: slide ' + target.order_no + ' after seeking');
+  }
+  await seekTo(page, 0);
+  await waitFor(page, (n) => document.querySelector('#slide').dataset.order === String(n), slides[0].order_no,
+                5000, 'offline: back to the first slide');
+  // Chat appears at its time: none at 0, all of it at the end.
+  const chats = timeline.events.filter((e) => e.type === 'chat');
+  assert.equal(await page.$$eval('#chat li', (l) => l.length), chats.filter((c) => c.t_ms <= 1).length);
+  await seekTo(page, rec.duration_ms - 100);
+  await waitFor(page, (n) => document.querySelectorAll('#chat li').length === n, chats.length, 5000,
+                'offline: the chat up to the end');
+  assert.equal(await page.$$eval('#chat img', (i) => i.length), 0, 'chat text stays text');
+  await page.evaluate(() => document.querySelector('#audio').play());
+  await waitFor(page, () => document.querySelector('#audio').currentTime > 0.3 || document.querySelector('#audio').ended,
+                null, 5000, 'offline: the audio plays');
+  await seekTo(page, slides[1].t_ms + 300);
+  await shot(page, 'player-offline-360x740');
+
+  // Online: /recordings/{id}, the audio fetched in ranges.
+  const ranges = [];
+  page.on('response', (res) => res.url().includes('/audio') && ranges.push(res.status()));
+  await page.goto(`${base}/recordings/${rec.recording_id}?token=${token('student-asha', 'student')}`);
+  await waitFor(page, () => window.glPlayer && document.querySelector('#audio').readyState >= 1, null, 10000,
+                'the online player loaded');
+  await seekTo(page, last.t_ms + 300);
+  await waitFor(page, (n) => document.querySelector('#slide').dataset.order === String(n) &&
+                             document.querySelector('#slide').classList.contains('has-image'),
+                last.order_no, 5000, 'online: the last slide after seeking');
+  assert.ok(ranges.includes(206), 'the audio came in range requests: ' + ranges);
+  assert.ok(!page.url().includes('token='), 'the token is taken out of the address bar');
+  await context.close();
 });

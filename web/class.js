@@ -118,6 +118,7 @@
       st.ended = m.class.state === 'ended' && !!m.class.started_at;  // not a class never started
       const session = m.class.session_id || '';
       if (session !== st.session) loadData(session);
+      if (st.ended) showRecordings();
       listen();
       render();
     },
@@ -132,6 +133,7 @@
       st.ended = true;
       st.want = false;  // over for today: Join again for the next class
       closePc();
+      setTimeout(showRecordings, 3000);  // the recording is final a moment after the class
       render();
     },
     presence(m) {
@@ -175,6 +177,28 @@
       GL.status(m.message, 'warn');
     },
   });
+
+  // After class: the recordings this student may play or take offline.
+  async function showRecordings() {
+    let list;
+    try {
+      list = await GL.api('GET', '/api/v1/recordings/' + encodeURIComponent(GL.classId));
+    } catch (_) {
+      return;
+    }
+    const done = (list.recordings || []).filter((r) => r.state !== 'recording' && r.duration_ms > 0).slice(0, 5);
+    const t = '?token=' + encodeURIComponent(GL.token());
+    $('#rec-list').replaceChildren(...done.map((r) => {
+      const when = new Date(r.started_at_ms).toLocaleString([], {dateStyle: 'medium', timeStyle: 'short'});
+      const base = '/recordings/' + encodeURIComponent(r.recording_id);
+      return el('li', null, when + ' · ' + Math.round(r.duration_ms / 60000) + ' min: ',
+                el('a', {href: base + t}, 'listen'), ' · ',
+                el('a', {href: '/api/v1/recordings/' + encodeURIComponent(r.recording_id) +
+                               '/package' + t + '&profile=ultra-low'},
+                   'download (about ' + GL.mb(r.audio_bytes + 1e6) + ')'));
+    }));
+    $('#recordings').hidden = done.length === 0;
+  }
 
   $('#join').onclick = () => {
     st.want = true;

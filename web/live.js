@@ -44,10 +44,11 @@ const GL = (() => {
       this.code = code;
     }
   }
+  // `path` under /api/v1/streaming, or an absolute /api/... path.
   async function api(method, path, body) {
     const headers = {Authorization: 'Bearer ' + token};
     if (body !== undefined) headers['Content-Type'] = 'application/json';
-    const r = await fetch(API + path, {
+    const r = await fetch(path.startsWith('/api/') ? path : API + path, {
       method, headers, body: body === undefined ? undefined : JSON.stringify(body),
       cache: 'no-store'});
     let json = null;

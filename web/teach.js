@@ -21,6 +21,9 @@
     $('#mic').textContent = st.mic ? 'Microphone off' : 'Microphone on';
     $('#mic').classList.toggle('primary', !!st.mic);
     $('#upload').disabled = !$('#deck').files.length;
+    $('#rec-row').hidden = !st.live && !st.rec;
+    $('#rec-toggle').hidden = !st.live;
+    $('#rec-toggle').textContent = st.rec && st.rec.state === 'recording' ? 'Stop recording' : 'Record';
     const listening = st.people.filter((p) => p.listening).length;
     $('#count').textContent = listening + ' listening';
     if (st.conn === 'denied') return GL.status('This link is not valid for this class.', 'bad');
@@ -247,6 +250,15 @@
     $('#upload').disabled = true;
   };
 
+  $('#rec-toggle').onclick = async () => {
+    const on = !(st.rec && st.rec.state === 'recording');
+    try {
+      await GL.api('POST', '/api/v1/recordings/' + encodeURIComponent(GL.classId), {record: on});
+    } catch (e) {
+      GL.status('Could not change the recording: ' + e.message, 'bad');
+    }
+  };
+
   // ---- students ----
   function quality(link) {
     if (!link) return ['', ''];
@@ -317,6 +329,17 @@
         return;
       }
       if (m.state === 'closed' && m.detail !== 'class-ended') setTimeout(publish, 1000);
+      render();
+    },
+    recording(m) {
+      st.rec = m;
+      const rec = $('#rec');
+      rec.replaceChildren();
+      if (m.state === 'recording') rec.append('● Recording this class');
+      else if (m.state === 'failed') rec.append('Recording stopped: ' + (m.error || 'error'));
+      else rec.append(el('a', {href: '/recordings/' + encodeURIComponent(m.recording_id) + '?token=' +
+                                     encodeURIComponent(GL.token()), target: '_blank'}, 'Recording ready: play it'));
+      rec.className = m.state === 'failed' ? 'q-poor' : m.state === 'recording' ? 'q-poor' : '';
       render();
     },
     listeners(m) {

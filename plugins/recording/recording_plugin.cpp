@@ -174,6 +174,24 @@ bool from_json(const std::string &text, Recording *r) {
   return !r->id.empty() && !r->class_id.empty();
 }
 
+// Tells the rest of the server (the class's teachers, over the WebSocket) how the class's
+// recording is doing: "recording.state" {class_id, recording_id, state, error}.
+void announce(const Recording &r) {
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  for (const auto &[k, v] : {std::pair<const char *, std::string>{"class_id", r.class_id},
+                             {"recording_id", r.id},
+                             {"state", r.state},
+                             {"error", r.error}}) {
+    json_builder_set_member_name(b, k);
+    json_builder_add_string_value(b, v.c_str());
+  }
+  json_builder_end_object(b);
+  g_autoptr(JsonNode) root = json_builder_get_root(b);
+  g_autofree char *text = json_to_string(root, FALSE);
+  host->event_publish(ctx, "recording.state", text);
+}
+
 // Writes recording.json (atomically: a temporary file renamed over it).
 void save(const Recording &r) {
   std::string text = to_json(r), path = folder(r.id) + "/recording.json";
@@ -248,10 +266,12 @@ void start_recording(const std::string &class_id, const std::string &session_id,
           log(GRAMOTHI_LOG_ERROR, "class " + r.class_id + ": cannot record: " + r.error);
           if (active[r.class_id] == id) active.erase(r.class_id);
           if (made->empty()) save(r);
+          announce(r);
           return;
         }
         media_ids[id] = media;
         save(r);
+        announce(r);
         log(GRAMOTHI_LOG_INFO, "class " + r.class_id + ": recording " + id);
       });
 }
@@ -318,6 +338,7 @@ void on_media_state(const char *state, const char *detail, void *data) {
               it->second.duration_ms = info->duration_ms;
               it->second.audio_bytes = info->bytes;
               save(it->second);
+              announce(it->second);
             });
 }
 

@@ -52,6 +52,8 @@ struct Room {
 std::map<std::string, Room> rooms;
 int64_t stopped_subscription = 0, sync_subscription = 0, progress_subscription = 0;
 int64_t chat_subscription = 0, chat_removed_subscription = 0, started_subscription = 0;
+int64_t recording_subscription = 0;
+std::map<std::string, std::string> recording_news;  // class id -> the last "recording" message
 guint listeners_timer = 0;
 constexpr guint kListenersIntervalMs = 3000;
 double chat_per_minute = 20;  // sustained; a burst of 5 is allowed
@@ -709,6 +711,8 @@ void authenticated(Client *c) {
         auto room = rooms.find(c->class_id);
         if (is_staff(c) && room != rooms.end() && GRAMOTHI_HOST_HAS(host, media_stats))
           send(c, listeners_message(room->second));
+        auto news = recording_news.find(c->class_id);
+        if (is_staff(c) && news != recording_news.end()) send(c, news->second);
         fetch_current_slide(c);
         send_chat_history(c);
       },
@@ -1048,6 +1052,26 @@ void on_class_stopped(const char *, const char *payload, void *) {
   }
 }
 
+// The class's recording started, stopped or failed: its teachers and admins hear it
+// ({"type": "recording", "recording_id", "state", "error"}), and so does a teacher who connects
+// later (the room keeps the last one).
+void on_recording_state(const char *, const char *payload, void *) {
+  g_autoptr(JsonParser) p = json_parser_new();
+  if (!json_parser_load_from_data(p, payload, -1, nullptr)) return;
+  JsonObject *o = json_node_get_object(json_parser_get_root(p));
+  std::string class_id = json_object_get_string_member_with_default(o, "class_id", "");
+  std::string text =
+      message("recording",
+              {{"recording_id", json_object_get_string_member_with_default(o, "recording_id", "")},
+               {"state", json_object_get_string_member_with_default(o, "state", "")},
+               {"error", json_object_get_string_member_with_default(o, "error", "")}});
+  recording_news[class_id] = text;
+  auto room = rooms.find(class_id);
+  if (room == rooms.end()) return;
+  for (Client *c : room->second.clients)
+    if (c->authenticated && is_staff(c)) send(c, text);
+}
+
 // A class that went live: everyone already on its socket hears it (students waiting for the
 // teacher then listen).
 void on_class_started(const char *, const char *payload, void *) {
@@ -1101,6 +1125,8 @@ int32_t signaling_init(const GramothiHost *h, GramothiPluginContext *c, void **,
   }
   stopped_subscription = host->event_subscribe(ctx, "class.stopped", on_class_stopped, nullptr);
   started_subscription = host->event_subscribe(ctx, "class.started", on_class_started, nullptr);
+  recording_subscription =
+      host->event_subscribe(ctx, "recording.state", on_recording_state, nullptr);
   if (GRAMOTHI_HOST_HAS(h, media_stats))
     listeners_timer = g_timeout_add(
         kListenersIntervalMs,
@@ -1135,6 +1161,7 @@ void signaling_shutdown(void *) {
     }
   rooms.clear();
   chat_allowance.clear();
+  recording_news.clear();
 }
 
 const GramothiPluginDescriptor kDescriptor = {

@@ -312,6 +312,8 @@ test('a teacher prepares a deck, speaks, and three students hear the tone, one o
   await teacher.click('#start');  // starts the class and switches the microphone on
   await waitFor(teacher, () => window.glTeacher.pc && window.glTeacher.pc.connectionState === 'connected',
                 null, 20000, 'the teacher\'s microphone connected');
+  await waitFor(teacher, () => /Recording this class/.test(document.querySelector('#rec').textContent), null,
+                10000, 'the teacher sees that the class is recorded');
   await Promise.all([openPage(browser, 'relay', url('relay')), openPage(farBrowser, 'far', url('far'))]);
   for (const name of ['relay', 'far']) {
     const p = pages[name];
@@ -476,6 +478,9 @@ test('the recorded class plays back offline from its package and online, seeking
   }
   const rec = list.recordings[0];
   assert.equal(rec.state, 'complete', JSON.stringify(list));
+  // The student page offers it after the class.
+  await waitFor(pages.near, () => document.querySelectorAll('#rec-list a').length >= 2, null, 10000,
+                'the student page links the recording');
   const stranger = await api('GET', `/api/v1/recordings/${classId}`, 'student-nobody', 'student');
   assert.equal(stranger.status, 403, 'students who were not in the class may not');
   const timeline = (await api('GET', `/api/v1/recordings/${rec.recording_id}/timeline`, 'student-asha', 'student')).json;

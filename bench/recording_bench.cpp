@@ -20,6 +20,7 @@
 #include <fstream>
 
 #include "../tests/http/server_process.hpp"
+#include "../tests/media/decode_file.hpp"
 #include "json.hpp"
 #include "media_pipelines.hpp"
 #include "profiles.hpp"
@@ -29,33 +30,6 @@ using namespace gramothi;
 namespace {
 
 const std::string kSecret = "recording-bench-secret-0123456789abcdef";
-
-// The WAV's speech as 48 kHz mono S16.
-std::vector<int16_t> load_speech(const std::string &wav) {
-  std::string desc = "filesrc location=\"" + wav +
-                     "\" ! wavparse ! audioconvert ! audioresample ! "
-                     "audio/x-raw,format=S16LE,channels=1,rate=48000 ! appsink name=out sync=false";
-  GstElement *p = gst_parse_launch(desc.c_str(), nullptr);
-  std::vector<int16_t> pcm;
-  if (!p) return pcm;
-  GstElement *sink = gst_bin_get_by_name(GST_BIN(p), "out");
-  gst_element_set_state(p, GST_STATE_PLAYING);
-  GstSample *s;
-  while (g_signal_emit_by_name(sink, "pull-sample", &s), s) {
-    GstMapInfo m;
-    GstBuffer *b = gst_sample_get_buffer(s);
-    if (gst_buffer_map(b, &m, GST_MAP_READ)) {
-      auto *v = reinterpret_cast<const int16_t *>(m.data);
-      pcm.insert(pcm.end(), v, v + m.size / 2);
-      gst_buffer_unmap(b, &m);
-    }
-    gst_sample_unref(s);
-  }
-  gst_element_set_state(p, GST_STATE_NULL);
-  gst_object_unref(sink);
-  gst_object_unref(p);
-  return pcm;
-}
 
 // `minutes` of the speech, looped, through `encoder` into `out`. Returns the encoding seconds.
 double encode_hour(const std::vector<int16_t> &speech, int minutes, const std::string &encoder,
@@ -176,7 +150,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "%s\n", pipes.error().message.c_str());
     return 1;
   }
-  auto speech = load_speech(speech_wav);
+  auto speech = decode_file(speech_wav, "wavparse");
   if (speech.empty()) return 1;
   std::string rid = "0123456789abcdef0123456789abcdef";
   std::string rdir = dir + "/data/recordings/" + rid;

@@ -2,6 +2,8 @@
 
 #include "main_loop.hpp"
 
+#include <json-glib/json-glib.h>
+
 #include <memory>
 
 #include "json.hpp"
@@ -45,6 +47,10 @@ std::string ClassRegistry::status_json(const ClassStatus &s) {
     w.raw("current_slide", JsonObjectWriter().str("slide_id", *s.current_slide_id).finish());
   else
     w.null("current_slide");
+  if (s.recording_json)
+    w.raw("recording", *s.recording_json);
+  else
+    w.null("recording");
   return w.finish();
 }
 
@@ -150,6 +156,23 @@ void ClassRegistry::pin_profile(const TokenClaims &who, const std::string &class
       std::move(done));
 }
 
+void ClassRegistry::on_recording_state(const std::string &payload) {
+  g_autoptr(JsonParser) p = json_parser_new();
+  if (!json_parser_load_from_data(p, payload.c_str(), -1, nullptr) ||
+      !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p)))
+    return;
+  JsonObject *o = json_node_get_object(json_parser_get_root(p));
+  auto str = [o](const char *k) { return json_object_get_string_member_with_default(o, k, ""); };
+  std::string error = str("error");
+  JsonObjectWriter w;
+  w.str("recording_id", str("recording_id")).str("state", str("state"));
+  if (error.empty())
+    w.null("error");
+  else
+    w.str("error", error);
+  recording_news_[str("class_id")] = w.finish();
+}
+
 void ClassRegistry::status(const std::string &class_id, StatusCallback done) {
   run_change(
       class_id,
@@ -159,42 +182,42 @@ void ClassRegistry::status(const std::string &class_id, StatusCallback done) {
         return ClassChange{*r, false};
       },
       nullptr,
-      [done = std::move(done)](Result<ClassChange> r) {
-        if (r)
-          done(std::move(r->status));
-        else
-          done(r.error());
+      [this, done = std::move(done)](Result<ClassChange> r) {
+        if (!r) return done(r.error());
+        auto news = recording_news_.find(r->status.class_id);
+        if (news != recording_news_.end()) r->status.recording_json = news->second;
+        done(std::move(r->status));
       });
+}
+
+// Runs `op` on a ClassStore on the storage thread; `done` gets its result on the main loop.
+template <class T>
+void ClassRegistry::query(std::function<Result<T>(ClassStore &)> op,
+                          std::function<void(Result<T>)> done) {
+  auto result = std::make_shared<std::optional<Result<T>>>();
+  worker_.post(
+      [result, op = std::move(op)](Database *db, const std::string &open_error) {
+        if (!db) {
+          result->emplace(unavailable(open_error));
+          return;
+        }
+        ClassStore store(*db);
+        result->emplace(op(store));
+      },
+      [result, done = std::move(done)] { done(std::move(**result)); });
 }
 
 void ClassRegistry::pinned_profile(const std::string &user_id, const std::string &class_id,
                                    std::function<void(Result<std::optional<std::string>>)> done) {
-  auto result = std::make_shared<std::optional<Result<std::optional<std::string>>>>();
-  worker_.post(
-      [result, user_id, class_id](Database *db, const std::string &open_error) {
-        if (!db) {
-          result->emplace(unavailable(open_error));
-          return;
-        }
-        ClassStore store(*db);
-        result->emplace(store.pinned_profile(class_id, user_id));
-      },
-      [result, done = std::move(done)] { done(std::move(**result)); });
+  query<std::optional<std::string>>(
+      [user_id, class_id](ClassStore &s) { return s.pinned_profile(class_id, user_id); },
+      std::move(done));
 }
 
 void ClassRegistry::attended(const std::string &class_id, const std::string &user_id,
                              std::function<void(Result<bool>)> done) {
-  auto result = std::make_shared<std::optional<Result<bool>>>();
-  worker_.post(
-      [result, user_id, class_id](Database *db, const std::string &open_error) {
-        if (!db) {
-          result->emplace(unavailable(open_error));
-          return;
-        }
-        ClassStore store(*db);
-        result->emplace(store.attended(class_id, user_id));
-      },
-      [result, done = std::move(done)] { done(std::move(**result)); });
+  query<bool>([user_id, class_id](ClassStore &s) { return s.attended(class_id, user_id); },
+              std::move(done));
 }
 
 void ClassRegistry::health(HealthCallback done) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <string>
 
 #include "event_bus.hpp"
@@ -22,7 +23,12 @@ class ClassRegistry {
   using HealthCallback = std::function<void(Result<int> /* schema version */)>;
 
   ClassRegistry(StorageWorker &worker, EventBus &bus, const ProfileSet &profiles)
-      : worker_(worker), bus_(bus), profiles_(profiles) {}
+      : worker_(worker), bus_(bus), profiles_(profiles) {
+    recording_subscription_ = bus_.subscribe(
+        "recording.state",
+        [this](const std::string &, const std::string &payload) { on_recording_state(payload); });
+  }
+  ~ClassRegistry() { bus_.unsubscribe(recording_subscription_); }
 
   void start(const TokenClaims &who, const std::string &class_id, ChangeCallback done);
   void stop(const TokenClaims &who, const std::string &class_id, ChangeCallback done);
@@ -56,6 +62,9 @@ class ClassRegistry {
   static std::string status_json(const ClassStatus &status);
 
  private:
+  void on_recording_state(const std::string &payload);
+  template <class T>
+  void query(std::function<Result<T>(ClassStore &)> op, std::function<void(Result<T>)> done);
   using Op = std::function<Result<ClassChange>(ClassStore &)>;
   void run_chat(const std::string &class_id, std::function<Result<std::string>(ChatStore &)> op,
                 JsonCallback done);
@@ -65,6 +74,9 @@ class ClassRegistry {
   StorageWorker &worker_;
   EventBus &bus_;
   const ProfileSet &profiles_;
+  // class id -> {recording_id, state, error} from the recording plugin's "recording.state".
+  std::map<std::string, std::string> recording_news_;
+  int64_t recording_subscription_ = 0;
 };
 
 int64_t now_ms();

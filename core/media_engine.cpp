@@ -151,6 +151,8 @@ struct ClassMedia {
   GstElement *pipeline = nullptr;
   GstElement *tee = nullptr;
   std::map<RecordingId, std::shared_ptr<Recorder>> recorders;
+  std::vector<std::shared_ptr<Recorder>> finished;  // ended with the class; their pads go with it
+  guint drain_timer = 0;
   bool ended = false;  // end_class ran; the pipeline lives on until its recordings are final
   GstAppSrc *teacher_src = nullptr;  // owned reference
   std::vector<std::unique_ptr<Tier>> tiers;
@@ -471,11 +473,12 @@ void MediaEngine::Impl::destroy_class(ClassMedia *c, bool drain) {
     ClassMedia *c;
     std::shared_ptr<bool> alive;
   };
-  g_timeout_add_seconds_full(
+  c->drain_timer = g_timeout_add_seconds_full(
       G_PRIORITY_DEFAULT, 5,
       [](gpointer d) -> gboolean {
         auto *x = static_cast<Drain *>(d);
         if (!*x->alive) return G_SOURCE_REMOVE;
+        x->c->drain_timer = 0;
         for (auto &held : x->engine->draining)
           if (held.get() == x->c) {
             for (auto &[id, r] : std::map(x->c->recorders))
@@ -492,8 +495,19 @@ void MediaEngine::Impl::teardown_class(ClassMedia *c) {
     recording_class.erase(id);
     if (r->observer) r->observer("failed", "the server stopped before the recording finished");
   }
-  c->recorders.clear();
+  if (c->drain_timer) g_source_remove(c->drain_timer);
+  c->drain_timer = 0;
   gst_element_set_state(c->pipeline, GST_STATE_NULL);
+  for (auto &[id, r] : c->recorders)
+    c->finished.push_back(r);
+  c->recorders.clear();
+  for (auto &r : c->finished)
+    if (r->tee_pad) {
+      gst_element_release_request_pad(c->tee, r->tee_pad);
+      gst_object_unref(r->tee_pad);
+      r->tee_pad = nullptr;
+    }
+  c->finished.clear();
   g_source_remove(c->bus_watch);
   gst_object_unref(c->teacher_src);
   gst_object_unref(c->pipeline);
@@ -513,10 +527,21 @@ struct RecorderRef {
   std::shared_ptr<bool> alive;
 };
 
+// From a streaming thread to the main loop. Always queued (never run in the calling thread,
+// even while nobody iterates the main context, as during shutdown).
 void recorder_news(const RecorderRef &ref, const std::string &state, const std::string &detail) {
-  run_on_main([ref, state, detail] {
-    if (*ref.alive) ref.engine->recorder_done(ref.id, state, detail);
-  });
+  struct News {
+    RecorderRef ref;
+    std::string state, detail;
+  };
+  g_idle_add_full(
+      G_PRIORITY_DEFAULT,
+      [](gpointer d) -> gboolean {
+        auto *n = static_cast<News *>(d);
+        if (*n->ref.alive) n->ref.engine->recorder_done(n->ref.id, n->state, n->detail);
+        return G_SOURCE_REMOVE;
+      },
+      new News{ref, state, detail}, [](gpointer d) { delete static_cast<News *>(d); });
 }
 
 // The recording branch's streaming thread: write every Ogg page as it comes.
@@ -654,7 +679,10 @@ void MediaEngine::Impl::recorder_done(RecordingId id, const std::string &state,
   recording_class.erase(where);
   c->recorders.erase(it);
   if (!r->ending) end_recorder(c, r);
-  if (!c->ended) remove_branch(c->pipeline, c->tee, r);  // an ended class goes as a whole
+  if (c->ended)
+    c->finished.push_back(r);  // the class's pipeline goes as a whole
+  else
+    remove_branch(c->pipeline, c->tee, r);
   RecordingObserver observer = std::move(r->observer);
   if (c->ended && c->recorders.empty()) teardown_class(c);
   if (observer) observer(state, detail);

@@ -728,8 +728,8 @@ void PluginHost::unload_all() {
     plugins_.pop_back();
     // Connections go first, without calling the plugin back, so shutdown() sees no callbacks.
     ws_remove_routes(&services_, &ctx->ws_routes);
+    *ctx->alive = false;  // from here on no recording news reaches the plugin
     if (ctx->descriptor->shutdown) ctx->descriptor->shutdown(ctx->state);
-    *ctx->alive = false;
     services_.router->remove_routes(ctx.get());
     for (int64_t id : ctx->subscriptions)
       services_.bus->unsubscribe(id);

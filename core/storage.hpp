@@ -81,6 +81,9 @@ struct ClassStatus {
   int64_t participant_count = 0;               // users joined and not left, live session only
   std::optional<std::string> current_slide_id;
   int64_t created_at_ms = 0;
+  // Not stored: the latest "recording.state" news for the class since the server started
+  // ({recording_id, state, error}), kept by the ClassRegistry.
+  std::optional<std::string> recording_json;
 };
 
 // Outcome of a lifecycle operation: the class after it, and whether anything changed

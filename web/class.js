@@ -39,7 +39,11 @@
     GL.status('Connecting audio…', '');
   }
 
+  // Every new session or teardown bumps the generation; work that awaited (ICE servers, SDP)
+  // checks it afterwards and gives up if the page has moved on.
+  let generation = 0;
   function closePc() {
+    generation++;
     if (st.pc) {
       st.audioBytesDone += st.pcBytes || 0;
       st.pcBytes = 0;
@@ -67,10 +71,13 @@
 
   async function onOffer(sdp) {
     closePc();
+    const mine = generation;
     const cfg = await GL.rtcConfig();
+    if (mine !== generation || !st.want) return;
     const pc = new RTCPeerConnection(cfg);
     st.pc = pc;
     pc.ontrack = (e) => {
+      if (pc !== st.pc) return;
       const stream = e.streams[0] || new MediaStream([e.track]);
       audio.srcObject = stream;
       audio.play().catch(() => GL.status('Tap anywhere to play the audio.', 'warn'));
@@ -78,6 +85,7 @@
       st.stopMeter = GL.levelMeter(stream, (v) => ($('#level i').style.width = Math.round(v * 100) + '%'));
     };
     pc.onicecandidate = (e) =>
+      pc === st.pc &&
       sock.send(Object.assign({type: 'ice-candidate'}, e.candidate ? e.candidate.toJSON() : {candidate: null}));
     pc.onconnectionstatechange = () => {
       if (pc !== st.pc) return;
@@ -88,8 +96,10 @@
       await pc.setRemoteDescription({type: 'offer', sdp});
       for (const c of st.pending.splice(0)) await pc.addIceCandidate(c).catch(() => {});
       await pc.setLocalDescription(await pc.createAnswer());
+      if (pc !== st.pc) return;
       sock.send({type: 'answer', sdp: pc.localDescription.sdp});
     } catch (e) {
+      if (pc !== st.pc) return;
       GL.status('Audio could not start: ' + e.message, 'bad');
       mend(3000);
     }

@@ -102,6 +102,7 @@ const GL = (() => {
     }
     connect() {
       clearTimeout(this.retryTimer);
+      clearInterval(this.pinger);
       if (this.stopped) return;
       const url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + API +
                   '/ws/' + encodeURIComponent(classId);

@@ -39,7 +39,10 @@
   }
 
   // ---- microphone and publishing ----
+  // Bumped by every new attempt or teardown; an attempt that awaited checks it afterwards.
+  let generation = 0;
   function closePc() {
+    generation++;
     if (st.pc) {
       st.pc.onconnectionstatechange = null;
       st.pc.close();
@@ -51,10 +54,14 @@
   async function publish() {
     if (!st.mic || !st.live || !sock.authed) return;
     closePc();
-    const pc = new RTCPeerConnection(await GL.rtcConfig());
+    const mine = generation;
+    const cfg = await GL.rtcConfig();
+    if (mine !== generation || !st.mic || !sock.authed) return;
+    const pc = new RTCPeerConnection(cfg);
     st.pc = pc;
     for (const t of st.mic.getAudioTracks()) pc.addTrack(t, st.mic);
     pc.onicecandidate = (e) => {
+      if (pc !== st.pc) return;
       const m = Object.assign({type: 'ice-candidate'}, e.candidate ? e.candidate.toJSON() : {candidate: null});
       if (st.answered) sock.send(m);
       else st.held.push(m);  // the server takes candidates only after its answer
@@ -66,13 +73,15 @@
     };
     const offer = await pc.createOffer();
     await pc.setLocalDescription(offer);
+    if (pc !== st.pc) return;
     sock.send({type: 'publish', sdp: pc.localDescription.sdp});
     render();
   }
   async function onAnswer(sdp) {
     const pc = st.pc;
-    if (!pc) return;
+    if (!pc || pc.signalingState !== 'have-local-offer') return;  // an answer to an old offer
     await pc.setRemoteDescription({type: 'answer', sdp});
+    if (pc !== st.pc) return;
     st.answered = true;
     for (const m of st.held.splice(0)) sock.send(m);
   }

@@ -18,6 +18,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
@@ -53,6 +54,7 @@ struct Recording {
   int64_t started_at_ms = 0, ended_at_ms = 0, duration_ms = 0, audio_bytes = 0;
   int bitrate_kbps = 0;
   int slide_changes = 0, chat_messages = 0;
+  bool stop_requested = false;  // stopped before the media engine had started it
 };
 std::map<std::string, Recording> index_;    // by recording id
 std::map<std::string, std::string> active;  // class id -> recording id (while recording)
@@ -74,35 +76,45 @@ void on_writer(gpointer data, gpointer) {
   std::unique_ptr<Job> job(static_cast<Job *>(data));
   (*job)();
 }
-// Runs `work` on the writer thread, then `then` on the main loop.
-void in_writer(Job work, Job then = nullptr) {
-  auto *job = new Job([work = std::move(work), then = std::move(then)] {
-    work();
-    if (then)
-      g_idle_add_full(
-          G_PRIORITY_DEFAULT,
-          [](gpointer d) -> gboolean {
-            (*static_cast<Job *>(d))();
-            return G_SOURCE_REMOVE;
-          },
-          new Job(then), [](gpointer d) { delete static_cast<Job *>(d); });
-  });
-  g_thread_pool_push(writer, job, nullptr);
-}
+// Main-loop callbacks the pools have queued and that have not run yet: removed at shutdown, so
+// none runs (or is freed) after the plugin is unloaded.
+std::mutex pending_mutex;
+std::set<guint> pending;
 
-// Runs `work` on the packer thread, then `then` on the main loop.
-void in_packer(Job work, Job then) {
+// Runs `work` on `pool`'s thread, then `then` (if any) on the main loop.
+void in_pool(GThreadPool *pool, Job work, Job then) {
   auto *job = new Job([work = std::move(work), then = std::move(then)] {
     work();
-    g_idle_add_full(
+    if (!then) return;
+    struct Done {
+      Job then;
+      guint id = 0;
+    };
+    std::lock_guard lock(pending_mutex);
+    auto *d = new Done{then};
+    d->id = g_idle_add_full(
         G_PRIORITY_DEFAULT,
-        [](gpointer d) -> gboolean {
-          (*static_cast<Job *>(d))();
+        [](gpointer p) -> gboolean {
+          auto *d = static_cast<Done *>(p);
+          {
+            std::lock_guard lock(pending_mutex);
+            pending.erase(d->id);
+          }
+          d->then();
           return G_SOURCE_REMOVE;
         },
-        new Job(then), [](gpointer d) { delete static_cast<Job *>(d); });
+        d, [](gpointer p) { delete static_cast<Done *>(p); });
+    pending.insert(d->id);
   });
-  g_thread_pool_push(packer, job, nullptr);
+  g_thread_pool_push(pool, job, nullptr);
+}
+// File work in order: folders, recording.json, the timeline.
+void in_writer(Job work, Job then = nullptr) {
+  in_pool(writer, std::move(work), std::move(then));
+}
+// Packages and audio reads, which may take a while, apart from the writes.
+void in_packer(Job work, Job then) {
+  in_pool(packer, std::move(work), std::move(then));
 }
 
 std::string folder(const std::string &id) {
@@ -250,10 +262,16 @@ void start_recording(const std::string &class_id, const std::string &session_id,
         if (g_mkdir_with_parents(dir.c_str(), 0750) != 0)
           *made = std::string("cannot create ") + dir + ": " + g_strerror(errno);
       },
-      [id, made] {
+      [id, made, dir] {
         auto it = index_.find(id);
         if (it == index_.end()) return;
         Recording &r = it->second;
+        if (r.stop_requested) {
+          // The class ended (or recording was turned off) before it began: nothing to keep.
+          index_.erase(it);
+          in_writer([dir] { g_rmdir(dir.c_str()); });
+          return;
+        }
         GramothiError e{};
         uint64_t media = 0;
         if (made->empty())
@@ -323,18 +341,21 @@ void on_media_state(const char *state, const char *detail, void *data) {
   media_ids.erase(id);
   if (active.count(r.class_id) && active[r.class_id] == id) active.erase(r.class_id);
   r.ended_at_ms = now_ms();
-  r.state = strcmp(state, "stopped") == 0 ? "complete" : "failed";
-  if (r.state == "failed") {
+  std::string final_state = strcmp(state, "stopped") == 0 ? "complete" : "failed";
+  if (final_state == "failed") {
     r.error = detail ? detail : "";
     log(GRAMOTHI_LOG_ERROR, "class " + r.class_id + ": recording " + id + " stopped: " + r.error);
   }
-  // The true length comes from the file itself.
+  // The true length comes from the file itself; until it is read, the recording is
+  // "finishing" (no package yet).
+  r.state = "finishing";
   std::string path = folder(id) + "/audio.ogg";
   auto info = std::make_shared<gramothi::OggInfo>();
   in_writer([path, info] { *info = gramothi::ogg_finalize(path); },
-            [id, info] {
+            [id, info, final_state] {
               auto it = index_.find(id);
               if (it == index_.end()) return;
+              it->second.state = final_state;
               it->second.duration_ms = info->duration_ms;
               it->second.audio_bytes = info->bytes;
               save(it->second);
@@ -342,11 +363,18 @@ void on_media_state(const char *state, const char *detail, void *data) {
             });
 }
 
+// Ends the class's recording. The class is free for a new one at once (a restart, or the
+// teacher turning recording back on), while this one writes its last page.
 void stop_recording(const std::string &class_id) {
   auto a = active.find(class_id);
   if (a == active.end()) return;
-  auto m = media_ids.find(a->second);
-  if (m != media_ids.end()) host->media_record_stop(ctx, m->second);
+  std::string id = a->second;
+  active.erase(a);
+  auto m = media_ids.find(id);
+  if (m != media_ids.end())
+    host->media_record_stop(ctx, m->second);
+  else if (index_.count(id))
+    index_[id].stop_requested = true;
 }
 
 // ---- timeline ----
@@ -792,8 +820,21 @@ void handle_timeline(GramothiHttpExchange *ex, void *) {
 
 // GET .../audio: the Ogg file, with single-range requests (206) so a player seeks without
 // downloading everything.
+// Reads of audio and packages in flight: each holds its bytes in memory until sent, so their
+// number is capped; beyond it, 503 and a Retry-After.
+int in_flight = 0;
+constexpr int kMaxInFlight = 8;
+bool too_busy(GramothiHttpExchange *ex) {
+  if (in_flight < kMaxInFlight) return false;
+  host->http_add_header(ex, "Retry-After", "2");
+  respond_error(ex, 503, "busy", "Many downloads are running; try again in a moment.");
+  return true;
+}
+
 void handle_audio(GramothiHttpExchange *ex, void *) {
   with_recording(ex, [](GramothiHttpExchange *ex, const Recording &r) {
+    if (too_busy(ex)) return;
+    in_flight++;
     std::string path = folder(r.id) + "/audio.ogg";
     std::string range = host->http_header(ex, "Range") ? host->http_header(ex, "Range") : "";
     struct Result {
@@ -816,12 +857,17 @@ void handle_audio(GramothiHttpExchange *ex, void *) {
           if (!range.empty()) {
             // bytes=A-B, bytes=A-, bytes=-N; anything else (several ranges) gets the whole file.
             long long a = -1, b = -1;
-            if (sscanf(range.c_str(), "bytes=%lld-%lld", &a, &b) == 2 && a >= 0 && b >= a) {
+            int fields = sscanf(range.c_str(), "bytes=%lld-%lld", &a, &b);
+            if (fields == 2 && (a < 0 || b < a)) {
+              res->status = 416;  // bytes=5-3 and the like
+              close(fd);
+              return;
+            }
+            if (fields == 2) {
               from = a;
               to = std::min<int64_t>(b, st.st_size - 1);
               res->status = 206;
-            } else if (sscanf(range.c_str(), "bytes=%lld-", &a) == 1 && a >= 0 &&
-                       range.find(',') == std::string::npos) {
+            } else if (fields == 1 && a >= 0 && range.find(',') == std::string::npos) {
               from = a;
               res->status = 206;
             } else if (sscanf(range.c_str(), "bytes=-%lld", &b) == 1 && b > 0) {
@@ -834,8 +880,13 @@ void handle_audio(GramothiHttpExchange *ex, void *) {
               return;
             }
           }
-          constexpr int64_t kMaxChunk = 32 * 1024 * 1024;
-          to = std::min(to, from + kMaxChunk - 1);
+          // One answer carries at most 64 MiB (six hours at 24 kbit/s); a longer file is sent in
+          // parts (206 with Content-Range), which players and download tools follow.
+          constexpr int64_t kMaxChunk = 64 * 1024 * 1024;
+          if (to - from + 1 > kMaxChunk) {
+            to = from + kMaxChunk - 1;
+            res->status = 206;
+          }
           res->body.resize(static_cast<size_t>(std::max<int64_t>(0, to - from + 1)));
           size_t got = 0;
           while (got < res->body.size()) {
@@ -852,6 +903,7 @@ void handle_audio(GramothiHttpExchange *ex, void *) {
                                  std::to_string(st.st_size);
         },
         [ex, res] {
+          in_flight--;
           host->http_add_header(ex, "Accept-Ranges", "bytes");
           host->http_add_header(ex, "Cache-Control", "private, no-cache");
           if (res->status == 404)
@@ -916,6 +968,7 @@ std::string write_package(const std::string &zip_path, const std::string &audio_
 }
 
 void send_package(GramothiHttpExchange *ex, const Recording &r, const std::string &zip) {
+  in_flight--;
   std::string name = r.class_id + "-" + std::to_string(r.started_at_ms / 1000) + ".zip";
   for (char &c : name)
     if (!g_ascii_isalnum(c) && c != '-' && c != '.' && c != '_') c = '_';
@@ -927,11 +980,12 @@ void send_package(GramothiHttpExchange *ex, const Recording &r, const std::strin
 
 void handle_package(GramothiHttpExchange *ex, void *) {
   with_recording(ex, [](GramothiHttpExchange *ex, const Recording &r) {
-    if (r.state == "recording")
+    if (r.state == "recording" || r.state == "finishing")
       return respond_error(ex, 409, "recording_in_progress",
                            "The class is still being recorded; the package comes when it ends.");
     std::string profile = chosen_profile(ex);
-    if (profile.empty()) return;
+    if (profile.empty() || too_busy(ex)) return;
+    in_flight++;
     std::string dir = folder(r.id), zip_path = dir + "/package-" + profile + ".zip";
     Recording copy = r;
     struct State {
@@ -961,6 +1015,7 @@ void handle_package(GramothiHttpExchange *ex, void *) {
                 },
                 [ex, st, copy] {
                   if (!st->error.empty() || st->cached.empty()) {
+                    in_flight--;
                     log(GRAMOTHI_LOG_ERROR, "recording " + copy.id + ": cannot pack: " + st->error);
                     return respond_error(ex, 500, "package_failed",
                                          "The package could not be made: " + st->error);
@@ -1095,11 +1150,17 @@ int32_t recording_init(const GramothiHost *h, GramothiPluginContext *c, void **,
 }
 
 void recording_shutdown(void *) {
-  // The media engine writes the recordings' last pages as it stops; finish the files here.
+  // Finish the queued file work, then drop what it would have reported to the main loop.
   if (packer) g_thread_pool_free(packer, FALSE, TRUE);
   packer = nullptr;
   if (writer) g_thread_pool_free(writer, FALSE, TRUE);
   writer = nullptr;
+  {
+    std::lock_guard lock(pending_mutex);
+    for (guint id : pending)
+      g_source_remove(id);
+    pending.clear();
+  }
   index_.clear();
   active.clear();
   media_ids.clear();

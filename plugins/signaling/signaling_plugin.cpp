@@ -1076,9 +1076,7 @@ void on_recording_state(const char *, const char *payload, void *) {
 // teacher then listen).
 void on_class_started(const char *, const char *payload, void *) {
   g_autoptr(JsonParser) p = json_parser_new();
-  if (!json_parser_load_from_data(p, payload, -1, nullptr)) return;
-  const char *class_id = json_object_get_string_member_with_default(
-      json_node_get_object(json_parser_get_root(p)), "class_id", "");
+  std::string class_id = payload_class(p, payload);
   auto room = rooms.find(class_id);
   if (room == rooms.end()) return;
   std::string text = message("class-started", {{"class_id", class_id}});

@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "../http/server_process.hpp"
+#include "../media/decode_file.hpp"
 #include "../media/webrtc_peer.hpp"
 #include "../slides/test_decks.hpp"
 
@@ -32,31 +33,8 @@ int64_t now_ms() {
   return g_get_real_time() / 1000;
 }
 
-// The whole file decoded to 48 kHz mono S16.
 std::vector<int16_t> decode_ogg(const std::string &path) {
-  std::string desc = "filesrc location=\"" + path +
-                     "\" ! oggdemux ! opusdec ! audioconvert ! audioresample ! "
-                     "audio/x-raw,format=S16LE,channels=1,rate=48000 ! appsink name=out sync=false";
-  g_autoptr(GError) err = nullptr;
-  GstElement *p = gst_parse_launch(desc.c_str(), &err);
-  std::vector<int16_t> pcm;
-  if (!p) return pcm;
-  GstElement *sink = gst_bin_get_by_name(GST_BIN(p), "out");
-  gst_element_set_state(p, GST_STATE_PLAYING);
-  while (GstSample *s = gst_app_sink_pull_sample(GST_APP_SINK(sink))) {
-    GstBuffer *b = gst_sample_get_buffer(s);
-    GstMapInfo m;
-    if (gst_buffer_map(b, &m, GST_MAP_READ)) {
-      auto *v = reinterpret_cast<const int16_t *>(m.data);
-      pcm.insert(pcm.end(), v, v + m.size / 2);
-      gst_buffer_unmap(b, &m);
-    }
-    gst_sample_unref(s);
-  }
-  gst_element_set_state(p, GST_STATE_NULL);
-  gst_object_unref(sink);
-  gst_object_unref(p);
-  return pcm;
+  return decode_file(path, "oggdemux ! opusdec");
 }
 
 // The audio from `from_ms` for `len_ms`.

@@ -394,9 +394,12 @@ TEST_F(RecordingTest, AFullDiskStopsTheRecordingAndTheClassGoesOn) {
   spin_for(2000);
   EXPECT_GT(listener.packets().size(), heard + 20);
   EXPECT_GT(tone_share(listener.recent_audio(1.0), 440), 0.5);
-  EXPECT_EQ(http_->get("/api/v1/streaming/status/rec-3", token("teacher-1", Role::kTeacher))
-                    .body.find("\"state\":\"live\"") != std::string::npos,
-            true);
+  // And the class status says what happened to its recording.
+  std::string status =
+      http_->get("/api/v1/streaming/status/rec-3", token("teacher-1", Role::kTeacher)).body;
+  EXPECT_NE(status.find("\"state\":\"live\""), std::string::npos) << status;
+  EXPECT_NE(status.find("\"recording\":{"), std::string::npos) << status;
+  EXPECT_NE(status.find("No space left on device"), std::string::npos) << status;
 }
 
 TEST_F(RecordingTest, AnUnwritableFolderFailsTheRecordingClearlyAndTheClassGoesOn) {

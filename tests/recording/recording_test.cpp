@@ -174,10 +174,21 @@ TEST_F(RecordingTest, AClassIsRecordedWithItsSlidesAndChatAtTheRightTimes) {
                        "application/pdf")
                 .status,
             202u);
+  // The whole deck rendered, and page 1 the class's current slide.
   ASSERT_TRUE(spin_until(
       [&] {
-        return http_->get("/api/v1/streaming/slides/rec-1", token("teacher-1", Role::kTeacher))
-                   .body.find("\"status\":\"ready\"") != std::string::npos;
+        std::string b =
+            http_->get("/api/v1/streaming/slides/rec-1", token("teacher-1", Role::kTeacher)).body;
+        g_autoptr(JsonParser) p = json_parser_new();
+        JsonNode *root = parse(b, p);
+        if (!root) return false;
+        JsonObject *o = json_node_get_object(root);
+        JsonNode *deck = json_object_get_member(o, "deck");
+        return deck && JSON_NODE_HOLDS_OBJECT(deck) &&
+               g_strcmp0(json_object_get_string_member_with_default(json_node_get_object(deck),
+                                                                    "status", ""),
+                         "ready") == 0 &&
+               json_object_get_string_member_with_default(o, "current_slide_id", nullptr);
       },
       30000));
   int64_t start_sent = now_ms();

@@ -278,6 +278,17 @@ void start_recording(const std::string &class_id, const std::string &session_id,
           media = host->media_record_start(
               ctx, r.class_id.c_str(), (folder(id) + "/audio.ogg").c_str(), r.bitrate_kbps * 1000,
               on_media_state, new std::string(id), &e);
+        if (!media && made->empty() && strcmp(e.code, "media_unavailable") == 0) {
+          // A server without live audio ([media] enabled = false) has nothing to record.
+          static bool said = false;
+          if (!said)
+            log(GRAMOTHI_LOG_INFO, "no live audio on this server: classes are not recorded");
+          said = true;
+          if (active[r.class_id] == id) active.erase(r.class_id);
+          index_.erase(it);
+          in_writer([dir] { g_rmdir(dir.c_str()); });
+          return;
+        }
         if (!media) {
           r.state = "failed";
           r.error = made->empty() ? e.message : *made;

@@ -29,11 +29,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../common/http_json.hpp"
 #include "gramothi/plugin.h"
 #include "ogg_pages.hpp"
 #include "player_html.hpp"
 
 namespace {
+
+using gramothi::plugin::http_status;
+using gramothi::plugin::quote;
 
 const GramothiHost *host = nullptr;
 GramothiPluginContext *ctx = nullptr;
@@ -486,40 +490,13 @@ void on_class_stopped(const char *, const char *payload, void *) {
 
 // ---- REST ----
 
-std::string quote(const std::string &s) {
-  g_autoptr(JsonNode) n = json_node_init_string(json_node_alloc(), s.c_str());
-  g_autofree char *out = json_to_string(n, FALSE);
-  return out;
-}
-
 void respond_json(GramothiHttpExchange *ex, unsigned status, const std::string &json) {
   host->http_respond(ex, status, "application/json", json.data(), json.size());
 }
 
 void respond_error(GramothiHttpExchange *ex, unsigned status, const char *code,
                    const std::string &message) {
-  respond_json(
-      ex, status,
-      std::string("{\"error\":{\"code\":") + quote(code) + ",\"message\":" + quote(message) + "}}");
-}
-
-unsigned http_status(int32_t status) {
-  switch (status) {
-    case GRAMOTHI_E_INVALID:
-      return 400;
-    case GRAMOTHI_E_UNAUTHORIZED:
-      return 401;
-    case GRAMOTHI_E_FORBIDDEN:
-      return 403;
-    case GRAMOTHI_E_NOT_FOUND:
-      return 404;
-    case GRAMOTHI_E_CONFLICT:
-      return 409;
-    case GRAMOTHI_E_UNAVAILABLE:
-      return 503;
-    default:
-      return 500;
-  }
+  respond_json(ex, status, gramothi::plugin::error_json(code, message));
 }
 
 // Who may see a class's recordings: admins; the class's owner and its teachers; students who

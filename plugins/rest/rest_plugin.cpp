@@ -32,9 +32,13 @@
 #include <cstring>
 #include <string>
 
+#include "../common/http_json.hpp"
 #include "gramothi/plugin.h"
 
 namespace {
+
+using gramothi::plugin::http_status;
+using gramothi::plugin::quote;
 
 const GramothiHost *host = nullptr;
 GramothiPluginContext *ctx = nullptr;
@@ -47,41 +51,12 @@ struct Failure {
   std::string message;
 };
 
-std::string quote(const std::string &s) {
-  g_autoptr(JsonNode) n = json_node_init_string(json_node_alloc(), s.c_str());
-  g_autofree char *out = json_to_string(n, FALSE);
-  return out;
-}
-
 void respond_json(GramothiHttpExchange *ex, unsigned status, const std::string &json) {
   host->http_respond(ex, status, "application/json", json.data(), json.size());
 }
 
 void respond_failure(GramothiHttpExchange *ex, const Failure &f) {
-  respond_json(ex, f.status,
-               std::string("{\"error\":{\"code\":") + quote(f.code) +
-                   ",\"message\":" + quote(f.message) + "}}");
-}
-
-unsigned http_status(int32_t status) {
-  switch (status) {
-    case GRAMOTHI_E_INVALID:
-      return 400;
-    case GRAMOTHI_E_UNAUTHORIZED:
-      return 401;
-    case GRAMOTHI_E_FORBIDDEN:
-      return 403;
-    case GRAMOTHI_E_NOT_FOUND:
-      return 404;
-    case GRAMOTHI_E_CONFLICT:
-      return 409;
-    case GRAMOTHI_E_TOO_LARGE:
-      return 413;
-    case GRAMOTHI_E_UNAVAILABLE:
-      return 503;
-    default:
-      return 500;
-  }
+  respond_json(ex, f.status, gramothi::plugin::error_json(f.code, f.message));
 }
 
 void respond_host_error(GramothiHttpExchange *ex, const GramothiError &e) {

@@ -115,6 +115,9 @@ int cmd_serve(int argc, char **argv) {
     printf("\nTokens for trying it out (valid 12 hours; make more with 'gramothi token'):\n");
     printf("  teacher (teacher-1): %s\n", teacher.c_str());
     printf("  student (student-1): %s\n", student.c_str());
+    printf("\nOpen in a browser (localhost only: other machines need https for the microphone):\n");
+    printf("  teacher: %s/teach/demo?token=%s\n", c.public_url.c_str(), teacher.c_str());
+    printf("  student: %s/class/demo?token=%s\n", c.public_url.c_str(), student.c_str());
     printf(
         "\nStart a class:\n  curl -X POST -H 'Authorization: Bearer %s' \\\n"
         "       -d '{\"class_id\":\"demo\"}' %s/api/v1/streaming/start\n",

@@ -54,6 +54,12 @@ std::string JwtCodec::sign(const TokenClaims &c) const {
       .num("exp", c.expires_at);
   if (!issuer_.empty()) w.str("iss", issuer_);
   if (!audience_.empty()) w.str("aud", audience_);
+  if (!c.classes.empty()) {
+    std::string list = "[";
+    for (const auto &id : c.classes)
+      list += (list.size() > 1 ? "," : "") + json_quote(id);
+    w.raw("classes", list + "]");
+  }
   std::string signing_input = header + "." + base64url_encode(w.finish());
   return signing_input + "." + base64url_encode(hmac(G_CHECKSUM_SHA256, secret_, signing_input));
 }
@@ -104,6 +110,20 @@ Result<TokenClaims> JwtCodec::verify(std::string_view token, int64_t now_s) cons
   if (now_s - leeway_s_ >= c.expires_at)
     return Error{ErrorKind::kUnauthorized, "token_expired", "The token has expired."};
 
+  if (json_object_has_member(o, "classes")) {
+    JsonNode *n = json_object_get_member(o, "classes");
+    if (!JSON_NODE_HOLDS_ARRAY(n)) return invalid("claim 'classes' must be an array of class ids");
+    JsonArray *a = json_node_get_array(n);
+    if (json_array_get_length(a) > TokenClaims::kMaxClasses)
+      return invalid("claim 'classes' lists more than 256 classes");
+    for (guint i = 0; i < json_array_get_length(a); i++) {
+      JsonNode *e = json_array_get_element(a, i);
+      if (!JSON_NODE_HOLDS_VALUE(e) || json_node_get_value_type(e) != G_TYPE_STRING ||
+          !valid_class_id(json_node_get_string(e)))
+        return invalid("claim 'classes' must be an array of class ids");
+      c.classes.push_back(json_node_get_string(e));
+    }
+  }
   if (!issuer_.empty() && g_strcmp0(string_member(o, "iss"), issuer_.c_str()) != 0)
     return invalid("claim 'iss' does not match");
   if (!audience_.empty()) {

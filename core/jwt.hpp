@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 #include <string_view>
 
 #include "error.hpp"
@@ -17,6 +18,11 @@ struct TokenClaims {
   Role role = Role::kStudent;
   int64_t issued_at = 0;   // unix seconds
   int64_t expires_at = 0;  // unix seconds
+  // Optional claim "classes": the class ids the user is enrolled in, as the school's backend
+  // says (at most kMaxClasses). Grants students the class's recordings even if they missed
+  // every session.
+  std::vector<std::string> classes{};
+  static constexpr size_t kMaxClasses = 256;
 };
 
 class JwtCodec {

@@ -2,6 +2,7 @@
 
 #include <gmodule.h>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 
@@ -565,6 +566,18 @@ void host_class_attended(GramothiPluginContext *ctx, const char *class_id, const
   });
 }
 
+int32_t host_auth_token_has_class(GramothiPluginContext *ctx, const char *authorization,
+                                  const char *class_id) {
+  auto token = bearer_token(authorization);
+  if (!token || !class_id) return 0;
+  auto claims = ctx->services->jwt->verify(*token, g_get_real_time() / G_USEC_PER_SEC);
+  if (!claims) return 0;
+  return std::find(claims->classes.begin(), claims->classes.end(), class_id) !=
+                 claims->classes.end()
+             ? 1
+             : 0;
+}
+
 const GramothiHost kHostTable = {
     GRAMOTHI_PLUGIN_ABI_MAJOR,
     GRAMOTHI_PLUGIN_ABI_MINOR,
@@ -624,6 +637,7 @@ const GramothiHost kHostTable = {
     host_media_record_start,
     host_media_record_stop,
     host_class_attended,
+    host_auth_token_has_class,
 };
 
 Error refuse(const std::string &code, const std::string &message) {

@@ -42,7 +42,7 @@ extern "C" {
 #endif
 
 #define GRAMOTHI_PLUGIN_ABI_MAJOR 1
-#define GRAMOTHI_PLUGIN_ABI_MINOR 4
+#define GRAMOTHI_PLUGIN_ABI_MINOR 5
 #define GRAMOTHI_PLUGIN_ENTRY "gramothi_plugin_describe"
 
 #if defined(__GNUC__)
@@ -336,6 +336,12 @@ typedef struct GramothiHost {
    * listener or over REST join. */
   void (*class_attended)(GramothiPluginContext *ctx, const char *class_id, const char *user_id,
                          GramothiResultCallback done, void *user_data);
+
+  /* --- 1.5: enrolment --- */
+  /* 1 when `authorization` ("Bearer <jwt>") is a valid token whose optional "classes" claim
+   * lists `class_id` (the school's backend enrols the user in that class), else 0. */
+  int32_t (*auth_token_has_class)(GramothiPluginContext *ctx, const char *authorization,
+                                  const char *class_id);
 } GramothiHost;
 
 /* True when `host` (of any 1.x minor) carries `field`. */

@@ -439,6 +439,15 @@ TEST_F(RecordingTest, OnlyTheClassesTeachersAndItsStudentsSeeItsRecordings) {
   EXPECT_EQ(get("admin-1", Role::kAdmin), 200u);
   EXPECT_EQ(get("student-in", Role::kStudent), 200u);
   EXPECT_EQ(get("student-out", Role::kStudent), 403u);
+  // A student who missed every session but whose token names the class (the school's backend
+  // enrols them with the "classes" claim) may; one enrolled elsewhere may not.
+  auto enrolled = [&](std::vector<std::string> classes) {
+    TokenClaims c{"student-missed", Role::kStudent, 0, g_get_real_time() / G_USEC_PER_SEC + 600};
+    c.classes = std::move(classes);
+    return http_->get("/api/v1/recordings/rec-5", JwtCodec(kSecret).sign(c)).status;
+  };
+  EXPECT_EQ(enrolled({"bio-2", "rec-5"}), 200u);
+  EXPECT_EQ(enrolled({"bio-2"}), 403u);
   EXPECT_EQ(get("teacher-2", Role::kTeacher), 403u);
   EXPECT_EQ(http_->get("/api/v1/recordings/rec-5", "").status, 401u);
   EXPECT_EQ(http_->get("/api/v1/recordings/nope", token("admin-1", Role::kAdmin)).status, 404u);

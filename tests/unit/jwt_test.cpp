@@ -151,3 +151,27 @@ TEST(TurnCredentials, FollowTheTurnRestApiScheme) {
   EXPECT_EQ(c.expires_at, kNow + 3600);
   EXPECT_EQ(c.password, "2dEe/6nkU+T36envbImxJjQtT38=");
 }
+
+TEST(Jwt, TheClassesClaimListsTheUsersClassesAndIsChecked) {
+  JwtCodec jwt(kSecret);
+  std::string token =
+      forge(R"({"alg":"HS256","typ":"JWT"})", R"({"sub":"s1","role":"student","exp":1790000600,)"
+                                              R"("classes":["bio-1","physics-101"]})");
+  auto r = jwt.verify(token, kNow);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->classes, (std::vector<std::string>{"bio-1", "physics-101"}));
+  // Signing writes it back.
+  auto again = jwt.verify(jwt.sign(*r), kNow);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->classes, r->classes);
+  EXPECT_TRUE(jwt.verify(jwt.sign(claims("s2", Role::kStudent)), kNow)->classes.empty());
+  for (const char *bad :
+       {R"("classes":"bio-1")", R"("classes":[1])", R"("classes":["a/b"])", R"("classes":[""])"}) {
+    auto b = jwt.verify(
+        forge(R"({"alg":"HS256","typ":"JWT"})",
+              std::string(R"({"sub":"s1","role":"student","exp":1790000600,)") + bad + "}"),
+        kNow);
+    ASSERT_FALSE(b.ok()) << bad;
+    EXPECT_EQ(b.error().code, "token_invalid") << bad;
+  }
+}

@@ -5,7 +5,7 @@
 
 #include "../http/server_process.hpp"
 #include "jwt.hpp"
-#include "webrtc_peer.hpp"
+#include "ws_connect.hpp"
 
 using namespace gramothi;
 
@@ -63,11 +63,7 @@ class LiveAudioTest : public ::testing::Test {
   // An authenticated socket.
   std::unique_ptr<WsClient> connect(const std::string &class_id, const std::string &user,
                                     Role role) {
-    auto ws = std::make_unique<WsClient>(server_->port(), class_id, token(user, role));
-    EXPECT_TRUE(ws->connected()) << ws->error();
-    WsMessage m;
-    EXPECT_TRUE(ws->wait_for("authenticated", &m)) << "no 'authenticated' for " << user;
-    return ws;
+    return connect_authenticated(server_->port(), class_id, token(user, role), user);
   }
 
   static ServerProcess *server_;

@@ -16,7 +16,7 @@
 
 #include "../http/server_process.hpp"
 #include "../media/decode_file.hpp"
-#include "../media/webrtc_peer.hpp"
+#include "../media/ws_connect.hpp"
 #include "../slides/test_decks.hpp"
 
 using namespace gramothi;
@@ -130,10 +130,7 @@ class RecordingTest : public ::testing::Test {
   }
   std::unique_ptr<WsClient> connect(const std::string &class_id, const std::string &user,
                                     Role role) {
-    auto ws = std::make_unique<WsClient>(server_->port(), class_id, token(user, role));
-    EXPECT_TRUE(ws->connected());
-    EXPECT_TRUE(ws->wait_for("authenticated", nullptr));
-    return ws;
+    return connect_authenticated(server_->port(), class_id, token(user, role), user);
   }
   // The class's recordings, newest first, once `done(list)` holds (up to `ms`).
   std::string recordings(const std::string &class_id,

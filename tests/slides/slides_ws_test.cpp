@@ -6,7 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "../http/server_process.hpp"
-#include "../media/webrtc_peer.hpp"
+#include "../media/ws_connect.hpp"
 #include "jwt.hpp"
 #include "test_decks.hpp"
 
@@ -45,10 +45,7 @@ class SlidesWsTest : public ::testing::Test {
   }
   std::unique_ptr<WsClient> connect(const std::string &class_id, const std::string &user,
                                     Role role) {
-    auto ws = std::make_unique<WsClient>(server_->port(), class_id, token(user, role));
-    EXPECT_TRUE(ws->connected());
-    EXPECT_TRUE(ws->wait_for("authenticated", nullptr));
-    return ws;
+    return connect_authenticated(server_->port(), class_id, token(user, role), user);
   }
   // Starts the class, uploads the deck and waits until it has rendered.
   void prepare(const std::string &class_id) {

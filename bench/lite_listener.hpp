@@ -17,8 +17,8 @@
 #include <sstream>
 
 #include "../tests/media/webrtc_peer.hpp"
-#include "dtls_srtp.hpp"
-#include "stun.hpp"
+#include "transport/dtls_srtp.hpp"
+#include "transport/stun.hpp"
 
 namespace gramothi {
 

@@ -24,11 +24,11 @@
 
 #include "../tests/http/server_process.hpp"
 #include "../tests/media/webrtc_peer.hpp"
+#include "auth/jwt.hpp"
+#include "base/json.hpp"
+#include "config/profiles.hpp"
 #include "lite_listener.hpp"
-#include "json.hpp"
 #include "percentile.hpp"
-#include "jwt.hpp"
-#include "profiles.hpp"
 
 using namespace gramothi;
 

@@ -21,9 +21,9 @@
 
 #include "../tests/http/server_process.hpp"
 #include "../tests/media/decode_file.hpp"
-#include "json.hpp"
-#include "media_pipelines.hpp"
-#include "profiles.hpp"
+#include "base/json.hpp"
+#include "config/profiles.hpp"
+#include "media/media_pipelines.hpp"
 
 using namespace gramothi;
 

@@ -12,9 +12,9 @@
 
 #include "../tests/http/server_process.hpp"
 #include "../tests/media/webrtc_peer.hpp"
-#include "json.hpp"
+#include "auth/jwt.hpp"
+#include "base/json.hpp"
 #include "percentile.hpp"
-#include "jwt.hpp"
 
 using namespace gramothi;
 

@@ -12,9 +12,9 @@
 #include <cstdio>
 #include <map>
 
+#include "base/json.hpp"
+#include "config/profiles.hpp"
 #include "deck_render.hpp"
-#include "json.hpp"
-#include "profiles.hpp"
 
 using namespace gramothi;
 

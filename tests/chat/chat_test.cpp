@@ -6,7 +6,7 @@
 
 #include "../http/server_process.hpp"
 #include "../media/webrtc_peer.hpp"
-#include "jwt.hpp"
+#include "auth/jwt.hpp"
 
 using namespace gramothi;
 

@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
-#include "jwt.hpp"
+#include "auth/jwt.hpp"
 #include "server_process.hpp"
 
 using namespace gramothi;

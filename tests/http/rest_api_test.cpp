@@ -2,8 +2,8 @@
 // plugin, over real HTTP, against the storage backend named by GRAMOTHI_TEST_BACKEND.
 #include <gtest/gtest.h>
 
-#include "jwt.hpp"
-#include "secrets.hpp"
+#include "auth/jwt.hpp"
+#include "base/secrets.hpp"
 #include "server_process.hpp"
 
 using namespace gramothi;

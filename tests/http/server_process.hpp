@@ -15,7 +15,7 @@
 #include <map>
 #include <string>
 
-#include "jwt.hpp"
+#include "auth/jwt.hpp"
 
 class ServerProcess {
  public:

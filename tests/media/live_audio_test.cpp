@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "../http/server_process.hpp"
-#include "jwt.hpp"
+#include "auth/jwt.hpp"
 #include "ws_connect.hpp"
 
 using namespace gramothi;

@@ -6,7 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "../http/server_process.hpp"
-#include "jwt.hpp"
+#include "auth/jwt.hpp"
 #include "test_decks.hpp"
 
 using namespace gramothi;

@@ -7,7 +7,7 @@
 
 #include "../http/server_process.hpp"
 #include "../media/ws_connect.hpp"
-#include "jwt.hpp"
+#include "auth/jwt.hpp"
 #include "test_decks.hpp"
 
 using namespace gramothi;

@@ -8,8 +8,12 @@
 #include <atomic>
 #include <thread>
 
-#include "storage.hpp"
-#include "../unit/test_util.hpp"
+#include "common/temp_dir.hpp"
+#include "base/ids.hpp"
+#include "storage/chat_store.hpp"
+#include "storage/class_store.hpp"
+#include "storage/migrations.hpp"
+#include "storage/slide_store.hpp"
 
 using namespace gramothi;
 

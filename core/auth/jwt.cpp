@@ -1,0 +1,165 @@
+#include "auth/jwt.hpp"
+
+#include "base/ids.hpp"
+#include "base/json.hpp"
+#include "base/secrets.hpp"
+
+namespace gramothi {
+namespace {
+
+Error invalid(const std::string &why) {
+  return Error{ErrorKind::kUnauthorized, "token_invalid", "The token is not valid: " + why + "."};
+}
+
+// Integer claim: absent -> nullopt with present=false; not an integer -> error.
+bool read_time_claim(JsonObject *o, const char *name, int64_t *out, bool *present) {
+  *present = json_object_has_member(o, name);
+  if (!*present) return true;
+  JsonNode *n = json_object_get_member(o, name);
+  if (!JSON_NODE_HOLDS_VALUE(n)) return false;
+  GType t = json_node_get_value_type(n);
+  if (t == G_TYPE_INT64) {
+    *out = json_node_get_int(n);
+    return true;
+  }
+  if (t == G_TYPE_DOUBLE) {
+    double d = json_node_get_double(n);
+    if (d < -1e15 || d > 1e15) return false;
+    *out = static_cast<int64_t>(d);
+    return true;
+  }
+  return false;
+}
+
+const char *string_member(JsonObject *o, const char *name) {
+  if (!json_object_has_member(o, name)) return nullptr;
+  JsonNode *n = json_object_get_member(o, name);
+  if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING) return nullptr;
+  return json_node_get_string(n);
+}
+
+}  // namespace
+
+JwtCodec::JwtCodec(std::string secret, std::string issuer, std::string audience, int64_t leeway_s)
+    : secret_(std::move(secret)),
+      issuer_(std::move(issuer)),
+      audience_(std::move(audience)),
+      leeway_s_(leeway_s) {}
+
+std::string JwtCodec::sign(const TokenClaims &c) const {
+  std::string header = base64url_encode(R"({"alg":"HS256","typ":"JWT"})");
+  JsonObjectWriter w;
+  w.str("sub", c.user_id)
+      .str("role", role_name(c.role))
+      .num("iat", c.issued_at)
+      .num("exp", c.expires_at);
+  if (!issuer_.empty()) w.str("iss", issuer_);
+  if (!audience_.empty()) w.str("aud", audience_);
+  if (!c.classes.empty()) {
+    std::string list = "[";
+    for (const auto &id : c.classes)
+      list += (list.size() > 1 ? "," : "") + json_quote(id);
+    w.raw("classes", list + "]");
+  }
+  std::string signing_input = header + "." + base64url_encode(w.finish());
+  return signing_input + "." + base64url_encode(hmac(G_CHECKSUM_SHA256, secret_, signing_input));
+}
+
+Result<TokenClaims> JwtCodec::verify(std::string_view token, int64_t now_s) const {
+  if (token.size() > kMaxTokenBytes) return invalid("it is longer than 4096 bytes");
+  size_t d1 = token.find('.');
+  size_t d2 = d1 == std::string_view::npos ? d1 : token.find('.', d1 + 1);
+  if (d2 == std::string_view::npos || token.find('.', d2 + 1) != std::string_view::npos)
+    return invalid("it does not have three dot-separated parts");
+
+  auto header_raw = base64url_decode(token.substr(0, d1));
+  auto payload_raw = base64url_decode(token.substr(d1 + 1, d2 - d1 - 1));
+  auto signature = base64url_decode(token.substr(d2 + 1));
+  if (!header_raw || !payload_raw || !signature) return invalid("a part is not base64url");
+
+  auto header = parse_json_object(*header_raw);
+  if (!header) return invalid("the header is not a JSON object");
+  const char *alg = string_member(json_node_get_object(header->get()), "alg");
+  if (!alg || g_strcmp0(alg, "HS256") != 0) return invalid("only alg HS256 is accepted");
+
+  std::string expected = hmac(G_CHECKSUM_SHA256, secret_, token.substr(0, d2));
+  if (!constant_time_equal(expected, *signature)) return invalid("the signature does not match");
+
+  auto payload = parse_json_object(*payload_raw);
+  if (!payload) return invalid("the payload is not a JSON object");
+  JsonObject *o = json_node_get_object(payload->get());
+
+  TokenClaims c;
+  const char *sub = string_member(o, "sub");
+  if (!sub || !valid_user_id(sub)) return invalid("claim 'sub' must be a user id");
+  c.user_id = sub;
+  const char *role = string_member(o, "role");
+  auto parsed_role = role ? parse_role(role) : std::nullopt;
+  if (!parsed_role) return invalid("claim 'role' must be student, teacher or admin");
+  c.role = *parsed_role;
+
+  bool present = false;
+  if (!read_time_claim(o, "exp", &c.expires_at, &present))
+    return invalid("claim 'exp' must be a number");
+  if (!present) return invalid("claim 'exp' is required");
+  if (!read_time_claim(o, "iat", &c.issued_at, &present))
+    return invalid("claim 'iat' must be a number");
+  int64_t nbf = 0;
+  if (!read_time_claim(o, "nbf", &nbf, &present)) return invalid("claim 'nbf' must be a number");
+  if (present && now_s + leeway_s_ < nbf)
+    return Error{ErrorKind::kUnauthorized, "token_not_yet_valid", "The token is not valid yet."};
+  if (now_s - leeway_s_ >= c.expires_at)
+    return Error{ErrorKind::kUnauthorized, "token_expired", "The token has expired."};
+
+  if (json_object_has_member(o, "classes")) {
+    JsonNode *n = json_object_get_member(o, "classes");
+    if (!JSON_NODE_HOLDS_ARRAY(n)) return invalid("claim 'classes' must be an array of class ids");
+    JsonArray *a = json_node_get_array(n);
+    if (json_array_get_length(a) > TokenClaims::kMaxClasses)
+      return invalid("claim 'classes' lists more than 256 classes");
+    for (guint i = 0; i < json_array_get_length(a); i++) {
+      JsonNode *e = json_array_get_element(a, i);
+      if (!JSON_NODE_HOLDS_VALUE(e) || json_node_get_value_type(e) != G_TYPE_STRING ||
+          !valid_class_id(json_node_get_string(e)))
+        return invalid("claim 'classes' must be an array of class ids");
+      c.classes.push_back(json_node_get_string(e));
+    }
+  }
+  if (!issuer_.empty() && g_strcmp0(string_member(o, "iss"), issuer_.c_str()) != 0)
+    return invalid("claim 'iss' does not match");
+  if (!audience_.empty()) {
+    bool match = g_strcmp0(string_member(o, "aud"), audience_.c_str()) == 0;
+    if (!match && json_object_has_member(o, "aud") &&
+        JSON_NODE_HOLDS_ARRAY(json_object_get_member(o, "aud"))) {
+      JsonArray *a = json_object_get_array_member(o, "aud");
+      for (guint i = 0; i < json_array_get_length(a) && !match; i++) {
+        JsonNode *n = json_array_get_element(a, i);
+        match = JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING &&
+                audience_ == json_node_get_string(n);
+      }
+    }
+    if (!match) return invalid("claim 'aud' does not match");
+  }
+  return c;
+}
+
+Result<std::string> bearer_token(const char *header) {
+  if (!header || !*header)
+    return Error{ErrorKind::kUnauthorized, "token_missing",
+                 "Send a token: Authorization: Bearer <jwt>."};
+  std::string_view v(header);
+  if (v.size() < 7 || g_ascii_strncasecmp(header, "Bearer ", 7) != 0)
+    return Error{ErrorKind::kUnauthorized, "token_invalid",
+                 "The Authorization header must be 'Bearer <jwt>'."};
+  v.remove_prefix(7);
+  while (!v.empty() && v.front() == ' ')
+    v.remove_prefix(1);
+  while (!v.empty() && v.back() == ' ')
+    v.remove_suffix(1);
+  if (v.empty())
+    return Error{ErrorKind::kUnauthorized, "token_missing",
+                 "Send a token: Authorization: Bearer <jwt>."};
+  return std::string(v);
+}
+
+}  // namespace gramothi

@@ -1,0 +1,99 @@
+// Server configuration: built-in defaults, then a GLib key file, then command-line overrides.
+// Every problem is reported as "FILE: [group] key: what is wrong" and stops the start.
+//
+// Groups and keys (all optional):
+//   [server]  listen_address (127.0.0.1), port (8080), public_url
+//   [storage] data_dir (./data), database_url (postgresql://... ; absent = SQLite in data_dir;
+//             sqlite:PATH names the SQLite file)
+//   [auth]    jwt_secret | jwt_secret_file (absent = generated once in data_dir), issuer,
+//             audience, leeway_seconds (30)
+//   [ice]     stun_urls, turn_urls (lists, ';'-separated), turn_shared_secret |
+//             turn_shared_secret_file, turn_credential_ttl (3600 s)
+//   [plugins] load (rest), optional, dir
+//   [media]   pipelines_dir, enabled (true), ice_addresses (list of local IPs to gather on,
+//             e.g. 127.0.0.1), nat_1to1_address (public IP to advertise), ice_port_min/max,
+//             stun_server (stun://host:port, for the server's own reflexive address),
+//             ingest_latency_ms (60: the teacher's jitter buffer), listener_transport (lite:
+//             every listener on one UDP port with ICE-lite; webrtcbin: one webrtcbin each)
+//   [slides]  worker (path of gramothi-slide-worker), max_upload_mb (50), max_pages (300),
+//             page_timeout_s (30), deck_timeout_s (600), memory_mb (1024 per worker),
+//             cpu_seconds_per_page (10)
+//   [web]     dir (the browser pages; default: the source tree's web/, else the install dir)
+//   [plugin.NAME] free-form keys, handed to plugin NAME
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/error.hpp"
+
+namespace gramothi {
+
+struct PluginSpec {
+  std::string name;
+  bool optional = false;
+};
+
+struct Config {
+  std::string source = "(built-in defaults)";  // the file it came from
+  bool from_file = false;
+
+  std::string listen_address = "127.0.0.1";
+  int port = 8080;
+  std::string public_url;  // how clients reach us; derived from address/port when empty
+
+  std::string data_dir = "data";
+  std::string database_url;  // empty = SQLite file in data_dir
+
+  std::string jwt_secret;  // empty = load or generate data_dir/jwt-secret
+  std::string jwt_issuer;
+  std::string jwt_audience;
+  int64_t jwt_leeway_s = 30;
+
+  std::vector<std::string> stun_urls;
+  std::vector<std::string> turn_urls;
+  std::string turn_shared_secret;
+  int64_t turn_credential_ttl_s = 3600;
+
+  std::vector<PluginSpec> plugins = {{"rest", false}, {"signaling", false}, {"recording", false}};
+  std::string plugin_dir;     // empty = build tree / install dir
+  std::string pipelines_dir;  // empty = source tree / install dir
+  bool media_enabled = true;
+  std::vector<std::string> ice_addresses;
+  std::string nat_1to1_address;
+  int ice_port_min = 0, ice_port_max = 0;
+  std::string media_stun_server;
+  int ingest_latency_ms = 60;
+  std::string listener_transport = "lite";
+
+  std::string slide_worker;  // empty = build tree / install dir
+  std::string web_dir;       // empty = source tree / install dir
+  int64_t slides_max_upload_mb = 50;
+  int slides_max_pages = 300;
+  int slides_page_timeout_s = 30;
+  int slides_deck_timeout_s = 600;
+  int slides_memory_mb = 1024;
+  int slides_cpu_seconds_per_page = 10;
+
+  std::map<std::string, std::map<std::string, std::string>> plugin_settings;
+
+  bool uses_postgres() const { return database_url.rfind("postgres", 0) == 0; }
+  // The SQLite file path (from sqlite:PATH or data_dir/gramothi.db).
+  std::string sqlite_path() const;
+};
+
+// Loads `path` over the defaults. Errors are kInvalid with code "config_invalid".
+Result<Config> load_config(const std::string &path);
+// Checks cross-key rules (also after command-line overrides).
+std::optional<Error> validate_config(const Config &config);
+
+// The directory that holds plugin folders / pipeline files when the config leaves them empty.
+std::string default_plugin_dir();
+std::string default_pipelines_dir();
+std::string default_slide_worker();
+std::string default_web_dir();
+
+}  // namespace gramothi

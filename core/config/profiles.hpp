@@ -1,0 +1,41 @@
+// Bandwidth profiles, read from pipelines/profiles.ini (operator-editable). Ordered from the
+// lowest link rate to the highest.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/error.hpp"
+
+namespace gramothi {
+
+struct BandwidthProfile {
+  std::string name;
+  std::string description;
+  int audio_bitrate_kbps = 0;
+  int link_min_kbps = 0;
+  int opus_frame_ms = 20;
+  int opus_loss_pct = 0;
+  int slide_width = 0;
+  int slide_height = 0;
+};
+
+class ProfileSet {
+ public:
+  // Errors name the file, the group and the key (kInvalid, "profiles_invalid").
+  static Result<ProfileSet> load(const std::string &path);
+
+  const std::vector<BandwidthProfile> &all() const { return profiles_; }
+  const BandwidthProfile *find(std::string_view name) const;
+  // "auto" or a profile name.
+  bool is_valid_choice(std::string_view name) const { return name == "auto" || find(name); }
+  std::string names_joined() const;  // "auto, ultra-low, low, ..." for error messages
+  std::string to_json() const;       // array of objects, for /config
+
+ private:
+  std::vector<BandwidthProfile> profiles_;
+};
+
+}  // namespace gramothi

@@ -1,0 +1,292 @@
+#include "http/http_router.hpp"
+
+#include "base/json.hpp"
+#include "base/log.hpp"
+#include "build_config.h"
+
+struct GramothiHttpExchange {
+  gramothi::HttpRouter *router = nullptr;
+  gramothi::GRef<SoupServerMessage> msg;
+  std::string method;
+  std::string path;
+  std::map<std::string, std::string> params;
+  GHashTable *query = nullptr;  // owned ref, may be null
+  GBytes *body = nullptr;       // owned
+  bool paused = false;
+  bool disconnected = false;
+  gulong disconnected_handler = 0;
+  int64_t started_us = 0;
+
+  ~GramothiHttpExchange() {
+    if (disconnected_handler) g_signal_handler_disconnect(msg.get(), disconnected_handler);
+    if (query) g_hash_table_unref(query);
+    if (body) g_bytes_unref(body);
+  }
+};
+
+namespace gramothi {
+namespace {
+
+std::vector<std::string> split_path(std::string_view path) {
+  std::vector<std::string> out;
+  size_t i = 1;  // skip the leading '/'
+  while (i <= path.size()) {
+    size_t j = path.find('/', i);
+    if (j == std::string_view::npos) j = path.size();
+    out.emplace_back(path.substr(i, j - i));
+    i = j + 1;
+  }
+  return out;
+}
+
+void respond_now(SoupServerMessage *msg, unsigned status, const std::string &json) {
+  soup_server_message_set_status(msg, status, nullptr);
+  SoupMessageHeaders *h = soup_server_message_get_response_headers(msg);
+  soup_message_headers_replace(h, "Cache-Control", "no-store");
+  soup_message_headers_replace(h, "X-Content-Type-Options", "nosniff");
+  soup_server_message_set_response(msg, "application/json", SOUP_MEMORY_COPY, json.data(),
+                                   json.size());
+}
+
+}  // namespace
+
+std::string error_json(const Error &e) {
+  return "{\"error\":" + JsonObjectWriter().str("code", e.code).str("message", e.message).finish() +
+         "}";
+}
+
+HttpRouter::HttpRouter()
+    : server_(GRef<SoupServer>::adopt(static_cast<SoupServer *>(g_object_new(
+          SOUP_TYPE_SERVER, "server-header", "gramothi/" GRAMOTHI_VERSION, nullptr)))) {
+  soup_server_add_early_handler(server_.get(), nullptr, early_handler, this, nullptr);
+  soup_server_add_handler(server_.get(), nullptr, handler, this, nullptr);
+}
+
+HttpRouter::~HttpRouter() {
+  close();
+}
+
+bool HttpRouter::add_route(const std::string &method, const std::string &pattern, size_t max_body,
+                           HttpHandler handler, const void *owner, std::string *why) {
+  if (pattern.empty() || pattern[0] != '/' || pattern.find("//") != std::string::npos) {
+    *why = "pattern '" + pattern + "' must be an absolute path";
+    return false;
+  }
+  Route r{method, split_path(pattern), max_body, std::move(handler), owner};
+  for (const auto &seg : r.segments) {
+    bool placeholder = seg.size() > 2 && seg.front() == '{' && seg.back() == '}';
+    if (!placeholder &&
+        (seg.find('{') != std::string::npos || seg.find('}') != std::string::npos)) {
+      *why = "pattern '" + pattern + "' has a malformed placeholder";
+      return false;
+    }
+  }
+  for (const auto &existing : routes_) {
+    if (existing.method == r.method && existing.segments == r.segments) {
+      *why = method + " " + pattern + " is already registered";
+      return false;
+    }
+  }
+  routes_.push_back(std::move(r));
+  return true;
+}
+
+void HttpRouter::remove_routes(const void *owner) {
+  std::erase_if(routes_, [owner](const Route &r) { return r.owner == owner; });
+}
+
+HttpRouter::Match HttpRouter::match(const char *method, const char *path) const {
+  Match m;
+  auto segs = split_path(path);
+  for (const auto &r : routes_) {
+    if (r.segments.size() != segs.size()) continue;
+    std::map<std::string, std::string> params;
+    bool ok = true;
+    for (size_t i = 0; i < segs.size() && ok; i++) {
+      const std::string &want = r.segments[i];
+      if (want.size() > 2 && want.front() == '{') {
+        g_autofree char *decoded = g_uri_unescape_string(segs[i].c_str(), "/");
+        ok = decoded && *decoded;
+        if (ok) params[want.substr(1, want.size() - 2)] = decoded;
+      } else {
+        ok = want == segs[i];
+      }
+    }
+    if (!ok) continue;
+    if (r.method == method) {
+      m.route = &r;
+      m.params = std::move(params);
+      return m;
+    }
+    m.path_known = true;
+    m.allow += (m.allow.empty() ? "" : ", ") + r.method;
+  }
+  return m;
+}
+
+void HttpRouter::early_handler(SoupServer *, SoupServerMessage *msg, const char *path, GHashTable *,
+                               gpointer self) {
+  auto *router = static_cast<HttpRouter *>(self);
+  Match m = router->match(soup_server_message_get_method(msg), path);
+  SoupMessageHeaders *h = soup_server_message_get_request_headers(msg);
+  SoupEncoding enc = soup_message_headers_get_encoding(h);
+  size_t limit = m.route ? m.route->max_body : 0;
+  if (enc == SOUP_ENCODING_CHUNKED) {
+    respond_now(msg, 411,
+                error_json({ErrorKind::kInvalid, "length_required",
+                            "Send the request body with a Content-Length header."}));
+  } else if (enc == SOUP_ENCODING_CONTENT_LENGTH &&
+             static_cast<uint64_t>(soup_message_headers_get_content_length(h)) > limit) {
+    std::string msg_text = limit == 0 ? "This endpoint takes no request body."
+                                      : "The request body is larger than the " +
+                                            std::to_string(limit) + " bytes this endpoint accepts.";
+    respond_now(msg, 413, error_json({ErrorKind::kTooLarge, "body_too_large", msg_text}));
+  }
+}
+
+void HttpRouter::handler(SoupServer *, SoupServerMessage *msg, const char *path, GHashTable *query,
+                         gpointer self) {
+  auto *router = static_cast<HttpRouter *>(self);
+  const char *method = soup_server_message_get_method(msg);
+  if (router->draining_) {
+    respond_now(msg, 503,
+                error_json({ErrorKind::kUnavailable, "shutting_down", "The server is stopping."}));
+    return;
+  }
+  Match m = router->match(method, path);
+  if (!m.route) {
+    if (m.path_known) {
+      soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Allow",
+                                   m.allow.c_str());
+      respond_now(msg, 405,
+                  error_json({ErrorKind::kInvalid, "method_not_allowed",
+                              std::string(method) + " is not allowed here; use " + m.allow + "."}));
+    } else {
+      respond_now(msg, 404, error_json({ErrorKind::kNotFound, "not_found", "No such endpoint."}));
+    }
+    return;
+  }
+
+  auto *ex = new GramothiHttpExchange();
+  ex->router = router;
+  ex->msg = GRef<SoupServerMessage>::ref(msg);
+  ex->method = method;
+  ex->path = path;
+  ex->params = std::move(m.params);
+  ex->query = query ? g_hash_table_ref(query) : nullptr;
+  ex->body = soup_message_body_flatten(soup_server_message_get_request_body(msg));
+  ex->started_us = g_get_monotonic_time();
+  ex->disconnected_handler = g_signal_connect_swapped(
+      msg, "disconnected", G_CALLBACK(+[](GramothiHttpExchange *e) { e->disconnected = true; }),
+      ex);
+  router->pending_.insert(ex);
+
+  try {
+    m.route->handler(ex);
+  } catch (const std::exception &e) {
+    log_message(LogLevel::kError, "http", std::string("handler threw: ") + e.what());
+    if (router->pending_.count(ex))
+      exchange_respond_error(ex, {ErrorKind::kInternal, "internal_error", "Internal error."});
+  }
+  if (router->pending_.count(ex) && !ex->paused) {
+    ex->paused = true;
+    soup_server_message_pause(msg);
+  }
+}
+
+Result<int> HttpRouter::listen(const std::string &address, int port) {
+  g_autoptr(GInetAddress) inet = g_inet_address_new_from_string(address.c_str());
+  if (!inet)
+    return Error{ErrorKind::kInvalid, "config_invalid", "'" + address + "' is not an IP address"};
+  g_autoptr(GSocketAddress) sa = g_inet_socket_address_new(inet, static_cast<guint16>(port));
+  g_autoptr(GError) err = nullptr;
+  if (!soup_server_listen(server_.get(), sa, static_cast<SoupServerListenOptions>(0), &err)) {
+    return Error{ErrorKind::kUnavailable, "listen_failed",
+                 "cannot listen on " + address + ":" + std::to_string(port) + ": " + err->message};
+  }
+  GSList *uris = soup_server_get_uris(server_.get());
+  int bound = uris ? g_uri_get_port(static_cast<GUri *>(uris->data)) : port;
+  g_slist_free_full(uris, reinterpret_cast<GDestroyNotify>(g_uri_unref));
+  return bound;
+}
+
+void HttpRouter::close() {
+  if (closed_) return;
+  closed_ = draining_ = true;
+  soup_server_disconnect(server_.get());
+  for (auto *ex : pending_)
+    delete ex;
+  pending_.clear();
+  routes_.clear();
+}
+
+const char *exchange_method(GramothiHttpExchange *ex) {
+  return ex->method.c_str();
+}
+const char *exchange_path(GramothiHttpExchange *ex) {
+  return ex->path.c_str();
+}
+
+const char *exchange_param(GramothiHttpExchange *ex, const char *name) {
+  auto it = ex->params.find(name ? name : "");
+  return it == ex->params.end() ? nullptr : it->second.c_str();
+}
+
+const char *exchange_query(GramothiHttpExchange *ex, const char *name) {
+  if (!ex->query || !name) return nullptr;
+  return static_cast<const char *>(g_hash_table_lookup(ex->query, name));
+}
+
+const char *exchange_header(GramothiHttpExchange *ex, const char *name) {
+  if (!name) return nullptr;
+  return soup_message_headers_get_one(soup_server_message_get_request_headers(ex->msg.get()), name);
+}
+
+std::string_view exchange_body(GramothiHttpExchange *ex) {
+  gsize len = 0;
+  const char *data = ex->body ? static_cast<const char *>(g_bytes_get_data(ex->body, &len)) : "";
+  return {data ? data : "", len};
+}
+
+void exchange_add_header(GramothiHttpExchange *ex, const char *name, const char *value) {
+  if (!name || !value) return;
+  soup_message_headers_append(soup_server_message_get_response_headers(ex->msg.get()), name, value);
+}
+
+void exchange_respond(GramothiHttpExchange *ex, unsigned status, const char *content_type,
+                      const void *body, size_t length) {
+  HttpRouter *router = ex->router;
+  if (!router->pending_.erase(ex)) {
+    log_message(LogLevel::kError, "http", "an exchange was answered twice; ignoring the second");
+    return;
+  }
+  SoupServerMessage *msg = ex->msg.get();
+  if (!ex->disconnected) {
+    if (status < 100 || status > 599) status = 500;
+    soup_server_message_set_status(msg, status, nullptr);
+    SoupMessageHeaders *h = soup_server_message_get_response_headers(msg);
+    if (!soup_message_headers_get_one(h, "Cache-Control"))
+      soup_message_headers_replace(h, "Cache-Control", "no-store");
+    soup_message_headers_replace(h, "X-Content-Type-Options", "nosniff");
+    soup_server_message_set_response(msg, content_type ? content_type : "application/octet-stream",
+                                     SOUP_MEMORY_COPY, static_cast<const char *>(body), length);
+    if (ex->paused) soup_server_message_unpause(msg);
+  }
+  if (log_level() <= LogLevel::kDebug) {
+    log_message(LogLevel::kDebug, "http",
+                ex->method + " " + ex->path + " " + std::to_string(status) + " " +
+                    std::to_string((g_get_monotonic_time() - ex->started_us) / 1000) + " ms" +
+                    (ex->disconnected ? " (client gone)" : ""));
+  }
+  delete ex;
+}
+
+void exchange_respond_json(GramothiHttpExchange *ex, unsigned status, const std::string &json) {
+  exchange_respond(ex, status, "application/json", json.data(), json.size());
+}
+
+void exchange_respond_error(GramothiHttpExchange *ex, const Error &error) {
+  exchange_respond_json(ex, static_cast<unsigned>(http_status_for(error.kind)), error_json(error));
+}
+
+}  // namespace gramothi

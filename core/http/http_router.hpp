@@ -1,0 +1,96 @@
+// HttpRouter: core's one SoupServer. Routes are "METHOD /exact/path/{param}"; a request body
+// larger than its route allows is refused with 413 before it is read, and a chunked body
+// (unknown length) with 411. Every error is JSON {"error":{"code","message"}}. A handler may
+// answer at once or later (the request is paused until it does).
+#pragma once
+
+#include <glib.h>
+#include <libsoup/soup.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "base/error.hpp"
+#include "base/gref.hpp"
+
+struct GramothiHttpExchange;
+
+namespace gramothi {
+
+class HttpRouter;
+using HttpHandler = std::function<void(GramothiHttpExchange *ex)>;
+
+// Accessors and responders for an exchange (also behind the plugin ABI).
+const char *exchange_method(GramothiHttpExchange *ex);
+const char *exchange_path(GramothiHttpExchange *ex);
+const char *exchange_param(GramothiHttpExchange *ex, const char *name);
+const char *exchange_query(GramothiHttpExchange *ex, const char *name);
+const char *exchange_header(GramothiHttpExchange *ex, const char *name);
+std::string_view exchange_body(GramothiHttpExchange *ex);
+void exchange_add_header(GramothiHttpExchange *ex, const char *name, const char *value);
+// Sends and frees the exchange.
+void exchange_respond(GramothiHttpExchange *ex, unsigned status, const char *content_type,
+                      const void *body, size_t length);
+void exchange_respond_json(GramothiHttpExchange *ex, unsigned status, const std::string &json);
+void exchange_respond_error(GramothiHttpExchange *ex, const Error &error);
+std::string error_json(const Error &error);
+
+class HttpRouter {
+ public:
+  HttpRouter();
+  HttpRouter(const HttpRouter &) = delete;
+  HttpRouter &operator=(const HttpRouter &) = delete;
+  ~HttpRouter();
+
+  // `owner` tags the route so remove_routes(owner) can drop a plugin's routes. Fails (false,
+  // with *why set) for a malformed pattern or a route that already exists.
+  bool add_route(const std::string &method, const std::string &pattern, size_t max_body,
+                 HttpHandler handler, const void *owner, std::string *why);
+  void remove_routes(const void *owner);
+
+  // Listens on address:port (port 0 = any free port). Returns the port, or an Error.
+  Result<int> listen(const std::string &address, int port);
+  // Graceful stop, in two steps. drain(): new requests get 503 while those in progress may
+  // still be answered; pending() tells how many are left. close(): disconnects every client
+  // and drops what is still pending (call it once nothing can answer them any more).
+  void drain() { draining_ = true; }
+  size_t pending() const { return pending_.size(); }
+  void close();
+
+  SoupServer *server() const { return server_.get(); }
+
+ private:
+  friend void exchange_respond(GramothiHttpExchange *, unsigned, const char *, const void *,
+                               size_t);
+  struct Route {
+    std::string method;
+    std::vector<std::string> segments;  // "{name}" for a placeholder
+    size_t max_body;
+    HttpHandler handler;
+    const void *owner;
+  };
+  struct Match {
+    const Route *route = nullptr;
+    bool path_known = false;  // some route matches the path with another method
+    std::string allow;
+    std::map<std::string, std::string> params;
+  };
+  Match match(const char *method, const char *path) const;
+
+  static void early_handler(SoupServer *, SoupServerMessage *msg, const char *path, GHashTable *,
+                            gpointer self);
+  static void handler(SoupServer *, SoupServerMessage *msg, const char *path, GHashTable *query,
+                      gpointer self);
+
+  GRef<SoupServer> server_;
+  std::vector<Route> routes_;
+  std::set<GramothiHttpExchange *> pending_;
+  bool draining_ = false;
+  bool closed_ = false;
+};
+
+}  // namespace gramothi

@@ -1,0 +1,105 @@
+#include "media/bandwidth_controller.hpp"
+
+#include <algorithm>
+
+namespace gramothi {
+
+BandwidthController::BandwidthController(const ProfileSet &profiles, size_t initial_index,
+                                         BandwidthTuning tuning)
+    : tuning_(tuning) {
+  for (const auto &p : profiles.all())
+    link_min_kbps_.push_back(p.link_min_kbps);
+  current_ = clamp(initial_index);
+}
+
+size_t BandwidthController::clamp(size_t index) const {
+  if (link_min_kbps_.empty()) return 0;
+  return std::min(index, link_min_kbps_.size() - 1);
+}
+
+size_t BandwidthController::highest_fitting(int kbps) const {
+  size_t fit = 0;
+  for (size_t i = 0; i < link_min_kbps_.size(); i++)
+    if (link_min_kbps_[i] <= kbps) fit = i;
+  return fit;
+}
+
+bool BandwidthController::may_step_up(int64_t now_ms) const {
+  if (pinned_ || !clean_since_ms_ || bad_since_ms_) return false;
+  if (current_ + 1 >= link_min_kbps_.size()) return false;
+  if (now_ms - *clean_since_ms_ < tuning_.clean_up_ms) return false;
+  if (latest_loss_ && *latest_loss_ > tuning_.loss_clean) return false;
+  if (latest_rtt_ms_ && *latest_rtt_ms_ > tuning_.rtt_block_up_ms) return false;
+  if (latest_downlink_kbps_ &&
+      *latest_downlink_kbps_ < link_min_kbps_[current_ + 1] * tuning_.headroom)
+    return false;
+  return true;
+}
+
+ProfileDecision BandwidthController::change_to(size_t index, const char *reason, int64_t now_ms) {
+  current_ = index;
+  clean_since_ms_ = now_ms;
+  // The new profile gets a full sustain_ms before loss can move it again.
+  if (bad_since_ms_) bad_since_ms_ = now_ms;
+  return ProfileDecision{index, reason};
+}
+
+std::optional<ProfileDecision> BandwidthController::report(const LinkReport &r) {
+  const int64_t now = r.now_ms;
+  const std::optional<int64_t> interval_start = last_report_ms_;
+  last_report_ms_ = now;
+  if (!clean_since_ms_) clean_since_ms_ = now;
+  if (r.loss_fraction) latest_loss_ = *r.loss_fraction;
+  if (r.rtt_ms) latest_rtt_ms_ = *r.rtt_ms;
+  if (r.downlink_kbps) latest_downlink_kbps_ = *r.downlink_kbps;
+  if (pinned_ || link_min_kbps_.empty()) return std::nullopt;
+
+  size_t target = current_;
+  const char *reason = nullptr;
+  if (r.loss_fraction) {
+    if (*r.loss_fraction > tuning_.loss_down) {
+      if (!bad_since_ms_) bad_since_ms_ = interval_start.value_or(now);
+      clean_since_ms_ = now;
+      if (now - *bad_since_ms_ >= tuning_.sustain_ms && target > 0) {
+        target--;
+        reason = "loss";
+      }
+    } else {
+      bad_since_ms_.reset();
+    }
+  }
+  if (r.downlink_kbps && *r.downlink_kbps < link_min_kbps_[target]) {
+    size_t fit = highest_fitting(*r.downlink_kbps);
+    if (fit < target) {
+      target = fit;
+      reason = "client-hint";
+    }
+  }
+  if (target != current_) return change_to(target, reason, now);
+  if (may_step_up(now)) return change_to(current_ + 1, "recovered", now);
+  return std::nullopt;
+}
+
+std::optional<ProfileDecision> BandwidthController::tick(int64_t now_ms) {
+  if (may_step_up(now_ms)) return change_to(current_ + 1, "recovered", now_ms);
+  return std::nullopt;
+}
+
+std::optional<ProfileDecision> BandwidthController::pin(std::optional<size_t> index,
+                                                        int64_t now_ms) {
+  if (!index) {
+    if (pinned_) {
+      pinned_ = false;
+      bad_since_ms_.reset();
+      clean_since_ms_ = now_ms;
+    }
+    return std::nullopt;
+  }
+  pinned_ = true;
+  bad_since_ms_.reset();
+  size_t target = clamp(*index);
+  if (link_min_kbps_.empty() || target == current_) return std::nullopt;
+  return change_to(target, "pinned", now_ms);
+}
+
+}  // namespace gramothi

@@ -1,0 +1,95 @@
+// BandwidthController: decides which bandwidth profile (pipelines/profiles.ini) one listener, a
+// student, should receive. The media side keeps one per listener and calls report() for each
+// observation of the student's downlink (RTCP receiver reports, client stats), tick() about once a
+// second, and pin() when a teacher or operator fixes a profile. It is pure and deterministic: no
+// main loop, no clock reads; callers pass now_ms, so tests replay exact timelines.
+//
+// Rules (thresholds in BandwidthTuning):
+//  - Pinned: reports and ticks never change the profile. Unpinning keeps the profile and restarts
+//    the clean period, so adaptation resumes from there.
+//  - Loss: a report with loss > loss_down starts or continues a bad period, which starts at the
+//    previous report (the start of the interval the loss covers), or at the report itself if it is
+//    the first. Once it has lasted sustain_ms: one step down ("loss"), and the period restarts, so
+//    continued loss steps down every sustain_ms. A report with loss <= loss_down ends it.
+//  - Client hint: downlink_kbps below the current profile's link_min_kbps moves straight down to
+//    the highest profile whose link_min_kbps <= the hint ("client-hint").
+//  - Up, one step ("recovered"), from report() or tick(), only when: clean_up_ms have passed since
+//    the last change, the last bad report and the first report; the latest loss, if any, is
+//    <= loss_clean; the latest rtt, if any, is <= rtt_block_up_ms; and the latest downlink hint,
+//    if any, is >= the next profile's link_min_kbps * headroom. Silence never steps down.
+//  - Never below the lowest profile or above the highest; out-of-range indices are clamped.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/profiles.hpp"
+
+namespace gramothi {
+
+// One observation of a listener's downlink. Absent fields are unknown; the controller remembers
+// the latest known rtt and downlink hint. jitter_ms is accepted but not used in decisions yet.
+struct LinkReport {
+  int64_t now_ms = 0;
+  std::optional<double> loss_fraction;  // 0..1 since the previous report (RTCP RR fraction lost)
+  std::optional<double> rtt_ms;
+  std::optional<double> jitter_ms;
+  std::optional<int> downlink_kbps;  // the client's own estimate (navigator.connection.downlink)
+};
+
+// reason: "loss", "client-hint", "recovered" or "pinned". "auto" is reserved for callers (e.g. the
+// initial choice); the controller does not produce it.
+struct ProfileDecision {
+  size_t index = 0;
+  std::string reason;
+};
+
+struct BandwidthTuning {
+  double loss_down = 0.05;        // loss above this is "bad"
+  int64_t sustain_ms = 1000;      // bad this long -> one step down (within 2 s with ~1 s reports)
+  double loss_clean = 0.02;       // loss at or below this is "clean"
+  int64_t clean_up_ms = 10000;    // clean this long since the last change or bad report -> step up
+  double headroom = 1.25;         // a hint must be >= next link_min_kbps * headroom to step up
+  double rtt_block_up_ms = 1000;  // rtt above this blocks stepping up
+};
+
+class BandwidthController {
+ public:
+  // Copies the profiles' link rates; `profiles` need not outlive the controller.
+  BandwidthController(const ProfileSet &profiles, size_t initial_index,
+                      BandwidthTuning tuning = {});
+
+  // Feeds a report; returns a decision when the profile changes.
+  std::optional<ProfileDecision> report(const LinkReport &r);
+  // Time passing without reports (call e.g. once a second): may step up after a clean period when
+  // the reports said clean; never steps down on silence alone.
+  std::optional<ProfileDecision> tick(int64_t now_ms);
+  // Pins a profile (clamped to the range), or returns to automatic (nullopt). Pinning returns a
+  // "pinned" decision when the index differs from the current one; unpinning returns nullopt.
+  std::optional<ProfileDecision> pin(std::optional<size_t> index, int64_t now_ms);
+
+  size_t current() const { return current_; }
+  bool pinned() const { return pinned_; }
+
+ private:
+  size_t clamp(size_t index) const;
+  size_t highest_fitting(int kbps) const;
+  bool may_step_up(int64_t now_ms) const;
+  ProfileDecision change_to(size_t index, const char *reason, int64_t now_ms);
+
+  std::vector<int> link_min_kbps_;  // per profile, lowest to highest
+  BandwidthTuning tuning_;
+  size_t current_ = 0;
+  bool pinned_ = false;
+  std::optional<int64_t> last_report_ms_;
+  std::optional<int64_t> bad_since_ms_;    // set while a bad period is in progress
+  std::optional<int64_t> clean_since_ms_;  // latest of: first report, last change, last bad report
+  std::optional<double> latest_loss_;
+  std::optional<double> latest_rtt_ms_;
+  std::optional<int> latest_downlink_kbps_;
+};
+
+}  // namespace gramothi

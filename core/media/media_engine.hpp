@@ -1,0 +1,124 @@
+// MediaEngine: the live audio of every class. Per class one ClassMedia pipeline holds a mixer
+// (the teacher's decoded audio over a live silence source, so listeners hear silence while the
+// teacher is away) feeding one Opus encoder per bandwidth profile. Each teacher and each
+// listener is a MediaPeer with a webrtcbin in a pipeline of its own, so one peer's trouble never
+// stalls another; all pipelines share one clock and base time, so timestamps carry across.
+//
+//   publisher: webrtcbin -> [ingest decode] -> appsink ==> class appsrc -> mixer
+//   class:     mixer -> tee -> per profile [encoder] -> appsink ==> listeners' appsrcs
+//   listener:  appsrc (leaky) -> [listener pay] -> webrtcbin
+//
+// A listener switches profile by moving its feed from one encoder's list to another's; its own
+// payloader keeps SSRC, sequence numbers and timestamps running. A BandwidthController per
+// listener decides the profile from RTCP and client reports unless the student pinned one.
+//
+// Threading: every public method runs on the main loop, and every PeerObserver callback is
+// delivered there, never from inside a public call. GStreamer threads only move buffers.
+// Ownership: the engine owns classes and peers; callers hold a PeerId and may close it.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/error.hpp"
+#include "config/profiles.hpp"
+#include "media/media_pipelines.hpp"
+
+namespace gramothi {
+
+class LiteTransport;
+
+struct IceSettings {
+  std::vector<std::string> local_addresses;  // gather on these too (e.g. 127.0.0.1)
+  std::string nat_1to1_address;              // advertise instead of the local address
+  int port_min = 0, port_max = 0;            // UDP range; 0 = any
+  std::string stun_server;                   // stun://host:port
+  int ingest_latency_ms = 60;                // jitter buffer of the teacher's stream
+  unsigned stats_interval_ms = 1000;         // how often listeners' RTCP stats are read
+};
+
+// What a peer tells its owner (the signaling plugin), on the main loop.
+struct PeerObserver {
+  std::function<void(const std::string &type, const std::string &sdp)> local_description;
+  // candidate empty = end of candidates
+  std::function<void(unsigned mline, const std::string &candidate)> local_candidate;
+  // "connecting", "connected", "failed", "closed" (closed: detail says why, e.g. "class-ended")
+  std::function<void(const std::string &state, const std::string &detail)> state;
+  std::function<void(const std::string &profile, const std::string &reason)> profile_changed;
+};
+
+// One listener's link as the controller sees it, for stats and tests.
+struct ListenerStats {
+  std::string profile;
+  bool pinned = false;
+  uint64_t frames_sent = 0;  // handed to the listener's queue
+  double loss_fraction = 0;  // latest RTCP report
+  double rtt_ms = 0;
+};
+
+using PeerId = uint64_t;
+
+// A class recording's news, on the main loop: "recording" once the first audio is on disk
+// (detail: the wall-clock time, in ms since the epoch, that the file's time 0 stands for);
+// "stopped" when the file is complete (after stop_recording or the end of the class); "failed"
+// (detail: why, e.g. the disk is full) when it cannot go on, the class going on without it.
+// The last call is "stopped" or "failed".
+using RecordingObserver = std::function<void(const std::string &state, const std::string &detail)>;
+using RecordingId = uint64_t;
+
+class MediaEngine {
+ public:
+  // `lite`: the listeners' shared transport; null gives every listener a webrtcbin instead.
+  MediaEngine(const ProfileSet &profiles, MediaPipelines pipelines, IceSettings ice,
+              std::unique_ptr<LiteTransport> lite = nullptr);
+  MediaEngine(const MediaEngine &) = delete;
+  MediaEngine &operator=(const MediaEngine &) = delete;
+  ~MediaEngine();
+
+  // The teacher's offer in; the answer comes through observer.local_description. A second
+  // publish for the same class replaces the first (which is closed with detail "replaced").
+  Result<PeerId> publish(const std::string &class_id, const std::string &user_id,
+                         const std::string &offer_sdp, PeerObserver observer);
+  // A listener; the server's offer comes through observer.local_description. `profile` is
+  // "auto" or a profile name. One listener per (class, user): a second replaces the first.
+  Result<PeerId> listen(const std::string &class_id, const std::string &user_id,
+                        const std::string &profile, PeerObserver observer);
+  std::optional<Error> remote_answer(PeerId peer, const std::string &sdp);
+  std::optional<Error> remote_candidate(PeerId peer, unsigned mline, const std::string &candidate);
+  // "auto" or a profile name.
+  std::optional<Error> set_profile(PeerId peer, const std::string &profile);
+  // A client's own view of its link; any field may be absent (negative = unknown).
+  std::optional<Error> client_report(PeerId peer, int downlink_kbps, int rtt_ms, double loss);
+  // Pins (or "auto") the profile of a user's listener in a class, if connected.
+  void pin_user(const std::string &class_id, const std::string &user_id,
+                const std::string &profile);
+  // Closes one peer; no callbacks for it after this returns.
+  void close(PeerId peer);
+  // Tears the class down; every peer gets state "closed" with detail "class-ended".
+  void end_class(const std::string &class_id);
+
+  // Records the class's audio (what listeners hear, silence included while no teacher speaks)
+  // as Ogg/Opus at `bitrate_bps` into `path` (created or truncated), from now until
+  // stop_recording or the end of the class. Pages reach the file at least every 500 ms
+  // ([recording] in media.ini) and are synced to disk every 5 s.
+  // Errors: "media_unavailable" (the class pipeline), "recording_failed" (the file).
+  Result<RecordingId> record(const std::string &class_id, const std::string &path, int bitrate_bps,
+                             RecordingObserver observer);
+  // Ends the recording cleanly (the final Ogg page); "stopped" follows. Unknown ids are ignored.
+  void stop_recording(RecordingId id);
+
+  std::optional<ListenerStats> stats(PeerId peer) const;
+  size_t listener_count(const std::string &class_id) const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace gramothi

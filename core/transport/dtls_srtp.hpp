@@ -1,0 +1,91 @@
+// DTLS-SRTP (RFC 5763/5764) for one WebRTC peer, on OpenSSL and libsrtp2, without sockets:
+// datagrams go in through receive() and come out through take_outgoing(), so the transport
+// decides where they travel. Once the handshake is done and the peer's certificate matches the
+// fingerprint from its SDP, the session protects RTP/RTCP with the exported keys.
+//
+// DtlsIdentity is the server's certificate (ECDSA P-256, self-signed, made at start); every
+// offer carries its SHA-256 fingerprint. A DtlsSrtpSession is not thread-safe: its owner
+// serialises every call.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/error.hpp"
+
+typedef struct ssl_ctx_st SSL_CTX;
+typedef struct ssl_st SSL;
+typedef struct srtp_ctx_t_ *srtp_t;
+
+namespace gramothi {
+
+class DtlsIdentity {
+ public:
+  static Result<std::shared_ptr<DtlsIdentity>> generate();
+  ~DtlsIdentity();
+  DtlsIdentity(const DtlsIdentity &) = delete;
+  DtlsIdentity &operator=(const DtlsIdentity &) = delete;
+
+  // "AB:CD:..." (SHA-256 of the certificate), for a=fingerprint:sha-256.
+  const std::string &fingerprint() const { return fingerprint_; }
+  SSL_CTX *context() const { return ctx_; }
+
+ private:
+  DtlsIdentity() = default;
+  SSL_CTX *ctx_ = nullptr;
+  std::string fingerprint_;
+};
+
+class DtlsSrtpSession {
+ public:
+  enum class Role { kServer, kClient };  // who waits for the ClientHello
+  // `remote_fingerprint` as in SDP: "sha-256 AB:CD:...".
+  DtlsSrtpSession(std::shared_ptr<DtlsIdentity> identity, Role role,
+                  std::string remote_fingerprint);
+  ~DtlsSrtpSession();
+  DtlsSrtpSession(const DtlsSrtpSession &) = delete;
+  DtlsSrtpSession &operator=(const DtlsSrtpSession &) = delete;
+
+  // Client role: sends the ClientHello. Server role: nothing.
+  void start();
+  // One datagram from the peer (a DTLS record or flight).
+  void receive(const uint8_t *data, size_t len);
+  // Retransmits a flight when the handshake timer has run out.
+  void on_timer();
+  // Datagrams to send to the peer, in order.
+  std::vector<std::vector<uint8_t>> take_outgoing();
+  // A close_notify for the peer (then take_outgoing()).
+  void shutdown();
+
+  bool ready() const { return srtp_out_ != nullptr; }
+  bool failed() const { return !failure_.empty(); }
+  const std::string &failure() const { return failure_; }
+  bool closed_by_peer() const { return closed_by_peer_; }
+
+  // In place; `capacity` must leave room for the SRTP trailer (at least 16 bytes after len).
+  bool protect_rtp(uint8_t *packet, int *len);
+  bool protect_rtcp(uint8_t *packet, int *len);
+  bool unprotect_rtcp(uint8_t *packet, int *len);
+  bool unprotect_rtp(uint8_t *packet, int *len);
+
+  // For the transport's BIO.
+  void queue_outgoing(const uint8_t *data, size_t len);
+
+ private:
+  void after_io();
+  void finish_handshake();
+  void fail(const std::string &why);
+
+  std::shared_ptr<DtlsIdentity> identity_;
+  Role role_;
+  std::string remote_fingerprint_;
+  SSL *ssl_ = nullptr;
+  srtp_t srtp_out_ = nullptr, srtp_in_ = nullptr;
+  std::vector<std::vector<uint8_t>> outgoing_;
+  std::string failure_;
+  bool closed_by_peer_ = false;
+};
+
+}  // namespace gramothi

@@ -1,0 +1,59 @@
+#include "config/profiles.hpp"
+
+#include <gtest/gtest.h>
+
+#include "common/temp_dir.hpp"
+
+using namespace gramothi;
+
+TEST(Profiles, ShippedFileHasTheFourDefaultProfilesInLinkOrder) {
+  auto r =
+      ProfileSet::load(std::string(g_getenv("GRAMOTHI_SOURCE_ROOT")) + "/pipelines/profiles.ini");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_EQ(r->all().size(), 4u);
+  const char *names[] = {"ultra-low", "low", "medium", "high"};
+  int kbps[] = {32, 64, 128, 192};
+  int widths[] = {800, 1024, 1280, 1920};
+  for (size_t i = 0; i < 4; i++) {
+    EXPECT_EQ(r->all()[i].name, names[i]);
+    EXPECT_EQ(r->all()[i].audio_bitrate_kbps, kbps[i]);
+    EXPECT_EQ(r->all()[i].slide_width, widths[i]);
+  }
+  EXPECT_EQ(r->find("ultra-low")->opus_frame_ms, 60);
+  EXPECT_TRUE(r->is_valid_choice("auto"));
+  EXPECT_TRUE(r->is_valid_choice("medium"));
+  EXPECT_FALSE(r->is_valid_choice("ultra"));
+}
+
+TEST(Profiles, OperatorCanAddAProfile) {
+  TempDir dir;
+  auto r = ProfileSet::load(dir.file("p.ini",
+                                     "[profile edge-2g]\naudio_bitrate_kbps=16\nlink_min_kbps=0\n"
+                                     "opus_frame_ms=60\nopus_loss_pct=25\nslide_width=640\n"
+                                     "slide_height=480\n"
+                                     "[profile low]\naudio_bitrate_kbps=64\nlink_min_kbps=32\n"
+                                     "opus_frame_ms=40\nopus_loss_pct=10\nslide_width=1024\n"
+                                     "slide_height=768\n"));
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->all()[0].name, "edge-2g");
+  EXPECT_EQ(r->names_joined(), "auto, edge-2g, low");
+}
+
+TEST(Profiles, ErrorsNameTheGroupAndKey) {
+  TempDir dir;
+  auto r = ProfileSet::load(dir.file("p.ini",
+                                     "[profile low]\naudio_bitrate_kbps=lots\nlink_min_kbps=0\n"
+                                     "opus_frame_ms=40\nopus_loss_pct=10\nslide_width=1024\n"
+                                     "slide_height=768\n"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("[profile low] audio_bitrate_kbps: 'lots'"), std::string::npos)
+      << r.error().message;
+
+  r = ProfileSet::load(dir.file("q.ini", "[profile auto]\n"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("not a profile name"), std::string::npos);
+
+  r = ProfileSet::load(dir.file("m.ini", "[profile low]\naudio_bitrate_kbps=64\n"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("link_min_kbps: missing"), std::string::npos);
+}

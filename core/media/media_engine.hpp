@@ -28,48 +28,11 @@
 #include "base/error.hpp"
 #include "config/profiles.hpp"
 #include "media/media_pipelines.hpp"
+#include "media/media_types.hpp"
 
 namespace gramothi {
 
 class LiteTransport;
-
-struct IceSettings {
-  std::vector<std::string> local_addresses;  // gather on these too (e.g. 127.0.0.1)
-  std::string nat_1to1_address;              // advertise instead of the local address
-  int port_min = 0, port_max = 0;            // UDP range; 0 = any
-  std::string stun_server;                   // stun://host:port
-  int ingest_latency_ms = 60;                // jitter buffer of the teacher's stream
-  unsigned stats_interval_ms = 1000;         // how often listeners' RTCP stats are read
-};
-
-// What a peer tells its owner (the signaling plugin), on the main loop.
-struct PeerObserver {
-  std::function<void(const std::string &type, const std::string &sdp)> local_description;
-  // candidate empty = end of candidates
-  std::function<void(unsigned mline, const std::string &candidate)> local_candidate;
-  // "connecting", "connected", "failed", "closed" (closed: detail says why, e.g. "class-ended")
-  std::function<void(const std::string &state, const std::string &detail)> state;
-  std::function<void(const std::string &profile, const std::string &reason)> profile_changed;
-};
-
-// One listener's link as the controller sees it, for stats and tests.
-struct ListenerStats {
-  std::string profile;
-  bool pinned = false;
-  uint64_t frames_sent = 0;  // handed to the listener's queue
-  double loss_fraction = 0;  // latest RTCP report
-  double rtt_ms = 0;
-};
-
-using PeerId = uint64_t;
-
-// A class recording's news, on the main loop: "recording" once the first audio is on disk
-// (detail: the wall-clock time, in ms since the epoch, that the file's time 0 stands for);
-// "stopped" when the file is complete (after stop_recording or the end of the class); "failed"
-// (detail: why, e.g. the disk is full) when it cannot go on, the class going on without it.
-// The last call is "stopped" or "failed".
-using RecordingObserver = std::function<void(const std::string &state, const std::string &detail)>;
-using RecordingId = uint64_t;
 
 class MediaEngine {
  public:
@@ -115,7 +78,7 @@ class MediaEngine {
   std::optional<ListenerStats> stats(PeerId peer) const;
   size_t listener_count(const std::string &class_id) const;
 
-  struct Impl;
+  struct Impl;  // media_engine.cpp; its parts reach it through the narrower PeerHost
 
  private:
   std::unique_ptr<Impl> impl_;

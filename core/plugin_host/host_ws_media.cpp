@@ -111,11 +111,12 @@ PeerObserver observer_for(GramothiMediaPeer *peer) {
     if (!peer->closed && peer->callbacks.local_candidate)
       peer->callbacks.local_candidate(mline, candidate.c_str(), peer->user_data);
   };
-  o.state = [peer](const std::string &state, const std::string &detail) {
+  o.state = [peer](PeerState state, const std::string &detail) {
     if (peer->closed) return;
-    if (state == "closed") peer->closed = true;
+    if (state == PeerState::kClosed) peer->closed = true;
     if (peer->callbacks.state)
-      peer->callbacks.state(state.c_str(), detail.c_str(), peer->user_data);
+      peer->callbacks.state(std::string(peer_state_name(state)).c_str(), detail.c_str(),
+                            peer->user_data);
     // The engine closed it (class ended, replaced, error): the plugin still calls media_close.
   };
   o.profile_changed = [peer](const std::string &profile, const std::string &reason) {

@@ -9,6 +9,7 @@
 #include "auth/turn.hpp"
 #include "base/ids.hpp"
 #include "base/json.hpp"
+#include "base/lifetime.hpp"
 #include "base/log.hpp"
 #include "base/main_loop.hpp"
 #include "build_config.h"
@@ -18,8 +19,8 @@
 #include "plugin_host/host_ws_media.hpp"
 
 struct GramothiPluginContext {
-  // Cleared at unload: callbacks still on their way (recordings) then stay away from the plugin.
-  std::shared_ptr<bool> alive = std::make_shared<bool>(true);
+  // Ended at unload: callbacks still on their way (recordings) then stay away from the plugin.
+  gramothi::Lifetime lifetime;
   gramothi::PluginHost *host = nullptr;
   gramothi::HostServices *services = nullptr;
   std::string name;
@@ -537,11 +538,12 @@ uint64_t host_media_record_start(GramothiPluginContext *ctx, const char *class_i
                             "A class id, a path and a bitrate of 6000..510000 bit/s are needed."});
     return 0;
   }
-  std::shared_ptr<bool> alive = ctx->alive;
+  Lifetime::Watch plugin = ctx->lifetime.watch();
   auto id = ctx->services->media->record(
       class_id, path, bitrate_bps,
-      [alive, on_state, user_data](const std::string &state, const std::string &detail) {
-        if (*alive && on_state) on_state(state.c_str(), detail.c_str(), user_data);
+      [plugin, on_state, user_data](RecordingState state, const std::string &detail) {
+        if (plugin.alive() && on_state)
+          on_state(std::string(recording_state_name(state)).c_str(), detail.c_str(), user_data);
       });
   if (!id) {
     fill_error(error, id.error());
@@ -743,7 +745,7 @@ void PluginHost::unload_all() {
     plugins_.pop_back();
     // Connections go first, without calling the plugin back, so shutdown() sees no callbacks.
     ws_remove_routes(&services_, &ctx->ws_routes);
-    *ctx->alive = false;  // from here on no recording news reaches the plugin
+    ctx->lifetime.end();  // from here on no recording news reaches the plugin
     if (ctx->descriptor->shutdown) ctx->descriptor->shutdown(ctx->state);
     services_.router->remove_routes(ctx.get());
     for (int64_t id : ctx->subscriptions)

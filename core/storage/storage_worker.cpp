@@ -12,7 +12,7 @@ StorageWorker::StorageWorker(std::unique_ptr<Database> db, Opener reopen,
       thread_([this] { run(); }) {}
 
 StorageWorker::~StorageWorker() {
-  alive_->store(false);
+  lifetime_.end();
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
@@ -51,8 +51,8 @@ void StorageWorker::run() {
     }
     item.job(db_.get(), open_error);
 
-    auto *done = new Done([alive = alive_, done = std::move(item.done)] {
-      if (alive->load() && done) done();
+    auto *done = new Done([watch = lifetime_.watch(), done = std::move(item.done)] {
+      if (watch.alive() && done) done();
     });
     g_main_context_invoke_full(
         main_context_, G_PRIORITY_DEFAULT,

@@ -14,6 +14,7 @@
 #include <string>
 #include <thread>
 
+#include "base/lifetime.hpp"
 #include "storage/database.hpp"
 
 namespace gramothi {
@@ -50,7 +51,7 @@ class StorageWorker {
   std::deque<Item> queue_;
   bool stopping_ = false;
   // Cleared by the destructor: completions still queued on the main context then do nothing.
-  std::shared_ptr<std::atomic<bool>> alive_ = std::make_shared<std::atomic<bool>>(true);
+  Lifetime lifetime_;  // ended first by the destructor: no completion runs after it
   std::thread thread_;
 };
 

@@ -22,6 +22,21 @@
 #include "transport/stun.hpp"
 
 namespace gramothi {
+
+std::string_view lite_state_name(LiteState state) {
+  switch (state) {
+    case LiteState::kNew:
+      return "new";
+    case LiteState::kConnecting:
+      return "connecting";
+    case LiteState::kConnected:
+      return "connected";
+    case LiteState::kFailed:
+      return "failed";
+  }
+  return "failed";
+}
+
 namespace {
 
 constexpr int64_t kSecondUs = 1000000;
@@ -102,7 +117,7 @@ struct LiteSession::State {
   uint32_t last_ts = 0;
   int64_t last_ts_at = 0;
   // liveness, on the transport thread
-  std::string state = "new";
+  LiteState state = LiteState::kNew;
   int64_t created_at = 0, heard_at = 0, next_sr_at = 0;
   bool was_ready = false;
 };
@@ -173,9 +188,9 @@ void send_all(int fd, std::vector<std::vector<uint8_t>> datagrams, const sockadd
 }
 
 // Tells the owner about a state change, once per state.
-void change_state(LiteSession::State &st, const LiteEvents &events, const std::string &state,
+void change_state(LiteSession::State &st, const LiteEvents &events, LiteState state,
                   const std::string &detail, std::vector<std::function<void()>> &later) {
-  if (st.state == state || st.state == "failed" || st.removed) return;
+  if (st.state == state || st.state == LiteState::kFailed || st.removed) return;
   st.state = state;
   if (events.state) later.push_back([cb = events.state, state, detail] { cb(state, detail); });
 }
@@ -620,7 +635,8 @@ void LiteTransport::Impl::on_binding_request(int fd, const uint8_t *data, size_t
     // Checks go on after connecting (consent freshness, other candidate pairs): they do not
     // make a connected session "connecting" again, and one after a silence ("disconnected")
     // means the listener is back.
-    change_state(st, s->events_, st.was_ready ? "connected" : "connecting", "", later);
+    change_state(st, s->events_, st.was_ready ? LiteState::kConnected : LiteState::kConnecting, "",
+                 later);
     // As the DTLS client, say hello once a path exists.
     if (first_path && st.dtls && st.role == DtlsSrtpSession::Role::kClient) {
       st.dtls->start();
@@ -653,13 +669,13 @@ void LiteTransport::Impl::on_dtls(const std::shared_ptr<LiteSession> &s, int fd,
     st.dtls->receive(data, len);
     to_send = st.dtls->take_outgoing();
     if (st.dtls->failed()) {
-      change_state(st, s->events_, "failed", st.dtls->failure(), later);
+      change_state(st, s->events_, LiteState::kFailed, st.dtls->failure(), later);
     } else if (st.dtls->ready() && !st.was_ready) {
       st.was_ready = true;
       st.next_sr_at = now_us();
-      change_state(st, s->events_, "connected", "", later);
+      change_state(st, s->events_, LiteState::kConnected, "", later);
     } else if (st.dtls->closed_by_peer()) {
-      change_state(st, s->events_, "failed", "the listener closed the connection", later);
+      change_state(st, s->events_, LiteState::kFailed, "the listener closed the connection", later);
     }
   }
   send_all(fd, std::move(to_send), from, from_len);
@@ -705,13 +721,14 @@ void LiteTransport::Impl::on_tick() {
     {
       std::lock_guard lock(s->mutex_);
       LiteSession::State &st = *s->state_;
-      if (st.removed || st.state == "failed") continue;
+      if (st.removed || st.state == LiteState::kFailed) continue;
       fd = st.fd;
       to = st.remote;
       to_len = st.remote_len;
       if (st.dtls && !st.dtls->ready() && fd >= 0) {
         st.dtls->on_timer();
-        if (st.dtls->failed()) change_state(st, s->events_, "failed", st.dtls->failure(), later);
+        if (st.dtls->failed())
+          change_state(st, s->events_, LiteState::kFailed, st.dtls->failure(), later);
       }
       if (st.dtls && st.dtls->ready() && now >= st.next_sr_at && fd >= 0) {
         st.next_sr_at = now + kSenderReportUs;
@@ -731,7 +748,7 @@ void LiteTransport::Impl::on_tick() {
           to_send.push_back(std::move(d));
       int64_t since = now - (st.heard_at ? st.heard_at : st.created_at);
       if (since > kSilenceFailsUs)
-        change_state(st, s->events_, "failed",
+        change_state(st, s->events_, LiteState::kFailed,
                      st.heard_at ? "nothing heard from the listener for 30 s"
                                  : "no connectivity check arrived within 30 s",
                      later);

@@ -27,6 +27,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/error.hpp"
@@ -40,9 +41,13 @@ struct LiteSettings {
   int port_min = 0, port_max = 0;      // the one UDP port comes from this range; 0 = any
 };
 
+// A session's link: kConnecting at the first check, kConnected once DTLS is done, kFailed
+// (for good; the detail says why).
+enum class LiteState { kNew, kConnecting, kConnected, kFailed };
+std::string_view lite_state_name(LiteState state);  // "new", "connecting", ...
+
 struct LiteEvents {
-  // "connecting" (first check), "connected" (DTLS done), "failed" (detail says why)
-  std::function<void(const std::string &state, const std::string &detail)> state;
+  std::function<void(LiteState state, const std::string &detail)> state;
   // A receiver report about our stream: loss 0..1, jitter and round-trip time in ms (-1 unknown)
   std::function<void(double loss, double jitter_ms, double rtt_ms)> report;
 };

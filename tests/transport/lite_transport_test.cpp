@@ -41,7 +41,8 @@ struct Recorder {
 
   LiteEvents events() {
     LiteEvents e;
-    e.state = [this](const std::string &s, const std::string &) {
+    e.state = [this](LiteState state, const std::string &) {
+      std::string s(lite_state_name(state));
       std::lock_guard lock(mutex);
       states.push_back(s);
       changed.notify_all();

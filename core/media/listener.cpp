@@ -1,0 +1,62 @@
+#include "media/listener.hpp"
+
+#include "base/main_loop.hpp"
+#include "media/gst_support.hpp"
+#include "transport/lite_transport.hpp"
+
+namespace gramothi {
+
+void Listener::on_receiver_report(double loss_fraction, double jitter, double rtt) {
+  loss = loss_fraction;
+  rtt_ms = rtt;
+  jitter_ms = jitter;
+  LinkReport report;
+  report.now_ms = g_get_monotonic_time() / 1000;
+  report.loss_fraction = loss_fraction;
+  if (rtt >= 0) report.rtt_ms = rtt;
+  if (jitter >= 0) report.jitter_ms = jitter;
+  if (auto d = controller->report(report)) host_.switch_tier(*this, d->index, d->reason);
+}
+
+std::optional<Error> LiteListener::start(unsigned ssrc) {
+  Ref me = ref();
+  LiteEvents events;
+  events.state = [me](LiteState link, const std::string &detail) {
+    PeerHost *host = me.host;
+    PeerState state = link == LiteState::kConnected    ? PeerState::kConnected
+                      : link == LiteState::kConnecting ? PeerState::kConnecting
+                      : link == LiteState::kFailed     ? PeerState::kFailed
+                                                       : PeerState::kNew;
+    with_peer(me, [host, state, detail](Peer &p) { host->set_state(p, state, detail); });
+  };
+  events.report = [me](double loss, double jitter_ms, double rtt_ms) {
+    with_peer(me, [=](Peer &p) {
+      static_cast<Listener &>(p).on_receiver_report(loss, jitter_ms, rtt_ms);
+    });
+  };
+  session_ =
+      transport_.create(ssrc, kOpusPt, "gramothi-" + std::to_string(id()), std::move(events));
+  feed->lite = session_;
+  // The offer carries every candidate (ICE-lite gathers nothing): end-of-candidates follows.
+  run_later([me] {
+    if (!me.watch.alive()) return;
+    Peer *p = me.host->find(me.id);
+    if (!p) return;
+    auto &self = static_cast<LiteListener &>(*p);
+    if (self.observer.local_description)
+      self.observer.local_description("offer", self.session_->offer_sdp());
+    if (self.observer.local_candidate) self.observer.local_candidate(0, "");
+    self.announce_profile();
+  });
+  return std::nullopt;
+}
+
+std::optional<Error> LiteListener::remote_answer(const std::string &sdp) {
+  return session_->set_answer(sdp);
+}
+
+void LiteListener::stop_media() {
+  if (session_) transport_.remove(session_);
+}
+
+}  // namespace gramothi

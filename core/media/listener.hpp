@@ -1,0 +1,71 @@
+// Listener: a student hearing a class, behind one seam with two transports:
+//   - LiteListener (lite_listener.cpp): a session on the shared ICE-lite/DTLS-SRTP transport
+//     (the default: one UDP port and one thread for all listeners);
+//   - WebrtcbinListener (webrtcbin_listener.cpp): a webrtcbin of its own
+//       appsrc (leaky) -> [listener pay] (media.ini) -> webrtcbin
+// Either way its Feed sits in the Tier of its current profile, and a BandwidthController decides
+// the profile from the listener's RTCP and client reports unless the student pinned one.
+#pragma once
+
+#include <memory>
+
+#include "media/bandwidth_controller.hpp"
+#include "media/peer.hpp"
+#include "media/tier.hpp"
+
+namespace gramothi {
+
+class Listener : public Peer {
+ public:
+  Listener(PeerHost &host, PeerId id, std::string class_id, std::string user_id,
+           PeerObserver observer, size_t tier, std::unique_ptr<BandwidthController> controller)
+      : Peer(host, id, std::move(class_id), std::move(user_id), std::move(observer)),
+        tier(tier),
+        controller(std::move(controller)) {}
+  bool is_listener() const override { return true; }
+
+  // Sets the transport up; the server's offer reaches the observer later, on the main loop.
+  virtual std::optional<Error> start(unsigned ssrc) = 0;
+  // Reads RTCP receiver reports where the transport does not push them as they come.
+  virtual void poll_stats() {}
+  // A receiver report (negative: unknown): kept for stats, and fed to the controller.
+  void on_receiver_report(double loss, double jitter_ms, double rtt_ms);
+
+  std::shared_ptr<Feed> feed = std::make_shared<Feed>();
+  size_t tier;
+  std::unique_ptr<BandwidthController> controller;
+  double loss = 0, rtt_ms = 0, jitter_ms = 0;
+
+ protected:
+  // After the offer: tells the student where they start.
+  void announce_profile() {
+    host_.switch_tier(*this, tier, controller->pinned() ? "pinned" : "initial");
+  }
+};
+
+class LiteTransport;
+class LiteSession;
+
+class LiteListener : public Listener {
+ public:
+  LiteListener(PeerHost &host, LiteTransport &transport, PeerId id, std::string class_id,
+               std::string user_id, PeerObserver observer, size_t tier,
+               std::unique_ptr<BandwidthController> controller)
+      : Listener(host, id, std::move(class_id), std::move(user_id), std::move(observer), tier,
+                 std::move(controller)),
+        transport_(transport) {}
+
+  std::optional<Error> start(unsigned ssrc) override;
+  std::optional<Error> remote_answer(const std::string &sdp) override;
+  // ICE-lite: the listener's own checks find the path, so its candidates are not needed.
+  std::optional<Error> remote_candidate(unsigned, const std::string &) override {
+    return std::nullopt;
+  }
+  void stop_media() override;
+
+ private:
+  LiteTransport &transport_;  // borrowed: the engine's
+  std::shared_ptr<LiteSession> session_;
+};
+
+}  // namespace gramothi

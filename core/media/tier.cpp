@@ -1,0 +1,49 @@
+#include "media/tier.hpp"
+
+#include "transport/lite_transport.hpp"
+
+namespace gramothi {
+
+void Tier::add(const std::shared_ptr<Feed> &feed) {
+  std::lock_guard lock(mutex_);
+  feeds_.push_back(feed);
+}
+
+void Tier::remove(const std::shared_ptr<Feed> &feed) {
+  std::lock_guard lock(mutex_);
+  std::erase(feeds_, feed);
+}
+
+void Tier::deliver(GstBuffer *buffer) {
+  GstClockTime pts = GST_BUFFER_PTS(buffer);
+  GstClockTime dur = GST_BUFFER_DURATION(buffer);
+  thread_local std::vector<OutPacket> batch;
+  size_t batched = 0;
+  GstMapInfo map;
+  bool mapped = false;
+  std::lock_guard lock(mutex_);
+  for (auto &f : feeds_) {
+    std::lock_guard flock(f->mutex);
+    // Right after a switch the new profile's frames may overlap what was already sent:
+    // skip those, so timestamps only move forward (the gap is at most one frame).
+    if (GST_CLOCK_TIME_IS_VALID(f->next_pts) && GST_CLOCK_TIME_IS_VALID(pts) &&
+        pts + GST_MSECOND < f->next_pts)
+      continue;
+    if (f->lite) {
+      if (!mapped && !(mapped = gst_buffer_map(buffer, &map, GST_MAP_READ))) return;
+      if (batch.size() <= batched) batch.resize(batched + 16);
+      if (GST_CLOCK_TIME_IS_VALID(pts) && f->lite->pack(map.data, map.size, pts, batch[batched])) {
+        batched++;
+        f->sent++;
+      }
+    } else {
+      if (gst_app_src_push_buffer(f->src.get(), gst_buffer_ref(buffer)) != GST_FLOW_OK) continue;
+      f->sent++;
+    }
+    if (GST_CLOCK_TIME_IS_VALID(pts) && GST_CLOCK_TIME_IS_VALID(dur)) f->next_pts = pts + dur;
+  }
+  if (mapped) gst_buffer_unmap(buffer, &map);
+  LiteTransport::send(batch.data(), batched);
+}
+
+}  // namespace gramothi

@@ -3,8 +3,12 @@
 //    slides next to it (opened from the unpacked folder, file://);
 //  - online, at /recordings/{recording_id}, fetching the timeline and streaming the audio with
 //    range requests.
-// `__GRAMOTHI_TIMELINE__` is replaced by the timeline JSON (offline) or `null` (online).
+// `__GRAMOTHI_TIMELINE__` is replaced by the timeline JSON (offline) or `null` (online):
+// player_page() below.
 #pragma once
+
+#include <cstring>
+#include <string>
 
 namespace gramothi {
 
@@ -168,5 +172,15 @@ inline constexpr const char *kPlayerHtml = R"GRAMOTHI(<!doctype html>
 </body>
 </html>
 )GRAMOTHI";
+
+// The page with `timeline_json` inlined, `<` escaped so no text can close the script element.
+inline std::string player_page(const std::string &timeline_json) {
+  std::string safe;
+  for (char c : timeline_json)
+    safe += c == '<' ? std::string("\\u003c") : std::string(1, c);
+  std::string page = kPlayerHtml;
+  page.replace(page.find("__GRAMOTHI_TIMELINE__"), strlen("__GRAMOTHI_TIMELINE__"), safe);
+  return page;
+}
 
 }  // namespace gramothi

@@ -1,0 +1,301 @@
+#include "routes.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <vector>
+
+#include "access.hpp"
+#include "player_html.hpp"
+#include "timeline.hpp"
+
+namespace gramothi::recording {
+
+using plugin::quote;
+
+namespace {
+
+constexpr int kMaxInFlight = 8;
+// One answer carries at most 64 MiB (six hours at 24 kbit/s); a longer file is sent in parts
+// (206 with Content-Range), which players and download tools follow.
+constexpr int64_t kMaxChunk = 64 * 1024 * 1024;
+
+// A part of audio.ogg, as the answer to a Range header.
+struct AudioSlice {
+  int status = 200;  // 200, 206, 404 (no file), 416 (not satisfiable)
+  std::string body, content_range;
+  int64_t size = 0;  // the whole file's
+};
+
+// bytes=A-B, bytes=A-, bytes=-N; anything else (several ranges) gets the whole file.
+AudioSlice read_audio(const std::string &path, const std::string &range) {
+  AudioSlice res;
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  struct stat st {};
+  if (fd < 0 || fstat(fd, &st) != 0) {
+    if (fd >= 0) close(fd);
+    res.status = 404;
+    return res;
+  }
+  res.size = st.st_size;
+  int64_t from = 0, to = st.st_size - 1;
+  if (!range.empty()) {
+    long long a = -1, b = -1;
+    int fields = sscanf(range.c_str(), "bytes=%lld-%lld", &a, &b);
+    if (fields == 2 && (a < 0 || b < a)) {
+      res.status = 416;  // bytes=5-3 and the like
+      close(fd);
+      return res;
+    }
+    if (fields == 2) {
+      from = a;
+      to = std::min<int64_t>(b, st.st_size - 1);
+      res.status = 206;
+    } else if (fields == 1 && a >= 0 && range.find(',') == std::string::npos) {
+      from = a;
+      res.status = 206;
+    } else if (sscanf(range.c_str(), "bytes=-%lld", &b) == 1 && b > 0) {
+      from = std::max<int64_t>(0, st.st_size - b);
+      res.status = 206;
+    }
+    if (res.status == 206 && from >= st.st_size) {
+      res.status = 416;
+      close(fd);
+      return res;
+    }
+  }
+  if (to - from + 1 > kMaxChunk) {
+    to = from + kMaxChunk - 1;
+    res.status = 206;
+  }
+  res.body.resize(static_cast<size_t>(std::max<int64_t>(0, to - from + 1)));
+  size_t got = 0;
+  while (got < res.body.size()) {
+    ssize_t n = pread(fd, res.body.data() + got, res.body.size() - got,
+                      static_cast<off_t>(from + static_cast<int64_t>(got)));
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  res.body.resize(got);
+  close(fd);
+  if (res.status == 206)
+    res.content_range = "bytes " + std::to_string(from) + "-" +
+                        std::to_string(from + static_cast<int64_t>(got) - 1) + "/" +
+                        std::to_string(st.st_size);
+  return res;
+}
+
+void send_audio(const HostLink &host, GramothiHttpExchange *ex, const AudioSlice &slice) {
+  host.api->http_add_header(ex, "Accept-Ranges", "bytes");
+  host.api->http_add_header(ex, "Cache-Control", "private, no-cache");
+  if (slice.status == 404)
+    return host.respond_error(ex, 404, "recording_not_found", "The recording has no audio.");
+  if (slice.status == 416) {
+    std::string cr = "bytes */" + std::to_string(slice.size);
+    host.api->http_add_header(ex, "Content-Range", cr.c_str());
+    return host.respond_error(ex, 416, "range_not_satisfiable", "The range is past the end.");
+  }
+  if (slice.status == 206)
+    host.api->http_add_header(ex, "Content-Range", slice.content_range.c_str());
+  host.api->http_respond(ex, static_cast<uint32_t>(slice.status), "audio/ogg", slice.body.data(),
+                         slice.body.size());
+}
+
+void no_such_recording(const HostLink &host, GramothiHttpExchange *ex) {
+  host.respond_error(ex, 404, "recording_not_found", "There is no such recording.");
+}
+
+const char *param(const HostLink &host, GramothiHttpExchange *ex, const char *name) {
+  const char *v = host.api->http_param(ex, name);
+  return v ? v : "";
+}
+
+}  // namespace
+
+RecordingRoutes::RecordingRoutes(HostLink host, RecordingIndex *index, ClassRecorder *recorder,
+                                 LecturePackages *packages, FileWorker *reader)
+    : host_(host), index_(index), recorder_(recorder), packages_(packages), reader_(reader) {}
+
+int32_t RecordingRoutes::add_routes(char *error, size_t error_size) {
+  struct {
+    const char *method, *path;
+    size_t max_body;
+    GramothiHttpHandler handler;
+  } routes[] = {
+      {"GET", "/api/v1/recordings/{class_id}", 0, route<&RecordingRoutes::list>},
+      {"POST", "/api/v1/recordings/{class_id}", 1024, route<&RecordingRoutes::set>},
+      {"GET", "/api/v1/recordings/{recording_id}/timeline", 0, route<&RecordingRoutes::timeline>},
+      {"GET", "/api/v1/recordings/{recording_id}/audio", 0, route<&RecordingRoutes::audio>},
+      {"GET", "/api/v1/recordings/{recording_id}/package", 0, route<&RecordingRoutes::package>},
+      {"GET", "/recordings/{recording_id}", 0, route<&RecordingRoutes::player>},
+  };
+  for (auto &r : routes)
+    if (host_.api->http_route(host_.ctx, r.method, r.path, r.max_body, r.handler, this) !=
+        GRAMOTHI_OK) {
+      g_snprintf(error, error_size, "cannot register %s %s", r.method, r.path);
+      return GRAMOTHI_E_INTERNAL;
+    }
+  return GRAMOTHI_OK;
+}
+
+// ---- a class's recordings, and recording on or off ----
+
+void RecordingRoutes::list(GramothiHttpExchange *ex) {
+  auto answer = [](RecordingRoutes &self, GramothiHttpExchange *ex, const GramothiPrincipal &,
+                   const std::string &class_id) {
+    std::vector<const Recording *> rows = self.index_->of_class(class_id);
+    std::string json = "{\"class_id\":" + quote(class_id) + ",\"recordings\":[";
+    for (size_t i = 0; i < rows.size(); i++)
+      json += (i ? "," : "") + to_json(*rows[i]);
+    self.host_.respond_json(ex, 200, json + "]}");
+  };
+  with_access(host_, ex, param(host_, ex, "class_id"), while_alive(weak_from_this(), answer));
+}
+
+// {"record": true|false}: the teacher turns recording on or off, for the live session now and
+// for the next start.
+void RecordingRoutes::set(GramothiHttpExchange *ex) {
+  size_t len = 0;
+  const uint8_t *body = host_.api->http_body(ex, &len);
+  g_autoptr(JsonParser) p = json_parser_new();
+  JsonObject *o =
+      body && len ? parse_object(p, reinterpret_cast<const char *>(body), static_cast<gssize>(len))
+                  : nullptr;
+  JsonNode *record = o ? json_object_get_member(o, "record") : nullptr;
+  if (!record || !JSON_NODE_HOLDS_VALUE(record) ||
+      json_node_get_value_type(record) != G_TYPE_BOOLEAN)
+    return host_.respond_error(ex, 400, "invalid_field",
+                               "Send {\"record\": true} or {\"record\": false}.");
+  bool on = json_node_get_boolean(record);
+  auto answer = [on](RecordingRoutes &self, GramothiHttpExchange *ex, const GramothiPrincipal &who,
+                     const std::string &id) {
+    if (who.role == GRAMOTHI_ROLE_STUDENT)
+      return self.host_.respond_error(ex, 403, "forbidden_role",
+                                      "Only the class's teacher turns recording on or off.");
+    self.recorder_->set_choice(id, on);
+    self.host_.respond_json(
+        ex, 200,
+        std::string("{\"class_id\":") + quote(id) + ",\"record\":" + (on ? "true" : "false") +
+            ",\"recording\":" + (self.recorder_->is_recording(id) ? "true" : "false") + "}");
+  };
+  with_access(host_, ex, param(host_, ex, "class_id"), while_alive(weak_from_this(), answer));
+}
+
+// ---- playback: timeline, audio, package, page ----
+
+void RecordingRoutes::with_recording(GramothiHttpExchange *ex, WithRecording then) {
+  const Recording *r = index_->find(param(host_, ex, "recording_id"));
+  if (!r) return no_such_recording(host_, ex);
+  auto allowed = [id = r->id, then](RecordingRoutes &self, GramothiHttpExchange *ex,
+                                    const GramothiPrincipal &, const std::string &) {
+    const Recording *r = self.index_->find(id);
+    if (!r) return no_such_recording(self.host_, ex);
+    then(self, ex, *r);
+  };
+  with_access(host_, ex, r->class_id, while_alive(weak_from_this(), allowed));
+}
+
+// The `profile` query parameter (default: the smallest profile), or "" after answering 400.
+std::string RecordingRoutes::chosen_profile(GramothiHttpExchange *ex) {
+  std::vector<std::string> names;  // the profiles the server knows, smallest first
+  g_autofree char *config = host_.api->public_config_json(host_.ctx);
+  g_autoptr(JsonParser) p = json_parser_new();
+  if (JsonObject *o = parse_object(p, config)) {
+    JsonArray *a = json_object_get_array_member(o, "profiles");
+    for (guint i = 0; a && i < json_array_get_length(a); i++)
+      names.push_back(json_object_get_string_member_with_default(
+          json_array_get_object_element(a, i), "name", ""));
+  }
+  const char *q = host_.api->http_query(ex, "profile");
+  std::string profile = q && *q ? q : (names.empty() ? "" : names.front());
+  if (std::find(names.begin(), names.end(), profile) == names.end()) {
+    std::string list;
+    for (const auto &n : names)
+      list += (list.empty() ? "" : ", ") + n;
+    host_.respond_error(ex, 400, "invalid_field", "profile must be one of: " + list + ".");
+    return "";
+  }
+  return profile;
+}
+
+bool RecordingRoutes::too_busy(GramothiHttpExchange *ex) {
+  if (in_flight_ < kMaxInFlight) return false;
+  host_.api->http_add_header(ex, "Retry-After", "2");
+  host_.respond_error(ex, 503, "busy", "Many downloads are running; try again in a moment.");
+  return true;
+}
+
+void RecordingRoutes::timeline(GramothiHttpExchange *ex) {
+  with_recording(ex, [](RecordingRoutes &self, GramothiHttpExchange *ex, const Recording &r) {
+    std::string profile = self.chosen_profile(ex);
+    if (profile.empty()) return;
+    auto out = std::make_shared<PlayerTimeline>();
+    self.reader_->run(
+        [out, copy = r, path = self.index_->folder(r.id) + "/timeline.jsonl", profile] {
+          *out =
+              player_timeline(copy, read_text(path), profile, "/api/v1/streaming/slides/images/");
+        },
+        [host = self.host_, ex, out] { host.respond_json(ex, 200, out->json); });
+  });
+}
+
+void RecordingRoutes::audio(GramothiHttpExchange *ex) {
+  with_recording(ex, [](RecordingRoutes &self, GramothiHttpExchange *ex, const Recording &r) {
+    if (self.too_busy(ex)) return;
+    self.in_flight_++;
+    const char *range = self.host_.api->http_header(ex, "Range");
+    auto slice = std::make_shared<AudioSlice>();
+    self.reader_->run(
+        [slice, path = self.index_->folder(r.id) + "/audio.ogg",
+         range = std::string(range ? range : "")] { *slice = read_audio(path, range); },
+        while_alive(self.weak_from_this(), [ex, slice](RecordingRoutes &self) {
+          self.in_flight_--;
+          send_audio(self.host_, ex, *slice);
+        }));
+  });
+}
+
+void RecordingRoutes::package(GramothiHttpExchange *ex) {
+  with_recording(ex, [](RecordingRoutes &self, GramothiHttpExchange *ex, const Recording &r) {
+    if (r.state == RecordingState::kRecording || r.state == RecordingState::kFinishing)
+      return self.host_.respond_error(
+          ex, 409, "recording_in_progress",
+          "The class is still being recorded; the package comes when it ends.");
+    std::string profile = self.chosen_profile(ex);
+    if (profile.empty() || self.too_busy(ex)) return;
+    self.in_flight_++;
+    auto made = [ex, copy = r](RecordingRoutes &self, const std::string &zip,
+                               const std::string &error) {
+      if (error.empty() && !zip.empty()) return self.send_package(ex, copy, zip);
+      self.in_flight_--;
+      self.host_.log(GRAMOTHI_LOG_ERROR, "recording " + copy.id + ": cannot pack: " + error);
+      self.host_.respond_error(ex, 500, "package_failed",
+                               "The package could not be made: " + error);
+    };
+    self.packages_->get(r, self.index_->folder(r.id), profile,
+                        while_alive(self.weak_from_this(), made));
+  });
+}
+
+void RecordingRoutes::send_package(GramothiHttpExchange *ex, const Recording &r,
+                                   const std::string &zip) {
+  in_flight_--;
+  std::string name = r.class_id + "-" + std::to_string(r.started_at_ms / 1000) + ".zip";
+  for (char &c : name)
+    if (!g_ascii_isalnum(c) && c != '-' && c != '.' && c != '_') c = '_';
+  std::string disposition = "attachment; filename=\"" + name + "\"";
+  host_.api->http_add_header(ex, "Content-Disposition", disposition.c_str());
+  host_.api->http_add_header(ex, "Cache-Control", "private, max-age=3600");
+  host_.api->http_respond(ex, 200, "application/zip", zip.data(), zip.size());
+}
+
+void RecordingRoutes::player(GramothiHttpExchange *ex) {
+  std::string page = player_page("null");
+  host_.api->http_add_header(ex, "Cache-Control", "no-cache");
+  host_.api->http_respond(ex, 200, "text/html; charset=utf-8", page.data(), page.size());
+}
+
+}  // namespace gramothi::recording

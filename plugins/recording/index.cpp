@@ -156,7 +156,12 @@ void RecordingIndex::load() {
           if (!g_file_get_contents((base + "/recording.json").c_str(), &text, nullptr, nullptr))
             continue;
           Recording r;
-          if (!from_json(text, &r) || r.id != name) continue;
+          if (!from_json(text, &r) || r.id != name) {
+            // Kept on disk, left out of the list: a hand edit, or a newer server's state.
+            g_warning("recording: %s/recording.json is not a recording this server knows; skipped",
+                      base.c_str());
+            continue;
+          }
           if (r.state == RecordingState::kRecording) {
             finalize_cut(r, base);
             std::string out = to_json(r);

@@ -63,6 +63,31 @@ typedef enum {
   GRAMOTHI_E_INTERNAL = -8,     /* 500 */
 } GramothiStatus;
 
+/* The HTTP status that answers a GramothiStatus (200 for GRAMOTHI_OK): the one mapping that
+ * core and the plugins use. */
+static inline uint32_t gramothi_status_http(int32_t status) {
+  switch (status) {
+    case GRAMOTHI_OK:
+      return 200;
+    case GRAMOTHI_E_INVALID:
+      return 400;
+    case GRAMOTHI_E_UNAUTHORIZED:
+      return 401;
+    case GRAMOTHI_E_FORBIDDEN:
+      return 403;
+    case GRAMOTHI_E_NOT_FOUND:
+      return 404;
+    case GRAMOTHI_E_CONFLICT:
+      return 409;
+    case GRAMOTHI_E_TOO_LARGE:
+      return 413;
+    case GRAMOTHI_E_UNAVAILABLE:
+      return 503;
+    default:
+      return 500;
+  }
+}
+
 typedef struct {
   int32_t status;    /* a GramothiStatus */
   char code[48];     /* stable, e.g. "class_not_found" */

@@ -1,27 +1,33 @@
 #include "base/error.hpp"
 
+#include "gramothi/plugin.h"
+
 namespace gramothi {
 
-int http_status_for(ErrorKind kind) {
+int32_t abi_status(ErrorKind kind) {
   switch (kind) {
     case ErrorKind::kInvalid:
-      return 400;
+      return GRAMOTHI_E_INVALID;
     case ErrorKind::kUnauthorized:
-      return 401;
+      return GRAMOTHI_E_UNAUTHORIZED;
     case ErrorKind::kForbidden:
-      return 403;
+      return GRAMOTHI_E_FORBIDDEN;
     case ErrorKind::kNotFound:
-      return 404;
+      return GRAMOTHI_E_NOT_FOUND;
     case ErrorKind::kConflict:
-      return 409;
+      return GRAMOTHI_E_CONFLICT;
     case ErrorKind::kTooLarge:
-      return 413;
+      return GRAMOTHI_E_TOO_LARGE;
     case ErrorKind::kUnavailable:
-      return 503;
+      return GRAMOTHI_E_UNAVAILABLE;
     case ErrorKind::kInternal:
-      return 500;
+      return GRAMOTHI_E_INTERNAL;
   }
-  return 500;
+  return GRAMOTHI_E_INTERNAL;
+}
+
+int http_status_for(ErrorKind kind) {
+  return static_cast<int>(gramothi_status_http(abi_status(kind)));
 }
 
 }  // namespace gramothi

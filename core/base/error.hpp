@@ -2,6 +2,7 @@
 // GramothiStatus at the plugin ABI), a stable code for API clients, and a sentence for people.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <variant>
@@ -25,6 +26,9 @@ struct Error {
   std::string message;  // one sentence for people
 };
 
+// The plugin ABI's status for a kind (GramothiStatus: one value per kind), and the HTTP status
+// that answers it (gramothi_status_http in gramothi/plugin.h, the one mapping).
+int32_t abi_status(ErrorKind kind);
 int http_status_for(ErrorKind kind);
 
 // A value or an Error. Small on purpose: std::expected is C++23.

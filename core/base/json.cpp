@@ -6,36 +6,8 @@ namespace gramothi {
 
 std::string json_quote(std::string_view in) {
   g_autofree char *valid = g_utf8_make_valid(in.data(), static_cast<gssize>(in.size()));
-  std::string out = "\"";
-  for (const char *p = valid; *p; ++p) {
-    unsigned char c = static_cast<unsigned char>(*p);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += "\"";
+  g_autoptr(JsonNode) node = json_node_init_string(json_node_alloc(), valid);
+  g_autofree char *out = json_to_string(node, FALSE);
   return out;
 }
 

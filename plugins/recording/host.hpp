@@ -37,7 +37,7 @@ struct HostLink {
   }
   // A host error, with the HTTP status its code maps to.
   void respond_error(GramothiHttpExchange *ex, const GramothiError &e) const {
-    respond_error(ex, plugin::http_status(e.status), e.code, e.message);
+    respond_error(ex, gramothi_status_http(e.status), e.code, e.message);
   }
 };
 

@@ -37,7 +37,6 @@
 
 namespace {
 
-using gramothi::plugin::http_status;
 using gramothi::plugin::quote;
 
 const GramothiHost *host = nullptr;
@@ -60,7 +59,7 @@ void respond_failure(GramothiHttpExchange *ex, const Failure &f) {
 }
 
 void respond_host_error(GramothiHttpExchange *ex, const GramothiError &e) {
-  respond_failure(ex, {http_status(e.status), e.code, e.message});
+  respond_failure(ex, {gramothi_status_http(e.status), e.code, e.message});
 }
 
 // Answers a host result: the JSON on success, the error otherwise. user_data: the exchange.

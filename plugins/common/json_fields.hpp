@@ -1,0 +1,130 @@
+// Checks a JSON object's fields against a declarative table, in the spirit of Janus's
+// janus_json_parameter: each message type lists its fields once ({name, type, required, size,
+// range}) and one function checks them all and says what is wrong, with the stable codes
+// "missing_field" and "invalid_field". Header-only: each plugin is its own module.
+//
+//   constexpr FieldRule kPublish[] = {{.name = "sdp", .required = true, .max_bytes = 32768}};
+//   JsonFields fields(object);
+//   if (auto error = fields.check(kPublish)) return reply(error->code, error->message);
+//   const char *sdp = fields.string("sdp");
+//
+// A null member counts as absent. Unknown members are ignored.
+#pragma once
+
+#include <json-glib/json-glib.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <span>
+#include <string>
+
+namespace gramothi::plugin {
+
+enum class FieldType {
+  kString,
+  kNumber,  // a JSON integer or fraction within [min, max]; read truncated toward zero
+};
+
+// What a string over max_bytes is reported as.
+struct Oversize {
+  const char *code = "invalid_field";
+  const char *message = nullptr;  // nullptr: "Field '<name>' is too long."
+};
+
+struct FieldRule {
+  const char *name;
+  FieldType type = FieldType::kString;
+  // Absent, null or of the wrong type: "missing_field", "Field '<name>' is required.".
+  bool required = false;
+  size_t max_bytes = 0;      // strings; 0 = any length
+  int64_t min = 0, max = 0;  // numbers
+  // The "invalid_field" sentence for an optional field of the wrong type or a number out of
+  // range. nullptr: "Field '<name>' must be a string." or "Field '<name>' must be <min> to <max>."
+  const char *invalid = nullptr;
+  Oversize too_long = {};
+};
+
+// The first problem check() found: a stable code and a sentence for people.
+struct FieldError {
+  const char *code;
+  std::string message;
+};
+
+// The members of a JSON object (borrowed), checked against rules and then read by name.
+class JsonFields {
+ public:
+  explicit JsonFields(JsonObject *object) : object_(object) {}
+
+  // Every field's presence, type and range in table order first, then the string sizes: a
+  // message hears about a wrong type before it hears about a long string.
+  std::optional<FieldError> check(std::span<const FieldRule> rules) const {
+    for (const FieldRule &rule : rules) {
+      JsonNode *n = member(rule.name);
+      if (n && (rule.type == FieldType::kString ? is_string(n) : in_range(n, rule))) continue;
+      if (rule.required) return FieldError{"missing_field", sentence(rule, "is required.")};
+      if (!n) continue;
+      if (rule.invalid) return FieldError{"invalid_field", rule.invalid};
+      if (rule.type == FieldType::kString)
+        return FieldError{"invalid_field", sentence(rule, "must be a string.")};
+      return FieldError{"invalid_field",
+                        sentence(rule, "must be " + std::to_string(rule.min) + " to " +
+                                           std::to_string(rule.max) + ".")};
+    }
+    for (const FieldRule &rule : rules) {
+      const char *s = rule.type == FieldType::kString ? string(rule.name) : nullptr;
+      if (!s || !rule.max_bytes || strlen(s) <= rule.max_bytes) continue;
+      if (rule.too_long.message) return FieldError{rule.too_long.code, rule.too_long.message};
+      return FieldError{rule.too_long.code, sentence(rule, "is too long.")};
+    }
+    return std::nullopt;
+  }
+
+  // After check(): a string field, or nullptr when absent or null.
+  const char *string(const char *name) const {
+    JsonNode *n = member(name);
+    return n && is_string(n) ? json_node_get_string(n) : nullptr;
+  }
+
+  // After check(): a number field truncated toward zero, or nullopt when absent or null.
+  std::optional<int64_t> number(const char *name) const {
+    JsonNode *n = member(name);
+    std::optional<double> v = n ? as_double(n) : std::nullopt;
+    if (!v) return std::nullopt;
+    return static_cast<int64_t>(*v);
+  }
+
+ private:
+  // The member, or nullptr when it is absent or null.
+  JsonNode *member(const char *name) const {
+    JsonNode *n = json_object_get_member(object_, name);
+    return n && !JSON_NODE_HOLDS_NULL(n) ? n : nullptr;
+  }
+
+  // "Field '<name>' <rest>"
+  static std::string sentence(const FieldRule &rule, const std::string &rest) {
+    return "Field '" + std::string(rule.name) + "' " + rest;
+  }
+
+  static bool is_string(JsonNode *n) {
+    return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING;
+  }
+
+  static std::optional<double> as_double(JsonNode *n) {
+    if (!JSON_NODE_HOLDS_VALUE(n)) return std::nullopt;
+    GType t = json_node_get_value_type(n);
+    if (t == G_TYPE_INT64) return static_cast<double>(json_node_get_int(n));
+    if (t == G_TYPE_DOUBLE) return json_node_get_double(n);
+    return std::nullopt;
+  }
+
+  static bool in_range(JsonNode *n, const FieldRule &rule) {
+    std::optional<double> v = n ? as_double(n) : std::nullopt;
+    return v && *v >= static_cast<double>(rule.min) && *v <= static_cast<double>(rule.max);
+  }
+
+  JsonObject *object_;
+};
+
+}  // namespace gramothi::plugin

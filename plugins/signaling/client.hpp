@@ -1,0 +1,91 @@
+// One WebSocket client of a class, what it is sent, and how host answers find it again.
+#pragma once
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "gramothi/plugin.h"
+
+namespace gramothi::signaling {
+
+struct Signaling;
+
+// Ends a media peer: a client's session is the plugin's to close (media_close).
+struct PeerCloser {
+  const GramothiHost *host;
+  void operator()(GramothiMediaPeer *peer) const { host->media_close(peer); }
+};
+using MediaPeer = std::unique_ptr<GramothiMediaPeer, PeerCloser>;
+
+enum class MediaRole { kPublisher, kListener };
+
+// One socket of a class. Owned by shared_ptr: its Room holds it from `opened` to `closed`.
+// Host answers that may come after the socket closed reach it through when_answered (a
+// weak_ptr). The host's WebSocket, media and timer callbacks get a raw Client *: the client
+// closes its peer and removes its timer before it dies, and the host calls no WebSocket
+// handler after `closed`.
+struct Client : std::enable_shared_from_this<Client> {
+  Client(Signaling &plugin, GramothiWsConnection *conn, std::string class_id);
+  ~Client();  // removes the auth timer and ends the media session, telling nobody
+  Client(const Client &) = delete;
+  Client &operator=(const Client &) = delete;
+
+  bool publishing() const { return peer && media_role == MediaRole::kPublisher; }
+  bool listening() const { return peer && media_role == MediaRole::kListener; }
+  bool is_staff() const;
+
+  void send(const std::string &json) const;
+  // {"type": "error", "code", "message", "about"?}
+  void send_error(const char *code, const std::string &text, const char *about = nullptr) const;
+  void cancel_auth_timer();
+
+  Signaling &plugin;                 // borrowed: the plugin outlives its clients
+  GramothiWsConnection *const conn;  // borrowed from the host until `closed`
+  const std::string class_id;
+  bool authenticated = false;
+  GramothiPrincipal who{};
+  MediaPeer peer;                               // the media session, or null
+  MediaRole media_role = MediaRole::kListener;  // what `peer` is
+  bool joined = false;                          // attendance recorded
+  guint auth_timer = 0;
+  std::string profile;      // the listener's profile, for slide images ("" until it listens)
+  std::string media_state;  // the host's word for the session's last state ("" without one)
+  double tokens = 0;        // message rate allowance, and when it was counted
+  int64_t tokens_at_us = 0;
+};
+
+// A host result callback and its user_data, for one call that answers exactly once.
+struct Completion {
+  GramothiResultCallback callback;
+  void *user_data;
+};
+using ClientResult = std::function<void(Client &, const GramothiError *error, const char *json)>;
+
+// `then` runs with `c` when the host answers, unless the socket closed first: the completion
+// holds a weak_ptr and lock()s it.
+Completion when_answered(Client &c, ClientResult then);
+
+// A host query about one class: (ctx, class_id, done, user_data), e.g. class_status.
+using ClassQuery = void (*)(GramothiPluginContext *, const char *, GramothiResultCallback, void *);
+// Asks `query` about the client's class; `then` gets the answer if the socket is still open.
+void ask_about_class(Client &c, ClassQuery query, ClientResult then);
+
+// For host calls whose answer nobody waits for.
+void ignore_result(const GramothiError *, const char *, void *);
+
+std::string to_json(JsonBuilder *b);
+
+// {"type": type, key: value, ...} with string values.
+std::string message(const char *type,
+                    std::initializer_list<std::pair<const char *, std::string>> fields);
+
+const char *role_name(int32_t role);
+
+}  // namespace gramothi::signaling

@@ -1,0 +1,154 @@
+// Client messages: the checks every message passes (rate, frame, size, JSON, type,
+// authentication), then its fields against the table of its type, then its handler. The order
+// of the checks is part of the protocol (api/signaling.md, Limits).
+#include <cstring>
+#include <span>
+#include <string>
+
+#include "handlers.hpp"
+
+namespace gramothi::signaling {
+
+namespace {
+
+using plugin::FieldRule;
+using plugin::FieldType;
+
+constexpr size_t kMaxSdp = 32 * 1024;
+constexpr size_t kMaxCandidate = 1024;
+constexpr size_t kMaxChatBytes = 4096;
+constexpr size_t kMaxMessageId = 64;
+
+constexpr const char *kBadReport =
+    "downlink_kbps, rtt_ms and loss_pct must be non-negative numbers (loss_pct at most 100).";
+constexpr const char *kBadSlideTarget =
+    "'slide_id' must be a string and 'order_no' a whole number from 1.";
+
+constexpr FieldRule kEnvelope[] = {{.name = "type", .required = true}};
+constexpr FieldRule kAuthenticate[] = {{.name = "token", .required = true}};
+constexpr FieldRule kPublishOrAnswer[] = {{.name = "sdp", .required = true, .max_bytes = kMaxSdp}};
+constexpr FieldRule kListen[] = {{.name = "profile"}};
+constexpr FieldRule kIceCandidate[] = {
+    {.name = "candidate", .max_bytes = kMaxCandidate},
+    {.name = "sdpMLineIndex", .type = FieldType::kNumber, .min = 0, .max = 16},
+};
+constexpr FieldRule kProfile[] = {{.name = "profile", .required = true}};
+constexpr FieldRule kBandwidthReport[] = {
+    {.name = "downlink_kbps", .type = FieldType::kNumber, .max = 10000000, .invalid = kBadReport},
+    {.name = "rtt_ms", .type = FieldType::kNumber, .max = 600000, .invalid = kBadReport},
+    {.name = "loss_pct", .type = FieldType::kNumber, .max = 100, .invalid = kBadReport},
+};
+constexpr FieldRule kSlideSync[] = {
+    {.name = "action", .required = true},
+    {.name = "slide_id", .invalid = kBadSlideTarget},
+    {.name = "order_no",
+     .type = FieldType::kNumber,
+     .min = 1,
+     .max = 100000,
+     .invalid = kBadSlideTarget},
+};
+constexpr FieldRule kChatMessage[] = {
+    {.name = "text",
+     .required = true,
+     .max_bytes = kMaxChatBytes,
+     .too_long = {.message = "A message may be at most 500 characters."}},
+};
+constexpr FieldRule kChatRemove[] = {
+    // An over-long id is no id.
+    {.name = "message_id",
+     .required = true,
+     .max_bytes = kMaxMessageId,
+     .too_long = {.code = "missing_field", .message = "Field 'message_id' is required."}},
+};
+
+enum class Access {
+  kAnyone,
+  kUnauthenticated,  // "already_authenticated" once authenticated
+  kAuthenticated,    // "not_authenticated" before
+};
+
+using Handler = void (*)(Client &, const JsonFields &);
+
+struct Route {
+  const char *type;
+  Access access;
+  std::span<const FieldRule> fields;
+  Handler handle;
+};
+
+void handle_ping(Client &c, const JsonFields &) {
+  c.send(message("pong", {}));
+}
+
+constexpr Route kRoutes[] = {
+    {"ping", Access::kAnyone, {}, handle_ping},
+    {"authenticate", Access::kUnauthenticated, kAuthenticate, handle_authenticate},
+    {"publish", Access::kAuthenticated, kPublishOrAnswer, handle_publish},
+    {"listen", Access::kAuthenticated, kListen, handle_listen},
+    {"answer", Access::kAuthenticated, kPublishOrAnswer, handle_answer},
+    {"ice-candidate", Access::kAuthenticated, kIceCandidate, handle_ice_candidate},
+    {"profile", Access::kAuthenticated, kProfile, handle_profile},
+    {"bandwidth-report", Access::kAuthenticated, kBandwidthReport, handle_bandwidth_report},
+    {"stop-media", Access::kAuthenticated, {}, handle_stop_media},
+    {"slide-sync", Access::kAuthenticated, kSlideSync, handle_slide_sync},
+    {"chat-message", Access::kAuthenticated, kChatMessage, handle_chat_message},
+    {"chat-remove", Access::kAuthenticated, kChatRemove, handle_chat_remove},
+};
+
+const Route *find_route(const char *type) {
+  for (const Route &r : kRoutes)
+    if (strcmp(r.type, type) == 0) return &r;
+  return nullptr;
+}
+
+// Every message counts against the client's rate: rate_per_second, bursts of 5 s worth.
+bool within_rate(Client &c) {
+  double rate = c.plugin.options.rate_per_second;
+  int64_t now = g_get_monotonic_time();
+  double burst = rate * 5;
+  if (c.tokens_at_us == 0) c.tokens = burst;
+  c.tokens += (now - c.tokens_at_us) / 1e6 * rate;
+  if (c.tokens > burst) c.tokens = burst;
+  c.tokens_at_us = now;
+  if (c.tokens < 1) return false;
+  c.tokens -= 1;
+  return true;
+}
+
+}  // namespace
+
+void handle_message(Client &c, const char *data, size_t length, bool is_text) {
+  size_t max_message = c.plugin.options.max_message;
+  if (!within_rate(c)) return c.send_error("rate_limited", "Too many messages; slow down.");
+  if (!is_text) return c.send_error("invalid_message", "Send JSON text messages, not binary.");
+  if (length > max_message)
+    return c.send_error("message_too_large",
+                        "Messages may be at most " + std::to_string(max_message) + " bytes.");
+  if (!g_utf8_validate(data, static_cast<gssize>(length), nullptr))
+    return c.send_error("invalid_json", "The message is not UTF-8 text.");
+  g_autoptr(JsonParser) parser = json_parser_new_immutable();
+  g_autoptr(GError) err = nullptr;
+  if (!json_parser_load_from_data(parser, data, static_cast<gssize>(length), &err))
+    return c.send_error("invalid_json", std::string("The message is not JSON: ") + err->message);
+  JsonNode *root = json_parser_get_root(parser);
+  if (!root || !JSON_NODE_HOLDS_OBJECT(root))
+    return c.send_error("invalid_json", "A message is a JSON object with a \"type\".");
+  JsonFields fields(json_node_get_object(root));
+  if (auto error = fields.check(kEnvelope)) return c.send_error(error->code, error->message);
+  const char *type = fields.string("type");
+
+  const Route *route = find_route(type);
+  // An unknown type is answered as one that needs authentication.
+  Access access = route ? route->access : Access::kAuthenticated;
+  if (access == Access::kUnauthenticated && c.authenticated)
+    return c.send_error("already_authenticated", "This socket is authenticated already.", type);
+  if (access == Access::kAuthenticated && !c.authenticated)
+    return c.send_error("not_authenticated", "Send 'authenticate' first.", type);
+  if (!route)
+    return c.send_error("unknown_type", "Unknown message type '" + std::string(type) + "'.", type);
+  if (auto error = fields.check(route->fields))
+    return c.send_error(error->code, error->message, type);
+  route->handle(c, fields);
+}
+
+}  // namespace gramothi::signaling

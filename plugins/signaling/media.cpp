@@ -1,0 +1,225 @@
+// A socket's media session: the teacher publishes (the client offers), a student listens (the
+// server offers); answers, ICE candidates, profile choice and bandwidth reports; and what the
+// media engine reports back.
+#include <cstring>
+#include <optional>
+#include <string>
+
+#include "handlers.hpp"
+
+namespace gramothi::signaling {
+
+namespace {
+
+// What the media engine reports about a client's peer (user_data: the Client).
+
+void on_local_description(const char *type, const char *sdp, void *client) {
+  static_cast<Client *>(client)->send(message(type, {{"sdp", sdp}}));
+}
+
+void on_local_candidate(uint32_t mline, const char *candidate, void *client) {
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "type");
+  json_builder_add_string_value(b, "ice-candidate");
+  json_builder_set_member_name(b, "candidate");
+  if (candidate && *candidate)
+    json_builder_add_string_value(b, candidate);
+  else
+    json_builder_add_null_value(b);
+  json_builder_set_member_name(b, "sdpMLineIndex");
+  json_builder_add_int_value(b, mline);
+  json_builder_end_object(b);
+  static_cast<Client *>(client)->send(to_json(b));
+}
+
+void on_peer_state(const char *state, const char *detail, void *client) {
+  auto &c = *static_cast<Client *>(client);
+  c.send(message("media-state", {{"state", state}, {"detail", detail ? detail : ""}}));
+  c.media_state = state;
+  if (strcmp(state, "closed") == 0) stop_media(c);
+}
+
+void on_profile_changed(const char *profile, const char *reason, void *client) {
+  auto &c = *static_cast<Client *>(client);
+  c.send(message("profile-changed", {{"profile", profile}, {"reason", reason}}));
+  // The slide on screen again, at the new profile's size.
+  bool changed = c.profile != profile;
+  c.profile = profile;
+  if (changed) send_current_slide(c, "profile");
+  refresh_listeners(c.plugin, c.class_id);
+}
+
+constexpr GramothiMediaCallbacks kMediaCallbacks = {
+    .local_description = on_local_description,
+    .local_candidate = on_local_candidate,
+    .state = on_peer_state,
+    .profile_changed = on_profile_changed,
+};
+
+// What publish and listen need from a class status: is it live, and may `user` publish.
+struct ClassFacts {
+  bool live = false;
+  bool owned_by_user = false;
+};
+
+ClassFacts class_facts(const char *status_json, const char *user) {
+  ClassFacts f;
+  g_autoptr(JsonParser) p = json_parser_new();
+  if (!status_json || !json_parser_load_from_data(p, status_json, -1, nullptr)) return f;
+  JsonObject *o = json_node_get_object(json_parser_get_root(p));
+  f.live = g_strcmp0(json_object_get_string_member_with_default(o, "state", ""), "live") == 0;
+  const char *owner = json_object_get_string_member_with_default(o, "owner_id", "");
+  const char *teacher = json_object_get_string_member_with_default(o, "teacher_id", "");
+  f.owned_by_user = g_strcmp0(owner, user) == 0 || g_strcmp0(teacher, user) == 0;
+  return f;
+}
+
+// Replaces the client's media session with a new publisher (`arg`: the offer) or listener
+// (`arg`: the profile); on failure answers the publish or listen and returns false.
+bool open_session(Client &c, MediaRole role, const std::string &arg) {
+  bool publisher = role == MediaRole::kPublisher;
+  stop_media(c);
+  c.media_state = "new";
+  Signaling &s = c.plugin;
+  auto open = publisher ? s.host->media_publish : s.host->media_listen;
+  GramothiError e{};
+  c.peer.reset(open(s.ctx, &c.who, c.class_id.c_str(), arg.c_str(), &kMediaCallbacks, &c, &e));
+  if (!c.peer) {
+    c.send_error(e.code, e.message, publisher ? "publish" : "listen");
+    return false;
+  }
+  c.media_role = role;
+  return true;
+}
+
+// handle_publish, step 2: with the class's status, check it and publish.
+void publish_if_allowed(Client &c, const GramothiError *error, const char *status,
+                        const std::string &sdp) {
+  if (error) return c.send_error(error->code, error->message, "publish");
+  ClassFacts facts = class_facts(status, c.who.user_id);
+  if (!facts.live)
+    return c.send_error("class_not_live", "Start the class before publishing.", "publish");
+  if (c.who.role != GRAMOTHI_ROLE_ADMIN && !facts.owned_by_user)
+    return c.send_error("not_class_owner", "Only the class's teacher may publish.", "publish");
+  if (open_session(c, MediaRole::kPublisher, sdp))
+    broadcast_presence(c.plugin, c, "teacher-joined");
+}
+
+// start_listening, step 2: with the class's status, check it and listen.
+void listen_if_live(Client &c, const GramothiError *error, const char *status,
+                    const std::string &profile) {
+  if (error) return c.send_error(error->code, error->message, "listen");
+  if (!class_facts(status, c.who.user_id).live)
+    return c.send_error("class_not_live", "The class has not started yet.", "listen");
+  if (!open_session(c, MediaRole::kListener, profile)) return;
+  Signaling &s = c.plugin;
+  if (!c.joined) {
+    c.joined = true;
+    s.host->class_join(s.ctx, &c.who, c.class_id.c_str(), ignore_result, nullptr);
+  }
+  broadcast_presence(s, c, "listener-joined");
+}
+
+void start_listening(Client &c, std::string profile) {
+  ask_about_class(
+      c, c.plugin.host->class_status,
+      [profile = std::move(profile)](Client &c, const GramothiError *error, const char *status) {
+        listen_if_live(c, error, status, profile);
+      });
+}
+
+// handle_listen without a profile, step 2: the one the user chose before, else automatic.
+void listen_with_stored_profile(Client &c, const GramothiError *error, const char *json) {
+  std::string stored = "auto";
+  g_autoptr(JsonParser) p = json_parser_new();
+  if (!error && json && json_parser_load_from_data(p, json, -1, nullptr)) {
+    JsonObject *o = json_node_get_object(json_parser_get_root(p));
+    JsonNode *n = json_object_get_member(o, "profile");
+    if (n && JSON_NODE_HOLDS_VALUE(n)) stored = json_node_get_string(n);
+  }
+  start_listening(c, stored);
+}
+
+}  // namespace
+
+void stop_media(Client &c) {
+  if (!c.peer) return;
+  const char *event = c.media_role == MediaRole::kPublisher ? "teacher-left" : "listener-left";
+  c.peer.reset();
+  broadcast_presence(c.plugin, c, event);
+}
+
+void handle_publish(Client &c, const JsonFields &f) {
+  if (c.who.role == GRAMOTHI_ROLE_STUDENT)
+    return c.send_error("forbidden_role", "Students may not publish audio.", "publish");
+  ask_about_class(c, c.plugin.host->class_status,
+                  [sdp = std::string(f.string("sdp"))](Client &c, const GramothiError *error,
+                                                       const char *status) {
+                    publish_if_allowed(c, error, status, sdp);
+                  });
+}
+
+// A `listen` without a profile uses the one the student chose before (REST or WebSocket), if
+// any; otherwise automatic.
+void handle_listen(Client &c, const JsonFields &f) {
+  if (const char *profile = f.string("profile")) return start_listening(c, profile);
+  Signaling &s = c.plugin;
+  Completion done = when_answered(c, listen_with_stored_profile);
+  s.host->class_pinned_profile(s.ctx, &c.who, c.class_id.c_str(), done.callback, done.user_data);
+}
+
+void handle_answer(Client &c, const JsonFields &f) {
+  if (!c.listening())
+    return c.send_error("unexpected_answer", "There is no offer to answer; send 'listen'.",
+                        "answer");
+  GramothiError e{};
+  if (c.plugin.host->media_answer(c.peer.get(), f.string("sdp"), &e) != GRAMOTHI_OK)
+    c.send_error(e.code, e.message, "answer");
+}
+
+void handle_ice_candidate(Client &c, const JsonFields &f) {
+  const char *candidate = f.string("candidate");
+  if (!c.peer)
+    return c.send_error("no_session", "Send 'publish' or 'listen' before candidates.",
+                        "ice-candidate");
+  // "candidate:..." lines only; an empty one marks the end.
+  if (candidate && *candidate && !g_str_has_prefix(candidate, "candidate:"))
+    return c.send_error("invalid_field", "Field 'candidate' must start with 'candidate:'.",
+                        "ice-candidate");
+  auto mline = static_cast<uint32_t>(f.number("sdpMLineIndex").value_or(0));
+  GramothiError e{};
+  if (c.plugin.host->media_add_candidate(c.peer.get(), mline, candidate, &e) != GRAMOTHI_OK)
+    c.send_error(e.code, e.message, "ice-candidate");
+}
+
+void handle_profile(Client &c, const JsonFields &f) {
+  const char *profile = f.string("profile");
+  if (!c.listening())
+    return c.send_error("not_listening", "Send 'listen' before choosing a profile.", "profile");
+  Signaling &s = c.plugin;
+  GramothiError e{};
+  if (s.host->media_set_profile(c.peer.get(), profile, &e) != GRAMOTHI_OK)
+    return c.send_error(e.code, e.message, "profile");
+  // Remember the choice, as the REST bandwidth-profile does.
+  s.host->class_pin_profile(s.ctx, &c.who, c.class_id.c_str(), profile, ignore_result, nullptr);
+}
+
+void handle_bandwidth_report(Client &c, const JsonFields &f) {
+  if (!c.listening())
+    return c.send_error("not_listening", "Send 'listen' before bandwidth reports.",
+                        "bandwidth-report");
+  // Absent figures are unknown: negative.
+  std::optional<int64_t> loss_pct = f.number("loss_pct");
+  GramothiError e{};
+  c.plugin.host->media_client_report(c.peer.get(),
+                                     static_cast<int32_t>(f.number("downlink_kbps").value_or(-1)),
+                                     static_cast<int32_t>(f.number("rtt_ms").value_or(-1)),
+                                     loss_pct ? static_cast<double>(*loss_pct) / 100.0 : -1.0, &e);
+}
+
+void handle_stop_media(Client &c, const JsonFields &) {
+  stop_media(c);
+}
+
+}  // namespace gramothi::signaling

@@ -56,6 +56,23 @@ std::string ClassRegistry::status_json(const ClassStatus &s) {
   return w.finish();
 }
 
+// Runs `op` on a Store over the storage thread's database; `done` gets its result on the main
+// loop (always on a later iteration, never inside the call).
+template <class Store, class T>
+void ClassRegistry::run(std::function<Result<T>(Store &)> op, std::function<void(Result<T>)> done) {
+  auto result = std::make_shared<std::optional<Result<T>>>();
+  worker_.post(
+      [result, op = std::move(op)](Database *db, const std::string &open_error) {
+        if (!db) {
+          result->emplace(unavailable(open_error));
+          return;
+        }
+        Store store(*db);
+        result->emplace(op(store));
+      },
+      [result, done = std::move(done)] { done(std::move(**result)); });
+}
+
 void ClassRegistry::run_change(const std::string &class_id, Op op,
                                std::function<void(const ClassChange &)> on_change,
                                ChangeCallback done) {
@@ -64,21 +81,11 @@ void ClassRegistry::run_change(const std::string &class_id, Op op,
     run_later([done = std::move(done), err = *e] { done(err); });
     return;
   }
-  auto result = std::make_shared<std::optional<Result<ClassChange>>>();
-  worker_.post(
-      [result, op = std::move(op)](Database *db, const std::string &open_error) {
-        if (!db) {
-          result->emplace(unavailable(open_error));
-          return;
-        }
-        ClassStore store(*db);
-        result->emplace(op(store));
-      },
-      [result, on_change = std::move(on_change), done = std::move(done)] {
-        Result<ClassChange> &r = **result;
-        if (r.ok() && r->changed && on_change) on_change(*r);
-        done(std::move(r));
-      });
+  run<ClassStore, ClassChange>(std::move(op),
+                               [on_change = std::move(on_change), done = std::move(done)](auto r) {
+                                 if (r.ok() && r->changed && on_change) on_change(*r);
+                                 done(std::move(r));
+                               });
 }
 
 void ClassRegistry::start(const TokenClaims &who, const std::string &class_id,
@@ -192,34 +199,18 @@ void ClassRegistry::status(const std::string &class_id, StatusCallback done) {
       });
 }
 
-// Runs `op` on a ClassStore on the storage thread; `done` gets its result on the main loop.
-template <class T>
-void ClassRegistry::query(std::function<Result<T>(ClassStore &)> op,
-                          std::function<void(Result<T>)> done) {
-  auto result = std::make_shared<std::optional<Result<T>>>();
-  worker_.post(
-      [result, op = std::move(op)](Database *db, const std::string &open_error) {
-        if (!db) {
-          result->emplace(unavailable(open_error));
-          return;
-        }
-        ClassStore store(*db);
-        result->emplace(op(store));
-      },
-      [result, done = std::move(done)] { done(std::move(**result)); });
-}
-
 void ClassRegistry::pinned_profile(const std::string &user_id, const std::string &class_id,
                                    std::function<void(Result<std::optional<std::string>>)> done) {
-  query<std::optional<std::string>>(
+  run<ClassStore, std::optional<std::string>>(
       [user_id, class_id](ClassStore &s) { return s.pinned_profile(class_id, user_id); },
       std::move(done));
 }
 
 void ClassRegistry::attended(const std::string &class_id, const std::string &user_id,
                              std::function<void(Result<bool>)> done) {
-  query<bool>([user_id, class_id](ClassStore &s) { return s.attended(class_id, user_id); },
-              std::move(done));
+  run<ClassStore, bool>(
+      [user_id, class_id](ClassStore &s) { return s.attended(class_id, user_id); },
+      std::move(done));
 }
 
 void ClassRegistry::health(HealthCallback done) {
@@ -258,17 +249,7 @@ void ClassRegistry::run_chat(const std::string &class_id,
     run_later([done = std::move(done), err = *e] { done(err); });
     return;
   }
-  auto result = std::make_shared<std::optional<Result<std::string>>>();
-  worker_.post(
-      [result, op = std::move(op)](Database *db, const std::string &open_error) {
-        if (!db) {
-          result->emplace(unavailable(open_error));
-          return;
-        }
-        ChatStore store(*db);
-        result->emplace(op(store));
-      },
-      [result, done = std::move(done)] { done(std::move(**result)); });
+  run<ChatStore, std::string>(std::move(op), std::move(done));
 }
 
 void ClassRegistry::chat_post(const TokenClaims &who, const std::string &class_id,

@@ -65,8 +65,8 @@ class ClassRegistry {
 
  private:
   void on_recording_state(const std::string &payload);
-  template <class T>
-  void query(std::function<Result<T>(ClassStore &)> op, std::function<void(Result<T>)> done);
+  template <class Store, class T>
+  void run(std::function<Result<T>(Store &)> op, std::function<void(Result<T>)> done);
   using Op = std::function<Result<ClassChange>(ClassStore &)>;
   void run_chat(const std::string &class_id, std::function<Result<std::string>(ChatStore &)> op,
                 JsonCallback done);

@@ -1,0 +1,164 @@
+// HttpRouter on a free loopback port, driven by a libsoup client on the same main loop: routes
+// by method and path with {params}, JSON errors (404, 405 with Allow, 413 before the handler
+// runs, 503 while draining), answers given later, and routes dropped by owner.
+#include "http/http_router.hpp"
+
+#include <gtest/gtest.h>
+#include <libsoup/soup.h>
+
+#include <string>
+
+#include "base/main_loop.hpp"
+
+using namespace gramothi;
+
+namespace {
+
+struct Reply {
+  unsigned status = 0;
+  std::string body, allow;
+};
+
+class HttpRouterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto port = router_.listen("127.0.0.1", 0);
+    ASSERT_TRUE(port.ok()) << port.error().message;
+    port_ = *port;
+  }
+
+  bool add(const std::string &method, const std::string &pattern, size_t max_body,
+           HttpHandler handler, const void *owner = nullptr, std::string *why = nullptr) {
+    std::string ignored;
+    return router_.add_route(method, pattern, max_body, std::move(handler), owner,
+                             why ? why : &ignored);
+  }
+
+  Reply request(const std::string &method, const std::string &path, const std::string &body = "") {
+    g_autoptr(SoupSession) session = soup_session_new();
+    std::string url = "http://127.0.0.1:" + std::to_string(port_) + path;
+    g_autoptr(SoupMessage) msg = soup_message_new(method.c_str(), url.c_str());
+    if (!body.empty()) {
+      g_autoptr(GBytes) bytes = g_bytes_new(body.data(), body.size());
+      soup_message_set_request_body_from_bytes(msg, "application/json", bytes);
+    }
+    struct Ctx {
+      GBytes *body = nullptr;
+      bool done = false;
+    } c;
+    soup_session_send_and_read_async(
+        session, msg, G_PRIORITY_DEFAULT, nullptr,
+        [](GObject *src, GAsyncResult *res, gpointer p) {
+          auto *c = static_cast<Ctx *>(p);
+          c->body = soup_session_send_and_read_finish(SOUP_SESSION(src), res, nullptr);
+          c->done = true;
+        },
+        &c);
+    int64_t until = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    while (!c.done && g_get_monotonic_time() < until)
+      g_main_context_iteration(nullptr, TRUE);
+    EXPECT_TRUE(c.done) << method << " " << path << " got no answer";
+    Reply r;
+    r.status = soup_message_get_status(msg);
+    if (const char *allow =
+            soup_message_headers_get_one(soup_message_get_response_headers(msg), "Allow"))
+      r.allow = allow;
+    if (c.body) {
+      gsize len = 0;
+      auto *data = static_cast<const char *>(g_bytes_get_data(c.body, &len));
+      r.body.assign(data, len);
+      g_bytes_unref(c.body);
+    }
+    return r;
+  }
+
+  static void reply_text(GramothiHttpExchange *ex, const std::string &text) {
+    exchange_respond(ex, 200, "text/plain", text.data(), text.size());
+  }
+
+  HttpRouter router_;
+  int port_ = 0;
+};
+
+TEST_F(HttpRouterTest, RoutesByMethodAndPathAndPassesParameters) {
+  ASSERT_TRUE(add("GET", "/api/classes/{class_id}/slides/{n}", 0, [](GramothiHttpExchange *ex) {
+    reply_text(ex, std::string(exchange_param(ex, "class_id")) + "#" + exchange_param(ex, "n"));
+  }));
+  ASSERT_TRUE(add("POST", "/api/classes/{class_id}/slides/{n}", 1024, [](GramothiHttpExchange *ex) {
+    reply_text(ex, std::string(exchange_body(ex)));
+  }));
+  Reply get = request("GET", "/api/classes/math-101/slides/7");
+  EXPECT_EQ(get.status, 200u);
+  EXPECT_EQ(get.body, "math-101#7");
+  Reply post = request("POST", "/api/classes/math-101/slides/7", R"({"a":1})");
+  EXPECT_EQ(post.status, 200u);
+  EXPECT_EQ(post.body, R"({"a":1})");
+}
+
+TEST_F(HttpRouterTest, UnknownPathIs404AndWrongMethodIs405NamingTheAllowedOnes) {
+  ASSERT_TRUE(add("GET", "/only-get", 0, [](GramothiHttpExchange *ex) { reply_text(ex, "ok"); }));
+  Reply missing = request("GET", "/nothing-here");
+  EXPECT_EQ(missing.status, 404u);
+  EXPECT_NE(missing.body.find(R"("code":"not_found")"), std::string::npos) << missing.body;
+  Reply wrong = request("DELETE", "/only-get");
+  EXPECT_EQ(wrong.status, 405u);
+  EXPECT_NE(wrong.allow.find("GET"), std::string::npos) << wrong.allow;
+  EXPECT_NE(wrong.body.find(R"("code":"method_not_allowed")"), std::string::npos) << wrong.body;
+}
+
+TEST_F(HttpRouterTest, ABodyOverTheRouteLimitIs413AndNeverReachesTheHandler) {
+  bool called = false;
+  ASSERT_TRUE(add("POST", "/small", 16, [&](GramothiHttpExchange *ex) {
+    called = true;
+    reply_text(ex, "ok");
+  }));
+  Reply big = request("POST", "/small", std::string(17, 'x'));
+  EXPECT_EQ(big.status, 413u);
+  EXPECT_NE(big.body.find(R"("code":"body_too_large")"), std::string::npos) << big.body;
+  EXPECT_FALSE(called);
+  EXPECT_EQ(request("POST", "/small", std::string(16, 'x')).status, 200u);
+}
+
+TEST_F(HttpRouterTest, MalformedAndDuplicateRoutesAreRefusedWithAReason) {
+  auto handler = [](GramothiHttpExchange *ex) { reply_text(ex, "ok"); };
+  std::string why;
+  EXPECT_FALSE(add("GET", "relative/path", 0, handler, nullptr, &why));
+  EXPECT_NE(why.find("absolute"), std::string::npos) << why;
+  EXPECT_FALSE(add("GET", "/a/{broken", 0, handler, nullptr, &why));
+  EXPECT_NE(why.find("placeholder"), std::string::npos) << why;
+  EXPECT_TRUE(add("GET", "/twice", 0, handler));
+  EXPECT_FALSE(add("GET", "/twice", 0, handler, nullptr, &why));
+  EXPECT_NE(why.find("already registered"), std::string::npos) << why;
+}
+
+TEST_F(HttpRouterTest, RemovingAnOwnersRoutesLeavesTheOthers) {
+  int plugin_a = 0, plugin_b = 0;
+  ASSERT_TRUE(add(
+      "GET", "/a", 0, [](GramothiHttpExchange *ex) { reply_text(ex, "a"); }, &plugin_a));
+  ASSERT_TRUE(add(
+      "GET", "/b", 0, [](GramothiHttpExchange *ex) { reply_text(ex, "b"); }, &plugin_b));
+  router_.remove_routes(&plugin_a);
+  EXPECT_EQ(request("GET", "/a").status, 404u);
+  EXPECT_EQ(request("GET", "/b").body, "b");
+}
+
+TEST_F(HttpRouterTest, AHandlerMayAnswerLater) {
+  ASSERT_TRUE(add("GET", "/later", 0, [](GramothiHttpExchange *ex) {
+    run_later([ex] { reply_text(ex, "answered later"); });
+  }));
+  Reply r = request("GET", "/later");
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_EQ(r.body, "answered later");
+  EXPECT_EQ(router_.pending(), 0u);
+}
+
+TEST_F(HttpRouterTest, WhileDrainingNewRequestsGet503) {
+  ASSERT_TRUE(add("GET", "/x", 0, [](GramothiHttpExchange *ex) { reply_text(ex, "x"); }));
+  EXPECT_EQ(request("GET", "/x").status, 200u);
+  router_.drain();
+  Reply r = request("GET", "/x");
+  EXPECT_EQ(r.status, 503u);
+  EXPECT_NE(r.body.find("\"error\""), std::string::npos) << r.body;
+}
+
+}  // namespace

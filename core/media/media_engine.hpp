@@ -1,16 +1,17 @@
-// MediaEngine: the live audio of every class. Per class one ClassMedia pipeline holds a mixer
-// (the teacher's decoded audio over a live silence source, so listeners hear silence while the
-// teacher is away) feeding one Opus encoder per bandwidth profile. Each teacher and each
-// listener is a MediaPeer with a webrtcbin in a pipeline of its own, so one peer's trouble never
-// stalls another; all pipelines share one clock and base time, so timestamps carry across.
+// MediaEngine: the live audio of every class, the one entry point of core/media.
 //
-//   publisher: webrtcbin -> [ingest decode] -> appsink ==> class appsrc -> mixer
-//   class:     mixer -> tee -> per profile [encoder] -> appsink ==> listeners' appsrcs
-//   listener:  appsrc (leaky) -> [listener pay] -> webrtcbin
+//   publisher: webrtcbin -> [ingest decode] -> appsink ==> class teacher appsrc
+//   class:     silence + teacher -> mixer -> tee -> per profile [encoder] -> Tier
+//                                            tee -> [recording] -> file
+//   listener:  Tier ==> Feed -> lite session, or appsrc -> [listener pay] -> webrtcbin
+// Files: publisher, class_pipeline, tier, recorder, listener (the interface and the lite one),
+// webrtcbin_listener, webrtc_session (a webrtcbin peer's setup), gst_support (formats, clock).
 //
-// A listener switches profile by moving its feed from one encoder's list to another's; its own
-// payloader keeps SSRC, sequence numbers and timestamps running. A BandwidthController per
-// listener decides the profile from RTCP and client reports unless the student pinned one.
+// Every teacher and webrtcbin listener has a pipeline of its own (webrtc_session.*), so one
+// peer's trouble never stalls another; all pipelines share one clock and base time
+// (gst_support.*), so timestamps carry across. A listener switches profile by moving its Feed
+// from one Tier to another; SSRC, sequence numbers and timestamps run on. A BandwidthController
+// per listener decides the profile from RTCP and client reports unless the student pinned one.
 //
 // Threading: every public method runs on the main loop, and every PeerObserver callback is
 // delivered there, never from inside a public call. GStreamer threads only move buffers.

@@ -130,15 +130,19 @@ inline constexpr const char *kPlayerHtml = R"GRAMOTHI(<!doctype html>
       $('num').textContent = cur ? cur.order_no : '';
       box.dataset.order = cur ? cur.order_no : '';
       box.classList.remove('has-image');
+      delete box.dataset.imageError;
       const img = $('img');
       if (cur && cur.image) {
         const next = new Image();
         next.src = cur.image;
+        // The text stays on screen if the image cannot be shown; data-image-error says which.
         next.decode().then(() => {
           if (shownSlide !== cur) return;
           img.src = next.src;
           box.classList.add('has-image');
-        }, () => {});
+        }, () => {
+          if (shownSlide === cur) box.dataset.imageError = cur.image;
+        });
       } else {
         img.removeAttribute('src');
       }

@@ -128,7 +128,7 @@
       st.ended = m.class.state === 'ended' && !!m.class.started_at;  // not a class never started
       const session = m.class.session_id || '';
       if (session !== st.session) loadData(session);
-      if (st.ended) showRecordings();
+      if (st.ended) showRecordingsSoon(0);
       listen();
       render();
     },
@@ -143,7 +143,7 @@
       st.ended = true;
       st.want = false;  // over for today: Join again for the next class
       closePc();
-      setTimeout(showRecordings, 3000);  // the recording is final a moment after the class
+      showRecordingsSoon(3000);  // the recording is final a moment after the class
       render();
     },
     presence(m) {
@@ -188,14 +188,24 @@
     },
   });
 
-  // After class: the recordings this student may play or take offline.
+  // After class: the recordings this student may play or take offline. One still being
+  // finished (a moment after the class; longer on a busy server) is looked for again, every
+  // 2 s at first, then less often, for a few minutes.
+  let recTimer = 0, recTries = 0;
+  function showRecordingsSoon(ms) {
+    clearTimeout(recTimer);
+    recTries = 0;
+    recTimer = setTimeout(showRecordings, ms);
+  }
   async function showRecordings() {
     let list;
     try {
       list = await GL.api('GET', '/api/v1/recordings/' + encodeURIComponent(GL.classId));
-    } catch (_) {
+    } catch (e) {
+      if (!(e instanceof GL.ApiError) || e.status >= 500) lookAgain();  // not a refusal: try later
       return;
     }
+    if ((list.recordings || []).some((r) => r.state === 'recording')) lookAgain();
     const done = (list.recordings || []).filter((r) => r.state !== 'recording' && r.duration_ms > 0).slice(0, 5);
     const t = '?token=' + encodeURIComponent(GL.token());
     $('#rec-list').replaceChildren(...done.map((r) => {
@@ -208,6 +218,10 @@
                    'download (about ' + GL.mb(r.audio_bytes + 1e6) + ')'));
     }));
     $('#recordings').hidden = done.length === 0;
+  }
+  function lookAgain() {
+    if (!st.ended || ++recTries > 30) return;
+    recTimer = setTimeout(showRecordings, Math.min(10000, 2000 * recTries));
   }
 
   $('#join').onclick = () => {

@@ -35,6 +35,7 @@ Result<std::shared_ptr<Recorder>> Recorder::attach(GstElement *pipeline, GstElem
       [](gpointer d) { delete static_cast<std::shared_ptr<Recorder> *>(d); });
   gst_bin_add_many(GST_BIN(pipeline), r->queue_, r->encoder_, r->sink_, nullptr);
   bool ok = gst_element_link_many(r->queue_, r->encoder_, r->sink_, nullptr);
+  r->start_at_first_buffer();
   // The branch runs before the tee feeds it, so the shared source never waits for it.
   for (GstElement *e : {r->sink_, r->encoder_, r->queue_})
     ok = ok && gst_element_sync_state_with_parent(e);
@@ -49,6 +50,28 @@ Result<std::shared_ptr<Recorder>> Recorder::attach(GstElement *pipeline, GstElem
     return media_error(ErrorKind::kInternal, "media_error", "cannot start the recording branch");
   }
   return r;
+}
+
+// The file's time 0 is the recording's start (the timeline's t_ms 0). The class's buffers carry
+// the engine's running time (since the server started, as the pipelines share a base time), and
+// the muxer makes granule positions of it: without this the audio would begin at the server's
+// uptime, and players, which go by the Ogg's own times, would put every slide and chat message
+// that far before its audio. The first buffer through the queue sets the offset.
+void Recorder::start_at_first_buffer() {
+  g_autoptr(GstPad) queue_src = gst_element_get_static_pad(queue_, "src");
+  gst_pad_add_probe(
+      queue_src, GST_PAD_PROBE_TYPE_BUFFER,
+      [](GstPad *pad, GstPadProbeInfo *info, gpointer) -> GstPadProbeReturn {
+        GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER(info);
+        g_autoptr(GstEvent) event = gst_pad_get_sticky_event(pad, GST_EVENT_SEGMENT, 0);
+        const GstSegment *segment = nullptr;
+        if (!buffer || !GST_BUFFER_PTS_IS_VALID(buffer) || !event) return GST_PAD_PROBE_OK;
+        gst_event_parse_segment(event, &segment);
+        guint64 at = gst_segment_to_running_time(segment, GST_FORMAT_TIME, GST_BUFFER_PTS(buffer));
+        if (GST_CLOCK_TIME_IS_VALID(at)) gst_pad_set_offset(pad, -static_cast<gint64>(at));
+        return GST_PAD_PROBE_REMOVE;
+      },
+      nullptr, nullptr);
 }
 
 Recorder::~Recorder() {

@@ -60,6 +60,7 @@ class Recorder : public std::enable_shared_from_this<Recorder> {
   static GstFlowReturn on_sample(GstAppSink *sink, gpointer data);
   static void on_eos(GstAppSink *sink, gpointer data);
   void fail(int err);
+  void start_at_first_buffer();
 
   RecordingId id_;
   std::string path_;

@@ -9,6 +9,7 @@
 #include <libpq-fe.h>
 #include <libsoup/soup.h>
 #include <signal.h>
+#include <sys/prctl.h>
 
 #include <memory>
 #include <stdexcept>
@@ -33,6 +34,10 @@ class ServerProcess {
     g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE);
     g_subprocess_launcher_set_stderr_file_path(l, log_path.c_str());
     g_subprocess_launcher_setenv(l, "LOG_LEVEL", log_level, TRUE);
+    // A test that dies (a crash, a fatal critical) takes its server with it, instead of leaving
+    // it running to load the machine for the next suites.
+    g_subprocess_launcher_set_child_setup(
+        l, [](gpointer) { prctl(PR_SET_PDEATHSIG, SIGKILL); }, nullptr, nullptr);
     g_autoptr(GError) err = nullptr;
     proc_ = g_subprocess_launcher_spawn(l, &err, bin, "serve", "--config", config_path.c_str(),
                                         nullptr);

@@ -10,6 +10,7 @@
 #include <sys/mount.h>
 
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -35,6 +36,31 @@ int64_t now_ms() {
 
 std::vector<int16_t> decode_ogg(const std::string &path) {
   return decode_file(path, "oggdemux ! opusdec");
+}
+
+// Where the Ogg file's own clock ends, in ms: the last page's granule position less the
+// Opus pre-skip (RFC 7845 §4). Players show this as the length; -1 if the file is not Ogg/Opus.
+int64_t ogg_end_ms(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string d((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  int64_t granule = -1, pre_skip = -1;
+  for (size_t pos = 0; pos + 27 <= d.size() && d.compare(pos, 4, "OggS") == 0;) {
+    const auto *h = reinterpret_cast<const uint8_t *>(d.data() + pos);
+    if (pos + 27 + h[26] > d.size()) break;
+    size_t body = 0;
+    for (size_t i = 0; i < h[26]; i++)
+      body += h[27 + i];
+    if (pos + 27 + h[26] + body > d.size()) break;
+    const uint8_t *payload = h + 27 + h[26];
+    if (pre_skip < 0 && body >= 19 && memcmp(payload, "OpusHead", 8) == 0)
+      pre_skip = payload[10] | payload[11] << 8;
+    int64_t g = 0;
+    for (int i = 7; i >= 0; i--)
+      g = g << 8 | h[6 + i];
+    if (g > 0) granule = g;
+    pos += 27 + h[26] + body;
+  }
+  return granule < 0 || pre_skip < 0 ? -1 : (granule - pre_skip) / 48;
 }
 
 // The audio from `from_ms` for `len_ms`.
@@ -243,6 +269,9 @@ TEST_F(RecordingTest, AClassIsRecordedWithItsSlidesAndChatAtTheRightTimes) {
   auto pcm = decode_ogg(rdir + "/audio.ogg");
   ASSERT_FALSE(pcm.empty());
   EXPECT_NEAR(static_cast<double>(pcm.size()) / 48, duration, 200);
+  // The file's own times start at 0 too (players go by them to place the slides and chat).
+  EXPECT_NEAR(ogg_end_ms(rdir + "/audio.ogg"), static_cast<double>(pcm.size()) / 48, 200)
+      << "the Ogg's granule positions do not start at the recording's start";
   // Silence while muted, the tone once unmuted, silence while the teacher was away, the tone
   // again after.
   EXPECT_LT(rms(slice(pcm, unmuted_at - t0 - 1000, 800)), 200);

@@ -21,9 +21,6 @@ namespace gramothi {
 class MediaEngine;
 class SlideService;
 
-// An Error as the plugin ABI carries it (status, code, message); `out` may be null.
-void fill_error(GramothiError *out, const Error &e);
-
 // What plugins can reach. Borrowed: the Server owns all of it and outlives the host.
 struct HostServices {
   const Config *config = nullptr;

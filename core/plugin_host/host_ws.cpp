@@ -1,0 +1,175 @@
+// WebSocket for plugins: routes "/prefix/{name}" on core's SoupServer, and the connections they
+// accept. A GramothiWsConnection is created when the handshake completes and deleted when the
+// connection closes (after the plugin's `closed`) or when its plugin unloads (without calling
+// the plugin back); the route tracks the open ones.
+#include <map>
+#include <set>
+#include <string>
+
+#include "base/gref.hpp"
+#include "http/http_router.hpp"
+#include "plugin_host/host_context.hpp"
+#include "plugin_host/host_table.hpp"
+
+struct GramothiWsConnection {
+  gramothi::WsRoute *route = nullptr;
+  gramothi::GRef<SoupWebsocketConnection> conn;
+  std::map<std::string, std::string> params, query, headers;
+  void *data = nullptr;
+  gulong message_handler = 0, closed_handler = 0;
+  bool closed = false;
+};
+
+namespace gramothi {
+
+namespace {
+
+constexpr size_t kHardMessageCap = 1024 * 1024;
+
+void on_ws_message(SoupWebsocketConnection *, gint type, GBytes *message, gpointer data) {
+  auto *c = static_cast<GramothiWsConnection *>(data);
+  if (c->closed) return;
+  gsize len = 0;
+  const char *bytes = static_cast<const char *>(g_bytes_get_data(message, &len));
+  // NUL-terminated copy: plugins may treat text as a C string.
+  std::string copy(bytes ? bytes : "", len);
+  c->route->handlers.message(c, copy.c_str(), len, type == SOUP_WEBSOCKET_DATA_TEXT,
+                             c->route->user_data);
+}
+
+void on_ws_closed(SoupWebsocketConnection *, gpointer data) {
+  auto *c = static_cast<GramothiWsConnection *>(data);
+  if (c->closed) return;
+  c->closed = true;
+  WsRoute *route = c->route;
+  route->connections.erase(c);
+  if (route->handlers.closed) route->handlers.closed(c, route->user_data);
+  g_signal_handler_disconnect(c->conn.get(), c->message_handler);
+  g_signal_handler_disconnect(c->conn.get(), c->closed_handler);
+  delete c;
+}
+
+void on_ws_open(SoupServer *, SoupServerMessage *msg, const char *path,
+                SoupWebsocketConnection *connection, gpointer data) {
+  auto *route = static_cast<WsRoute *>(data);
+  std::string rest = path ? path : "";
+  rest = rest.size() > route->prefix.size() + 1 ? rest.substr(route->prefix.size() + 1) : "";
+  if (rest.empty() || rest.find('/') != std::string::npos) {
+    soup_websocket_connection_close(connection, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION,
+                                    "unknown WebSocket path");
+    return;
+  }
+  auto *c = new GramothiWsConnection();
+  c->route = route;
+  c->conn = GRef<SoupWebsocketConnection>::ref(connection);
+  g_autofree char *decoded = g_uri_unescape_string(rest.c_str(), nullptr);
+  c->params[route->param] = decoded ? decoded : "";
+  GUri *uri = soup_server_message_get_uri(msg);
+  if (const char *q = g_uri_get_query(uri)) {
+    GHashTable *form = soup_form_decode(q);
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init(&it, form);
+    while (g_hash_table_iter_next(&it, &k, &v))
+      c->query[static_cast<char *>(k)] = static_cast<char *>(v);
+    g_hash_table_unref(form);
+  }
+  SoupMessageHeaders *h = soup_server_message_get_request_headers(msg);
+  for (const char *name : {"Authorization", "Origin", "User-Agent", "X-Forwarded-For"})
+    if (const char *v = soup_message_headers_get_one(h, name)) c->headers[name] = v;
+
+  soup_websocket_connection_set_max_incoming_payload_size(connection, kHardMessageCap);
+  soup_websocket_connection_set_keepalive_interval(connection, 20);
+  c->message_handler = g_signal_connect(connection, "message", G_CALLBACK(on_ws_message), c);
+  c->closed_handler = g_signal_connect(connection, "closed", G_CALLBACK(on_ws_closed), c);
+  route->connections.insert(c);
+  if (route->handlers.opened) route->handlers.opened(c, route->user_data);
+}
+
+const char *lookup(const std::map<std::string, std::string> &m, const char *name) {
+  if (!name) return nullptr;
+  auto it = m.find(name);
+  return it == m.end() ? nullptr : it->second.c_str();
+}
+
+}  // namespace
+
+int32_t host_ws_route(GramothiPluginContext *ctx, const char *pattern, size_t max_message,
+                      const GramothiWsHandlers *handlers, void *user_data) {
+  auto refuse = [ctx](GramothiStatus status, const std::string &why) {
+    plugin_log(ctx, LogLevel::kError, "cannot add WebSocket route: " + why);
+    return status;
+  };
+  if (!pattern || !handlers || !handlers->message)
+    return refuse(GRAMOTHI_E_INVALID, "a route needs a pattern and a message handler");
+  std::string p = pattern;
+  size_t slash = p.rfind('/');
+  if (p.empty() || p[0] != '/' || slash == 0 || slash == std::string::npos ||
+      p.size() < slash + 4 || p[slash + 1] != '{' || p.back() != '}')
+    return refuse(GRAMOTHI_E_INVALID, "WebSocket pattern '" + p + "' must be /path/{name}");
+  auto route = std::make_unique<WsRoute>();
+  route->ctx = ctx;
+  route->prefix = p.substr(0, slash);
+  route->param = p.substr(slash + 2, p.size() - slash - 3);
+  route->max_message = max_message;
+  route->handlers = *handlers;
+  route->user_data = user_data;
+  for (const auto &r : ctx->ws_routes)
+    if (r->prefix == route->prefix)
+      return refuse(GRAMOTHI_E_CONFLICT, "WebSocket route '" + p + "' exists already");
+  soup_server_add_websocket_handler(ctx->services->router->server(), route->prefix.c_str(), nullptr,
+                                    nullptr, on_ws_open, route.get(), nullptr);
+  ctx->ws_routes.push_back(std::move(route));
+  return GRAMOTHI_OK;
+}
+
+void ws_remove_routes(GramothiPluginContext *ctx) {
+  for (auto &r : ctx->ws_routes) {
+    soup_server_remove_handler(ctx->services->router->server(), r->prefix.c_str());
+    // Close what is still open without calling the (unloaded) plugin back.
+    for (GramothiWsConnection *c : std::set<GramothiWsConnection *>(r->connections)) {
+      c->closed = true;
+      g_signal_handler_disconnect(c->conn.get(), c->message_handler);
+      g_signal_handler_disconnect(c->conn.get(), c->closed_handler);
+      if (soup_websocket_connection_get_state(c->conn.get()) == SOUP_WEBSOCKET_STATE_OPEN)
+        soup_websocket_connection_close(c->conn.get(), SOUP_WEBSOCKET_CLOSE_GOING_AWAY,
+                                        "server shutting down");
+      delete c;
+    }
+  }
+  ctx->ws_routes.clear();
+}
+
+const char *host_ws_param(GramothiWsConnection *c, const char *name) {
+  return c ? lookup(c->params, name) : nullptr;
+}
+const char *host_ws_query(GramothiWsConnection *c, const char *name) {
+  return c ? lookup(c->query, name) : nullptr;
+}
+const char *host_ws_header(GramothiWsConnection *c, const char *name) {
+  if (!c || !name) return nullptr;
+  for (const auto &[k, v] : c->headers)
+    if (g_ascii_strcasecmp(k.c_str(), name) == 0) return v.c_str();
+  return nullptr;
+}
+int32_t host_ws_send(GramothiWsConnection *c, const char *text) {
+  if (!c || !text || c->closed ||
+      soup_websocket_connection_get_state(c->conn.get()) != SOUP_WEBSOCKET_STATE_OPEN)
+    return GRAMOTHI_E_CONFLICT;
+  soup_websocket_connection_send_text(c->conn.get(), text);
+  return GRAMOTHI_OK;
+}
+void host_ws_close(GramothiWsConnection *c, uint16_t code, const char *reason) {
+  if (!c || c->closed ||
+      soup_websocket_connection_get_state(c->conn.get()) != SOUP_WEBSOCKET_STATE_OPEN)
+    return;
+  soup_websocket_connection_close(c->conn.get(), code, reason);
+}
+void host_ws_set_data(GramothiWsConnection *c, void *data) {
+  if (c) c->data = data;
+}
+void *host_ws_get_data(GramothiWsConnection *c) {
+  return c ? c->data : nullptr;
+}
+
+}  // namespace gramothi

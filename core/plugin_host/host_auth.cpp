@@ -28,7 +28,7 @@ int32_t host_auth_verify(GramothiPluginContext *ctx, const char *authorization,
   auto claims = verify_bearer(ctx, authorization);
   if (!claims) {
     fill_error(error, claims.error());
-    return status_for(claims.error().kind);
+    return abi_status(claims.error().kind);
   }
   if (out) {
     *out = GramothiPrincipal{};

@@ -8,31 +8,9 @@
 
 namespace gramothi {
 
-GramothiStatus status_for(ErrorKind kind) {
-  switch (kind) {
-    case ErrorKind::kInvalid:
-      return GRAMOTHI_E_INVALID;
-    case ErrorKind::kUnauthorized:
-      return GRAMOTHI_E_UNAUTHORIZED;
-    case ErrorKind::kForbidden:
-      return GRAMOTHI_E_FORBIDDEN;
-    case ErrorKind::kNotFound:
-      return GRAMOTHI_E_NOT_FOUND;
-    case ErrorKind::kConflict:
-      return GRAMOTHI_E_CONFLICT;
-    case ErrorKind::kTooLarge:
-      return GRAMOTHI_E_TOO_LARGE;
-    case ErrorKind::kUnavailable:
-      return GRAMOTHI_E_UNAVAILABLE;
-    case ErrorKind::kInternal:
-      return GRAMOTHI_E_INTERNAL;
-  }
-  return GRAMOTHI_E_INTERNAL;
-}
-
 void fill_error(GramothiError *out, const Error &e) {
   if (!out) return;
-  out->status = status_for(e.kind);
+  out->status = abi_status(e.kind);
   g_strlcpy(out->code, e.code.c_str(), sizeof out->code);
   g_strlcpy(out->message, e.message.c_str(), sizeof out->message);
 }

@@ -54,8 +54,6 @@ struct GramothiPluginContext {
 
 namespace gramothi {
 
-// The ABI status for an error of `kind`.
-GramothiStatus status_for(ErrorKind kind);
 // An Error as the plugin ABI carries it (status, code, message); `out` may be null.
 void fill_error(GramothiError *out, const Error &e);
 

@@ -20,8 +20,11 @@ void run_later(std::function<void()> fn) {
 }
 
 void run_on_main(std::function<void()> fn) {
-  g_main_context_invoke_full(nullptr, G_PRIORITY_DEFAULT, call_once,
-                             new std::function<void()>(std::move(fn)), free_fn);
+  // Always queued. g_main_context_invoke would run `fn` at once in the calling thread whenever
+  // that thread can acquire the context: inside the caller on the main loop, and on a GStreamer
+  // or worker thread whenever the main thread is not iterating at that moment (at shutdown, or
+  // in a test that iterates by hand).
+  run_later(std::move(fn));
 }
 
 }  // namespace gramothi

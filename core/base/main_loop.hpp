@@ -6,9 +6,10 @@
 
 namespace gramothi {
 
-// Runs `fn` on the main context at its next idle moment (from the main loop itself).
+// Runs `fn` on the main context at its next idle moment: from the main loop itself ("later, never
+// inside this call") or from any other thread ("on the main loop, never on this thread"). Both
+// names queue the same way; they say why the caller defers.
 void run_later(std::function<void()> fn);
-// Runs `fn` on the main context from any thread (soon; never inside the caller).
 void run_on_main(std::function<void()> fn);
 
 }  // namespace gramothi

@@ -54,13 +54,19 @@ void StorageWorker::run() {
     auto *done = new Done([watch = lifetime_.watch(), done = std::move(item.done)] {
       if (watch.alive() && done) done();
     });
-    g_main_context_invoke_full(
-        main_context_, G_PRIORITY_DEFAULT,
+    // Queued on the main context, never run here: g_main_context_invoke would run it on this
+    // thread whenever the main thread is not iterating at that moment.
+    GSource *source = g_idle_source_new();
+    g_source_set_priority(source, G_PRIORITY_DEFAULT);
+    g_source_set_callback(
+        source,
         [](gpointer p) -> gboolean {
           (*static_cast<Done *>(p))();
           return G_SOURCE_REMOVE;
         },
         done, [](gpointer p) { delete static_cast<Done *>(p); });
+    g_source_attach(source, main_context_);
+    g_source_unref(source);
   }
 }
 

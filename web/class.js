@@ -205,8 +205,10 @@
       if (!(e instanceof GL.ApiError) || e.status >= 500) lookAgain();  // not a refusal: try later
       return;
     }
-    if ((list.recordings || []).some((r) => r.state === 'recording')) lookAgain();
-    const done = (list.recordings || []).filter((r) => r.state !== 'recording' && r.duration_ms > 0).slice(0, 5);
+    // 'recording' and 'finishing' (its length not read yet) are not final: look again later.
+    const pending = (r) => r.state === 'recording' || r.state === 'finishing';
+    if ((list.recordings || []).some(pending)) lookAgain();
+    const done = (list.recordings || []).filter((r) => !pending(r) && r.duration_ms > 0).slice(0, 5);
     const t = '?token=' + encodeURIComponent(GL.token());
     $('#rec-list').replaceChildren(...done.map((r) => {
       const when = new Date(r.started_at_ms).toLocaleString([], {dateStyle: 'medium', timeStyle: 'short'});

@@ -2,6 +2,8 @@
 
 #include "media/media_types.hpp"
 
+#include <vector>
+
 namespace gramothi {
 
 void log_media(LogLevel level, const std::string &message) {
@@ -18,6 +20,47 @@ GstElement *parse_bin(const std::string &description, std::string *why) {
                                                         GST_PARSE_FLAG_FATAL_ERRORS, &err);
   if (!bin) *why = err ? err->message : "cannot parse";
   return bin;
+}
+
+void stop_srtp_input(GstElement *pipeline) {
+  std::vector<GstElement *> decoders;
+  GstIterator *it = gst_bin_iterate_all_by_element_factory_name(GST_BIN(pipeline), "srtpdec");
+  GValue v = G_VALUE_INIT;
+  for (bool done = false; !done;) {
+    switch (gst_iterator_next(it, &v)) {
+      case GST_ITERATOR_OK:
+        decoders.push_back(GST_ELEMENT(g_value_dup_object(&v)));
+        g_value_reset(&v);
+        break;
+      case GST_ITERATOR_RESYNC:
+        for (GstElement *d : decoders)
+          gst_object_unref(d);
+        decoders.clear();
+        gst_iterator_resync(it);
+        break;
+      default:
+        done = true;
+    }
+  }
+  g_value_unset(&v);
+  gst_iterator_free(it);
+  for (GstElement *d : decoders) {
+    for (const char *name : {"rtp_sink", "rtcp_sink"}) {
+      GstPad *pad = gst_element_get_static_pad(d, name);
+      if (!pad) continue;
+      gst_pad_add_probe(
+          pad,
+          static_cast<GstPadProbeType>(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST),
+          [](GstPad *, GstPadProbeInfo *, gpointer) { return GST_PAD_PROBE_DROP; }, nullptr,
+          nullptr);
+      // A packet is pushed into the pad, through the probes and the chain function, under its
+      // stream lock: once we have held it, every later packet meets the probe.
+      GST_PAD_STREAM_LOCK(pad);
+      GST_PAD_STREAM_UNLOCK(pad);
+      gst_object_unref(pad);
+    }
+    gst_object_unref(d);
+  }
 }
 
 SharedClock::SharedClock()

@@ -23,6 +23,17 @@ Error media_error(ErrorKind kind, const std::string &code, const std::string &me
 // A gst-launch fragment as a bin with ghost pads, or null with `why` set. The bin is floating.
 GstElement *parse_bin(const std::string &description, std::string *why);
 
+// Call before taking down a pipeline that holds webrtcbins: lets no packet into their SRTP
+// decoders any more, and waits for one already inside to leave. Stopping otherwise races with
+// the network thread: srtpdec deactivates its source pads (dropping their sticky events) before
+// its sink pads, and the first RTCP packet it decodes in between makes GStreamer before 1.22.4
+// (Debian bookworm has 1.22.0) call gst_pad_create_stream_id() on an element with two sink pads:
+// "assertion 'parent->numsinkpads <= 1' failed", a CRITICAL (SIGTRAP under
+// G_DEBUG=fatal-criticals). A peer stopped just as it connects meets the other side's first RTCP
+// report there. Fixed upstream in 1.22.4 ("srtpdec: fix assertion 'parent->numsinkpads <= 1'
+// failed"); server and test peers use this alike until the machines have that.
+void stop_srtp_input(GstElement *pipeline);
+
 // All of the engine's pipelines run on one clock from one base time, so a buffer's timestamp
 // means the same moment in every pipeline.
 class SharedClock {

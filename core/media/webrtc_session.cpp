@@ -151,7 +151,10 @@ void WebrtcSession::add_candidate(unsigned mline, const std::string &candidate) 
 void WebrtcSession::stop() {
   if (bus_watch_) g_source_remove(bus_watch_);
   bus_watch_ = 0;
-  if (pipeline_) gst_element_set_state(pipeline_.get(), GST_STATE_NULL);
+  if (pipeline_) {
+    stop_srtp_input(pipeline_.get());
+    gst_element_set_state(pipeline_.get(), GST_STATE_NULL);
+  }
   pipeline_.reset();
   webrtc_ = nullptr;
 }

@@ -19,6 +19,8 @@
 #include <string>
 #include <vector>
 
+#include "media/gst_support.hpp"
+
 // Iterates the main context until `done()` or the timeout; returns done().
 // `done` is called once per turn and may have side effects (take a message).
 inline bool spin_until(const std::function<bool()> &done, int timeout_ms) {
@@ -245,60 +247,8 @@ class RtcPeer {
     stopped_ = true;
     g_source_remove(flush_);
     ws_.on_media_message = nullptr;
-    close_srtp_decoders();
+    gramothi::stop_srtp_input(pipeline_);  // GStreamer 1.22.0 srtpdec race: gst_support.hpp
     gst_element_set_state(pipeline_, GST_STATE_NULL);
-  }
-
- private:
-  // Lets no packet into webrtcbin's SRTP decoders any more, and waits for one already inside to
-  // leave. Stopping otherwise races with the network thread: srtpdec deactivates its source pads
-  // (which drops their sticky events) before its sink pads, and a packet in between that is the
-  // first RTCP it decodes makes it derive a stream id from neither pad's stream-start; GStreamer
-  // before 1.22.4 (Debian bookworm has 1.22.0) then calls gst_pad_create_stream_id() on an
-  // element with two sink pads: "assertion 'parent->numsinkpads <= 1' failed", a CRITICAL that
-  // G_DEBUG=fatal-criticals turns into SIGTRAP. A peer stopped just as it connects meets the
-  // server's first RTCP report there. (Upstream fix: "srtpdec: fix assertion 'parent->numsinkpads
-  // <= 1' failed", 1.22.4.)
-  void close_srtp_decoders() {
-    std::vector<GstElement *> decoders;
-    GstIterator *it = gst_bin_iterate_all_by_element_factory_name(GST_BIN(pipeline_), "srtpdec");
-    GValue v = G_VALUE_INIT;
-    for (bool done = false; !done;) {
-      switch (gst_iterator_next(it, &v)) {
-        case GST_ITERATOR_OK:
-          decoders.push_back(GST_ELEMENT(g_value_dup_object(&v)));
-          g_value_reset(&v);
-          break;
-        case GST_ITERATOR_RESYNC:
-          for (GstElement *d : decoders)
-            gst_object_unref(d);
-          decoders.clear();
-          gst_iterator_resync(it);
-          break;
-        default:
-          done = true;
-      }
-    }
-    g_value_unset(&v);
-    gst_iterator_free(it);
-    for (GstElement *d : decoders) {
-      for (const char *name : {"rtp_sink", "rtcp_sink"}) {
-        GstPad *pad = gst_element_get_static_pad(d, name);
-        if (!pad) continue;
-        gst_pad_add_probe(
-            pad,
-            static_cast<GstPadProbeType>(GST_PAD_PROBE_TYPE_BUFFER |
-                                         GST_PAD_PROBE_TYPE_BUFFER_LIST),
-            [](GstPad *, GstPadProbeInfo *, gpointer) { return GST_PAD_PROBE_DROP; }, nullptr,
-            nullptr);
-        // A packet is pushed into the pad, through the probes and the chain function, under its
-        // stream lock: once we have held it, every later packet meets the probe.
-        GST_PAD_STREAM_LOCK(pad);
-        GST_PAD_STREAM_UNLOCK(pad);
-        gst_object_unref(pad);
-      }
-      gst_object_unref(d);
-    }
   }
 
  protected:

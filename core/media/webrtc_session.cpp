@@ -12,7 +12,20 @@ void free_ref(gpointer data, GClosure *) {
   delete static_cast<Peer::Ref *>(data);
 }
 
-std::string rewrite_host_candidate(const std::string &candidate, const std::string &nat_address);
+// The public address of a 1:1 NAT in place of the local one, in a host candidate.
+std::string rewrite_host_candidate(const std::string &candidate, const std::string &nat_address) {
+  if (nat_address.empty() || candidate.find(" typ host") == std::string::npos) return candidate;
+  std::string out = candidate;
+  gchar **parts = g_strsplit(candidate.c_str(), " ", -1);
+  if (g_strv_length(parts) > 5) {
+    g_free(parts[4]);
+    parts[4] = g_strdup(nat_address.c_str());
+    g_autofree char *joined = g_strjoinv(" ", parts);
+    out = joined;
+  }
+  g_strfreev(parts);
+  return out;
+}
 
 // Candidates reach the observer with a 1:1 NAT's public address in place of the local one.
 void on_ice_candidate(GstElement *, guint mline, gchar *candidate, gpointer data) {
@@ -70,20 +83,6 @@ gboolean on_bus(GstBus *, GstMessage *msg, gpointer data) {
                                     (debug ? std::string(" (") + debug + ")" : ""));
   with_peer(*ref, [why](Peer &p) { p.fail(why, "media-error"); });
   return G_SOURCE_CONTINUE;
-}
-
-std::string rewrite_host_candidate(const std::string &candidate, const std::string &nat_address) {
-  if (nat_address.empty() || candidate.find(" typ host") == std::string::npos) return candidate;
-  std::string out = candidate;
-  gchar **parts = g_strsplit(candidate.c_str(), " ", -1);
-  if (g_strv_length(parts) > 5) {
-    g_free(parts[4]);
-    parts[4] = g_strdup(nat_address.c_str());
-    g_autofree char *joined = g_strjoinv(" ", parts);
-    out = joined;
-  }
-  g_strfreev(parts);
-  return out;
 }
 
 }  // namespace

@@ -8,7 +8,6 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
-#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>

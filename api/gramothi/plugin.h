@@ -42,7 +42,7 @@ extern "C" {
 #endif
 
 #define GRAMOTHI_PLUGIN_ABI_MAJOR 1
-#define GRAMOTHI_PLUGIN_ABI_MINOR 5
+#define GRAMOTHI_PLUGIN_ABI_MINOR 6
 #define GRAMOTHI_PLUGIN_ENTRY "gramothi_plugin_describe"
 
 #if defined(__GNUC__)
@@ -100,7 +100,8 @@ typedef enum {
   GRAMOTHI_ROLE_ADMIN = 3,
 } GramothiRole;
 
-/* Who made a request, from a verified token. Plain data: copy it freely. */
+/* Who made a request, from a verified token. Plain data: copy it freely. The token's class
+ * grants are not in it: the host remembers them for the principal it made (class_access). */
 typedef struct {
   char user_id[129];
   int32_t role;       /* a GramothiRole */
@@ -367,6 +368,32 @@ typedef struct GramothiHost {
    * lists `class_id` (the school's backend enrols the user in that class), else 0. */
   int32_t (*auth_token_has_class)(GramothiPluginContext *ctx, const char *authorization,
                                   const char *class_id);
+
+  /* --- 1.6: class-scoped grants, assigned teachers, link tickets --- */
+  /* What `who` may do in a class: `done` gets {"attend": bool, "teach": bool}. Attending
+   * (listening, chat, slides, recordings): admins, the token's "classes" grant, [auth]
+   * open_attendance, or teaching the class. Teaching (start, stop, upload, slide moves, the
+   * roster, recording state): admins, and teachers with the token's "teaches" grant or an
+   * admin's assignment. The host checks the same rights in class_start/stop/join/pin_profile,
+   * slides_upload/sync and chat_post/remove; media_publish and media_listen are the caller's to
+   * check with this call first. */
+  void (*class_access)(GramothiPluginContext *ctx, const GramothiPrincipal *who,
+                       const char *class_id, GramothiResultCallback done, void *user_data);
+  /* Admins only: creates the class if it does not exist and replaces its assigned teachers with
+   * `teachers` (n user ids). Answers the class status; publishes "class.teachers". */
+  void (*class_set_teachers)(GramothiPluginContext *ctx, const GramothiPrincipal *who,
+                             const char *class_id, const char *const *teachers, size_t n,
+                             GramothiResultCallback done, void *user_data);
+  /* A ticket for a URL (?ticket=): `who` may reach `scope` (a string of the plugin's choosing,
+   * e.g. "audio:<recording id>"; tickets of one plugin mean nothing to another) for `ttl_s`
+   * seconds, 1..86400 and never beyond who->expires_at. NULL for a bad principal or scope.
+   * Free with free(). */
+  char *(*auth_ticket)(GramothiPluginContext *ctx, const GramothiPrincipal *who, const char *scope,
+                       int64_t ttl_s);
+  /* Checks a ticket for `scope`: fills `out` (expires_at = the ticket's). Errors
+   * (GRAMOTHI_E_UNAUTHORIZED): "ticket_invalid", "ticket_expired". */
+  int32_t (*auth_verify_ticket)(GramothiPluginContext *ctx, const char *ticket, const char *scope,
+                                GramothiPrincipal *out, GramothiError *error);
 } GramothiHost;
 
 /* True when `host` (of any 1.x minor) carries `field`. */

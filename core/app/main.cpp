@@ -78,10 +78,17 @@ bool parse(GOptionContext *ctx, GOptionEntry *entries, int *argc, char ***argv) 
   return true;
 }
 
-std::string sign_token(const JwtCodec &jwt, const std::string &user, Role role, int64_t ttl) {
+// A token for `user` granted `classes`: to teach them for teachers, to attend them for students
+// (admins need no grant).
+std::string sign_token(const JwtCodec &jwt, const std::string &user, Role role, int64_t ttl,
+                       const std::vector<std::string> &classes = {}) {
   TokenClaims c;
   c.user_id = user;
   c.role = role;
+  if (role == Role::kTeacher)
+    c.teaches = classes;
+  else if (role == Role::kStudent)
+    c.classes = classes;
   c.issued_at = g_get_real_time() / G_USEC_PER_SEC;
   c.expires_at = c.issued_at + ttl;
   return jwt.sign(c);
@@ -112,14 +119,16 @@ int cmd_serve(int argc, char **argv) {
   printf("  health: %s/health\n", c.public_url.c_str());
   if (embedded) {
     const JwtCodec &jwt = (*server)->jwt();
-    std::string teacher = sign_token(jwt, "teacher-1", Role::kTeacher, 12 * 3600);
-    std::string student = sign_token(jwt, "student-1", Role::kStudent, 12 * 3600);
-    printf("\nTokens for trying it out (valid 12 hours; make more with 'gramothi token'):\n");
+    std::string teacher = sign_token(jwt, "teacher-1", Role::kTeacher, 12 * 3600, {"demo"});
+    std::string student = sign_token(jwt, "student-1", Role::kStudent, 12 * 3600, {"demo"});
+    printf(
+        "\nTokens for trying it out, granted class 'demo' (valid 12 hours; make more with "
+        "'gramothi token'):\n");
     printf("  teacher (teacher-1): %s\n", teacher.c_str());
     printf("  student (student-1): %s\n", student.c_str());
     printf("\nOpen in a browser (localhost only: other machines need https for the microphone):\n");
-    printf("  teacher: %s/teach/demo?token=%s\n", c.public_url.c_str(), teacher.c_str());
-    printf("  student: %s/class/demo?token=%s\n", c.public_url.c_str(), student.c_str());
+    printf("  teacher: %s/teach/demo#token=%s\n", c.public_url.c_str(), teacher.c_str());
+    printf("  student: %s/class/demo#token=%s\n", c.public_url.c_str(), student.c_str());
     printf(
         "\nStart a class:\n  curl -X POST -H 'Authorization: Bearer %s' \\\n"
         "       -d '{\"class_id\":\"demo\"}' %s/api/v1/streaming/start\n",
@@ -138,10 +147,13 @@ int cmd_token(int argc, char **argv) {
   g_autofree char *role = nullptr;
   g_autofree char *user = nullptr;
   gint64 ttl = 3600;
+  g_auto(GStrv) classes = nullptr;
   GOptionEntry entries[] = {
       {"role", 'r', 0, G_OPTION_ARG_STRING, &role, "student, teacher or admin", "ROLE"},
       {"user", 'u', 0, G_OPTION_ARG_STRING, &user, "User id (the token's subject)", "ID"},
       {"ttl", 't', 0, G_OPTION_ARG_INT64, &ttl, "Lifetime in seconds (default 3600)", "SECONDS"},
+      {"class", 'k', 0, G_OPTION_ARG_STRING_ARRAY, &classes,
+       "A class the token grants (repeatable): taught by a teacher, attended by a student", "ID"},
       {"config", 'c', 0, G_OPTION_ARG_FILENAME, &o.config, "Configuration file", "FILE"},
       {"data-dir", 'd', 0, G_OPTION_ARG_FILENAME, &o.data_dir, "Data directory", "DIR"},
       {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr}};
@@ -151,14 +163,25 @@ int cmd_token(int argc, char **argv) {
   if (!parsed_role) return fail("--role must be teacher, student or admin");
   if (!user || !valid_user_id(user))
     return fail("--user must be 1 to 128 characters of letters, digits and . _ : @ -");
-  if (ttl < 60 || ttl > 365LL * 86400) return fail("--ttl must be from 60 to 31536000 seconds");
+  std::vector<std::string> granted;
+  for (char **k = classes; k && *k; k++) {
+    if (!valid_class_id(*k))
+      return fail(std::string("--class '") + *k + "' is not a class id (1 to 64 characters of " +
+                  "letters, digits and . _ : -)");
+    granted.emplace_back(*k);
+  }
+  if (granted.size() > TokenClaims::kMaxClasses) return fail("at most 256 --class grants");
 
   auto config = resolve_config(o);
   if (!config) return fail(config.error().message);
+  if (ttl < 60 || ttl > config->max_token_lifetime_s)
+    return fail("--ttl must be from 60 to " + std::to_string(config->max_token_lifetime_s) +
+                " seconds (the server's max_token_lifetime_s)");
   auto secret = jwt_secret_for(*config);
   if (!secret) return fail(secret.error().message);
-  JwtCodec jwt(*secret, config->jwt_issuer, config->jwt_audience, config->jwt_leeway_s);
-  printf("%s\n", sign_token(jwt, user, *parsed_role, ttl).c_str());
+  JwtCodec jwt(*secret, config->jwt_issuer, config->jwt_audience, config->jwt_leeway_s,
+               config->max_token_lifetime_s);
+  printf("%s\n", sign_token(jwt, user, *parsed_role, ttl, granted).c_str());
   return 0;
 }
 

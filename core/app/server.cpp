@@ -40,7 +40,10 @@ Result<std::unique_ptr<Server>> Server::create(Config config) {
 
   auto secret = jwt_secret_for(c);
   if (!secret) return secret.error();
-  s->jwt_ = std::make_unique<JwtCodec>(*secret, c.jwt_issuer, c.jwt_audience, c.jwt_leeway_s);
+  s->jwt_ = std::make_unique<JwtCodec>(*secret, c.jwt_issuer, c.jwt_audience, c.jwt_leeway_s,
+                                       c.max_token_lifetime_s);
+  s->grants_ = std::make_unique<GrantBook>(c.jwt_leeway_s);
+  s->tickets_ = std::make_unique<LinkTickets>(*secret);
 
   std::unique_ptr<Database> db;
   std::string backend;
@@ -61,7 +64,8 @@ Result<std::unique_ptr<Server>> Server::create(Config config) {
   s->worker_ = std::make_unique<StorageWorker>(
       std::move(db), [reopen_config] { return open_configured_database(reopen_config); },
       g_main_context_default());
-  s->classes_ = std::make_unique<ClassRegistry>(*s->worker_, *s->bus_, s->profiles_);
+  s->classes_ =
+      std::make_unique<ClassRegistry>(*s->worker_, *s->bus_, s->profiles_, c.open_attendance);
   s->slides_ = std::make_unique<SlideService>(s->config_, s->profiles_, *s->worker_, *s->bus_);
   s->router_ = std::make_unique<HttpRouter>();
   auto web = WebPages::load(c.web_dir.empty() ? default_web_dir() : c.web_dir);
@@ -118,6 +122,8 @@ Result<std::unique_ptr<Server>> Server::create(Config config) {
   services.config = &s->config_;
   services.profiles = &s->profiles_;
   services.jwt = s->jwt_.get();
+  services.grants = s->grants_.get();
+  services.tickets = s->tickets_.get();
   services.router = s->router_.get();
   services.bus = s->bus_.get();
   services.classes = s->classes_.get();

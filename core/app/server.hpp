@@ -10,7 +10,9 @@
 #include <optional>
 #include <string>
 
+#include "auth/grant_book.hpp"
 #include "auth/jwt.hpp"
+#include "auth/link_ticket.hpp"
 #include "base/event_bus.hpp"
 #include "config/config.hpp"
 #include "config/profiles.hpp"
@@ -54,6 +56,8 @@ class Server {
   Config config_;
   ProfileSet profiles_;
   std::unique_ptr<JwtCodec> jwt_;
+  std::unique_ptr<GrantBook> grants_;  // the class grants of the tokens verified
+  std::unique_ptr<LinkTickets> tickets_;
   GMainLoop *loop_ = nullptr;
   std::unique_ptr<EventBus> bus_;
   std::unique_ptr<StorageWorker> worker_;

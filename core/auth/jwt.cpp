@@ -38,13 +38,32 @@ const char *string_member(JsonObject *o, const char *name) {
   return json_node_get_string(n);
 }
 
+// A grant claim: absent, or an array of at most kMaxClasses class ids.
+bool read_grant(JsonObject *o, const char *name, std::vector<std::string> *out) {
+  if (!json_object_has_member(o, name)) return true;
+  JsonNode *n = json_object_get_member(o, name);
+  if (!JSON_NODE_HOLDS_ARRAY(n)) return false;
+  JsonArray *a = json_node_get_array(n);
+  if (json_array_get_length(a) > TokenClaims::kMaxClasses) return false;
+  for (guint i = 0; i < json_array_get_length(a); i++) {
+    JsonNode *e = json_array_get_element(a, i);
+    if (!JSON_NODE_HOLDS_VALUE(e) || json_node_get_value_type(e) != G_TYPE_STRING ||
+        !valid_class_id(json_node_get_string(e)))
+      return false;
+    out->push_back(json_node_get_string(e));
+  }
+  return true;
+}
+
 }  // namespace
 
-JwtCodec::JwtCodec(std::string secret, std::string issuer, std::string audience, int64_t leeway_s)
+JwtCodec::JwtCodec(std::string secret, std::string issuer, std::string audience, int64_t leeway_s,
+                   int64_t max_lifetime_s)
     : secret_(std::move(secret)),
       issuer_(std::move(issuer)),
       audience_(std::move(audience)),
-      leeway_s_(leeway_s) {}
+      leeway_s_(leeway_s),
+      max_lifetime_s_(max_lifetime_s) {}
 
 std::string JwtCodec::sign(const TokenClaims &c) const {
   std::string header = base64url_encode(R"({"alg":"HS256","typ":"JWT"})");
@@ -55,12 +74,15 @@ std::string JwtCodec::sign(const TokenClaims &c) const {
       .num("exp", c.expires_at);
   if (!issuer_.empty()) w.str("iss", issuer_);
   if (!audience_.empty()) w.str("aud", audience_);
-  if (!c.classes.empty()) {
+  auto grant = [&w](const char *claim, const std::vector<std::string> &ids) {
+    if (ids.empty()) return;
     std::string list = "[";
-    for (const auto &id : c.classes)
+    for (const auto &id : ids)
       list += (list.size() > 1 ? "," : "") + json_quote(id);
-    w.raw("classes", list + "]");
-  }
+    w.raw(claim, list + "]");
+  };
+  grant("classes", c.classes);
+  grant("teaches", c.teaches);
   std::string signing_input = header + "." + base64url_encode(w.finish());
   return signing_input + "." + base64url_encode(hmac(G_CHECKSUM_SHA256, secret_, signing_input));
 }
@@ -111,20 +133,16 @@ Result<TokenClaims> JwtCodec::verify(std::string_view token, int64_t now_s) cons
   if (now_s - leeway_s_ >= c.expires_at)
     return Error{ErrorKind::kUnauthorized, "token_expired", "The token has expired."};
 
-  if (json_object_has_member(o, "classes")) {
-    JsonNode *n = json_object_get_member(o, "classes");
-    if (!JSON_NODE_HOLDS_ARRAY(n)) return invalid("claim 'classes' must be an array of class ids");
-    JsonArray *a = json_node_get_array(n);
-    if (json_array_get_length(a) > TokenClaims::kMaxClasses)
-      return invalid("claim 'classes' lists more than 256 classes");
-    for (guint i = 0; i < json_array_get_length(a); i++) {
-      JsonNode *e = json_array_get_element(a, i);
-      if (!JSON_NODE_HOLDS_VALUE(e) || json_node_get_value_type(e) != G_TYPE_STRING ||
-          !valid_class_id(json_node_get_string(e)))
-        return invalid("claim 'classes' must be an array of class ids");
-      c.classes.push_back(json_node_get_string(e));
-    }
-  }
+  int64_t longest = max_lifetime_s_ + leeway_s_;
+  if (c.expires_at - now_s > longest || (c.issued_at && c.expires_at - c.issued_at > longest))
+    return Error{ErrorKind::kUnauthorized, "token_lifetime_too_long",
+                 "The token lives longer than the " + std::to_string(max_lifetime_s_) +
+                     " seconds this server accepts; ask for a shorter-lived token."};
+
+  if (!read_grant(o, "classes", &c.classes))
+    return invalid("claim 'classes' must be an array of at most 256 class ids");
+  if (!read_grant(o, "teaches", &c.teaches))
+    return invalid("claim 'teaches' must be an array of at most 256 class ids");
   if (!issuer_.empty() && g_strcmp0(string_member(o, "iss"), issuer_.c_str()) != 0)
     return invalid("claim 'iss' does not match");
   if (!audience_.empty()) {

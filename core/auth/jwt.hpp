@@ -1,6 +1,8 @@
 // HS256 JSON Web Tokens, shared-secret with the school's backend.
-// Claims: sub (user id), role (student|teacher|admin), exp (required), iat, nbf; iss and aud
-// are checked when configured. Only HS256 is accepted: "none" and every other alg are refused.
+// Claims: sub (user id), role (student|teacher|admin), exp (required, at most the configured
+// maximum lifetime ahead), iat, nbf; iss and aud are checked when configured; the class grants
+// "classes" and "teaches". Only HS256 is accepted: "none" and every other alg are refused. Every
+// part must be canonical base64url.
 #pragma once
 
 #include <cstdint>
@@ -18,10 +20,12 @@ struct TokenClaims {
   Role role = Role::kStudent;
   int64_t issued_at = 0;   // unix seconds
   int64_t expires_at = 0;  // unix seconds
-  // Optional claim "classes": the class ids the user is enrolled in, as the school's backend
-  // says (at most kMaxClasses). Grants students the class's recordings even if they missed
-  // every session.
+  // Class grants, as the school's backend issues them (each at most kMaxClasses ids):
+  //   "classes": the classes the user may attend (listen, chat, see slides and recordings);
+  //   "teaches": the classes the user teaches (start, stop, upload, move slides, see the
+  //              roster); counts only for teachers and admins, and implies attending.
   std::vector<std::string> classes{};
+  std::vector<std::string> teaches{};
   static constexpr size_t kMaxClasses = 256;
 };
 
@@ -29,17 +33,21 @@ class JwtCodec {
  public:
   static constexpr size_t kMaxTokenBytes = 4096;
 
+  static constexpr int64_t kDefaultMaxLifetime = 24 * 3600;
+
   JwtCodec(std::string secret, std::string issuer = {}, std::string audience = {},
-           int64_t leeway_s = 30);
+           int64_t leeway_s = 30, int64_t max_lifetime_s = kDefaultMaxLifetime);
 
   std::string sign(const TokenClaims &claims) const;
   // Errors (kUnauthorized): "token_invalid" (malformed, wrong signature, bad claims),
-  // "token_expired", "token_not_yet_valid".
+  // "token_expired", "token_not_yet_valid", "token_lifetime_too_long" (exp further ahead of now,
+  // or of iat, than the maximum lifetime).
   Result<TokenClaims> verify(std::string_view token, int64_t now_s) const;
 
  private:
   std::string secret_, issuer_, audience_;
   int64_t leeway_s_;
+  int64_t max_lifetime_s_;
 };
 
 // "Bearer <jwt>" -> the token. Errors (kUnauthorized): "token_missing", "token_invalid".

@@ -61,7 +61,11 @@ std::optional<std::string> base64url_decode(std::string_view text) {
     b64 += '=';
   gsize len = 0;
   g_autofree guchar *raw = g_base64_decode(b64.c_str(), &len);
-  return std::string(reinterpret_cast<const char *>(raw), len);
+  std::string bytes(reinterpret_cast<const char *>(raw), len);
+  // Canonical only: the unused low bits of the last character must be zero, so that exactly
+  // one text decodes to these bytes (a changed last character is a different text).
+  if (base64url_encode(bytes) != text) return std::nullopt;
+  return bytes;
 }
 
 std::string hmac(GChecksumType type, std::string_view key, std::string_view data) {

@@ -15,7 +15,8 @@ namespace gramothi {
 std::string random_bytes(size_t n);  // from getrandom(2); aborts if the kernel cannot supply
 bool constant_time_equal(std::string_view a, std::string_view b);
 std::string base64url_encode(std::string_view bytes);
-// Accepts unpadded base64url; returns nullopt for any character outside the alphabet.
+// Accepts canonical unpadded base64url only: nullopt for any character outside the alphabet,
+// for padding, and for a last character whose unused bits are not zero.
 std::optional<std::string> base64url_decode(std::string_view text);
 std::string hmac(GChecksumType type, std::string_view key, std::string_view data);  // raw bytes
 

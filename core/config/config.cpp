@@ -17,7 +17,9 @@ namespace {
 const std::map<std::string, std::set<std::string>> kKnownKeys = {
     {"server", {"listen_address", "port", "public_url"}},
     {"storage", {"data_dir", "database_url"}},
-    {"auth", {"jwt_secret", "jwt_secret_file", "issuer", "audience", "leeway_seconds"}},
+    {"auth",
+     {"jwt_secret", "jwt_secret_file", "issuer", "audience", "leeway_seconds",
+      "max_token_lifetime_s", "open_attendance"}},
     {"ice",
      {"stun_urls", "turn_urls", "turn_shared_secret", "turn_shared_secret_file",
       "turn_credential_ttl"}},
@@ -57,6 +59,15 @@ class KeyReader {
       return std::nullopt;
     }
     return v;
+  }
+
+  // "true" or "false"; sets error_ otherwise.
+  std::optional<bool> boolean(const char *group, const char *key) {
+    std::string s = str(group, key);
+    if (s == "true") return true;
+    if (s == "false") return false;
+    fail(group, key, "'" + s + "' must be true or false");
+    return std::nullopt;
   }
 
   std::vector<std::string> list(const char *group, const char *key) const {
@@ -222,6 +233,13 @@ Result<Config> load_config(const std::string &path) {
   if (r.has("auth", "leeway_seconds")) {
     if (auto v = r.integer("auth", "leeway_seconds", 0, 300)) c.jwt_leeway_s = *v;
   }
+  if (r.has("auth", "max_token_lifetime_s")) {
+    if (auto v = r.integer("auth", "max_token_lifetime_s", 60, 30 * 24 * 3600))
+      c.max_token_lifetime_s = *v;
+  }
+  if (r.has("auth", "open_attendance")) {
+    if (auto v = r.boolean("auth", "open_attendance")) c.open_attendance = *v;
+  }
 
   c.stun_urls = r.list("ice", "stun_urls");
   c.turn_urls = r.list("ice", "turn_urls");
@@ -267,14 +285,9 @@ Result<Config> load_config(const std::string &path) {
   if (r.has("plugins", "dir")) c.plugin_dir = r.str("plugins", "dir");
   if (r.has("media", "pipelines_dir")) c.pipelines_dir = r.str("media", "pipelines_dir");
   if (r.has("media", "enabled")) {
-    std::string v = r.str("media", "enabled");
-    if (v == "true")
-      c.media_enabled = true;
-    else if (v == "false")
-      c.media_enabled = false;
-    else
-      r.fail("media", "enabled", "'" + v + "' must be true or false");
+    if (auto v = r.boolean("media", "enabled")) c.media_enabled = *v;
   }
+
   for (const auto &a : r.list("media", "ice_addresses")) {
     g_autoptr(GInetAddress) addr = g_inet_address_new_from_string(a.c_str());
     if (!addr) r.fail("media", "ice_addresses", "'" + a + "' is not an IP address");

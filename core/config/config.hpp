@@ -6,7 +6,8 @@
 //   [storage] data_dir (./data), database_url (postgresql://... ; absent = SQLite in data_dir;
 //             sqlite:PATH names the SQLite file)
 //   [auth]    jwt_secret | jwt_secret_file (absent = generated once in data_dir), issuer,
-//             audience, leeway_seconds (30)
+//             audience, leeway_seconds (30), max_token_lifetime_s (86400: a later `exp` is
+//             refused), open_attendance (false: attending a class needs a grant)
 //   [ice]     stun_urls, turn_urls (lists, ';'-separated), turn_shared_secret |
 //             turn_shared_secret_file, turn_credential_ttl (3600 s)
 //   [plugins] load (rest), optional, dir
@@ -52,6 +53,11 @@ struct Config {
   std::string jwt_issuer;
   std::string jwt_audience;
   int64_t jwt_leeway_s = 30;
+  // Tokens whose `exp` lies further ahead than this are refused, whatever they say.
+  int64_t max_token_lifetime_s = 24 * 3600;
+  // Any signed-in user may attend any class (for schools whose backend cannot issue class
+  // grants yet). Teaching always needs a grant or an admin's assignment.
+  bool open_attendance = false;
 
   std::vector<std::string> stun_urls;
   std::vector<std::string> turn_urls;

@@ -4,6 +4,7 @@
 
 #include <json-glib/json-glib.h>
 
+#include <algorithm>
 #include <memory>
 
 #include "base/ids.hpp"
@@ -15,6 +16,13 @@ namespace {
 
 Error unavailable(const std::string &why) {
   return Error{ErrorKind::kUnavailable, "storage_unavailable", "Storage is unavailable: " + why};
+}
+
+std::string string_array_json(const std::vector<std::string> &items) {
+  std::string out = "[";
+  for (const auto &i : items)
+    out += (out.size() > 1 ? "," : "") + json_quote(i);
+  return out + "]";
 }
 
 std::optional<Error> check_class_id(const std::string &class_id) {
@@ -29,11 +37,54 @@ int64_t now_ms() {
   return g_get_real_time() / 1000;
 }
 
+Actor actor_for(const TokenClaims &who, const std::string &class_id, bool open_attendance) {
+  auto has = [&class_id](const std::vector<std::string> &ids) {
+    return std::find(ids.begin(), ids.end(), class_id) != ids.end();
+  };
+  Actor a{who.user_id, who.role};
+  a.token_teaches = who.role != Role::kStudent && has(who.teaches);
+  a.token_attends = open_attendance || a.token_teaches || has(who.classes);
+  return a;
+}
+
+void ClassRegistry::access(const TokenClaims &who, const std::string &class_id,
+                           std::function<void(Result<ClassAccess>)> done) {
+  if (auto e = check_class_id(class_id)) return run_later([done, e = *e] { done(e); });
+  run<ClassStore, ClassAccess>(
+      [a = actor(who, class_id), class_id](ClassStore &s) { return s.access(class_id, a); },
+      std::move(done));
+}
+
+void ClassRegistry::set_teachers(const TokenClaims &who, const std::string &class_id,
+                                 const std::vector<std::string> &teachers, StatusCallback done) {
+  if (auto e = check_class_id(class_id)) return run_later([done, e = *e] { done(e); });
+  for (const auto &t : teachers)
+    if (!valid_user_id(t))
+      return run_later([done] {
+        done(Error{ErrorKind::kInvalid, "invalid_field",
+                   "Field 'teachers' must list user ids (1 to 128 characters of letters, "
+                   "digits and . _ : @ -)."});
+      });
+  run<ClassStore, ClassStatus>(
+      [a = actor(who, class_id), class_id, teachers](ClassStore &s) {
+        return s.set_teachers(class_id, a, teachers, now_ms());
+      },
+      [this, done = std::move(done)](Result<ClassStatus> r) {
+        if (r.ok())
+          bus_.publish("class.teachers", JsonObjectWriter()
+                                             .str("class_id", r->class_id)
+                                             .raw("teachers", string_array_json(r->teachers))
+                                             .finish());
+        done(std::move(r));
+      });
+}
+
 std::string ClassRegistry::status_json(const ClassStatus &s) {
   JsonObjectWriter w;
   w.str("class_id", s.class_id)
       .str("state", s.state)
       .str("owner_id", s.owner_id)
+      .raw("teachers", string_array_json(s.teachers))
       .opt_str("session_id", s.session_id)
       .opt_str("teacher_id", s.session_teacher);
   if (s.session_id)
@@ -91,7 +142,10 @@ void ClassRegistry::run_change(const std::string &class_id, Op op,
 void ClassRegistry::start(const TokenClaims &who, const std::string &class_id,
                           ChangeCallback done) {
   run_change(
-      class_id, [=](ClassStore &s) { return s.start(class_id, who.user_id, who.role, now_ms()); },
+      class_id,
+      [class_id, a = actor(who, class_id)](ClassStore &s) {
+        return s.start(class_id, a, now_ms());
+      },
       [this](const ClassChange &c) {
         bus_.publish("class.started", JsonObjectWriter()
                                           .str("class_id", c.status.class_id)
@@ -104,7 +158,8 @@ void ClassRegistry::start(const TokenClaims &who, const std::string &class_id,
 
 void ClassRegistry::stop(const TokenClaims &who, const std::string &class_id, ChangeCallback done) {
   run_change(
-      class_id, [=](ClassStore &s) { return s.stop(class_id, who.user_id, who.role, now_ms()); },
+      class_id,
+      [class_id, a = actor(who, class_id)](ClassStore &s) { return s.stop(class_id, a, now_ms()); },
       [this, by = who.user_id](const ClassChange &c) {
         bus_.publish("class.stopped", JsonObjectWriter()
                                           .str("class_id", c.status.class_id)
@@ -117,7 +172,8 @@ void ClassRegistry::stop(const TokenClaims &who, const std::string &class_id, Ch
 
 void ClassRegistry::join(const TokenClaims &who, const std::string &class_id, ChangeCallback done) {
   run_change(
-      class_id, [=](ClassStore &s) { return s.join(class_id, who.user_id, who.role, now_ms()); },
+      class_id,
+      [class_id, a = actor(who, class_id)](ClassStore &s) { return s.join(class_id, a, now_ms()); },
       [this, who](const ClassChange &c) {
         bus_.publish("class.joined", JsonObjectWriter()
                                          .str("class_id", c.status.class_id)
@@ -154,7 +210,9 @@ void ClassRegistry::pin_profile(const TokenClaims &who, const std::string &class
   }
   run_change(
       class_id,
-      [=](ClassStore &s) { return s.pin_profile(class_id, who.user_id, profile, now_ms()); },
+      [class_id, profile, a = actor(who, class_id)](ClassStore &s) {
+        return s.pin_profile(class_id, a, profile, now_ms());
+      },
       [this, who, profile](const ClassChange &c) {
         bus_.publish("class.profile_pinned", JsonObjectWriter()
                                                  .str("class_id", c.status.class_id)
@@ -280,8 +338,8 @@ void ClassRegistry::chat_post(const TokenClaims &who, const std::string &class_i
   }
   run_chat(
       class_id,
-      [=, this](ChatStore &s) -> Result<std::string> {
-        auto m = s.post(class_id, who.user_id, who.role, t, now_ms());
+      [class_id, t, a = actor(who, class_id)](ChatStore &s) -> Result<std::string> {
+        auto m = s.post(class_id, a, t, now_ms());
         if (!m) return m.error();
         return chat_json(*m);
       },
@@ -311,8 +369,8 @@ void ClassRegistry::chat_remove(const TokenClaims &who, const std::string &class
                                 const std::string &message_id, JsonCallback done) {
   run_chat(
       class_id,
-      [=](ChatStore &s) -> Result<std::string> {
-        auto m = s.remove(class_id, message_id, who.user_id, who.role, now_ms());
+      [class_id, message_id, a = actor(who, class_id)](ChatStore &s) -> Result<std::string> {
+        auto m = s.remove(class_id, message_id, a, now_ms());
         if (!m) return m.error();
         return chat_json(*m);
       },

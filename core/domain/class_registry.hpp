@@ -18,14 +18,19 @@
 
 namespace gramothi {
 
+// The caller as the stores see them for `class_id`: their grants for it (class_store.hpp).
+Actor actor_for(const TokenClaims &who, const std::string &class_id, bool open_attendance);
+
 class ClassRegistry {
  public:
   using ChangeCallback = std::function<void(Result<ClassChange>)>;
   using StatusCallback = std::function<void(Result<ClassStatus>)>;
   using HealthCallback = std::function<void(Result<int> /* schema version */)>;
 
-  ClassRegistry(StorageWorker &worker, EventBus &bus, const ProfileSet &profiles)
-      : worker_(worker), bus_(bus), profiles_(profiles) {
+  // `open_attendance`: any signed-in user may attend any class ([auth] open_attendance).
+  ClassRegistry(StorageWorker &worker, EventBus &bus, const ProfileSet &profiles,
+                bool open_attendance = false)
+      : worker_(worker), bus_(bus), profiles_(profiles), open_attendance_(open_attendance) {
     recording_subscription_ = bus_.subscribe(
         "recording.state",
         [this](const std::string &, const std::string &payload) { on_recording_state(payload); });
@@ -39,6 +44,18 @@ class ClassRegistry {
   void pin_profile(const TokenClaims &who, const std::string &class_id, const std::string &profile,
                    ChangeCallback done);
   void status(const std::string &class_id, StatusCallback done);
+  // What the caller may do in the class: its token's grants, open attendance, and the teachers
+  // an admin assigned (class_store.hpp, Actor).
+  void access(const TokenClaims &who, const std::string &class_id,
+              std::function<void(Result<ClassAccess>)> done);
+  // Admins: creates the class if needed and replaces its assigned teachers; publishes
+  // "class.teachers" {class_id, teachers}.
+  void set_teachers(const TokenClaims &who, const std::string &class_id,
+                    const std::vector<std::string> &teachers, StatusCallback done);
+  // The caller as the stores see them for one class.
+  Actor actor(const TokenClaims &who, const std::string &class_id) const {
+    return actor_for(who, class_id, open_attendance_);
+  }
   // The user's stored profile choice for the class ("auto", a profile name) or nullopt.
   void pinned_profile(const std::string &user_id, const std::string &class_id,
                       std::function<void(Result<std::optional<std::string>>)> done);
@@ -76,6 +93,7 @@ class ClassRegistry {
   StorageWorker &worker_;
   EventBus &bus_;
   const ProfileSet &profiles_;
+  const bool open_attendance_;
   // class id -> {recording_id, state, error} from the recording plugin's "recording.state".
   std::map<std::string, std::string> recording_news_;
   int64_t recording_subscription_ = 0;

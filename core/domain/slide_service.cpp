@@ -12,6 +12,7 @@
 #include "base/log.hpp"
 #include "base/main_loop.hpp"
 #include "domain/class_registry.hpp"
+#include "domain/class_registry.hpp"
 
 namespace gramothi {
 namespace {
@@ -351,7 +352,8 @@ void SlideService::upload(const TokenClaims &who, const std::string &class_id, G
   std::weak_ptr<Impl> weak = impl_;
   impl_->run<DeckInfo>(
       [=](SlideStore &s) {
-        return s.create_deck(class_id, who.user_id, who.role, deck_id, file_name, size, now_ms());
+        return s.create_deck(class_id, actor_for(who, class_id, false), deck_id, file_name, size,
+                             now_ms());
       },
       [weak, bytes, done = std::move(done)](Result<DeckInfo> deck) mutable {
         auto self = weak.lock();
@@ -445,7 +447,9 @@ void SlideService::sync(const TokenClaims &who, const std::string &class_id,
   }
   std::weak_ptr<Impl> weak = impl_;
   impl_->run<SlideMove>(
-      [=](SlideStore &s) { return s.move(class_id, who.user_id, who.role, action, id, order); },
+      [=](SlideStore &s) {
+        return s.move(class_id, actor_for(who, class_id, false), action, id, order);
+      },
       [weak, class_id, action, done = std::move(done)](Result<SlideMove> m) {
         if (!m) return done(m.error());
         auto self = weak.lock();

@@ -1,5 +1,5 @@
-// Tokens for plugins: verifying a request's bearer token into a principal, checking its
-// enrolment claim, and the ICE servers (with time-limited TURN credentials) a client may use.
+// Tokens for plugins: verifying a request's bearer token into a principal (and remembering its
+// class grants), link tickets, and the ICE servers (with time-limited TURN credentials).
 #include <algorithm>
 #include <cstring>
 #include <string>
@@ -21,6 +21,15 @@ Result<TokenClaims> verify_bearer(GramothiPluginContext *ctx, const char *author
   return ctx->services->jwt->verify(*token, g_get_real_time() / G_USEC_PER_SEC);
 }
 
+void principal_from(const TokenClaims &claims, GramothiPrincipal *out) {
+  *out = GramothiPrincipal{};
+  g_strlcpy(out->user_id, claims.user_id.c_str(), sizeof out->user_id);
+  out->role = claims.role == Role::kAdmin     ? GRAMOTHI_ROLE_ADMIN
+              : claims.role == Role::kTeacher ? GRAMOTHI_ROLE_TEACHER
+                                              : GRAMOTHI_ROLE_STUDENT;
+  out->expires_at = claims.expires_at;
+}
+
 }  // namespace
 
 int32_t host_auth_verify(GramothiPluginContext *ctx, const char *authorization,
@@ -30,14 +39,9 @@ int32_t host_auth_verify(GramothiPluginContext *ctx, const char *authorization,
     fill_error(error, claims.error());
     return abi_status(claims.error().kind);
   }
-  if (out) {
-    *out = GramothiPrincipal{};
-    g_strlcpy(out->user_id, claims->user_id.c_str(), sizeof out->user_id);
-    out->role = claims->role == Role::kAdmin     ? GRAMOTHI_ROLE_ADMIN
-                : claims->role == Role::kTeacher ? GRAMOTHI_ROLE_TEACHER
-                                                 : GRAMOTHI_ROLE_STUDENT;
-    out->expires_at = claims->expires_at;
-  }
+  if (ctx->services->grants)
+    ctx->services->grants->remember(*claims, g_get_real_time() / G_USEC_PER_SEC);
+  if (out) principal_from(*claims, out);
   return GRAMOTHI_OK;
 }
 
@@ -50,6 +54,44 @@ int32_t host_auth_token_has_class(GramothiPluginContext *ctx, const char *author
                  claims->classes.end()
              ? 1
              : 0;
+}
+
+namespace {
+
+// Tickets are scoped per plugin: one plugin's scope means nothing to another.
+std::string plugin_scope(GramothiPluginContext *ctx, const char *scope) {
+  return ctx->name + "/" + scope;
+}
+
+}  // namespace
+
+char *host_auth_ticket(GramothiPluginContext *ctx, const GramothiPrincipal *who, const char *scope,
+                       int64_t ttl_s) {
+  auto claims = claims_from(ctx, who);
+  if (!claims || !scope || !*scope || strlen(scope) > 256 || !ctx->services->tickets)
+    return nullptr;
+  int64_t now_s = g_get_real_time() / G_USEC_PER_SEC;
+  if (claims->expires_at <= now_s) return nullptr;
+  ttl_s = std::clamp<int64_t>(ttl_s, 1, LinkTickets::kMaxTtl);
+  int64_t expires = std::min(now_s + ttl_s, claims->expires_at);
+  return g_strdup(
+      ctx->services->tickets->sign(claims->user_id, claims->role, plugin_scope(ctx, scope), expires)
+          .c_str());
+}
+
+int32_t host_auth_verify_ticket(GramothiPluginContext *ctx, const char *ticket, const char *scope,
+                                GramothiPrincipal *out, GramothiError *error) {
+  Result<TokenClaims> claims =
+      Error{ErrorKind::kUnauthorized, "ticket_invalid", "The link carries no valid ticket."};
+  if (ticket && scope && ctx->services->tickets)
+    claims = ctx->services->tickets->verify(ticket, plugin_scope(ctx, scope),
+                                            g_get_real_time() / G_USEC_PER_SEC);
+  if (!claims) {
+    fill_error(error, claims.error());
+    return abi_status(claims.error().kind);
+  }
+  if (out) principal_from(*claims, out);
+  return GRAMOTHI_OK;
 }
 
 char *host_ice_servers_json(GramothiPluginContext *ctx, const GramothiPrincipal *who) {

@@ -8,7 +8,7 @@ namespace gramothi {
 void host_chat_post(GramothiPluginContext *ctx, const GramothiPrincipal *who, const char *class_id,
                     const char *text, GramothiResultCallback done, void *user_data) {
   if (!done) return;
-  auto claims = caller_or_answer(who, done, user_data);
+  auto claims = caller_or_answer(ctx, who, done, user_data);
   if (!claims) return;
   ctx->services->classes->chat_post(*claims, class_id ? class_id : "", text ? text : "",
                                     answer(done, user_data));
@@ -24,7 +24,7 @@ void host_chat_remove(GramothiPluginContext *ctx, const GramothiPrincipal *who,
                       const char *class_id, const char *message_id, GramothiResultCallback done,
                       void *user_data) {
   if (!done) return;
-  auto claims = caller_or_answer(who, done, user_data);
+  auto claims = caller_or_answer(ctx, who, done, user_data);
   if (!claims) return;
   ctx->services->classes->chat_remove(*claims, class_id ? class_id : "",
                                       message_id ? message_id : "", answer(done, user_data));

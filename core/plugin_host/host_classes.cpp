@@ -2,6 +2,7 @@
 // pinned profile) and status of a class, and whether a user attended it.
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "base/ids.hpp"
 #include "base/json.hpp"
@@ -26,7 +27,7 @@ void run_class_op(GramothiPluginContext *ctx, RegistryOp op, const GramothiPrinc
                 .raw("class", ClassRegistry::status_json(r->status))
                 .finish());
   };
-  auto claims = claims_from(who);
+  auto claims = claims_from(ctx, who);
   if (!claims) {
     Error e{ErrorKind::kInvalid, "invalid_principal", "The principal is not valid."};
     // Still answer later, never from inside the call.
@@ -78,7 +79,7 @@ void host_class_status(GramothiPluginContext *ctx, const char *class_id,
 void host_class_pinned_profile(GramothiPluginContext *ctx, const GramothiPrincipal *who,
                                const char *class_id, GramothiResultCallback done, void *user_data) {
   if (!done) return;
-  auto claims = claims_from(who);
+  auto claims = claims_from(ctx, who);
   std::string user = claims ? claims->user_id : "";
   // An invalid principal has no stored choice; still answer on a later iteration.
   ctx->services->classes->pinned_profile(user, class_id ? class_id : "",
@@ -104,6 +105,36 @@ void host_class_attended(GramothiPluginContext *ctx, const char *class_id, const
     if (!r) return deliver(done, user_data, &r.error(), "");
     deliver(done, user_data, nullptr, *r ? "{\"attended\":true}" : "{\"attended\":false}");
   });
+}
+
+void host_class_access(GramothiPluginContext *ctx, const GramothiPrincipal *who,
+                       const char *class_id, GramothiResultCallback done, void *user_data) {
+  if (!done) return;
+  auto claims = caller_or_answer(ctx, who, done, user_data);
+  if (!claims) return;
+  ctx->services->classes->access(
+      *claims, class_id ? class_id : "", [done, user_data](Result<ClassAccess> r) {
+        if (!r) return deliver(done, user_data, &r.error(), "");
+        deliver(
+            done, user_data, nullptr,
+            JsonObjectWriter().boolean("attend", r->attend).boolean("teach", r->teach).finish());
+      });
+}
+
+void host_class_set_teachers(GramothiPluginContext *ctx, const GramothiPrincipal *who,
+                             const char *class_id, const char *const *teachers, size_t n,
+                             GramothiResultCallback done, void *user_data) {
+  if (!done) return;
+  auto claims = caller_or_answer(ctx, who, done, user_data);
+  if (!claims) return;
+  std::vector<std::string> list;
+  for (size_t i = 0; i < n && teachers; i++)
+    list.emplace_back(teachers[i] ? teachers[i] : "");
+  ctx->services->classes->set_teachers(
+      *claims, class_id ? class_id : "", list, [done, user_data](Result<ClassStatus> r) {
+        if (!r) return deliver(done, user_data, &r.error(), "");
+        deliver(done, user_data, nullptr, ClassRegistry::status_json(*r));
+      });
 }
 
 }  // namespace gramothi

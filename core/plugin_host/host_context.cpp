@@ -23,7 +23,7 @@ bool valid_principal_user(const GramothiPrincipal *who) {
   return who && memchr(who->user_id, '\0', sizeof who->user_id) && valid_user_id(who->user_id);
 }
 
-std::optional<TokenClaims> claims_from(const GramothiPrincipal *who) {
+std::optional<TokenClaims> claims_from(GramothiPluginContext *ctx, const GramothiPrincipal *who) {
   if (!valid_principal_user(who)) return std::nullopt;
   TokenClaims c;
   c.user_id = who->user_id;
@@ -41,6 +41,7 @@ std::optional<TokenClaims> claims_from(const GramothiPrincipal *who) {
       return std::nullopt;
   }
   c.expires_at = who->expires_at;
+  if (ctx->services->grants) ctx->services->grants->fill(&c, g_get_real_time() / G_USEC_PER_SEC);
   return c;
 }
 
@@ -59,9 +60,10 @@ void deliver_later(GramothiResultCallback done, void *user_data, Error error) {
   run_later([done, user_data, error] { deliver(done, user_data, &error, ""); });
 }
 
-std::optional<TokenClaims> caller_or_answer(const GramothiPrincipal *who,
+std::optional<TokenClaims> caller_or_answer(GramothiPluginContext *ctx,
+                                            const GramothiPrincipal *who,
                                             GramothiResultCallback done, void *user_data) {
-  auto claims = claims_from(who);
+  auto claims = claims_from(ctx, who);
   if (!claims)
     deliver_later(done, user_data,
                   Error{ErrorKind::kUnauthorized, "invalid_principal", "Not a valid caller."});

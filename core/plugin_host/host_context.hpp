@@ -62,8 +62,9 @@ void plugin_log(GramothiPluginContext *ctx, LogLevel level, const std::string &m
 
 // Whether `who` carries a NUL-terminated, valid user id.
 bool valid_principal_user(const GramothiPrincipal *who);
-// A principal a plugin hands back to us: it may have been built by the plugin, so check it.
-std::optional<TokenClaims> claims_from(const GramothiPrincipal *who);
+// A principal a plugin hands back to us: it may have been built by the plugin, so check it. Its
+// class grants are those of the token it came from (GrantBook).
+std::optional<TokenClaims> claims_from(GramothiPluginContext *ctx, const GramothiPrincipal *who);
 
 // Calls back into the plugin with either an error or a JSON object (borrowed for the call).
 void deliver(GramothiResultCallback done, void *user_data, const Error *error,
@@ -71,7 +72,8 @@ void deliver(GramothiResultCallback done, void *user_data, const Error *error,
 // Calls back with `error` on a later main-loop iteration: never from inside a host call.
 void deliver_later(GramothiResultCallback done, void *user_data, Error error);
 // The caller's claims, or nullopt after answering `done` (later) that the principal is bad.
-std::optional<TokenClaims> caller_or_answer(const GramothiPrincipal *who,
+std::optional<TokenClaims> caller_or_answer(GramothiPluginContext *ctx,
+                                            const GramothiPrincipal *who,
                                             GramothiResultCallback done, void *user_data);
 // Answers a JSON result or its error.
 ClassRegistry::JsonCallback answer(GramothiResultCallback done, void *user_data);

@@ -27,7 +27,7 @@ void host_slides_upload(GramothiPluginContext *ctx, const GramothiPrincipal *who
   if (!done) return;
   SlideService *slides = slides_or_answer(ctx, done, user_data);
   if (!slides) return;
-  auto claims = caller_or_answer(who, done, user_data);
+  auto claims = caller_or_answer(ctx, who, done, user_data);
   if (!claims) return;
   g_autoptr(GBytes) bytes = g_bytes_new(body, length);
   slides->upload(*claims, class_id ? class_id : "", bytes, content_type ? content_type : "",
@@ -48,7 +48,7 @@ void host_slides_sync(GramothiPluginContext *ctx, const GramothiPrincipal *who,
   if (!done) return;
   SlideService *slides = slides_or_answer(ctx, done, user_data);
   if (!slides) return;
-  auto claims = caller_or_answer(who, done, user_data);
+  auto claims = caller_or_answer(ctx, who, done, user_data);
   if (!claims) return;
   slides->sync(*claims, class_id ? class_id : "", action ? action : "", slide_id ? slide_id : "",
                order_no, answer(done, user_data));

@@ -32,6 +32,10 @@ int32_t host_auth_verify(GramothiPluginContext *ctx, const char *authorization,
 int32_t host_auth_token_has_class(GramothiPluginContext *ctx, const char *authorization,
                                   const char *class_id);
 char *host_ice_servers_json(GramothiPluginContext *ctx, const GramothiPrincipal *who);
+char *host_auth_ticket(GramothiPluginContext *ctx, const GramothiPrincipal *who, const char *scope,
+                       int64_t ttl_s);
+int32_t host_auth_verify_ticket(GramothiPluginContext *ctx, const char *ticket, const char *scope,
+                                GramothiPrincipal *out, GramothiError *error);
 
 // --- class lifecycle and attendance (host_classes.cpp) ---
 void host_class_start(GramothiPluginContext *ctx, const GramothiPrincipal *who,
@@ -51,6 +55,11 @@ void host_class_pinned_profile(GramothiPluginContext *ctx, const GramothiPrincip
                                const char *class_id, GramothiResultCallback done, void *user_data);
 void host_class_attended(GramothiPluginContext *ctx, const char *class_id, const char *user_id,
                          GramothiResultCallback done, void *user_data);
+void host_class_access(GramothiPluginContext *ctx, const GramothiPrincipal *who,
+                       const char *class_id, GramothiResultCallback done, void *user_data);
+void host_class_set_teachers(GramothiPluginContext *ctx, const GramothiPrincipal *who,
+                             const char *class_id, const char *const *teachers, size_t n,
+                             GramothiResultCallback done, void *user_data);
 
 // --- the event bus (host_events.cpp) ---
 int64_t host_event_subscribe(GramothiPluginContext *ctx, const char *prefix,

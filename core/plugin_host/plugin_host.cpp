@@ -120,6 +120,10 @@ const GramothiHost kHostTable = {
 
     // 1.5: enrolment
     .auth_token_has_class = host_auth_token_has_class,
+    .class_access = host_class_access,
+    .class_set_teachers = host_class_set_teachers,
+    .auth_ticket = host_auth_ticket,
+    .auth_verify_ticket = host_auth_verify_ticket,
 };
 
 Error refuse(const std::string &code, const std::string &message) {

@@ -7,7 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "auth/grant_book.hpp"
 #include "auth/jwt.hpp"
+#include "auth/link_ticket.hpp"
 #include "base/event_bus.hpp"
 #include "config/config.hpp"
 #include "config/profiles.hpp"
@@ -26,6 +28,8 @@ struct HostServices {
   const Config *config = nullptr;
   const ProfileSet *profiles = nullptr;
   const JwtCodec *jwt = nullptr;
+  GrantBook *grants = nullptr;  // the grants of verified tokens, by principal
+  const LinkTickets *tickets = nullptr;
   HttpRouter *router = nullptr;
   EventBus *bus = nullptr;
   ClassRegistry *classes = nullptr;

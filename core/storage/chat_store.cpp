@@ -21,11 +21,14 @@ const char *kChatColumns = "message_id, class_id, user_id, role, text, sent_at_m
 
 }  // namespace
 
-Result<ChatMessage> ChatStore::post(const std::string &class_id, const std::string &user_id,
-                                    Role role, const std::string &text, int64_t now_ms) {
+Result<ChatMessage> ChatStore::post(const std::string &class_id, const Actor &who,
+                                    const std::string &text, int64_t now_ms) {
+  const std::string &user_id = who.user_id;
+  const Role role = who.role;
   return in_transaction<ChatMessage>(db_, [&]() -> Result<ChatMessage> {
     auto cls = db_.query("SELECT 1 FROM classes WHERE class_id = $1", {class_id});
     if (cls.empty()) return not_found(class_id);
+    if (!may_attend(db_, class_id, who)) return not_in_class(class_id);
     ChatMessage m;
     m.message_id = new_id();
     m.class_id = class_id;
@@ -57,13 +60,14 @@ Result<std::vector<ChatMessage>> ChatStore::recent(const std::string &class_id, 
 }
 
 Result<ChatMessage> ChatStore::remove(const std::string &class_id, const std::string &message_id,
-                                      const std::string &user_id, Role role, int64_t now_ms) {
-  if (role == Role::kStudent)
+                                      const Actor &who, int64_t now_ms) {
+  const std::string &user_id = who.user_id;
+  if (who.role == Role::kStudent)
     return Error{ErrorKind::kForbidden, "forbidden_role", "Students may not remove messages."};
   return in_transaction<ChatMessage>(db_, [&]() -> Result<ChatMessage> {
     auto cls = lock_class(db_, class_id);
     if (!cls) return not_found(class_id);
-    if (!cls->managed_by(user_id, role)) return not_owner(class_id);
+    if (!may_teach(db_, class_id, who)) return not_owner(class_id);
     auto rows = db_.query(std::string("SELECT ") + kChatColumns +
                               " FROM chat_messages WHERE message_id = $1 AND class_id = $2 AND "
                               "removed_at_ms IS NULL",

@@ -18,36 +18,36 @@ std::optional<std::string> open_attendance(Database &db, const std::string &sess
 
 }  // namespace
 
-Result<ClassChange> ClassStore::start(const std::string &class_id, const std::string &user_id,
-                                      Role role, int64_t now_ms) {
-  if (role == Role::kStudent) return forbidden_role("start");
+Result<ClassChange> ClassStore::start(const std::string &class_id, const Actor &who,
+                                      int64_t now_ms) {
+  if (who.role == Role::kStudent) return forbidden_role("start");
   return in_transaction<ClassChange>(db_, [&]() -> Result<ClassChange> {
     auto row = lock_class(db_, class_id);
+    // Nobody claims a class by starting it first: an unknown class is created only for a
+    // caller whose token grants it (or an admin), and a known one needs a teacher of it.
+    if (!may_teach(db_, class_id, who)) return not_owner(class_id);
     bool changed = true;
     std::string session_id = new_id();
     if (!row) {
       db_.query(
           "INSERT INTO classes (class_id, owner_id, state, current_session_id, created_at_ms) "
           "VALUES ($1, $2, 'live', NULL, $3)",
-          {class_id, user_id, num(now_ms)});
-    } else {
-      if (role == Role::kTeacher && row->owner_id != user_id) return not_owner(class_id);
-      if (row->state == "live") {
-        auto rows = db_.query("SELECT teacher_id FROM sessions WHERE session_id = $1",
-                              {row->session_id.value_or("")});
-        if (!rows.empty() && rows[0][0] == user_id) {
-          changed = false;
-        } else {
-          return Error{ErrorKind::kConflict, "class_already_live",
-                       "Class '" + class_id + "' is already live with another teacher's session."};
-        }
+          {class_id, who.user_id, num(now_ms)});
+    } else if (row->state == "live") {
+      auto rows = db_.query("SELECT teacher_id FROM sessions WHERE session_id = $1",
+                            {row->session_id.value_or("")});
+      if (!rows.empty() && rows[0][0] == who.user_id) {
+        changed = false;
+      } else {
+        return Error{ErrorKind::kConflict, "class_already_live",
+                     "Class '" + class_id + "' is already live with another teacher's session."};
       }
     }
     if (changed) {
       db_.query(
           "INSERT INTO sessions (session_id, class_id, teacher_id, started_at_ms) "
           "VALUES ($1, $2, $3, $4)",
-          {session_id, class_id, user_id, num(now_ms)});
+          {session_id, class_id, who.user_id, num(now_ms)});
       db_.query("UPDATE classes SET state = 'live', current_session_id = $2 WHERE class_id = $1",
                 {class_id, session_id});
     }
@@ -55,18 +55,18 @@ Result<ClassChange> ClassStore::start(const std::string &class_id, const std::st
   });
 }
 
-Result<ClassChange> ClassStore::stop(const std::string &class_id, const std::string &user_id,
-                                     Role role, int64_t now_ms) {
-  if (role == Role::kStudent) return forbidden_role("stop");
+Result<ClassChange> ClassStore::stop(const std::string &class_id, const Actor &who,
+                                     int64_t now_ms) {
+  if (who.role == Role::kStudent) return forbidden_role("stop");
   return in_transaction<ClassChange>(db_, [&]() -> Result<ClassChange> {
     auto row = lock_class(db_, class_id);
     if (!row) return not_found(class_id);
-    if (role == Role::kTeacher && row->owner_id != user_id) {
+    if (!may_teach(db_, class_id, who)) {
       bool session_teacher = false;
       if (row->session_id) {
         auto rows =
             db_.query("SELECT teacher_id FROM sessions WHERE session_id = $1", {*row->session_id});
-        session_teacher = !rows.empty() && rows[0][0] == user_id;
+        session_teacher = !rows.empty() && rows[0][0] == who.user_id;
       }
       if (!session_teacher) return not_owner(class_id);
     }
@@ -80,18 +80,19 @@ Result<ClassChange> ClassStore::stop(const std::string &class_id, const std::str
   });
 }
 
-Result<ClassChange> ClassStore::join(const std::string &class_id, const std::string &user_id,
-                                     Role role, int64_t now_ms) {
+Result<ClassChange> ClassStore::join(const std::string &class_id, const Actor &who,
+                                     int64_t now_ms) {
   return in_transaction<ClassChange>(db_, [&]() -> Result<ClassChange> {
     auto row = lock_class(db_, class_id);
     if (!row) return not_found(class_id);
+    if (!may_attend(db_, class_id, who)) return not_in_class(class_id);
     if (row->state != "live" || !row->session_id) return not_live(class_id);
-    bool changed = !open_attendance(db_, *row->session_id, user_id);
+    bool changed = !open_attendance(db_, *row->session_id, who.user_id);
     if (changed)
       db_.query(
           "INSERT INTO attendance (attendance_id, session_id, user_id, role, joined_at_ms) "
           "VALUES ($1, $2, $3, $4, $5)",
-          {new_id(), *row->session_id, user_id, std::string(role_name(role)), num(now_ms)});
+          {new_id(), *row->session_id, who.user_id, std::string(role_name(who.role)), num(now_ms)});
     return ClassChange{*read_status(db_, class_id), changed};
   });
 }
@@ -110,11 +111,13 @@ Result<ClassChange> ClassStore::leave(const std::string &class_id, const std::st
   });
 }
 
-Result<ClassChange> ClassStore::pin_profile(const std::string &class_id, const std::string &user_id,
+Result<ClassChange> ClassStore::pin_profile(const std::string &class_id, const Actor &who,
                                             const std::string &profile, int64_t now_ms) {
+  const std::string &user_id = who.user_id;
   return in_transaction<ClassChange>(db_, [&]() -> Result<ClassChange> {
     auto row = lock_class(db_, class_id);
     if (!row) return not_found(class_id);
+    if (!may_attend(db_, class_id, who)) return not_in_class(class_id);
     auto before =
         db_.query("SELECT profile FROM profile_choices WHERE class_id = $1 AND user_id = $2",
                   {class_id, user_id});
@@ -127,6 +130,38 @@ Result<ClassChange> ClassStore::pin_profile(const std::string &class_id, const s
         {class_id, user_id, profile, num(now_ms)});
     return ClassChange{*read_status(db_, class_id), changed};
   });
+}
+
+Result<ClassStatus> ClassStore::set_teachers(const std::string &class_id, const Actor &who,
+                                             const std::vector<std::string> &teachers,
+                                             int64_t now_ms) {
+  if (who.role != Role::kAdmin)
+    return Error{ErrorKind::kForbidden, "forbidden_role", "Only admins assign teachers."};
+  return in_transaction<ClassStatus>(db_, [&]() -> Result<ClassStatus> {
+    if (!lock_class(db_, class_id))
+      db_.query(
+          "INSERT INTO classes (class_id, owner_id, state, created_at_ms) VALUES ($1, $2, "
+          "'ended', $3)",
+          {class_id, who.user_id, num(now_ms)});
+    db_.query("DELETE FROM class_teachers WHERE class_id = $1", {class_id});
+    for (const auto &t : teachers)
+      db_.query(
+          "INSERT INTO class_teachers (class_id, user_id, assigned_at_ms) VALUES ($1, $2, $3) "
+          "ON CONFLICT (class_id, user_id) DO NOTHING",
+          {class_id, t, num(now_ms)});
+    return *read_status(db_, class_id);
+  });
+}
+
+Result<ClassAccess> ClassStore::access(const std::string &class_id, const Actor &who) {
+  try {
+    ClassAccess a;
+    a.teach = may_teach(db_, class_id, who);
+    a.attend = a.teach || may_attend(db_, class_id, who);
+    return a;
+  } catch (const StorageError &e) {
+    return from_storage(e);
+  }
 }
 
 Result<ClassStatus> ClassStore::status(const std::string &class_id) {

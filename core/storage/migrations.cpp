@@ -13,7 +13,7 @@ namespace gramothi {
 namespace {
 
 // Append-only: a released migration is never edited; a change is a new entry.
-const std::array<const char *, 3> kMigrations = {
+const std::array<const char *, 4> kMigrations = {
     // 1: classes, their sessions, attendance, and each user's pinned profile.
     R"sql(
 CREATE TABLE classes (
@@ -92,6 +92,18 @@ CREATE TABLE chat_messages (
 );
 CREATE INDEX chat_by_class ON chat_messages (class_id, sent_at_ms);
 )sql",
+    // 4: teachers are assigned (by an admin or the school's token), not the first comer. The
+    // teacher who created each existing class stays assigned to it.
+    R"sql(
+CREATE TABLE class_teachers (
+  class_id TEXT NOT NULL REFERENCES classes (class_id),
+  user_id TEXT NOT NULL,
+  assigned_at_ms BIGINT NOT NULL,
+  PRIMARY KEY (class_id, user_id)
+);
+INSERT INTO class_teachers (class_id, user_id, assigned_at_ms)
+  SELECT class_id, owner_id, created_at_ms FROM classes;
+)sql",
 };
 
 bool has_migrations_table(Database &db) {
@@ -116,8 +128,9 @@ int current_schema_version(Database &db) {
   return static_cast<int>(to_i64(rows.at(0).at(0)));
 }
 
-int migrate(Database &db) {
+int migrate(Database &db, int target) {
   bool pg = db.backend() == "postgresql";
+  if (target < 0 || target > latest_schema_version()) target = latest_schema_version();
   for (;;) {
     db.begin();
     try {
@@ -133,7 +146,7 @@ int migrate(Database &db) {
                                                      ", newer than this build's " +
                                                      std::to_string(latest_schema_version()) +
                                                      "; upgrade gramothi instead of migrating");
-      if (version == latest_schema_version()) {
+      if (version >= target) {
         db.commit();
         return version;
       }

@@ -58,22 +58,20 @@ Error deck_not_found(const std::string &deck_id) {
 
 }  // namespace
 
-Result<DeckInfo> SlideStore::create_deck(const std::string &class_id, const std::string &user_id,
-                                         Role role, const std::string &deck_id,
-                                         const std::string &file_name, int64_t source_bytes,
-                                         int64_t now_ms) {
-  if (role == Role::kStudent)
+Result<DeckInfo> SlideStore::create_deck(const std::string &class_id, const Actor &who,
+                                         const std::string &deck_id, const std::string &file_name,
+                                         int64_t source_bytes, int64_t now_ms) {
+  const std::string &user_id = who.user_id;
+  if (who.role == Role::kStudent)
     return Error{ErrorKind::kForbidden, "forbidden_role", "Students may not upload slides."};
   return in_transaction<DeckInfo>(db_, [&]() -> Result<DeckInfo> {
     auto cls = lock_class(db_, class_id);
-    if (!cls) {
+    if (!may_teach(db_, class_id, who)) return not_owner(class_id);
+    if (!cls)
       db_.query(
           "INSERT INTO classes (class_id, owner_id, state, created_at_ms) VALUES ($1, $2, "
           "'ended', $3)",
           {class_id, user_id, num(now_ms)});
-    } else if (!cls->managed_by(user_id, role)) {
-      return not_owner(class_id);
-    }
     db_.query(
         "INSERT INTO decks (deck_id, class_id, uploaded_by, file_name, source_bytes, status, "
         "created_at_ms) VALUES ($1, $2, $3, $4, $5, 'rendering', $6)",
@@ -158,16 +156,16 @@ Result<DeckSlides> SlideStore::active_slides(const std::string &class_id) {
   }
 }
 
-Result<SlideMove> SlideStore::move(const std::string &class_id, const std::string &user_id,
-                                   Role role, const std::string &action,
+Result<SlideMove> SlideStore::move(const std::string &class_id, const Actor &who,
+                                   const std::string &action,
                                    const std::optional<std::string> &slide_id,
                                    std::optional<int64_t> order_no) {
-  if (role == Role::kStudent)
+  if (who.role == Role::kStudent)
     return Error{ErrorKind::kForbidden, "forbidden_role", "Students may not move slides."};
   return in_transaction<SlideMove>(db_, [&]() -> Result<SlideMove> {
     auto cls = lock_class(db_, class_id);
     if (!cls) return not_found(class_id);
-    if (!cls->managed_by(user_id, role)) return not_owner(class_id);
+    if (!may_teach(db_, class_id, who)) return not_owner(class_id);
     auto row = db_.query("SELECT active_deck_id, current_slide_id FROM classes WHERE class_id = $1",
                          {class_id});
     std::vector<SlideInfo> ready;

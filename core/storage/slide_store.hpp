@@ -9,6 +9,7 @@
 
 #include "base/error.hpp"
 #include "base/role.hpp"
+#include "storage/class_store.hpp"
 #include "storage/database.hpp"
 
 namespace gramothi {
@@ -58,14 +59,14 @@ struct SlideMove {
 //   record_pages / add_slide / finish_deck: the renderer's progress; add_slide makes a ready
 //          page 1 of the active deck the current slide when there is none. Returns true then.
 //   move: action "next", "previous" or "goto" (slide_id, or order_no >= 1) among the active
-//          deck's ready slides. Students -> kForbidden "forbidden_role"; not owner ->
-//          "not_class_owner"; no deck or no ready slide -> kConflict "no_slides"; an unknown
-//          target -> kNotFound "slide_not_found". The first/last slide: changed=false.
+//          deck's ready slides. Students -> kForbidden "forbidden_role"; not a teacher
+//          of the class -> "not_class_owner"; no deck or no ready slide -> kConflict "no_slides";
+//          an unknown target -> kNotFound "slide_not_found". The first/last slide: changed=false.
 class SlideStore {
  public:
   explicit SlideStore(Database &db) : db_(db) {}
 
-  Result<DeckInfo> create_deck(const std::string &class_id, const std::string &user_id, Role role,
+  Result<DeckInfo> create_deck(const std::string &class_id, const Actor &who,
                                const std::string &deck_id, const std::string &file_name,
                                int64_t source_bytes, int64_t now_ms);
   Result<DeckInfo> record_page_count(const std::string &deck_id, int64_t pages);
@@ -75,8 +76,8 @@ class SlideStore {
                                const std::optional<std::string> &error_message);
   Result<DeckInfo> deck(const std::string &deck_id);
   Result<DeckSlides> active_slides(const std::string &class_id);
-  Result<SlideMove> move(const std::string &class_id, const std::string &user_id, Role role,
-                         const std::string &action, const std::optional<std::string> &slide_id,
+  Result<SlideMove> move(const std::string &class_id, const Actor &who, const std::string &action,
+                         const std::optional<std::string> &slide_id,
                          std::optional<int64_t> order_no);
   // Decks left "rendering" by a server that stopped: marked failed at start.
   Result<int64_t> fail_unfinished(int64_t now_ms);

@@ -21,7 +21,25 @@ Error not_live(const std::string &class_id) {
 }
 Error not_owner(const std::string &class_id) {
   return Error{ErrorKind::kForbidden, "not_class_owner",
-               "Only the teacher who owns class '" + class_id + "' (or an admin) may do that."};
+               "Only a teacher of class '" + class_id +
+                   "' (granted by the school's token or assigned by an admin) may do that."};
+}
+Error not_in_class(const std::string &class_id) {
+  return Error{ErrorKind::kForbidden, "not_in_class",
+               "You are not a member of class '" + class_id + "'."};
+}
+
+bool may_teach(Database &db, const std::string &class_id, const Actor &who) {
+  if (who.role == Role::kAdmin) return true;
+  if (who.role != Role::kTeacher) return false;
+  if (who.token_teaches) return true;
+  return !db.query("SELECT 1 FROM class_teachers WHERE class_id = $1 AND user_id = $2",
+                   {class_id, who.user_id})
+              .empty();
+}
+
+bool may_attend(Database &db, const std::string &class_id, const Actor &who) {
+  return who.role == Role::kAdmin || who.token_attends || may_teach(db, class_id, who);
 }
 Error forbidden_role(const char *what) {
   return Error{ErrorKind::kForbidden, "forbidden_role",
@@ -69,6 +87,9 @@ std::optional<ClassStatus> read_status(Database &db, const std::string &class_id
   s.session_teacher = r[5];
   s.started_at_ms = to_i64(r[6]);
   if (r[7]) s.ended_at_ms = to_i64(r[7]);
+  for (const auto &t : db.query(
+           "SELECT user_id FROM class_teachers WHERE class_id = $1 ORDER BY user_id", {class_id}))
+    s.teachers.push_back(t[0].value_or(""));
   if (s.state == "live" && s.session_id) {
     auto count = db.query(
         "SELECT count(DISTINCT user_id) FROM attendance WHERE session_id = $1 AND left_at_ms IS "

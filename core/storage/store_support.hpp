@@ -26,16 +26,18 @@ Error forbidden_role(const char *what);
 // A StorageError as the Error the stores report (storage_unavailable, _conflict, _error).
 Error from_storage(const StorageError &e);
 
+Error not_in_class(const std::string &class_id);
+
 // The class row, locked for the transaction where the backend can.
 struct ClassRow {
   std::string owner_id;
   std::string state;
   std::optional<std::string> session_id;
-  // Admins manage every class; a teacher manages the classes they own.
-  bool managed_by(const std::string &user_id, Role role) const {
-    return role == Role::kAdmin || owner_id == user_id;
-  }
 };
+
+// The rights of class_store.hpp's Actor, read in the caller's transaction.
+bool may_teach(Database &db, const std::string &class_id, const Actor &who);
+bool may_attend(Database &db, const std::string &class_id, const Actor &who);
 
 std::optional<ClassRow> lock_class(Database &db, const std::string &class_id);
 std::optional<ClassStatus> read_status(Database &db, const std::string &class_id);

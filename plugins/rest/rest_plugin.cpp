@@ -1,17 +1,20 @@
 /* rest — the original module's REST API, over the host's class registry.
  *
- * Routes (JSON in and out; every error is {"error":{"code","message"}}):
- *   POST /api/v1/streaming/start              {class_id}           teacher/admin; caller owns it
- *   POST /api/v1/streaming/stop               {class_id}           owner/admin
- *   POST /api/v1/streaming/join               {class_id}           any authenticated user
+ * Routes (JSON in and out; every error is {"error":{"code","message"}}). "Attending" and
+ * "teaching" a class are the rights of api/rest.md's grant model (the token's "classes" and
+ * "teaches" grants, open attendance, teachers assigned by an admin):
+ *   POST /api/v1/streaming/start              {class_id}           a teacher of the class/admin
+ *   POST /api/v1/streaming/stop               {class_id}           a teacher of the class/admin
+ *   POST /api/v1/streaming/join               {class_id}           attending the class
  *   POST /api/v1/streaming/leave              {class_id}           any authenticated user
- *   POST /api/v1/streaming/bandwidth-profile  {class_id, profile}  any authenticated user
- *   GET  /api/v1/streaming/status/{class_id}                       any authenticated user
+ *   POST /api/v1/streaming/bandwidth-profile  {class_id, profile}  attending the class
+ *   GET  /api/v1/streaming/status/{class_id}                       attending the class
  *   GET  /api/v1/streaming/ice-servers                             any authenticated user
- *   POST /api/v1/streaming/slides/{class_id}   PDF or multipart    the class's teacher/admin
- *   GET  /api/v1/streaming/slides/{class_id}                       any authenticated user
+ *   POST /api/v1/streaming/slides/{class_id}   PDF or multipart    a teacher of the class/admin
+ *   GET  /api/v1/streaming/slides/{class_id}                       attending the class
  *   GET  /api/v1/streaming/slides/images/{file}                    public (content-addressed)
- *   POST /api/v1/streaming/sync-slide  {class_id, action, slide_id?, order_no?}  teacher/admin
+ *   POST /api/v1/streaming/sync-slide  {class_id, action, slide_id?, order_no?}  a teacher
+ *   PUT  /api/v1/classes/{class_id}           {teachers: [ids]}    admins: create, name teachers
  *   GET  /health                                                   public
  *   GET  /config                                                   public, no secrets
  * Requests carry "Authorization: Bearer <jwt>".
@@ -30,7 +33,9 @@
 #include <json-glib/json-glib.h>
 
 #include <cstring>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "../common/http_json.hpp"
 #include "gramothi/plugin.h"
@@ -43,6 +48,7 @@ const GramothiHost *host = nullptr;
 GramothiPluginContext *ctx = nullptr;
 
 constexpr const char *kBase = "/api/v1/streaming";
+constexpr size_t kMaxTeachers = 64;
 
 struct Failure {
   unsigned status;
@@ -164,6 +170,33 @@ class Body {
     return true;
   }
 
+  // A required array of at most `max` non-empty strings; otherwise answers and returns false.
+  bool string_list(GramothiHttpExchange *ex, const char *name, size_t max,
+                   std::vector<std::string> *out) {
+    std::string why = std::string("Field '") + name + "' must be an array of at most " +
+                      std::to_string(max) + " non-empty strings.";
+    if (!json_object_has_member(object_, name)) {
+      respond_failure(ex, {400, "missing_field", std::string("Field '") + name + "' is required."});
+      return false;
+    }
+    JsonNode *n = json_object_get_member(object_, name);
+    if (!JSON_NODE_HOLDS_ARRAY(n) || json_array_get_length(json_node_get_array(n)) > max) {
+      respond_failure(ex, {400, "invalid_field", why});
+      return false;
+    }
+    JsonArray *a = json_node_get_array(n);
+    for (guint i = 0; i < json_array_get_length(a); i++) {
+      JsonNode *e = json_array_get_element(a, i);
+      if (!JSON_NODE_HOLDS_VALUE(e) || json_node_get_value_type(e) != G_TYPE_STRING ||
+          !*json_node_get_string(e)) {
+        respond_failure(ex, {400, "invalid_field", why});
+        return false;
+      }
+      out->emplace_back(json_node_get_string(e));
+    }
+    return true;
+  }
+
   ~Body() {
     if (parser_) g_object_unref(parser_);
   }
@@ -216,10 +249,55 @@ void handle_bandwidth_profile(GramothiHttpExchange *ex, void *) {
   host->class_pin_profile(ctx, &who, class_id, profile, on_result, ex);
 }
 
+// A read about one class (its status, its slides) for someone who may attend it.
+using ClassRead = void (*)(GramothiPluginContext *, const char *, GramothiResultCallback, void *);
+
+struct AttendCheck {
+  GramothiHttpExchange *ex;
+  std::string class_id;
+  ClassRead read;
+};
+
+// Runs `read` for the class in the path once the host says the caller may attend it; answers
+// 403 not_in_class otherwise.
+void read_if_attending(GramothiHttpExchange *ex, const GramothiPrincipal &who, ClassRead read) {
+  const char *class_id = host->http_param(ex, "class_id");
+  auto *check = new AttendCheck{ex, class_id ? class_id : "", read};
+  host->class_access(
+      ctx, &who, check->class_id.c_str(),
+      [](const GramothiError *error, const char *json, void *user_data) {
+        std::unique_ptr<AttendCheck> c(static_cast<AttendCheck *>(user_data));
+        if (error) return respond_host_error(c->ex, *error);
+        if (!strstr(json, "\"attend\":true"))
+          return respond_failure(
+              c->ex, {403, "not_in_class", "You are not a member of class '" + c->class_id + "'."});
+        c->read(ctx, c->class_id.c_str(), on_result, c->ex);
+      },
+      check);
+}
+
 void handle_status(GramothiHttpExchange *ex, void *) {
   GramothiPrincipal who{};
   if (!authenticate(ex, &who)) return;
-  host->class_status(ctx, host->http_param(ex, "class_id"), on_result, ex);
+  read_if_attending(ex, who, host->class_status);
+}
+
+// PUT /api/v1/classes/{class_id} {"teachers": [user ids]}: admins create a class and name its
+// teachers (replacing the list).
+void handle_set_teachers(GramothiHttpExchange *ex, void *) {
+  GramothiPrincipal who{};
+  if (!authenticate(ex, &who)) return;
+  if (who.role != GRAMOTHI_ROLE_ADMIN)
+    return respond_failure(ex, {403, "forbidden_role", "Only admins assign teachers."});
+  Body body;
+  if (!body.parse(ex)) return;
+  std::vector<std::string> teachers;
+  if (!body.string_list(ex, "teachers", kMaxTeachers, &teachers)) return;
+  std::vector<const char *> list;
+  for (const auto &t : teachers)
+    list.push_back(t.c_str());
+  host->class_set_teachers(ctx, &who, host->http_param(ex, "class_id"), list.data(), list.size(),
+                           on_result, ex);
 }
 
 void respond_owned_json(GramothiHttpExchange *ex, char *json) {
@@ -273,7 +351,7 @@ void handle_slides_upload(GramothiHttpExchange *ex, void *) {
 void handle_slides_list(GramothiHttpExchange *ex, void *) {
   GramothiPrincipal who{};
   if (!authenticate(ex, &who) || !has_slides(ex)) return;
-  host->slides_list(ctx, host->http_param(ex, "class_id"), on_result, ex);
+  read_if_attending(ex, who, host->slides_list);
 }
 
 void handle_sync_slide(GramothiHttpExchange *ex, void *) {
@@ -322,8 +400,8 @@ void handle_slide_image(GramothiHttpExchange *ex, void *) {
 
 int32_t rest_init(const GramothiHost *h, GramothiPluginContext *c, void **state, char *error,
                   size_t error_size) {
-  if (h->abi_major != GRAMOTHI_PLUGIN_ABI_MAJOR || !GRAMOTHI_HOST_HAS(h, event_publish)) {
-    g_strlcpy(error, "the host lacks functions of plugin ABI 1.0", error_size);
+  if (h->abi_major != GRAMOTHI_PLUGIN_ABI_MAJOR || !GRAMOTHI_HOST_HAS(h, class_set_teachers)) {
+    g_strlcpy(error, "the host lacks functions of plugin ABI 1.6", error_size);
     return GRAMOTHI_E_INTERNAL;
   }
   host = h;
@@ -369,6 +447,7 @@ int32_t rest_init(const GramothiHost *h, GramothiPluginContext *c, void **state,
       {"GET", std::string(kBase) + "/slides/{class_id}", 0, handle_slides_list},
       {"GET", std::string(kBase) + "/slides/images/{file}", 0, handle_slide_image},
       {"POST", std::string(kBase) + "/sync-slide", max_body, handle_sync_slide},
+      {"PUT", "/api/v1/classes/{class_id}", max_body, handle_set_teachers},
       {"GET", "/health", 0, handle_health},
       {"GET", "/config", 0, handle_config},
   };

@@ -175,3 +175,56 @@ TEST(Jwt, TheClassesClaimListsTheUsersClassesAndIsChecked) {
     EXPECT_EQ(b.error().code, "token_invalid") << bad;
   }
 }
+
+// Issue 12, finding 7: an exp tens of millions of years ahead was accepted.
+TEST(Jwt, ATokenLivingLongerThanTheMaximumIsRefused) {
+  JwtCodec jwt(kSecret, "", "", 30, 24 * 3600);
+  EXPECT_TRUE(jwt.verify(jwt.sign(claims("s1", Role::kStudent, 24 * 3600)), kNow).ok());
+  auto far = jwt.verify(jwt.sign(claims("s1", Role::kStudent, 1000000000000LL)), kNow);
+  ASSERT_FALSE(far.ok());
+  EXPECT_EQ(far.error().code, "token_lifetime_too_long");
+  // Issued long ago with a long life: still too long, even though little of it is left.
+  TokenClaims old = claims("s1", Role::kStudent, 10);
+  old.issued_at = kNow - 3 * 24 * 3600;
+  EXPECT_EQ(jwt.verify(jwt.sign(old), kNow).error().code, "token_lifetime_too_long");
+  // Without iat, exp counts from now.
+  std::string no_iat =
+      forge(R"({"alg":"HS256","typ":"JWT"})",
+            R"({"sub":"s1","role":"student","exp":)" + std::to_string(kNow + 2 * 24 * 3600) + "}");
+  EXPECT_EQ(jwt.verify(no_iat, kNow).error().code, "token_lifetime_too_long");
+}
+
+// Issue 12, finding 7: a signature whose last base64url character was changed (to one that
+// differs only in unused bits) was accepted.
+TEST(Jwt, OnlyCanonicalBase64urlIsAccepted) {
+  JwtCodec jwt(kSecret);
+  std::string t = jwt.sign(claims("s1", Role::kStudent));
+  ASSERT_TRUE(jwt.verify(t, kNow).ok());
+  // A 32-byte HMAC is 43 characters: the last carries 4 bits of data and 2 unused bits.
+  std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  size_t last = alphabet.find(t.back());
+  int accepted = 0;
+  for (size_t low = 0; low < 4; low++) {
+    std::string changed = t;
+    changed.back() = alphabet[(last & ~size_t{3}) | low];
+    if (jwt.verify(changed, kNow).ok()) accepted++;
+  }
+  EXPECT_EQ(accepted, 1) << "only the token as signed verifies";
+  EXPECT_FALSE(jwt.verify(t + "=", kNow).ok()) << "padding is not base64url";
+  EXPECT_FALSE(base64url_decode("QR").has_value()) << "'R' carries unused bits";
+  EXPECT_EQ(base64url_decode("QQ"), std::optional<std::string>("A"));
+}
+
+TEST(Jwt, ClassGrantsRoundTrip) {
+  JwtCodec jwt(kSecret);
+  TokenClaims c = claims("t1", Role::kTeacher);
+  c.classes = {"art"};
+  c.teaches = {"math-101", "physics"};
+  auto r = jwt.verify(jwt.sign(c), kNow);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->classes, std::vector<std::string>{"art"});
+  EXPECT_EQ(r->teaches, (std::vector<std::string>{"math-101", "physics"}));
+  std::string bad = forge(R"({"alg":"HS256","typ":"JWT"})",
+                          R"({"sub":"t1","role":"teacher","exp":1790000600,"teaches":"math"})");
+  EXPECT_EQ(jwt.verify(bad, kNow).error().code, "token_invalid");
+}

@@ -65,10 +65,12 @@ class ClassRegistryTest : public ::testing::Test {
     return out;
   }
 
+  // A user whose token grants class "math" (teachers teach it, students attend it).
   static TokenClaims who(const std::string &user, Role role) {
     TokenClaims c;
     c.user_id = user;
     c.role = role;
+    (role == Role::kStudent ? c.classes : c.teaches) = {"math"};
     return c;
   }
 
@@ -105,6 +107,32 @@ TEST_F(ClassRegistryTest, AStudentMayNotStartAClass) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, "forbidden_role");
   EXPECT_EQ(r.error().kind, ErrorKind::kForbidden);
+}
+
+// Grants name classes: a grant for "math" opens "math" only; open attendance opens every class
+// to attend, never to teach.
+TEST_F(ClassRegistryTest, GrantsOpenOnlyTheClassesTheyNameAndOpenAttendanceNeverTeaches) {
+  change([&](auto done) { registry_->start(who("t1", Role::kTeacher), "math", done); });
+  auto other = change([&](auto done) { registry_->start(who("t1", Role::kTeacher), "art", done); });
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.error().code, "not_class_owner");
+  auto access = [&](ClassRegistry &r, const TokenClaims &c, const std::string &class_id) {
+    std::optional<Result<ClassAccess>> out;
+    r.access(c, class_id, [&](Result<ClassAccess> a) { out.emplace(std::move(a)); });
+    EXPECT_TRUE(spin_until([&] { return out.has_value(); }));
+    EXPECT_TRUE(out->ok());
+    return **out;
+  };
+  EXPECT_TRUE(access(*registry_, who("s1", Role::kStudent), "math").attend);
+  EXPECT_FALSE(access(*registry_, who("s1", Role::kStudent), "art").attend);
+  EXPECT_TRUE(access(*registry_, who("t1", Role::kTeacher), "math").teach);
+  EXPECT_FALSE(access(*registry_, who("t1", Role::kTeacher), "art").attend);
+
+  ClassRegistry open(*worker_, bus_, profiles_, /*open_attendance=*/true);
+  ClassAccess s1 = access(open, who("s1", Role::kStudent), "art");
+  EXPECT_TRUE(s1.attend);
+  EXPECT_FALSE(s1.teach);
+  EXPECT_FALSE(access(open, who("t1", Role::kTeacher), "art").teach);
 }
 
 TEST_F(ClassRegistryTest, ARepeatedJoinChangesNothingAndIsPublishedOnce) {

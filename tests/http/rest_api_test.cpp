@@ -108,19 +108,25 @@ class RestApiTest : public ::testing::Test {
     }
   }
 
-  static std::string token(const std::string &user, Role role, int64_t ttl = 3600) {
+  // A token for `user` as the school's backend issues it: granted every class the tests made so
+  // far (taught by teachers, attended by students) unless `granted` is false.
+  static std::string token(const std::string &user, Role role, int64_t ttl = 3600,
+                           bool granted = true) {
     JwtCodec jwt(kJwtSecret);
     TokenClaims c;
     c.user_id = user;
     c.role = role;
     c.issued_at = g_get_real_time() / G_USEC_PER_SEC;
     c.expires_at = c.issued_at + ttl;
+    if (granted) (role == Role::kStudent ? c.classes : c.teaches) = classes_made_;
     return jwt.sign(c);
   }
   // A class id no other test uses.
   static std::string fresh_class(const char *prefix) {
     static int n = 0;
-    return std::string(prefix) + "-" + std::to_string(++n);
+    std::string id = std::string(prefix) + "-" + std::to_string(++n);
+    classes_made_.push_back(id);
+    return id;
   }
   static std::string body(const std::string &class_id) {
     return "{\"class_id\":\"" + class_id + "\"}";
@@ -147,14 +153,16 @@ class RestApiTest : public ::testing::Test {
     }
   }
 
-  const std::string teacher_ = token("teacher-1", Role::kTeacher);
-  const std::string teacher2_ = token("teacher-2", Role::kTeacher);
-  const std::string student_ = token("student-1", Role::kStudent);
-  const std::string student2_ = token("student-2", Role::kStudent);
+  // Teacher 1 and the students hold grants for the classes made so far; teacher 2 holds none.
+  static std::string teacher() { return token("teacher-1", Role::kTeacher); }
+  static std::string student() { return token("student-1", Role::kStudent); }
+  static std::string student2() { return token("student-2", Role::kStudent); }
+  const std::string teacher2_ = token("teacher-2", Role::kTeacher, 3600, false);
   const std::string admin_ = token("admin-1", Role::kAdmin);
   std::unique_ptr<HttpClient> client_;
 
   static inline std::string backend_, dir_, config_path_;
+  static inline std::vector<std::string> classes_made_;
   static inline ServerProcess *server_ = nullptr;
   static inline PgDatabase *pg_ = nullptr;
 };
@@ -186,13 +194,13 @@ TEST_F(RestApiTest, ConfigIsPublicAndHoldsNoSecrets) {
 
 TEST_F(RestApiTest, TeacherStartsAClassAndOwnsIt) {
   std::string id = fresh_class("start");
-  auto r = post("start", teacher_, body(id));
+  auto r = post("start", teacher(), body(id));
   ASSERT_EQ(r.status, 200u) << r.body;
   EXPECT_EQ(r.str("changed"), "true");
   EXPECT_EQ(r.str("class.state"), "live");
   EXPECT_EQ(r.str("class.owner_id"), "teacher-1");
 
-  auto s = status_of(id, student_);
+  auto s = status_of(id, student());
   ASSERT_EQ(s.status, 200u) << s.body;
   EXPECT_EQ(s.str("class_id"), id);
   EXPECT_EQ(s.str("state"), "live");
@@ -204,15 +212,15 @@ TEST_F(RestApiTest, TeacherStartsAClassAndOwnsIt) {
                                    started.c_str(), G_REGEX_DEFAULT, G_REGEX_MATCH_DEFAULT))
       << started;
 
-  auto again = post("start", teacher_, body(id));
+  auto again = post("start", teacher(), body(id));
   ASSERT_EQ(again.status, 200u) << again.body;
   EXPECT_EQ(again.str("changed"), "false") << "a repeated start by the owner is idempotent";
 }
 
 TEST_F(RestApiTest, StartRefusesStudentsOtherTeachersAndASecondLiveSession) {
   std::string id = fresh_class("owned");
-  expect_error(post("start", student_, body(id)), 403, "forbidden_role");
-  ASSERT_EQ(post("start", teacher_, body(id)).status, 200u);
+  expect_error(post("start", student(), body(id)), 403, "forbidden_role");
+  ASSERT_EQ(post("start", teacher(), body(id)).status, 200u);
   expect_error(post("start", teacher2_, body(id)), 403, "not_class_owner", id);
   expect_error(post("start", admin_, body(id)), 409, "class_already_live", id);
 }
@@ -229,24 +237,24 @@ TEST_F(RestApiTest, MissingBadAndExpiredTokensAre401) {
   expect_error(status_of(id, ""), 401, "token_missing");
   expect_error(client_->get("/api/v1/streaming/ice-servers"), 401, "token_missing");
   // Nothing was created by the refused requests.
-  expect_error(status_of(id, student_), 404, "class_not_found");
+  expect_error(status_of(id, student()), 404, "class_not_found");
 }
 
 TEST_F(RestApiTest, MalformedBodiesAre400NamingTheField) {
-  expect_error(post("start", teacher_, "{not json"), 400, "invalid_json");
-  expect_error(post("start", teacher_, "[1,2,3]"), 400, "invalid_json");
-  expect_error(post("start", teacher_, ""), 400, "invalid_json");
-  expect_error(post("start", teacher_, "{}"), 400, "missing_field", "class_id");
-  expect_error(post("start", teacher_, "{\"class_id\":42}"), 400, "invalid_field", "class_id");
-  expect_error(post("start", teacher_, "{\"class_id\":\"\"}"), 400, "invalid_field", "class_id");
-  expect_error(post("start", teacher_, "{\"class_id\":\"../../etc/passwd\"}"), 400, "invalid_field",
-               "class_id");
-  expect_error(post("start", teacher_, "{\"class_id\":\"" + std::string(65, 'a') + "\"}"), 400,
+  expect_error(post("start", teacher(), "{not json"), 400, "invalid_json");
+  expect_error(post("start", teacher(), "[1,2,3]"), 400, "invalid_json");
+  expect_error(post("start", teacher(), ""), 400, "invalid_json");
+  expect_error(post("start", teacher(), "{}"), 400, "missing_field", "class_id");
+  expect_error(post("start", teacher(), "{\"class_id\":42}"), 400, "invalid_field", "class_id");
+  expect_error(post("start", teacher(), "{\"class_id\":\"\"}"), 400, "invalid_field", "class_id");
+  expect_error(post("start", teacher(), "{\"class_id\":\"../../etc/passwd\"}"), 400,
                "invalid_field", "class_id");
-  expect_error(post("join", student_, "{\"class_id\":null}"), 400, "invalid_field", "class_id");
-  expect_error(client_->post("/api/v1/streaming/start", teacher_, body("x"), "text/plain"), 415,
+  expect_error(post("start", teacher(), "{\"class_id\":\"" + std::string(65, 'a') + "\"}"), 400,
+               "invalid_field", "class_id");
+  expect_error(post("join", student(), "{\"class_id\":null}"), 400, "invalid_field", "class_id");
+  expect_error(client_->post("/api/v1/streaming/start", teacher(), body("x"), "text/plain"), 415,
                "unsupported_media_type");
-  expect_error(status_of("bad%20id", student_), 400, "invalid_field", "class_id");
+  expect_error(status_of("bad%20id", student()), 400, "invalid_field", "class_id");
 }
 
 // `curl -d '{...}'` labels the body application/x-www-form-urlencoded; it is still read as JSON
@@ -254,87 +262,140 @@ TEST_F(RestApiTest, MalformedBodiesAre400NamingTheField) {
 TEST_F(RestApiTest, CurlsDefaultContentTypeIsReadAsJson) {
   std::string id = fresh_class("curl");
   const char *form = "application/x-www-form-urlencoded";
-  auto r = client_->post("/api/v1/streaming/start", teacher_, body(id), form);
+  auto r = client_->post("/api/v1/streaming/start", teacher(), body(id), form);
   ASSERT_EQ(r.status, 200u) << r.body;
   EXPECT_EQ(r.str("class.state"), "live");
-  expect_error(client_->post("/api/v1/streaming/join", student_, "class_id=" + id, form), 400,
+  expect_error(client_->post("/api/v1/streaming/join", student(), "class_id=" + id, form), 400,
                "invalid_json");
 }
 
 TEST_F(RestApiTest, OversizedBodyIs413) {
   std::string huge = "{\"class_id\":\"big\",\"pad\":\"" + std::string(5000, 'x') + "\"}";
-  expect_error(post("start", teacher_, huge), 413, "body_too_large");
+  expect_error(post("start", teacher(), huge), 413, "body_too_large");
   std::string very_huge(8 * 1024 * 1024, ' ');
-  expect_error(post("join", student_, very_huge), 413, "body_too_large");
+  expect_error(post("join", student(), very_huge), 413, "body_too_large");
   expect_error(client_->request("GET", "/health", "", &huge), 413, "body_too_large");
 }
 
 TEST_F(RestApiTest, JoinAndLeaveRecordAttendanceAndCountParticipants) {
   std::string id = fresh_class("attend");
-  expect_error(post("join", student_, body(id)), 404, "class_not_found");
-  ASSERT_EQ(post("start", teacher_, body(id)).status, 200u);
+  expect_error(post("join", student(), body(id)), 404, "class_not_found");
+  ASSERT_EQ(post("start", teacher(), body(id)).status, 200u);
 
-  auto j = post("join", student_, body(id));
+  auto j = post("join", student(), body(id));
   ASSERT_EQ(j.status, 200u) << j.body;
   EXPECT_EQ(j.str("changed"), "true");
   EXPECT_EQ(j.str("class.participant_count"), "1");
-  EXPECT_EQ(post("join", student_, body(id)).str("changed"), "false");
-  EXPECT_EQ(post("join", student2_, body(id)).str("class.participant_count"), "2");
-  EXPECT_EQ(status_of(id, teacher_).str("participant_count"), "2");
+  EXPECT_EQ(post("join", student(), body(id)).str("changed"), "false");
+  EXPECT_EQ(post("join", student2(), body(id)).str("class.participant_count"), "2");
+  EXPECT_EQ(status_of(id, teacher()).str("participant_count"), "2");
 
-  auto l = post("leave", student_, body(id));
+  auto l = post("leave", student(), body(id));
   ASSERT_EQ(l.status, 200u) << l.body;
   EXPECT_EQ(l.str("class.participant_count"), "1");
-  EXPECT_EQ(post("leave", student_, body(id)).str("changed"), "false");
-  EXPECT_EQ(status_of(id, teacher_).str("participant_count"), "1");
+  EXPECT_EQ(post("leave", student(), body(id)).str("changed"), "false");
+  EXPECT_EQ(status_of(id, teacher()).str("participant_count"), "1");
 }
 
 TEST_F(RestApiTest, StopIsForTheOwnerOrAnAdminAndEndsTheClass) {
   std::string id = fresh_class("stop");
-  expect_error(post("stop", teacher_, body(id)), 404, "class_not_found");
-  ASSERT_EQ(post("start", teacher_, body(id)).status, 200u);
-  ASSERT_EQ(post("join", student_, body(id)).status, 200u);
-  expect_error(post("stop", student_, body(id)), 403, "forbidden_role");
+  expect_error(post("stop", teacher(), body(id)), 404, "class_not_found");
+  ASSERT_EQ(post("start", teacher(), body(id)).status, 200u);
+  ASSERT_EQ(post("join", student(), body(id)).status, 200u);
+  expect_error(post("stop", student(), body(id)), 403, "forbidden_role");
   expect_error(post("stop", teacher2_, body(id)), 403, "not_class_owner");
 
-  auto s = post("stop", teacher_, body(id));
+  auto s = post("stop", teacher(), body(id));
   ASSERT_EQ(s.status, 200u) << s.body;
   EXPECT_EQ(s.str("class.state"), "ended");
   EXPECT_EQ(s.str("class.participant_count"), "0");
   EXPECT_NE(s.str("class.ended_at"), "<null>");
-  expect_error(post("stop", teacher_, body(id)), 409, "class_not_live");
-  expect_error(post("join", student2_, body(id)), 409, "class_not_live");
-  expect_error(post("leave", student_, body(id)), 409, "class_not_live");
-  EXPECT_EQ(status_of(id, student_).str("state"), "ended");
+  expect_error(post("stop", teacher(), body(id)), 409, "class_not_live");
+  expect_error(post("join", student2(), body(id)), 409, "class_not_live");
+  expect_error(post("leave", student(), body(id)), 409, "class_not_live");
+  EXPECT_EQ(status_of(id, student()).str("state"), "ended");
 
   // The owner starts it again; an admin may stop someone else's class.
-  ASSERT_EQ(post("start", teacher_, body(id)).status, 200u);
+  ASSERT_EQ(post("start", teacher(), body(id)).status, 200u);
   EXPECT_EQ(post("stop", admin_, body(id)).status, 200u);
 }
 
 TEST_F(RestApiTest, BandwidthProfileIsValidatedAndRecorded) {
   std::string id = fresh_class("profile");
   expect_error(
-      post("bandwidth-profile", student_, "{\"class_id\":\"" + id + "\",\"profile\":\"low\"}"), 404,
-      "class_not_found");
-  ASSERT_EQ(post("start", teacher_, body(id)).status, 200u);
+      post("bandwidth-profile", student(), "{\"class_id\":\"" + id + "\",\"profile\":\"low\"}"),
+      404, "class_not_found");
+  ASSERT_EQ(post("start", teacher(), body(id)).status, 200u);
   for (const char *p : {"auto", "ultra-low", "low", "medium", "high"}) {
-    auto r = post("bandwidth-profile", student_,
+    auto r = post("bandwidth-profile", student(),
                   "{\"class_id\":\"" + id + "\",\"profile\":\"" + p + "\"}");
     EXPECT_EQ(r.status, 200u) << p << ": " << r.body;
   }
   expect_error(
-      post("bandwidth-profile", student_, "{\"class_id\":\"" + id + "\",\"profile\":\"turbo\"}"),
+      post("bandwidth-profile", student(), "{\"class_id\":\"" + id + "\",\"profile\":\"turbo\"}"),
       400, "invalid_field", "profile");
-  expect_error(post("bandwidth-profile", student_, body(id)), 400, "missing_field", "profile");
+  expect_error(post("bandwidth-profile", student(), body(id)), 400, "missing_field", "profile");
 }
 
 TEST_F(RestApiTest, StatusOfAnUnknownClassIs404) {
-  expect_error(status_of("never-started", student_), 404, "class_not_found", "never-started");
+  std::string id = fresh_class("never-started");
+  expect_error(status_of(id, student()), 404, "class_not_found", id);
+}
+
+// Issue 12, finding 2: any signed-in student could join any class (and so gain its
+// recordings). Joining, the status and the slides need a grant for the class.
+TEST_F(RestApiTest, StudentsWithoutAGrantForTheClassAreRefused) {
+  std::string id = fresh_class("granted-only");
+  ASSERT_EQ(post("start", teacher(), body(id)).status, 200u);
+  std::string outsider = token("student-x", Role::kStudent, 3600, false);
+  expect_error(post("join", outsider, body(id)), 403, "not_in_class", id);
+  expect_error(status_of(id, outsider), 403, "not_in_class", id);
+  expect_error(client_->get("/api/v1/streaming/slides/" + id, outsider), 403, "not_in_class");
+  expect_error(
+      post("bandwidth-profile", outsider, "{\"class_id\":\"" + id + "\",\"profile\":\"low\"}"), 403,
+      "not_in_class");
+  // A teacher of another class is an outsider here too.
+  expect_error(status_of(id, teacher2_), 403, "not_in_class");
+  ASSERT_EQ(post("join", student(), body(id)).status, 200u);
+  ASSERT_EQ(status_of(id, student()).status, 200u);
+}
+
+// Issue 12, finding 3: the first teacher to start a class id or upload a deck to it owned it
+// for good.
+TEST_F(RestApiTest, NoTeacherSquatsAClassIdAndAdminsAssignTeachers) {
+  std::string id = fresh_class("math-101");
+  std::string pdf = "%PDF-1.4\n";
+  auto upload = client_->post("/api/v1/streaming/slides/" + id, teacher2_, pdf, "application/pdf");
+  expect_error(std::move(upload), 403, "not_class_owner");
+  expect_error(post("start", teacher2_, body(id)), 403, "not_class_owner");
+  auto started = post("start", teacher(), body(id));
+  ASSERT_EQ(started.status, 200u) << started.body << " (teacher A, whose class it is)";
+  EXPECT_EQ(started.str("class.owner_id"), "teacher-1");
+
+  // An admin names teacher-2 a teacher of the class: from then on they teach it without a
+  // grant in their token.
+  std::string assign = "{\"teachers\":[\"teacher-1\",\"teacher-2\"]}";
+  expect_error(
+      client_->request("PUT", "/api/v1/classes/" + id, teacher(), &assign, "application/json"), 403,
+      "forbidden_role");
+  auto assigned =
+      client_->request("PUT", "/api/v1/classes/" + id, admin_, &assign, "application/json");
+  ASSERT_EQ(assigned.status, 200u) << assigned.body;
+  EXPECT_NE(assigned.body.find("\"teachers\":[\"teacher-1\",\"teacher-2\"]"), std::string::npos)
+      << assigned.body;
+  auto stopped = post("stop", teacher2_, body(id));
+  EXPECT_EQ(stopped.status, 200u) << stopped.body;
+  std::string bad = "{\"teachers\":\"teacher-2\"}";
+  expect_error(client_->request("PUT", "/api/v1/classes/" + id, admin_, &bad, "application/json"),
+               400, "invalid_field", "teachers");
+  std::string bad_id = "{\"teachers\":[\"no spaces allowed\"]}";
+  expect_error(
+      client_->request("PUT", "/api/v1/classes/" + id, admin_, &bad_id, "application/json"), 400,
+      "invalid_field", "teachers");
 }
 
 TEST_F(RestApiTest, IceServersCarryShortLivedTurnRestCredentials) {
-  auto r = client_->get("/api/v1/streaming/ice-servers", student_);
+  auto r = client_->get("/api/v1/streaming/ice-servers", student());
   ASSERT_EQ(r.status, 200u) << r.body;
   JsonArray *servers = json_object_get_array_member(json_node_get_object(r.json()), "ice_servers");
   ASSERT_EQ(json_array_get_length(servers), 2u) << r.body;
@@ -354,13 +415,13 @@ TEST_F(RestApiTest, IceServersCarryShortLivedTurnRestCredentials) {
 }
 
 TEST_F(RestApiTest, UnknownRoutesAndWrongMethodsGetJsonErrors) {
-  expect_error(client_->get("/api/v1/streaming/nope", teacher_), 404, "not_found");
-  expect_error(client_->get("/api/v1/streaming/start", teacher_), 405, "method_not_allowed");
+  expect_error(client_->get("/api/v1/streaming/nope", teacher()), 404, "not_found");
+  expect_error(client_->get("/api/v1/streaming/start", teacher()), 405, "method_not_allowed");
 }
 
 TEST_F(RestApiTest, HostileInputLeavesTheServerServing) {
   std::string id = fresh_class("hostile");
-  ASSERT_EQ(post("start", teacher_, body(id)).status, 200u);
+  ASSERT_EQ(post("start", teacher(), body(id)).status, 200u);
   std::string deep(3000, '[');
   std::vector<std::string> bodies = {deep,
                                      std::string("\0\1\2\3", 4),
@@ -376,33 +437,33 @@ TEST_F(RestApiTest, HostileInputLeavesTheServerServing) {
   }
   for (const auto &b : bodies) {
     for (const char *ep : {"start", "stop", "join", "leave", "bandwidth-profile"}) {
-      auto r = post(ep, teacher_, b);
+      auto r = post(ep, teacher(), b);
       EXPECT_GE(r.status, 400u) << ep;
       EXPECT_LT(r.status, 500u) << ep << ": " << r.body;
     }
   }
   EXPECT_EQ(client_->get("/health").status, 200u);
-  EXPECT_EQ(status_of(id, teacher_).str("state"), "live") << "stored state is intact";
+  EXPECT_EQ(status_of(id, teacher()).str("state"), "live") << "stored state is intact";
 }
 
 // Restart: everything above survives, and the server shut down cleanly on SIGTERM.
 TEST_F(RestApiTest, StateSurvivesARestart) {
   std::string id = fresh_class("restart");
-  ASSERT_EQ(post("start", teacher_, body(id)).status, 200u);
-  ASSERT_EQ(post("join", student_, body(id)).status, 200u);
-  ASSERT_EQ(post("join", student2_, body(id)).status, 200u);
-  ASSERT_EQ(post("leave", student2_, body(id)).status, 200u);
-  auto before = status_of(id, teacher_);
+  ASSERT_EQ(post("start", teacher(), body(id)).status, 200u);
+  ASSERT_EQ(post("join", student(), body(id)).status, 200u);
+  ASSERT_EQ(post("join", student2(), body(id)).status, 200u);
+  ASSERT_EQ(post("leave", student2(), body(id)).status, 200u);
+  auto before = status_of(id, teacher());
   ASSERT_EQ(before.status, 200u);
 
   EXPECT_EQ(server_->stop(), 0) << server_->log();
   server_->start(config_path_, dir_ + "/server2.log");
   client_ = std::make_unique<HttpClient>(server_->base());
 
-  auto after = status_of(id, teacher_);
+  auto after = status_of(id, teacher());
   ASSERT_EQ(after.status, 200u) << after.body;
   EXPECT_EQ(after.body, before.body);
   EXPECT_EQ(after.str("state"), "live");
   EXPECT_EQ(after.str("participant_count"), "1");
-  EXPECT_EQ(post("stop", teacher_, body(id)).status, 200u) << "the owner still owns it";
+  EXPECT_EQ(post("stop", teacher(), body(id)).status, 200u) << "the owner still owns it";
 }

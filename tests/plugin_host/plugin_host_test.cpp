@@ -112,7 +112,7 @@ TEST_F(PluginHostTest, GoodPluginServesRoutesWithItsConfigAndSeesEvents) {
   EXPECT_EQ(get("/test/echo/world"), "200 namaste world");
 
   bool started = false;
-  TokenClaims teacher{"teacher-1", Role::kTeacher, 0, 0};
+  TokenClaims teacher{"teacher-1", Role::kTeacher, 0, 0, {}, {"physics-101"}};
   classes_->start(teacher, "physics-101", [&](Result<ClassChange> r) {
     EXPECT_TRUE(r.ok());
     started = true;

@@ -37,7 +37,7 @@ namespace {
 const std::string kSecret = "bench-secret-0123456789abcdef-0123456789";
 
 std::string sign(const std::string &user, Role role) {
-  return test_token(kSecret, user, role);
+  return test_token(kSecret, user, role, {"bench"});
 }
 
 struct ProcSample {

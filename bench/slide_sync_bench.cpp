@@ -23,7 +23,7 @@ namespace {
 const std::string kSecret = "sync-bench-secret-0123456789abcdef-0123";
 
 std::string sign(const std::string &user, Role role) {
-  return test_token(kSecret, user, role);
+  return test_token(kSecret, user, role, {"sync"});
 }
 
 }  // namespace

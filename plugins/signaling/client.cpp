@@ -12,7 +12,7 @@ Client::~Client() {
 }
 
 bool Client::is_staff() const {
-  return who.role == GRAMOTHI_ROLE_TEACHER || who.role == GRAMOTHI_ROLE_ADMIN;
+  return teaches;
 }
 
 void Client::send(const std::string &json) const {

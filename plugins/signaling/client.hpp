@@ -39,6 +39,7 @@ struct Client : std::enable_shared_from_this<Client> {
 
   bool publishing() const { return peer && media_role == MediaRole::kPublisher; }
   bool listening() const { return peer && media_role == MediaRole::kListener; }
+  // A teacher of this class or an admin: sees the roster and the recording state.
   bool is_staff() const;
 
   void send(const std::string &json) const;
@@ -51,6 +52,7 @@ struct Client : std::enable_shared_from_this<Client> {
   const std::string class_id;
   bool authenticated = false;
   GramothiPrincipal who{};
+  bool teaches = false;                         // the host's class_access: may teach this class
   MediaPeer peer;                               // the media session, or null
   MediaRole media_role = MediaRole::kListener;  // what `peer` is
   bool joined = false;                          // attendance recorded

@@ -1,6 +1,8 @@
 // A socket's life: it opens into its class's room, authenticates (token in the URL, an
 // Authorization header, or an `authenticate` message before auth_timeout_ms), hears what the
 // class is up to, and closes out of the room.
+#include <cstring>
+
 #include "../common/http_json.hpp"
 #include "handlers.hpp"
 
@@ -8,7 +10,7 @@ namespace gramothi::signaling {
 
 namespace {
 
-// authenticate, step 3: the class exists (its status goes into the answer), or the socket
+// authenticate, step 4: the class exists (its status goes into the answer), or the socket
 // closes with 4404.
 void on_class_found(Client &c, const GramothiError *error, const char *status_json) {
   Signaling &s = c.plugin;
@@ -30,10 +32,31 @@ void on_class_found(Client &c, const GramothiError *error, const char *status_js
   send_chat_history(c);
 }
 
-// authenticate, step 2: the token is good; look the class up.
+// authenticate, step 3: the caller may attend the class (or the socket closes with 4403); look
+// the class up.
+void on_access(Client &c, const GramothiError *error, const char *json) {
+  Signaling &s = c.plugin;
+  if (error) {
+    c.send_error(error->code, error->message, "authenticate");
+    s.host->ws_close(c.conn, 4403, error->code);
+    return;
+  }
+  if (!strstr(json, "\"attend\":true")) {
+    c.send_error("not_in_class", "You are not a member of class '" + c.class_id + "'.",
+                 "authenticate");
+    s.host->ws_close(c.conn, 4403, "not_in_class");
+    return;
+  }
+  c.teaches = strstr(json, "\"teach\":true") != nullptr;
+  ask_about_class(c, s.host->class_status, on_class_found);
+}
+
+// authenticate, step 2: the token is good; ask what it allows in this class.
 void on_token_verified(Client &c) {
   c.cancel_auth_timer();
-  ask_about_class(c, c.plugin.host->class_status, on_class_found);
+  Completion done = when_answered(c, on_access);
+  c.plugin.host->class_access(c.plugin.ctx, &c.who, c.class_id.c_str(), done.callback,
+                              done.user_data);
 }
 
 // Checks `authorization` ("Bearer <jwt>"); a rejected token closes the socket with 4401.

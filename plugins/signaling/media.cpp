@@ -57,7 +57,8 @@ constexpr GramothiMediaCallbacks kMediaCallbacks = {
     .profile_changed = on_profile_changed,
 };
 
-// What publish and listen need from a class status: is it live, and may `user` publish.
+// What publish and listen need from a class status: is it live, and is `user` the teacher of
+// its live session (who may publish even if no longer assigned).
 struct ClassFacts {
   bool live = false;
   bool owned_by_user = false;
@@ -69,9 +70,8 @@ ClassFacts class_facts(const char *status_json, const char *user) {
   if (!status_json || !json_parser_load_from_data(p, status_json, -1, nullptr)) return f;
   JsonObject *o = json_node_get_object(json_parser_get_root(p));
   f.live = g_strcmp0(json_object_get_string_member_with_default(o, "state", ""), "live") == 0;
-  const char *owner = json_object_get_string_member_with_default(o, "owner_id", "");
   const char *teacher = json_object_get_string_member_with_default(o, "teacher_id", "");
-  f.owned_by_user = g_strcmp0(owner, user) == 0 || g_strcmp0(teacher, user) == 0;
+  f.owned_by_user = g_strcmp0(teacher, user) == 0;
   return f;
 }
 
@@ -100,7 +100,7 @@ void publish_if_allowed(Client &c, const GramothiError *error, const char *statu
   ClassFacts facts = class_facts(status, c.who.user_id);
   if (!facts.live)
     return c.send_error("class_not_live", "Start the class before publishing.", "publish");
-  if (c.who.role != GRAMOTHI_ROLE_ADMIN && !facts.owned_by_user)
+  if (!c.teaches && !facts.owned_by_user)
     return c.send_error("not_class_owner", "Only the class's teacher may publish.", "publish");
   if (open_session(c, MediaRole::kPublisher, sdp))
     broadcast_presence(c.plugin, c, "teacher-joined");

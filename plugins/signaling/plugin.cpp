@@ -73,8 +73,8 @@ gboolean refresh_all_listeners(gpointer signaling) {
 
 int32_t signaling_init(const GramothiHost *host, GramothiPluginContext *ctx, void **state,
                        char *error, size_t error_size) {
-  if (!GRAMOTHI_HOST_HAS(host, class_pinned_profile)) {
-    g_strlcpy(error, "the host is older than plugin ABI 1.1 (no WebSocket/media)", error_size);
+  if (!GRAMOTHI_HOST_HAS(host, class_access)) {
+    g_strlcpy(error, "the host is older than plugin ABI 1.6 (no class grants)", error_size);
     return GRAMOTHI_E_INVALID;
   }
   bool ok = true;

@@ -15,7 +15,7 @@ namespace {
 const std::string kSecret = "chat-test-secret-0123456789abcdef-012345";
 
 std::string token(const std::string &user, Role role) {
-  return test_token(kSecret, user, role);
+  return test_token(kSecret, user, role, {"eng"});
 }
 
 class ChatTest : public ::testing::Test {
@@ -134,4 +134,33 @@ int main(int argc, char **argv) {
   gst_init(&argc, &argv);
   ::testing::InitGoogleTest(&argc, argv);
   return RUN_ALL_TESTS();
+}
+
+// Issue 12, finding 1: any signed-in user could open any class's socket, listen and chat in
+// it; a teacher of class B received class A's roster. Only a grant for the class lets a socket
+// in; others are told why and closed with 4403.
+TEST_F(ChatTest, SocketsWithoutAGrantForTheClassAreRefused) {
+  auto expect_refused = [&](const std::string &tok, const char *who) {
+    WsClient ws(server_->port(), "eng", tok);
+    ASSERT_TRUE(ws.connected()) << ws.error();
+    WsMessage e;
+    ASSERT_TRUE(ws.wait_for("error", &e)) << who;
+    EXPECT_EQ(get(json_node_get_object(e.node), "code"), "not_in_class") << who << ": " << e.text;
+    ASSERT_TRUE(spin_until([&] { return ws.closed(); }, 10000)) << who;
+    EXPECT_EQ(ws.close_code(), 4403) << who;
+    for (const char *type : {"authenticated", "listeners", "chat-history", "presence"})
+      EXPECT_TRUE(ws.take_all(type).empty()) << who << " received " << type;
+  };
+  expect_refused(test_token(kSecret, "teacher-b", Role::kTeacher, {"other-class"}),
+                 "a teacher of another class");
+  expect_refused(test_token(kSecret, "student-x", Role::kStudent), "a student without a grant");
+  expect_refused(test_token(kSecret, "student-y", Role::kStudent, {"other-class"}),
+                 "a student of another class");
+
+  // The class's own people still get in, and the teacher's socket is told who is there.
+  WsMessage h;
+  auto student = connect("student-1", Role::kStudent, &h);
+  auto teacher = connect("teacher-1", Role::kTeacher, &h);
+  student->send(json_msg("chat-message", {{"text", "present"}}));
+  EXPECT_TRUE(teacher->wait_for("chat-message", nullptr));
 }

@@ -37,9 +37,12 @@ const dialogs = [];
 function b64url(s) {
   return Buffer.from(s).toString('base64url');
 }
+// A token as the school's backend issues it: granted the test's class (taught by teachers,
+// attended by students).
 function token(user, role) {
   const head = b64url(JSON.stringify({alg: 'HS256', typ: 'JWT'}));
-  const body = b64url(JSON.stringify({sub: user, role, exp: Math.floor(Date.now() / 1000) + 7200}));
+  const grant = role === 'student' ? {classes: [classId]} : {teaches: [classId]};
+  const body = b64url(JSON.stringify({sub: user, role, exp: Math.floor(Date.now() / 1000) + 7200, ...grant}));
   const sig = createHmac('sha256', secret).update(head + '.' + body).digest('base64url');
   return head + '.' + body + '.' + sig;
 }

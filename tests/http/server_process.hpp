@@ -223,9 +223,11 @@ class HttpClient {
   SoupSession *session_;
 };
 
-// A token for `user` signed with `secret`, valid for an hour: what the school's backend hands out.
+// A token for `user` signed with `secret`, valid for an hour, granted `classes` (to teach them
+// for teachers and admins, to attend them for students): what the school's backend hands out.
 inline std::string test_token(const std::string &secret, const std::string &user,
-                              gramothi::Role role) {
+                              gramothi::Role role, const std::vector<std::string> &classes = {}) {
   gramothi::TokenClaims c{user, role, 0, g_get_real_time() / G_USEC_PER_SEC + 3600};
+  (role == gramothi::Role::kStudent ? c.classes : c.teaches) = classes;
   return gramothi::JwtCodec(secret).sign(c);
 }

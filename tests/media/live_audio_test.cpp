@@ -48,12 +48,15 @@ class LiveAudioTest : public ::testing::Test {
     ASSERT_TRUE(server_->running()) << "the server died:\n" << server_->log();
   }
 
+  // Granted every class the tests started so far.
   static std::string token(const std::string &user, Role role) {
-    return test_token(kSecret, user, role);
+    return test_token(kSecret, user, role, classes_);
   }
+  static inline std::vector<std::string> classes_;
   std::string start_class(const char *prefix) {
     static int n = 0;
     std::string id = std::string(prefix) + "-" + std::to_string(++n);
+    classes_.push_back(id);
     HttpClient http(server_->base());
     auto r = http.post("/api/v1/streaming/start", token("teacher-1", Role::kTeacher),
                        "{\"class_id\":\"" + id + "\"}");

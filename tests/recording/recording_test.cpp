@@ -27,7 +27,7 @@ namespace {
 const std::string kSecret = "recording-test-secret-0123456789abcdef";
 
 std::string token(const std::string &user, Role role) {
-  return test_token(kSecret, user, role);
+  return test_token(kSecret, user, role, {"rec-1", "rec-2", "rec-3", "rec-4", "rec-5"});
 }
 
 int64_t now_ms() {

@@ -17,7 +17,7 @@ namespace {
 const std::string kSecret = "slides-ws-secret-0123456789abcdef-01234";
 
 std::string token(const std::string &user, Role role) {
-  return test_token(kSecret, user, role);
+  return test_token(kSecret, user, role, {"geo", "art", "mus"});
 }
 
 class SlidesWsTest : public ::testing::Test {

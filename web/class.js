@@ -209,15 +209,24 @@
     const pending = (r) => r.state === 'recording' || r.state === 'finishing';
     if ((list.recordings || []).some(pending)) lookAgain();
     const done = (list.recordings || []).filter((r) => !pending(r) && r.duration_ms > 0).slice(0, 5);
-    const t = '?token=' + encodeURIComponent(GL.token());
+    // The player gets the token in its fragment (never sent to a server); a download goes
+    // through a short-lived link for that one recording.
+    const t = '#token=' + encodeURIComponent(GL.token());
     $('#rec-list').replaceChildren(...done.map((r) => {
       const when = new Date(r.started_at_ms).toLocaleString([], {dateStyle: 'medium', timeStyle: 'short'});
-      const base = '/recordings/' + encodeURIComponent(r.recording_id);
+      const id = encodeURIComponent(r.recording_id);
+      const download = el('a', {href: '#'}, 'download (about ' + GL.mb(r.audio_bytes + 1e6) + ')');
+      download.onclick = async (ev) => {
+        ev.preventDefault();
+        try {
+          const links = await GL.api('POST', '/api/v1/recordings/' + id + '/links');
+          location.href = links.package_url + '&profile=ultra-low';
+        } catch (e) {
+          download.textContent = 'download failed: ' + e.message;
+        }
+      };
       return el('li', null, when + ' · ' + Math.round(r.duration_ms / 60000) + ' min: ',
-                el('a', {href: base + t}, 'listen'), ' · ',
-                el('a', {href: '/api/v1/recordings/' + encodeURIComponent(r.recording_id) +
-                               '/package' + t + '&profile=ultra-low'},
-                   'download (about ' + GL.mb(r.audio_bytes + 1e6) + ')'));
+                el('a', {href: '/recordings/' + id + t}, 'listen'), ' · ', download);
     }));
     $('#recordings').hidden = done.length === 0;
   }

@@ -18,15 +18,16 @@ const GL = (() => {
     return e;
   }
 
-  // The token: from ?token= (then taken out of the address bar, so it is not shared by
-  // accident), else the one kept for this class in this tab, else the paste box.
+  // The token: from the link's fragment, #token= (a fragment never reaches the server or a
+  // proxy's log; it is then taken out of the address bar, so it is not shared by accident),
+  // else the one kept for this class in this tab, else the paste box. A token in the query
+  // (?token=) is not used: it would have been sent to the server in the URL.
   const tokenKey = 'gl-token:' + classId;
-  let token = params.get('token') || sessionStorage.getItem(tokenKey) || '';
-  if (params.has('token')) {
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  let token = fragment.get('token') || sessionStorage.getItem(tokenKey) || '';
+  if (fragment.has('token')) {
     sessionStorage.setItem(tokenKey, token);
-    params.delete('token');
-    const q = params.toString();
-    history.replaceState(null, '', location.pathname + (q ? '?' + q : '') + location.hash);
+    history.replaceState(null, '', location.pathname + location.search);
   }
   function setToken(t) {
     token = t.trim();

@@ -346,7 +346,7 @@
       rec.replaceChildren();
       if (m.state === 'recording') rec.append('● Recording this class');
       else if (m.state === 'failed') rec.append('Recording stopped: ' + (m.error || 'error'));
-      else rec.append(el('a', {href: '/recordings/' + encodeURIComponent(m.recording_id) + '?token=' +
+      else rec.append(el('a', {href: '/recordings/' + encodeURIComponent(m.recording_id) + '#token=' +
                                      encodeURIComponent(GL.token()), target: '_blank'}, 'Recording ready: play it'));
       rec.className = m.state === 'failed' ? 'q-poor' : m.state === 'recording' ? 'q-poor' : '';
       render();

@@ -67,23 +67,33 @@ inline constexpr const char *kPlayerHtml = R"GRAMOTHI(<!doctype html>
   const audio = $('audio');
   let data = JSON.parse($('timeline').textContent);
   const fail = (m) => { $('error').hidden = false; $('error').textContent = m; };
+  let relink = null;  // online: a fresh ticketed audio link, for when the last one expires
   if (!data) {
-    // Online: /recordings/ID?token=...; the token also goes on the audio's URL (an <audio>
-    // element cannot send a header). Seeking fetches only what it needs (HTTP range requests).
+    // Online: /recordings/ID#token=... (a fragment never reaches a server or a proxy log). The
+    // token stays in this tab and goes in headers only; the <audio> element, which cannot send
+    // a header, gets a short-lived link for this recording alone. Seeking fetches only what it
+    // needs (HTTP range requests).
     const id = decodeURIComponent(location.pathname.split('/')[2] || '');
     const q = new URLSearchParams(location.search);
-    const token = q.get('token') || sessionStorage.getItem('gl-rec-token') || '';
-    if (q.has('token')) {
+    const h = new URLSearchParams(location.hash.slice(1));
+    const token = h.get('token') || sessionStorage.getItem('gl-rec-token') || '';
+    if (h.has('token')) {
       sessionStorage.setItem('gl-rec-token', token);
-      history.replaceState(null, '', location.pathname + (q.get('profile') ? '?profile=' + q.get('profile') : ''));
+      history.replaceState(null, '', location.pathname + location.search);
     }
     const profile = q.get('profile') || 'ultra-low';
     const base = '/api/v1/recordings/' + encodeURIComponent(id);
-    const r = await fetch(base + '/timeline?profile=' + encodeURIComponent(profile),
-                          {headers: {Authorization: 'Bearer ' + token}});
-    if (!r.ok) return fail(r.status === 401 || r.status === 403 ? 'This link does not give access to this recording.' : 'The recording could not be loaded.');
+    const auth = {headers: {Authorization: 'Bearer ' + token}};
+    const denied = 'This link does not give access to this recording.';
+    const r = await fetch(base + '/timeline?profile=' + encodeURIComponent(profile), auth);
+    if (!r.ok) return fail(r.status === 401 || r.status === 403 ? denied : 'The recording could not be loaded.');
     data = await r.json();
-    data.audio = base + '/audio?token=' + encodeURIComponent(token);
+    relink = async () => {
+      const l = await fetch(base + '/links', {method: 'POST', ...auth});
+      return l.ok ? (await l.json()).audio_url : null;
+    };
+    data.audio = await relink();
+    if (!data.audio) return fail(denied);
   }
   const rec = data.recording || {};
   $('title').textContent = rec.class_id || 'Lecture';
@@ -168,7 +178,17 @@ inline constexpr const char *kPlayerHtml = R"GRAMOTHI(<!doctype html>
     }
   }
   for (const ev of ['timeupdate', 'seeked', 'seeking', 'loadedmetadata']) audio.addEventListener(ev, show);
-  audio.addEventListener('error', () => fail('The audio could not be played.'));
+  // A link that expired mid-lecture: take a fresh one once and go on from the same place.
+  let relinked = false;
+  audio.addEventListener('error', async () => {
+    const at = audio.currentTime;
+    const fresh = relink && !relinked ? await relink() : null;
+    if (!fresh) return fail('The audio could not be played.');
+    relinked = true;
+    audio.src = fresh;
+    audio.addEventListener('loadedmetadata', () => { audio.currentTime = at; }, {once: true});
+  });
+  audio.addEventListener('playing', () => { relinked = false; });
   show();
   window.glPlayer = {show, data};
 })();

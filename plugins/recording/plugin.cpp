@@ -9,6 +9,8 @@
 //                                  default true
 //   bitrate_kbps       6..128      Ogg/Opus bitrate; default 24 (about 11 MB an hour)
 //   dir                path        one folder per recording; default DATA_DIR/recordings
+//   link_ttl_s         60..86400   how long a ticketed audio or package link works (POST
+//                                  /api/v1/recordings/{id}/links); default 3600
 //
 // Example:
 //   [plugins]
@@ -48,6 +50,7 @@ namespace {
 struct Settings {
   bool record_by_default = true;
   int bitrate_kbps = 24;
+  int64_t link_ttl_s = 3600;
   std::string dir;
 };
 
@@ -70,6 +73,15 @@ bool read_settings(const HostLink &host, Settings *s, char *error, size_t error_
     }
     s->bitrate_kbps = static_cast<int>(n);
   }
+  if (const char *v = host.api->config_get(host.ctx, "link_ttl_s")) {
+    gint64 n = 0;
+    if (!g_ascii_string_to_signed(v, 10, 60, 86400, &n, nullptr)) {
+      g_snprintf(error, error_size,
+                 "[plugin.recording] link_ttl_s: '%s' is not a whole number from 60 to 86400", v);
+      return false;
+    }
+    s->link_ttl_s = n;
+  }
   const char *dir = host.api->config_get(host.ctx, "dir");
   s->dir = dir && *dir ? dir : std::string(host.api->data_dir(host.ctx)) + "/recordings";
   return true;
@@ -87,7 +99,7 @@ struct RecordingPlugin {
                                                  s.record_by_default, s.bitrate_kbps)),
         packages(std::make_shared<LecturePackages>(host, reader.get())),
         routes(std::make_shared<RecordingRoutes>(host, index.get(), recorder.get(), packages.get(),
-                                                 reader.get())) {}
+                                                 reader.get(), s.link_ttl_s)) {}
 
   ~RecordingPlugin() {
     // Finish the queued file work, then drop what it would have reported to the main loop.
@@ -105,8 +117,9 @@ struct RecordingPlugin {
 
 int32_t recording_init(const GramothiHost *api, GramothiPluginContext *ctx, void **state,
                        char *error, size_t error_size) {
-  if (!GRAMOTHI_HOST_HAS(api, class_attended)) {
-    g_strlcpy(error, "the host is older than plugin ABI 1.4 (no recording)", error_size);
+  if (!GRAMOTHI_HOST_HAS(api, auth_verify_ticket)) {
+    g_strlcpy(error, "the host is older than plugin ABI 1.6 (no class grants or tickets)",
+              error_size);
     return GRAMOTHI_E_INVALID;
   }
   HostLink host{api, ctx};

@@ -116,8 +116,13 @@ const char *param(const HostLink &host, GramothiHttpExchange *ex, const char *na
 }  // namespace
 
 RecordingRoutes::RecordingRoutes(HostLink host, RecordingIndex *index, ClassRecorder *recorder,
-                                 LecturePackages *packages, FileWorker *reader)
-    : host_(host), index_(index), recorder_(recorder), packages_(packages), reader_(reader) {}
+                                 LecturePackages *packages, FileWorker *reader, int64_t link_ttl_s)
+    : host_(host),
+      index_(index),
+      recorder_(recorder),
+      packages_(packages),
+      reader_(reader),
+      link_ttl_s_(link_ttl_s) {}
 
 int32_t RecordingRoutes::add_routes(char *error, size_t error_size) {
   struct {
@@ -130,6 +135,7 @@ int32_t RecordingRoutes::add_routes(char *error, size_t error_size) {
       {"GET", "/api/v1/recordings/{recording_id}/timeline", 0, route<&RecordingRoutes::timeline>},
       {"GET", "/api/v1/recordings/{recording_id}/audio", 0, route<&RecordingRoutes::audio>},
       {"GET", "/api/v1/recordings/{recording_id}/package", 0, route<&RecordingRoutes::package>},
+      {"POST", "/api/v1/recordings/{recording_id}/links", 0, route<&RecordingRoutes::links>},
       {"GET", "/recordings/{recording_id}", 0, route<&RecordingRoutes::player>},
   };
   for (auto &r : routes)
@@ -152,12 +158,17 @@ void RecordingRoutes::list(GramothiHttpExchange *ex) {
       json += (i ? "," : "") + to_json(*rows[i]);
     self.host_.respond_json(ex, 200, json + "]}");
   };
-  with_access(host_, ex, param(host_, ex, "class_id"), while_alive(weak_from_this(), answer));
+  GramothiPrincipal who{};
+  if (!authenticate(host_, ex, &who)) return;
+  with_right(host_, ex, who, param(host_, ex, "class_id"), Right::kAttend,
+             while_alive(weak_from_this(), answer));
 }
 
 // {"record": true|false}: the teacher turns recording on or off, for the live session now and
 // for the next start.
 void RecordingRoutes::set(GramothiHttpExchange *ex) {
+  GramothiPrincipal who{};
+  if (!authenticate(host_, ex, &who)) return;
   size_t len = 0;
   const uint8_t *body = host_.api->http_body(ex, &len);
   g_autoptr(JsonParser) p = json_parser_new();
@@ -170,32 +181,77 @@ void RecordingRoutes::set(GramothiHttpExchange *ex) {
     return host_.respond_error(ex, 400, "invalid_field",
                                "Send {\"record\": true} or {\"record\": false}.");
   bool on = json_node_get_boolean(record);
-  auto answer = [on](RecordingRoutes &self, GramothiHttpExchange *ex, const GramothiPrincipal &who,
+  auto answer = [on](RecordingRoutes &self, GramothiHttpExchange *ex, const GramothiPrincipal &,
                      const std::string &id) {
-    if (who.role == GRAMOTHI_ROLE_STUDENT)
-      return self.host_.respond_error(ex, 403, "forbidden_role",
-                                      "Only the class's teacher turns recording on or off.");
     self.recorder_->set_choice(id, on);
     self.host_.respond_json(
         ex, 200,
         std::string("{\"class_id\":") + quote(id) + ",\"record\":" + (on ? "true" : "false") +
             ",\"recording\":" + (self.recorder_->is_recording(id) ? "true" : "false") + "}");
   };
-  with_access(host_, ex, param(host_, ex, "class_id"), while_alive(weak_from_this(), answer));
+  with_right(host_, ex, who, param(host_, ex, "class_id"), Right::kTeach,
+             while_alive(weak_from_this(), answer));
 }
 
 // ---- playback: timeline, audio, package, page ----
 
-void RecordingRoutes::with_recording(GramothiHttpExchange *ex, WithRecording then) {
-  const Recording *r = index_->find(param(host_, ex, "recording_id"));
+void RecordingRoutes::with_recording(GramothiHttpExchange *ex, Credentials accepted,
+                                     WithRecording then) {
+  std::string id = param(host_, ex, "recording_id");
+  const char *ticket = host_.api->http_query(ex, "ticket");
+  GramothiPrincipal who{};
+  // Credentials first, whatever the id: an unknown id and an existing one answer alike.
+  if (accepted == Credentials::kHeaderOrTicket && ticket) {
+    GramothiError e{};
+    if (host_.api->auth_verify_ticket(host_.ctx, ticket, ticket_scope(id).c_str(), &who, &e) !=
+        GRAMOTHI_OK)
+      return host_.respond_error(ex, e);
+    // The ticket was minted for this recording after the same check as below.
+    const Recording *r = index_->find(id);
+    if (!r) return no_such_recording(host_, ex);
+    return then(*this, ex, *r);
+  }
+  if (!authenticate(host_, ex, &who)) return;
+  const Recording *r = index_->find(id);
   if (!r) return no_such_recording(host_, ex);
-  auto allowed = [id = r->id, then](RecordingRoutes &self, GramothiHttpExchange *ex,
-                                    const GramothiPrincipal &, const std::string &) {
+  auto allowed = [id, then](RecordingRoutes &self, GramothiHttpExchange *ex,
+                            const GramothiPrincipal &, const std::string &) {
     const Recording *r = self.index_->find(id);
     if (!r) return no_such_recording(self.host_, ex);
     then(self, ex, *r);
   };
-  with_access(host_, ex, r->class_id, while_alive(weak_from_this(), allowed));
+  with_right(host_, ex, who, r->class_id, Right::kAttend, while_alive(weak_from_this(), allowed));
+}
+
+// Links for an <audio> element and a download button, which cannot send a header: each
+// carries a ticket for this recording that expires after link_ttl_s.
+void RecordingRoutes::links(GramothiHttpExchange *ex) {
+  GramothiPrincipal who{};
+  if (!authenticate(host_, ex, &who)) return;
+  const Recording *r = index_->find(param(host_, ex, "recording_id"));
+  if (!r) return no_such_recording(host_, ex);
+  auto allowed = [id = r->id, who](RecordingRoutes &self, GramothiHttpExchange *ex,
+                                   const GramothiPrincipal &, const std::string &) {
+    char *ticket = self.host_.api->auth_ticket(self.host_.ctx, &who, ticket_scope(id).c_str(),
+                                               self.link_ttl_s_);
+    if (!ticket)
+      return self.host_.respond_error(ex, 401, "token_expired",
+                                      "The token has expired; sign in again.");
+    g_autofree char *escaped = g_uri_escape_string(ticket, nullptr, TRUE);
+    self.host_.api->free(ticket);
+    std::string base = "/api/v1/recordings/" + id;
+    int64_t now_s = g_get_real_time() / G_USEC_PER_SEC;
+    int64_t expires = std::min<int64_t>(now_s + self.link_ttl_s_, who.expires_at);
+    g_autoptr(GDateTime) t = g_date_time_new_from_unix_utc(expires);
+    g_autofree char *iso = g_date_time_format(t, "%Y-%m-%dT%H:%M:%SZ");
+    self.host_.respond_json(ex, 200,
+                            "{\"recording_id\":" + quote(id) +
+                                ",\"audio_url\":" + quote(base + "/audio?ticket=" + escaped) +
+                                ",\"package_url\":" + quote(base + "/package?ticket=" + escaped) +
+                                ",\"expires_at\":" + quote(iso) +
+                                ",\"ttl_seconds\":" + std::to_string(expires - now_s) + "}");
+  };
+  with_right(host_, ex, who, r->class_id, Right::kAttend, while_alive(weak_from_this(), allowed));
 }
 
 // The `profile` query parameter (default: the smallest profile), or "" after answering 400.
@@ -229,55 +285,61 @@ bool RecordingRoutes::too_busy(GramothiHttpExchange *ex) {
 }
 
 void RecordingRoutes::timeline(GramothiHttpExchange *ex) {
-  with_recording(ex, [](RecordingRoutes &self, GramothiHttpExchange *ex, const Recording &r) {
-    std::string profile = self.chosen_profile(ex);
-    if (profile.empty()) return;
-    auto out = std::make_shared<PlayerTimeline>();
-    self.reader_->run(
-        [out, copy = r, path = self.index_->folder(r.id) + "/timeline.jsonl", profile] {
-          *out =
-              player_timeline(copy, read_text(path), profile, "/api/v1/streaming/slides/images/");
-        },
-        [host = self.host_, ex, out] { host.respond_json(ex, 200, out->json); });
-  });
+  with_recording(
+      ex, Credentials::kHeader,
+      [](RecordingRoutes &self, GramothiHttpExchange *ex, const Recording &r) {
+        std::string profile = self.chosen_profile(ex);
+        if (profile.empty()) return;
+        auto out = std::make_shared<PlayerTimeline>();
+        self.reader_->run(
+            [out, copy = r, path = self.index_->folder(r.id) + "/timeline.jsonl", profile] {
+              *out = player_timeline(copy, read_text(path), profile,
+                                     "/api/v1/streaming/slides/images/");
+            },
+            [host = self.host_, ex, out] { host.respond_json(ex, 200, out->json); });
+      });
 }
 
 void RecordingRoutes::audio(GramothiHttpExchange *ex) {
-  with_recording(ex, [](RecordingRoutes &self, GramothiHttpExchange *ex, const Recording &r) {
-    if (self.too_busy(ex)) return;
-    self.in_flight_++;
-    const char *range = self.host_.api->http_header(ex, "Range");
-    auto slice = std::make_shared<AudioSlice>();
-    self.reader_->run(
-        [slice, path = self.index_->folder(r.id) + "/audio.ogg",
-         range = std::string(range ? range : "")] { *slice = read_audio(path, range); },
-        while_alive(self.weak_from_this(), [ex, slice](RecordingRoutes &self) {
-          self.in_flight_--;
-          send_audio(self.host_, ex, *slice);
-        }));
-  });
+  with_recording(
+      ex, Credentials::kHeaderOrTicket,
+      [](RecordingRoutes &self, GramothiHttpExchange *ex, const Recording &r) {
+        if (self.too_busy(ex)) return;
+        self.in_flight_++;
+        const char *range = self.host_.api->http_header(ex, "Range");
+        auto slice = std::make_shared<AudioSlice>();
+        self.reader_->run(
+            [slice, path = self.index_->folder(r.id) + "/audio.ogg",
+             range = std::string(range ? range : "")] { *slice = read_audio(path, range); },
+            while_alive(self.weak_from_this(), [ex, slice](RecordingRoutes &self) {
+              self.in_flight_--;
+              send_audio(self.host_, ex, *slice);
+            }));
+      });
 }
 
 void RecordingRoutes::package(GramothiHttpExchange *ex) {
-  with_recording(ex, [](RecordingRoutes &self, GramothiHttpExchange *ex, const Recording &r) {
-    if (r.state == RecordingState::kRecording || r.state == RecordingState::kFinishing)
-      return self.host_.respond_error(
-          ex, 409, "recording_in_progress",
-          "The class is still being recorded; the package comes when it ends.");
-    std::string profile = self.chosen_profile(ex);
-    if (profile.empty() || self.too_busy(ex)) return;
-    self.in_flight_++;
-    auto made = [ex, copy = r](RecordingRoutes &self, const std::string &zip,
-                               const std::string &error) {
-      if (error.empty() && !zip.empty()) return self.send_package(ex, copy, zip);
-      self.in_flight_--;
-      self.host_.log(GRAMOTHI_LOG_ERROR, "recording " + copy.id + ": cannot pack: " + error);
-      self.host_.respond_error(ex, 500, "package_failed",
-                               "The package could not be made: " + error);
-    };
-    self.packages_->get(r, self.index_->folder(r.id), profile,
-                        while_alive(self.weak_from_this(), made));
-  });
+  with_recording(
+      ex, Credentials::kHeaderOrTicket,
+      [](RecordingRoutes &self, GramothiHttpExchange *ex, const Recording &r) {
+        if (r.state == RecordingState::kRecording || r.state == RecordingState::kFinishing)
+          return self.host_.respond_error(
+              ex, 409, "recording_in_progress",
+              "The class is still being recorded; the package comes when it ends.");
+        std::string profile = self.chosen_profile(ex);
+        if (profile.empty() || self.too_busy(ex)) return;
+        self.in_flight_++;
+        auto made = [ex, copy = r](RecordingRoutes &self, const std::string &zip,
+                                   const std::string &error) {
+          if (error.empty() && !zip.empty()) return self.send_package(ex, copy, zip);
+          self.in_flight_--;
+          self.host_.log(GRAMOTHI_LOG_ERROR, "recording " + copy.id + ": cannot pack: " + error);
+          self.host_.respond_error(ex, 500, "package_failed",
+                                   "The package could not be made: " + error);
+        };
+        self.packages_->get(r, self.index_->folder(r.id), profile,
+                            while_alive(self.weak_from_this(), made));
+      });
 }
 
 void RecordingRoutes::send_package(GramothiHttpExchange *ex, const Recording &r,

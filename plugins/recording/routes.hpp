@@ -4,9 +4,11 @@
 //   GET  /api/v1/recordings/{recording_id}/timeline     the player's timeline, ?profile=
 //   GET  /api/v1/recordings/{recording_id}/audio        audio.ogg, single byte ranges
 //   GET  /api/v1/recordings/{recording_id}/package      the lecture package, ?profile=
+//   POST /api/v1/recordings/{recording_id}/links        ticketed audio and package links
 //   GET  /recordings/{recording_id}                     the player page
-// Every route but the page checks access (access.hpp). Audio reads and packages each hold their
-// bytes in memory until sent, so at most 8 run at once; beyond that, 503 `busy`.
+// Every route but the page checks access (access.hpp); audio and package also take a ticket. Audio
+// reads and packages each hold their bytes in memory until sent, so at most 8 run at once; beyond
+// that, 503 `busy`.
 #pragma once
 
 #include <cstddef>
@@ -28,7 +30,7 @@ namespace gramothi::recording {
 class RecordingRoutes : public std::enable_shared_from_this<RecordingRoutes> {
  public:
   RecordingRoutes(HostLink host, RecordingIndex *index, ClassRecorder *recorder,
-                  LecturePackages *packages, FileWorker *reader);
+                  LecturePackages *packages, FileWorker *reader, int64_t link_ttl_s);
 
   // Registers the routes; on failure writes which one into `error` and returns the status.
   int32_t add_routes(char *error, size_t error_size);
@@ -43,13 +45,15 @@ class RecordingRoutes : public std::enable_shared_from_this<RecordingRoutes> {
   void timeline(GramothiHttpExchange *ex);
   void audio(GramothiHttpExchange *ex);
   void package(GramothiHttpExchange *ex);
+  void links(GramothiHttpExchange *ex);
   void player(GramothiHttpExchange *ex);
 
   // The recording named in the path, if the caller may see it; otherwise the request is
   // answered.
   using WithRecording =
       std::function<void(RecordingRoutes &self, GramothiHttpExchange *ex, const Recording &r)>;
-  void with_recording(GramothiHttpExchange *ex, WithRecording then);
+  enum class Credentials { kHeader, kHeaderOrTicket };
+  void with_recording(GramothiHttpExchange *ex, Credentials accepted, WithRecording then);
   std::string chosen_profile(GramothiHttpExchange *ex);
   bool too_busy(GramothiHttpExchange *ex);
   void send_package(GramothiHttpExchange *ex, const Recording &r, const std::string &zip);
@@ -60,6 +64,7 @@ class RecordingRoutes : public std::enable_shared_from_this<RecordingRoutes> {
   LecturePackages *packages_;  // borrowed
   FileWorker *reader_;         // borrowed
   int in_flight_ = 0;          // audio reads and packages being made or sent
+  const int64_t link_ttl_s_;   // how long a ticketed link works
 };
 
 }  // namespace gramothi::recording

@@ -314,10 +314,10 @@ after(async () => {
 
 test('a teacher prepares a deck, speaks, and three students hear the tone, one only through TURN', async () => {
   const who = {near: 'student-asha', relay: 'student-ravi', far: 'student-meera'};
-  const url = (name) => `${base}/class/${classId}?token=${token(who[name], 'student')}` +
-                        (name === 'relay' ? '&relay=1' : '');
+  const url = (name) => `${base}/class/${classId}` + (name === 'relay' ? '?relay=1' : '') +
+                        `#token=${token(who[name], 'student')}`;
   // Before class: the teacher uploads the deck, which creates the class (not live yet).
-  const teacher = await openPage(browser, 'teacher', `${base}/teach/${classId}?token=${token('teacher-ada', 'teacher')}`);
+  const teacher = await openPage(browser, 'teacher', `${base}/teach/${classId}#token=${token('teacher-ada', 'teacher')}`);
   await waitFor(teacher, () => window.glTeacher.conn === 'missing', null, 20000, 'a new class');
   await teacher.setInputFiles('#deck', path.join(dir, 'deck.pdf'));
   await teacher.click('#upload');
@@ -591,8 +591,10 @@ test('the recorded class plays back offline from its package and online, seeking
 
   // Online: /recordings/{id}, the audio fetched in ranges.
   const ranges = [];
+  const urls = [];
+  page.on('request', (req) => urls.push(req.url()));
   page.on('response', (res) => res.url().includes('/audio') && ranges.push(res.status()));
-  await page.goto(`${base}/recordings/${rec.recording_id}?token=${token('student-asha', 'student')}`);
+  await page.goto(`${base}/recordings/${rec.recording_id}#token=${token('student-asha', 'student')}`);
   await waitFor(page, () => window.glPlayer && document.querySelector('#audio').readyState >= 1, null, 20000,
                 'the online player loaded');
   const t = during(slides.length - 1);
@@ -600,5 +602,7 @@ test('the recorded class plays back offline from its package and online, seeking
   await waitFor(page, showsSlide, slideAt(t), 20000, 'online: the last slide after seeking');
   assert.ok(ranges.includes(206), 'the audio came in range requests: ' + ranges);
   assert.ok(!page.url().includes('token='), 'the token is taken out of the address bar');
+  assert.ok(urls.every((u) => !/[?&]token=/.test(u)), 'no request carried the token in its URL: ' +
+            urls.filter((u) => /[?&]token=/.test(u)).join(' '));
   await context.close();
 });

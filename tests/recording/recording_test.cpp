@@ -27,6 +27,9 @@ namespace {
 const std::string kSecret = "recording-test-secret-0123456789abcdef";
 
 std::string token(const std::string &user, Role role) {
+  // Outsiders hold no grant for the test classes; everyone else holds them all.
+  if (user == "stranger" || user == "student-out" || user == "teacher-2")
+    return test_token(kSecret, user, role);
   return test_token(kSecret, user, role, {"rec-1", "rec-2", "rec-3", "rec-4", "rec-5"});
 }
 
@@ -330,9 +333,24 @@ TEST_F(RecordingTest, AClassIsRecordedWithItsSlidesAndChatAtTheRightTimes) {
   EXPECT_EQ(part.body, file.substr(100, 100));
   EXPECT_EQ(part.headers["content-range"], "bytes 100-199/" + std::to_string(file.size()));
   EXPECT_EQ(part.headers["accept-ranges"], "bytes");
-  auto whole = http_->get(api + "/audio?token=" + token("teacher-1", Role::kTeacher));
+  // An <audio> element cannot send a header: it gets a short-lived link for this recording.
+  // A long-lived token in the URL is refused.
+  auto in_url = http_->get(api + "/audio?token=" + token("teacher-1", Role::kTeacher));
+  EXPECT_EQ(in_url.status, 401u);
+  EXPECT_EQ(in_url.str("error.code"), "token_in_url") << in_url.body;
+  auto links = http_->post(api + "/links", token("student-1", Role::kStudent), "");
+  ASSERT_EQ(links.status, 200u) << links.body;
+  std::string audio_url = links.str("audio_url");
+  ASSERT_NE(audio_url.find("?ticket="), std::string::npos) << links.body;
+  EXPECT_EQ(audio_url.find(token("student-1", Role::kStudent)), std::string::npos);
+  auto whole = http_->get(audio_url);
   EXPECT_EQ(whole.status, 200u);
   EXPECT_EQ(whole.body, file);
+  std::string ticket = audio_url.substr(audio_url.find("?ticket=") + 8);
+  EXPECT_EQ(http_->get(api + "/timeline?ticket=" + ticket).status, 401u)
+      << "a ticket opens the audio and the package only";
+  EXPECT_EQ(http_->get(api + "/audio?ticket=" + ticket + "x").status, 401u);
+  EXPECT_EQ(http_->post(api + "/links", token("stranger", Role::kStudent), "").status, 403u);
   EXPECT_EQ(http_
                 ->request("GET", api + "/audio", token("teacher-1", Role::kTeacher), nullptr,
                           nullptr, {{"Range", "bytes=999999999-"}})
@@ -452,12 +470,19 @@ TEST_F(RecordingTest, AnUnwritableFolderFailsTheRecordingClearlyAndTheClassGoesO
   EXPECT_TRUE(spin_until([&] { return teacher.connected(); }, 15000));
 }
 
+// Issue 12, finding 2: attendance granted a class's recordings, and `join` checked nothing, so
+// any student could join, leave, and download them all. Now the grants decide.
 TEST_F(RecordingTest, OnlyTheClassesTeachersAndItsStudentsSeeItsRecordings) {
   start_server();
   ASSERT_EQ(post("/api/v1/streaming/start", "{\"class_id\":\"rec-5\"}").status, 200u);
   ASSERT_EQ(post("/api/v1/streaming/join", "{\"class_id\":\"rec-5\"}", "student-in", Role::kStudent)
                 .status,
             200u);
+  EXPECT_EQ(
+      post("/api/v1/streaming/join", "{\"class_id\":\"rec-5\"}", "student-out", Role::kStudent)
+          .status,
+      403u)
+      << "joining needs a grant";
   auto get = [&](const std::string &user, Role role) {
     return http_->get("/api/v1/recordings/rec-5", token(user, role)).status;
   };
@@ -465,18 +490,30 @@ TEST_F(RecordingTest, OnlyTheClassesTeachersAndItsStudentsSeeItsRecordings) {
   EXPECT_EQ(get("admin-1", Role::kAdmin), 200u);
   EXPECT_EQ(get("student-in", Role::kStudent), 200u);
   EXPECT_EQ(get("student-out", Role::kStudent), 403u);
-  // A student who missed every session but whose token names the class (the school's backend
-  // enrols them with the "classes" claim) may; one enrolled elsewhere may not.
-  auto enrolled = [&](std::vector<std::string> classes) {
-    TokenClaims c{"student-missed", Role::kStudent, 0, g_get_real_time() / G_USEC_PER_SEC + 600};
+  // A student who missed every session but whose token grants the class may; one who attended
+  // but whose token no longer grants it may not: attendance alone gives nothing.
+  // Each token its own expiry: the host tells a principal's tokens apart by user, role and
+  // expiry (GrantBook), and tokens alike in all three share their grants.
+  int64_t ttl = 600;
+  auto granted = [&](const std::string &user, std::vector<std::string> classes) {
+    TokenClaims c{user, Role::kStudent, 0, g_get_real_time() / G_USEC_PER_SEC + ttl++};
     c.classes = std::move(classes);
     return http_->get("/api/v1/recordings/rec-5", JwtCodec(kSecret).sign(c)).status;
   };
-  EXPECT_EQ(enrolled({"bio-2", "rec-5"}), 200u);
-  EXPECT_EQ(enrolled({"bio-2"}), 403u);
+  EXPECT_EQ(granted("student-missed", {"bio-2", "rec-5"}), 200u);
+  EXPECT_EQ(granted("student-missed", {"bio-2"}), 403u);
+  EXPECT_EQ(granted("student-in", {}), 403u);
   EXPECT_EQ(get("teacher-2", Role::kTeacher), 403u);
-  EXPECT_EQ(http_->get("/api/v1/recordings/rec-5", "").status, 401u);
-  EXPECT_EQ(http_->get("/api/v1/recordings/nope", token("admin-1", Role::kAdmin)).status, 404u);
+  // Without a token, an unknown id and an existing one answer alike: ids cannot be probed.
+  auto anonymous = http_->get("/api/v1/recordings/rec-5", "");
+  auto unknown = http_->get("/api/v1/recordings/nope/audio", "");
+  EXPECT_EQ(anonymous.status, 401u);
+  EXPECT_EQ(unknown.status, 401u);
+  EXPECT_EQ(unknown.str("error.code"), "token_missing") << unknown.body;
+  EXPECT_EQ(http_->get("/api/v1/recordings/nope", token("admin-1", Role::kAdmin)).status, 200u)
+      << "a class with no recordings lists none";
+  EXPECT_EQ(http_->get("/api/v1/recordings/nope/timeline", token("admin-1", Role::kAdmin)).status,
+            404u);
   // Turning recording off stops it; students may not.
   EXPECT_EQ(
       post("/api/v1/recordings/rec-5", "{\"record\":false}", "student-in", Role::kStudent).status,

@@ -37,11 +37,11 @@ const dialogs = [];
 function b64url(s) {
   return Buffer.from(s).toString('base64url');
 }
-// A token as the school's backend issues it: granted the test's class (taught by teachers,
-// attended by students).
-function token(user, role) {
+// A token as the school's backend issues it: granted `classes` (by default the test's class),
+// taught by teachers, attended by students.
+function token(user, role, classes = [classId]) {
   const head = b64url(JSON.stringify({alg: 'HS256', typ: 'JWT'}));
-  const grant = role === 'student' ? {classes: [classId]} : {teaches: [classId]};
+  const grant = role === 'student' ? {classes} : {teaches: classes};
   const body = b64url(JSON.stringify({sub: user, role, exp: Math.floor(Date.now() / 1000) + 7200, ...grant}));
   const sig = createHmac('sha256', secret).update(head + '.' + body).digest('base64url');
   return head + '.' + body + '.' + sig;
@@ -519,8 +519,9 @@ test('the recorded class plays back offline from its package and online, seeking
   // The student page offers it after the class.
   await waitFor(pages.near, () => document.querySelectorAll('#rec-list a').length >= 2, null, 30000,
                 'the student page links the recording');
-  const stranger = await api('GET', `/api/v1/recordings/${classId}`, 'student-nobody', 'student');
-  assert.equal(stranger.status, 403, 'students who were not in the class may not');
+  const stranger = await fetch(`${base}/api/v1/recordings/${classId}`,
+                               {headers: {Authorization: 'Bearer ' + token('student-nobody', 'student', ['other'])}});
+  assert.equal(stranger.status, 403, 'students without a grant for the class may not');
   const timeline = (await api('GET', `/api/v1/recordings/${rec.recording_id}/timeline`, 'student-asha', 'student')).json;
   const slides = timeline.events.filter((e) => e.type === 'slide');
   assert.ok(slides.length >= 4, 'the moves are in the timeline: ' + JSON.stringify(slides.map((x) => x.order_no)));

@@ -91,6 +91,36 @@ TEST_F(CliTest, TokenWithAConfigUsesItsSecret) {
   EXPECT_EQ(claims->role, Role::kAdmin);
 }
 
+TEST_F(CliTest, TokenGrantsClassesByRoleWithinTheMaximumLifetime) {
+  std::string config = write("g.ini",
+                             "[auth]\njwt_secret=config-secret-0123456789-0123456789\n"
+                             "max_token_lifetime_s=7200\n");
+  JwtCodec jwt("config-secret-0123456789-0123456789");
+  int64_t now = g_get_real_time() / G_USEC_PER_SEC;
+  CliRun t = run({"token", "--role", "teacher", "--user", "t1", "--class", "physics-7a", "--class",
+                  "maths-7a", "--config", config});
+  ASSERT_EQ(t.status, 0) << t.err;
+  auto teacher = jwt.verify(g_strstrip(t.out.data()), now);
+  ASSERT_TRUE(teacher.ok());
+  EXPECT_EQ(teacher->teaches, (std::vector<std::string>{"physics-7a", "maths-7a"}));
+  EXPECT_TRUE(teacher->classes.empty());
+  CliRun s = run(
+      {"token", "--role", "student", "--user", "s1", "--class", "physics-7a", "--config", config});
+  ASSERT_EQ(s.status, 0) << s.err;
+  auto student = jwt.verify(g_strstrip(s.out.data()), now);
+  ASSERT_TRUE(student.ok());
+  EXPECT_EQ(student->classes, std::vector<std::string>{"physics-7a"});
+  EXPECT_TRUE(student->teaches.empty());
+  EXPECT_NE(run({"token", "--role", "student", "--user", "s1", "--class", "no spaces", "--config",
+                 config})
+                .status,
+            0);
+  CliRun long_lived =
+      run({"token", "--role", "student", "--user", "s1", "--ttl", "7201", "--config", config});
+  EXPECT_NE(long_lived.status, 0);
+  EXPECT_NE(long_lived.err.find("max_token_lifetime_s"), std::string::npos) << long_lived.err;
+}
+
 TEST_F(CliTest, TokenRefusesBadArguments) {
   EXPECT_NE(run({"token", "--role", "janitor", "--user", "x", "--data-dir", dir_}).status, 0);
   EXPECT_NE(run({"token", "--role", "student", "--data-dir", dir_}).status, 0);

@@ -8,6 +8,7 @@
 #include "base/log.hpp"
 #include "base/secrets.hpp"
 #include "http/web_pages.hpp"
+#include "storage/class_store.hpp"
 #include "storage/migrations.hpp"
 #include "transport/lite_transport.hpp"
 
@@ -54,6 +55,19 @@ Result<std::unique_ptr<Server>> Server::create(Config config) {
     log_message(LogLevel::kInfo, "storage",
                 backend + " ready, schema version " + std::to_string(version) +
                     (c.uses_postgres() ? "" : " (" + c.sqlite_path() + ")"));
+    // Before grants, the first teacher to start a class or upload to it owned it; migration 4
+    // kept them as its teacher. Until an admin confirms or replaces them, say so at each start.
+    auto inherited = ClassStore(*db).inherited_teachers();
+    if (inherited.ok() && !inherited->empty()) {
+      std::string list;
+      for (size_t i = 0; i < inherited->size() && i < 20; i++)
+        list += (i ? ", " : "") + (*inherited)[i];
+      log_message(LogLevel::kWarning, "auth",
+                  std::to_string(inherited->size()) +
+                      " classes keep the teacher who created them before teachers were assigned (" +
+                      list + (inherited->size() > 20 ? ", ..." : "") +
+                      "); review each with PUT /api/v1/classes/{class_id} {\"teachers\": [...]}");
+    }
   } catch (const StorageError &e) {
     return Error{e.kind(), "storage_unavailable", std::string("storage: ") + e.what()};
   }

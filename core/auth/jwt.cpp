@@ -20,7 +20,7 @@ bool read_time_claim(JsonObject *o, const char *name, int64_t *out, bool *presen
   GType t = json_node_get_value_type(n);
   if (t == G_TYPE_INT64) {
     *out = json_node_get_int(n);
-    return true;
+    return *out >= -1000000000000000LL && *out <= 1000000000000000LL;
   }
   if (t == G_TYPE_DOUBLE) {
     double d = json_node_get_double(n);
@@ -107,6 +107,9 @@ Result<TokenClaims> JwtCodec::verify(std::string_view token, int64_t now_s) cons
   std::string expected = hmac(G_CHECKSUM_SHA256, secret_, token.substr(0, d2));
   if (!constant_time_equal(expected, *signature)) return invalid("the signature does not match");
 
+  // JSON-GLib hands strings out NUL-terminated: "sub":"a\u0000b" would read as "a".
+  if (payload_raw->find("\\u0000") != std::string::npos)
+    return invalid("a claim contains a NUL character");
   auto payload = parse_json_object(*payload_raw);
   if (!payload) return invalid("the payload is not a JSON object");
   JsonObject *o = json_node_get_object(payload->get());

@@ -188,7 +188,10 @@ void ClassRegistry::join(const TokenClaims &who, const std::string &class_id, Ch
 void ClassRegistry::leave(const TokenClaims &who, const std::string &class_id,
                           ChangeCallback done) {
   run_change(
-      class_id, [=](ClassStore &s) { return s.leave(class_id, who.user_id, now_ms()); },
+      class_id,
+      [class_id, a = actor(who, class_id)](ClassStore &s) {
+        return s.leave(class_id, a, now_ms());
+      },
       [this, who](const ClassChange &c) {
         bus_.publish("class.left", JsonObjectWriter()
                                        .str("class_id", c.status.class_id)

@@ -26,9 +26,9 @@ Result<ChatMessage> ChatStore::post(const std::string &class_id, const Actor &wh
   const std::string &user_id = who.user_id;
   const Role role = who.role;
   return in_transaction<ChatMessage>(db_, [&]() -> Result<ChatMessage> {
+    if (!may_attend(db_, class_id, who)) return not_in_class(class_id);
     auto cls = db_.query("SELECT 1 FROM classes WHERE class_id = $1", {class_id});
     if (cls.empty()) return not_found(class_id);
-    if (!may_attend(db_, class_id, who)) return not_in_class(class_id);
     ChatMessage m;
     m.message_id = new_id();
     m.class_id = class_id;
@@ -66,8 +66,8 @@ Result<ChatMessage> ChatStore::remove(const std::string &class_id, const std::st
     return Error{ErrorKind::kForbidden, "forbidden_role", "Students may not remove messages."};
   return in_transaction<ChatMessage>(db_, [&]() -> Result<ChatMessage> {
     auto cls = lock_class(db_, class_id);
-    if (!cls) return not_found(class_id);
     if (!may_teach(db_, class_id, who)) return not_owner(class_id);
+    if (!cls) return not_found(class_id);
     auto rows = db_.query(std::string("SELECT ") + kChatColumns +
                               " FROM chat_messages WHERE message_id = $1 AND class_id = $2 AND "
                               "removed_at_ms IS NULL",

@@ -59,17 +59,18 @@ Result<ClassChange> ClassStore::stop(const std::string &class_id, const Actor &w
                                      int64_t now_ms) {
   if (who.role == Role::kStudent) return forbidden_role("stop");
   return in_transaction<ClassChange>(db_, [&]() -> Result<ClassChange> {
+    // Rights before existence: an outsider learns nothing about whether the class exists.
     auto row = lock_class(db_, class_id);
-    if (!row) return not_found(class_id);
     if (!may_teach(db_, class_id, who)) {
       bool session_teacher = false;
-      if (row->session_id) {
+      if (row && row->session_id) {
         auto rows =
             db_.query("SELECT teacher_id FROM sessions WHERE session_id = $1", {*row->session_id});
         session_teacher = !rows.empty() && rows[0][0] == who.user_id;
       }
       if (!session_teacher) return not_owner(class_id);
     }
+    if (!row) return not_found(class_id);
     if (row->state != "live" || !row->session_id) return not_live(class_id);
     db_.query("UPDATE sessions SET ended_at_ms = $2 WHERE session_id = $1",
               {*row->session_id, num(now_ms)});
@@ -84,8 +85,8 @@ Result<ClassChange> ClassStore::join(const std::string &class_id, const Actor &w
                                      int64_t now_ms) {
   return in_transaction<ClassChange>(db_, [&]() -> Result<ClassChange> {
     auto row = lock_class(db_, class_id);
-    if (!row) return not_found(class_id);
     if (!may_attend(db_, class_id, who)) return not_in_class(class_id);
+    if (!row) return not_found(class_id);
     if (row->state != "live" || !row->session_id) return not_live(class_id);
     bool changed = !open_attendance(db_, *row->session_id, who.user_id);
     if (changed)
@@ -97,13 +98,18 @@ Result<ClassChange> ClassStore::join(const std::string &class_id, const Actor &w
   });
 }
 
-Result<ClassChange> ClassStore::leave(const std::string &class_id, const std::string &user_id,
+Result<ClassChange> ClassStore::leave(const std::string &class_id, const Actor &who,
                                       int64_t now_ms) {
+  const std::string &user_id = who.user_id;
   return in_transaction<ClassChange>(db_, [&]() -> Result<ClassChange> {
     auto row = lock_class(db_, class_id);
+    // Whoever joined may always leave (a grant withdrawn meanwhile included); others learn
+    // nothing about the class.
+    auto open =
+        row && row->session_id ? open_attendance(db_, *row->session_id, user_id) : std::nullopt;
+    if (!open && !may_attend(db_, class_id, who)) return not_in_class(class_id);
     if (!row) return not_found(class_id);
     if (row->state != "live" || !row->session_id) return not_live(class_id);
-    auto open = open_attendance(db_, *row->session_id, user_id);
     if (open)
       db_.query("UPDATE attendance SET left_at_ms = $2 WHERE attendance_id = $1",
                 {*open, num(now_ms)});
@@ -116,8 +122,8 @@ Result<ClassChange> ClassStore::pin_profile(const std::string &class_id, const A
   const std::string &user_id = who.user_id;
   return in_transaction<ClassChange>(db_, [&]() -> Result<ClassChange> {
     auto row = lock_class(db_, class_id);
-    if (!row) return not_found(class_id);
     if (!may_attend(db_, class_id, who)) return not_in_class(class_id);
+    if (!row) return not_found(class_id);
     auto before =
         db_.query("SELECT profile FROM profile_choices WHERE class_id = $1 AND user_id = $2",
                   {class_id, user_id});
@@ -146,9 +152,9 @@ Result<ClassStatus> ClassStore::set_teachers(const std::string &class_id, const 
     db_.query("DELETE FROM class_teachers WHERE class_id = $1", {class_id});
     for (const auto &t : teachers)
       db_.query(
-          "INSERT INTO class_teachers (class_id, user_id, assigned_at_ms) VALUES ($1, $2, $3) "
-          "ON CONFLICT (class_id, user_id) DO NOTHING",
-          {class_id, t, num(now_ms)});
+          "INSERT INTO class_teachers (class_id, user_id, assigned_by, assigned_at_ms) VALUES "
+          "($1, $2, $3, $4) ON CONFLICT (class_id, user_id) DO NOTHING",
+          {class_id, t, who.user_id, num(now_ms)});
     return *read_status(db_, class_id);
   });
 }
@@ -159,6 +165,18 @@ Result<ClassAccess> ClassStore::access(const std::string &class_id, const Actor 
     a.teach = may_teach(db_, class_id, who);
     a.attend = a.teach || may_attend(db_, class_id, who);
     return a;
+  } catch (const StorageError &e) {
+    return from_storage(e);
+  }
+}
+
+Result<std::vector<std::string>> ClassStore::inherited_teachers() {
+  try {
+    std::vector<std::string> out;
+    for (const auto &r : db_.query("SELECT DISTINCT class_id FROM class_teachers WHERE "
+                                   "assigned_by = 'migration' ORDER BY class_id"))
+      out.push_back(r[0].value_or(""));
+    return out;
   } catch (const StorageError &e) {
     return from_storage(e);
   }

@@ -67,14 +67,16 @@ struct AttendanceRecord {
 //          kForbidden "not_class_owner". Unknown class -> created (owner_id = caller) when the
 //          caller's token grants it or the caller is an admin. Live already: same session
 //          teacher -> changed=false; else kConflict "class_already_live".
-//   stop:  unknown -> kNotFound "class_not_found"; not live -> kConflict "class_not_live";
-//          students -> kForbidden "forbidden_role"; a caller who neither teaches the class nor
-//          teaches its live session -> kForbidden "not_class_owner". Closes open attendance.
-//   join:  unknown -> kNotFound; may not attend -> kForbidden "not_in_class"; not live ->
+//   Rights come before existence: a caller without them gets the same 403 whether or not the
+//   class exists.
+//   stop:  students -> kForbidden "forbidden_role"; a caller who neither teaches the class nor
+//          teaches its live session -> kForbidden "not_class_owner"; unknown -> kNotFound
+//          "class_not_found"; not live -> kConflict "class_not_live". Closes open attendance.
+//   join:  may not attend -> kForbidden "not_in_class"; unknown -> kNotFound; not live ->
 //          kConflict "class_not_live"; already joined -> changed=false. Records attendance.
-//   leave: unknown -> kNotFound; not live -> kConflict "class_not_live"; not joined ->
-//          changed=false. Sets left_at.
-//   pin_profile: unknown -> kNotFound; may not attend -> "not_in_class". Upserts (class, user)
+//   leave: neither joined nor may attend -> "not_in_class"; unknown -> kNotFound; not live ->
+//          kConflict "class_not_live"; not joined -> changed=false. Sets left_at.
+//   pin_profile: may not attend -> "not_in_class"; unknown -> kNotFound. Upserts (class, user)
 //          -> profile; the caller validated the profile name.
 //   status: unknown -> kNotFound.
 //   set_teachers: admins only ("forbidden_role"); creates the class (ended) if unknown, then
@@ -88,14 +90,16 @@ class ClassStore {
   Result<ClassChange> start(const std::string &class_id, const Actor &who, int64_t now_ms);
   Result<ClassChange> stop(const std::string &class_id, const Actor &who, int64_t now_ms);
   Result<ClassChange> join(const std::string &class_id, const Actor &who, int64_t now_ms);
-  Result<ClassChange> leave(const std::string &class_id, const std::string &user_id,
-                            int64_t now_ms);
+  Result<ClassChange> leave(const std::string &class_id, const Actor &who, int64_t now_ms);
   Result<ClassChange> pin_profile(const std::string &class_id, const Actor &who,
                                   const std::string &profile, int64_t now_ms);
   Result<ClassStatus> set_teachers(const std::string &class_id, const Actor &who,
                                    const std::vector<std::string> &teachers, int64_t now_ms);
   // What `who` may do in the class (the class need not exist).
   Result<ClassAccess> access(const std::string &class_id, const Actor &who);
+  // The classes whose teachers were inherited from their creator by migration 4 and not yet
+  // reviewed by an admin (set_teachers replaces them).
+  Result<std::vector<std::string>> inherited_teachers();
   Result<ClassStatus> status(const std::string &class_id);
   // The user's pinned profile for the class, or nullopt when none was recorded.
   Result<std::optional<std::string>> pinned_profile(const std::string &class_id,

@@ -93,16 +93,18 @@ CREATE TABLE chat_messages (
 CREATE INDEX chat_by_class ON chat_messages (class_id, sent_at_ms);
 )sql",
     // 4: teachers are assigned (by an admin or the school's token), not the first comer. The
-    // teacher who created each existing class stays assigned to it.
+    // teacher who created each existing class stays assigned to it, marked as inherited
+    // (assigned_by 'migration') so that an operator can review what the first comers took.
     R"sql(
 CREATE TABLE class_teachers (
   class_id TEXT NOT NULL REFERENCES classes (class_id),
   user_id TEXT NOT NULL,
+  assigned_by TEXT NOT NULL,
   assigned_at_ms BIGINT NOT NULL,
   PRIMARY KEY (class_id, user_id)
 );
-INSERT INTO class_teachers (class_id, user_id, assigned_at_ms)
-  SELECT class_id, owner_id, created_at_ms FROM classes;
+INSERT INTO class_teachers (class_id, user_id, assigned_by, assigned_at_ms)
+  SELECT class_id, owner_id, 'migration', created_at_ms FROM classes;
 )sql",
 };
 

@@ -164,8 +164,8 @@ Result<SlideMove> SlideStore::move(const std::string &class_id, const Actor &who
     return Error{ErrorKind::kForbidden, "forbidden_role", "Students may not move slides."};
   return in_transaction<SlideMove>(db_, [&]() -> Result<SlideMove> {
     auto cls = lock_class(db_, class_id);
-    if (!cls) return not_found(class_id);
     if (!may_teach(db_, class_id, who)) return not_owner(class_id);
+    if (!cls) return not_found(class_id);
     auto row = db_.query("SELECT active_deck_id, current_slide_id FROM classes WHERE class_id = $1",
                          {class_id});
     std::vector<SlideInfo> ready;

@@ -21,10 +21,12 @@ bool authenticate(const HostLink &host, GramothiHttpExchange *ex, GramothiPrinci
 }
 
 void with_right(const HostLink &host, GramothiHttpExchange *ex, const GramothiPrincipal &who,
-                const std::string &class_id, Right right, Allowed then) {
-  auto answered = [host, ex, who, class_id, right, then = std::move(then)](
-                      const GramothiError *error, const char *json) {
+                const std::string &class_id, Right right, Allowed then, Refused refused) {
+  auto answered = [host, ex, who, class_id, right, then = std::move(then),
+                   refused = std::move(refused)](const GramothiError *error, const char *json) {
     if (error) return host.respond_error(ex, *error);
+    bool allowed = strstr(json, right == Right::kTeach ? "\"teach\":true" : "\"attend\":true");
+    if (!allowed && refused) return refused(ex);
     if (right == Right::kTeach && !strstr(json, "\"teach\":true"))
       return host.respond_error(ex, 403, "not_class_owner",
                                 "Only the class's teachers turn its recording on or off.");

@@ -26,9 +26,11 @@ enum class Right { kAttend, kTeach };
 bool authenticate(const HostLink &host, GramothiHttpExchange *ex, GramothiPrincipal *who);
 
 // Runs `then` (on the main loop, later) when `who` has `right` in the class; otherwise answers
-// the request (403, or the host's error) and drops `then`.
+// the request (403, or the host's error; `refused` instead of the 403 when given) and drops
+// `then`.
+using Refused = std::function<void(GramothiHttpExchange *ex)>;
 void with_right(const HostLink &host, GramothiHttpExchange *ex, const GramothiPrincipal &who,
-                const std::string &class_id, Right right, Allowed then);
+                const std::string &class_id, Right right, Allowed then, Refused refused = nullptr);
 
 // The scope of a recording's tickets.
 std::string ticket_scope(const std::string &recording_id);

@@ -220,7 +220,9 @@ void RecordingRoutes::with_recording(GramothiHttpExchange *ex, Credentials accep
     if (!r) return no_such_recording(self.host_, ex);
     then(self, ex, *r);
   };
-  with_right(host_, ex, who, r->class_id, Right::kAttend, while_alive(weak_from_this(), allowed));
+  // A recording of someone else's class answers as if it did not exist: ids cannot be probed.
+  with_right(host_, ex, who, r->class_id, Right::kAttend, while_alive(weak_from_this(), allowed),
+             [host = host_](GramothiHttpExchange *ex) { no_such_recording(host, ex); });
 }
 
 // Links for an <audio> element and a download button, which cannot send a header: each
@@ -251,7 +253,8 @@ void RecordingRoutes::links(GramothiHttpExchange *ex) {
                                 ",\"expires_at\":" + quote(iso) +
                                 ",\"ttl_seconds\":" + std::to_string(expires - now_s) + "}");
   };
-  with_right(host_, ex, who, r->class_id, Right::kAttend, while_alive(weak_from_this(), allowed));
+  with_right(host_, ex, who, r->class_id, Right::kAttend, while_alive(weak_from_this(), allowed),
+             [host = host_](GramothiHttpExchange *ex) { no_such_recording(host, ex); });
 }
 
 // The `profile` query parameter (default: the smallest profile), or "" after answering 400.

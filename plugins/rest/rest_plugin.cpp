@@ -35,6 +35,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "../common/http_json.hpp"
@@ -77,6 +78,25 @@ void on_result(const GramothiError *error, const char *json, void *user_data) {
     respond_json(ex, 200, json);
 }
 
+// Answers a class status (or a lifecycle result {"changed", "class": status}) to someone who
+// attends but does not teach: without the recording state, which is for the class's teachers.
+void on_result_for_attendee(const GramothiError *error, const char *json, void *user_data) {
+  auto *ex = static_cast<GramothiHttpExchange *>(user_data);
+  if (error) return respond_host_error(ex, *error);
+  g_autoptr(JsonParser) p = json_parser_new();
+  if (!json_parser_load_from_data(p, json, -1, nullptr) ||
+      !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p)))
+    return respond_json(ex, 200, json);
+  JsonObject *o = json_node_get_object(json_parser_get_root(p));
+  JsonObject *status = json_object_has_member(o, "class") &&
+                               JSON_NODE_HOLDS_OBJECT(json_object_get_member(o, "class"))
+                           ? json_object_get_object_member(o, "class")
+                           : o;
+  if (json_object_has_member(status, "recording")) json_object_set_null_member(status, "recording");
+  g_autofree char *text = json_to_string(json_parser_get_root(p), FALSE);
+  respond_json(ex, 200, text);
+}
+
 // Authenticates the request; on failure answers it and returns false.
 bool authenticate(GramothiHttpExchange *ex, GramothiPrincipal *who) {
   GramothiError e{};
@@ -105,6 +125,12 @@ class Body {
     const uint8_t *data = host->http_body(ex, &len);
     if (len == 0) {
       respond_failure(ex, {400, "invalid_json", "The request needs a JSON object body."});
+      return false;
+    }
+    // JSON-GLib hands strings out NUL-terminated: "A\u0000zzz" would read as "A".
+    if (std::string_view(reinterpret_cast<const char *>(data), len).find("\\u0000") !=
+        std::string_view::npos) {
+      respond_failure(ex, {400, "invalid_json", "Strings may not contain NUL characters."});
       return false;
     }
     parser_ = json_parser_new_immutable();
@@ -221,7 +247,8 @@ void class_op(GramothiHttpExchange *ex, ClassOp op, bool teachers_only) {
   if (!body.parse(ex)) return;
   const char *class_id = body.string(ex, "class_id");
   if (!class_id) return;
-  op(ctx, &who, class_id, on_result, ex);
+  op(ctx, &who, class_id, who.role == GRAMOTHI_ROLE_STUDENT ? on_result_for_attendee : on_result,
+     ex);
 }
 
 void handle_start(GramothiHttpExchange *ex, void *) {
@@ -246,7 +273,9 @@ void handle_bandwidth_profile(GramothiHttpExchange *ex, void *) {
   if (!class_id) return;
   const char *profile = body.string(ex, "profile");
   if (!profile) return;
-  host->class_pin_profile(ctx, &who, class_id, profile, on_result, ex);
+  host->class_pin_profile(ctx, &who, class_id, profile,
+                          who.role == GRAMOTHI_ROLE_STUDENT ? on_result_for_attendee : on_result,
+                          ex);
 }
 
 // A read about one class (its status, its slides) for someone who may attend it.
@@ -271,7 +300,10 @@ void read_if_attending(GramothiHttpExchange *ex, const GramothiPrincipal &who, C
         if (!strstr(json, "\"attend\":true"))
           return respond_failure(
               c->ex, {403, "not_in_class", "You are not a member of class '" + c->class_id + "'."});
-        c->read(ctx, c->class_id.c_str(), on_result, c->ex);
+        bool status = c->read == host->class_status;
+        bool teaches = strstr(json, "\"teach\":true") != nullptr;
+        c->read(ctx, c->class_id.c_str(), status && !teaches ? on_result_for_attendee : on_result,
+                c->ex);
       },
       check);
 }

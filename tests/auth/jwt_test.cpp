@@ -228,3 +228,18 @@ TEST(Jwt, ClassGrantsRoundTrip) {
                           R"({"sub":"t1","role":"teacher","exp":1790000600,"teaches":"math"})");
   EXPECT_EQ(jwt.verify(bad, kNow).error().code, "token_invalid");
 }
+
+// Review of issue 12: JSON-GLib cut "tA\u0000-not-tA" to "tA", so a token for one user could
+// act as another.
+TEST(Jwt, ClaimsWithANulCharacterAreRefused) {
+  JwtCodec jwt(kSecret);
+  std::string t = forge(R"({"alg":"HS256","typ":"JWT"})",
+                        R"({"sub":"tA\u0000-not-tA","role":"teacher","exp":1790000600})");
+  auto r = jwt.verify(t, kNow);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "token_invalid");
+  std::string huge_iat =
+      forge(R"({"alg":"HS256","typ":"JWT"})", R"({"sub":"s","role":"student","exp":1790000600,)"
+                                              R"("iat":-9223372036854775808})");
+  EXPECT_EQ(jwt.verify(huge_iat, kNow).error().code, "token_invalid");
+}

@@ -144,6 +144,13 @@ TEST_F(StorageTest, ClassesCreatedBeforeAssignmentKeepTheirCreatorAsTeacher) {
   EXPECT_EQ(s.status("old")->teachers, std::vector<std::string>{"t-old"});
   EXPECT_TRUE(s.start("old", bare("t-old", Role::kTeacher), 10).ok());
   EXPECT_EQ(s.start("old", bare("t-other", Role::kTeacher), 11).error().code, "not_class_owner");
+  // They are marked inherited until an admin reviews the class.
+  EXPECT_EQ(*s.inherited_teachers(), std::vector<std::string>{"old"});
+  ASSERT_TRUE(s.set_teachers("old", bare("admin-1", Role::kAdmin), {"t-other"}, 12).ok());
+  EXPECT_TRUE(s.inherited_teachers()->empty());
+  EXPECT_EQ(s.stop("old", bare("t-old", Role::kTeacher), 13).ok(), true)
+      << "the live session's teacher may still end it";
+  EXPECT_EQ(s.start("old", bare("t-old", Role::kTeacher), 14).error().code, "not_class_owner");
 }
 
 TEST_F(StorageTest, NoTeacherClaimsAClassByStartingOrUploadingFirst) {
@@ -184,6 +191,35 @@ TEST_F(StorageTest, AdminsAssignTeachersWhoThenTeachWithoutAGrant) {
   EXPECT_EQ(s.stop("bio", bare("teacher-3", Role::kTeacher), 4).error().code, "not_class_owner");
   // The session's own teacher may still end the session they started.
   EXPECT_TRUE(s.stop("bio", bare("teacher-2", Role::kTeacher), 4).ok());
+}
+
+// Issue 12 (review): a refusal must not tell an outsider whether the class exists, and leave
+// must not hand an outsider the class's status.
+TEST_F(StorageTest, OutsidersGetTheSameRefusalWhetherOrNotTheClassExists) {
+  ClassStore s = migrated();
+  SlideStore slides(*db_);
+  ChatStore chat(*db_);
+  ASSERT_TRUE(s.start("real", granted("teacher-1", Role::kTeacher), 1).ok());
+  for (const char *id : {"real", "imaginary"}) {
+    EXPECT_EQ(s.join(id, bare("student-x", Role::kStudent), 2).error().code, "not_in_class") << id;
+    EXPECT_EQ(s.leave(id, bare("student-x", Role::kStudent), 2).error().code, "not_in_class") << id;
+    EXPECT_EQ(s.pin_profile(id, bare("student-x", Role::kStudent), "low", 2).error().code,
+              "not_in_class")
+        << id;
+    EXPECT_EQ(s.stop(id, bare("teacher-x", Role::kTeacher), 2).error().code, "not_class_owner")
+        << id;
+    EXPECT_EQ(slides.move(id, bare("teacher-x", Role::kTeacher), "next", std::nullopt, std::nullopt)
+                  .error()
+                  .code,
+              "not_class_owner")
+        << id;
+    EXPECT_EQ(chat.post(id, bare("student-x", Role::kStudent), "hi", 2).error().code,
+              "not_in_class")
+        << id;
+  }
+  // Whoever joined may leave even after their grant is gone.
+  ASSERT_TRUE(s.join("real", granted("student-1", Role::kStudent), 3).ok());
+  EXPECT_TRUE(s.leave("real", bare("student-1", Role::kStudent), 4)->changed);
 }
 
 TEST_F(StorageTest, AttendingNeedsAGrantOrTeachingTheClass) {
@@ -297,7 +333,7 @@ TEST_F(StorageTest, StopEndsTheSessionAndClosesAttendance) {
   ASSERT_FALSE(again.ok());
   EXPECT_EQ(again.error().code, "class_not_live");
   EXPECT_EQ(s.join("c", granted("student-2", Role::kStudent), 500).error().code, "class_not_live");
-  EXPECT_EQ(s.leave("c", "student-1", 500).error().code, "class_not_live");
+  EXPECT_EQ(s.leave("c", granted("student-1", Role::kStudent), 500).error().code, "class_not_live");
   EXPECT_EQ(s.stop("nope", granted("teacher-1", Role::kTeacher), 1).error().code,
             "class_not_found");
 }
@@ -324,12 +360,12 @@ TEST_F(StorageTest, JoinAndLeaveCountDistinctParticipants) {
   EXPECT_EQ(j->status.participant_count, 1);
   EXPECT_FALSE(s.join("c", granted("student-1", Role::kStudent), 21)->changed);
   EXPECT_EQ(s.join("c", granted("student-2", Role::kStudent), 22)->status.participant_count, 2);
-  auto l = s.leave("c", "student-1", 30);
+  auto l = s.leave("c", granted("student-1", Role::kStudent), 30);
   ASSERT_TRUE(l.ok());
   EXPECT_TRUE(l->changed);
   EXPECT_EQ(l->status.participant_count, 1);
-  EXPECT_FALSE(s.leave("c", "student-1", 31)->changed);
-  EXPECT_FALSE(s.leave("c", "never-joined", 31)->changed);
+  EXPECT_FALSE(s.leave("c", granted("student-1", Role::kStudent), 31)->changed);
+  EXPECT_FALSE(s.leave("c", granted("never-joined", Role::kStudent), 31)->changed);
   // Coming back is a second attendance interval, not a rewrite of the first.
   EXPECT_TRUE(s.join("c", granted("student-1", Role::kStudent), 40)->changed);
   auto att = s.attendance(*started->status.session_id);

@@ -33,7 +33,7 @@ void handle_ice_candidate(Client &c, const JsonFields &f);
 void handle_profile(Client &c, const JsonFields &f);
 void handle_bandwidth_report(Client &c, const JsonFields &f);
 void handle_stop_media(Client &c, const JsonFields &f);
-// Ends the client's media session, if any (presence teacher-left or listener-left).
+// Ends the client's media session, if any (and marks the class's presence changed).
 void stop_media(Client &c);
 
 // slides.cpp

@@ -22,6 +22,8 @@
     $('#join-row').hidden = st.want;
     $('#audio-row').hidden = !st.want;
     $('#profile-badge').textContent = st.profile;
+    if (st.conn === 'denied' && st.denied === 'too_many_sockets') return GL.status('This class is open in too many tabs or devices. Close this one, or reload it to use it here.', 'bad');
+    if (st.conn === 'denied' && st.denied === 'token_expired') return GL.status('Your link has expired. Ask for a new one and paste it.', 'bad');
     if (st.conn === 'denied') return GL.status('This link is not valid for this class. Ask your teacher for a new one.', 'bad');
     if (st.conn === 'offline') return GL.status('You are offline. The class comes back when your connection does.', 'bad');
     if (st.conn === 'missing') return GL.status('This class has not been set up yet. This page keeps looking.', '');
@@ -115,6 +117,7 @@
   const sock = new GL.Socket({
     state(s, reason = '') {
       st.conn = s;
+      st.denied = reason;
       if (s === 'denied' && /^token|auth/.test(reason)) GL.askToken($('#token-box'), () => sock.reconnectNow());
       if (s !== 'open') {
         st.media = '';

@@ -89,7 +89,7 @@ const GL = (() => {
   // The class socket. Reconnects by itself (1, 2, 4 … 15 s with jitter, at once when the
   // browser says it is online again), and notices a dead link by a ping that gets no answer.
   // `on[type](msg)` gets every server message; on.state(s) gets open/reconnecting/offline/
-  // ended/denied.
+  // ended/denied (with the close reason, e.g. token_expired or too_many_sockets).
   class Socket {
     constructor(on) {
       this.on = on;
@@ -134,7 +134,9 @@ const GL = (() => {
         this.ws = null;
         this.authed = false;
         clearInterval(this.pinger);
-        if (e.code === 4401 || (e.code === 4404 && e.reason !== 'class_not_found')) {
+        // 4401: the token was refused or expired; 4409: this user opened the class in too many
+        // tabs, and reconnecting would only close another of them.
+        if (e.code === 4401 || e.code === 4409 || (e.code === 4404 && e.reason !== 'class_not_found')) {
           this.stopped = true;
           return this.on.state && this.on.state('denied', e.reason);
         }

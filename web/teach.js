@@ -24,8 +24,12 @@
     $('#rec-row').hidden = !st.live && !st.rec;
     $('#rec-toggle').hidden = !st.live;
     $('#rec-toggle').textContent = st.rec && st.rec.state === 'recording' ? 'Stop recording' : 'Record';
-    const listening = st.people.filter((p) => p.listening).length;
-    $('#count').textContent = listening + ' listening';
+    // The list holds the first 500 people; the counts cover everyone.
+    const listening = st.listening !== undefined ? st.listening : st.people.filter((p) => p.listening).length;
+    const more = st.total > st.people.length ? ' (list shows ' + st.people.length + ' of ' + st.total + ')' : '';
+    $('#count').textContent = listening + ' listening' + more;
+    if (st.conn === 'denied' && st.denied === 'too_many_sockets') return GL.status('This class is open in too many tabs or devices. Close this one, or reload it to use it here.', 'bad');
+    if (st.conn === 'denied' && st.denied === 'token_expired') return GL.status('Your link has expired. Ask for a new one and paste it.', 'bad');
     if (st.conn === 'denied') return GL.status('This link is not valid for this class.', 'bad');
     if (st.conn === 'offline') return GL.status('You are offline. Reconnecting when the network returns…', 'bad');
     if (st.conn === 'missing') return GL.status('A new class: press Start when you are ready.', '');
@@ -299,6 +303,7 @@
   const sock = new GL.Socket({
     state(s, reason = '') {
       st.conn = s;
+      st.denied = reason;
       if (s === 'denied' && /^token|auth/.test(reason)) GL.askToken($('#token-box'), () => sock.reconnectNow());
       if (s !== 'open') closePc();
       if (s === 'ended') setTimeout(() => sock.reconnectNow(), 1000);  // ready to start again
@@ -353,6 +358,8 @@
     },
     listeners(m) {
       st.people = m.people || [];
+      st.listening = m.listening;
+      st.total = m.total;
       renderPeople();
     },
     'slide-sync'(m) {

@@ -78,23 +78,12 @@ void on_result(const GramothiError *error, const char *json, void *user_data) {
     respond_json(ex, 200, json);
 }
 
-// Answers a class status (or a lifecycle result {"changed", "class": status}) to someone who
-// attends but does not teach: without the recording state, which is for the class's teachers.
+// Answers a class status (or a lifecycle result) to someone who attends but does not teach:
+// without the recording state, which is for the class's teachers.
 void on_result_for_attendee(const GramothiError *error, const char *json, void *user_data) {
   auto *ex = static_cast<GramothiHttpExchange *>(user_data);
   if (error) return respond_host_error(ex, *error);
-  g_autoptr(JsonParser) p = json_parser_new();
-  if (!json_parser_load_from_data(p, json, -1, nullptr) ||
-      !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p)))
-    return respond_json(ex, 200, json);
-  JsonObject *o = json_node_get_object(json_parser_get_root(p));
-  JsonObject *status = json_object_has_member(o, "class") &&
-                               JSON_NODE_HOLDS_OBJECT(json_object_get_member(o, "class"))
-                           ? json_object_get_object_member(o, "class")
-                           : o;
-  if (json_object_has_member(status, "recording")) json_object_set_null_member(status, "recording");
-  g_autofree char *text = json_to_string(json_parser_get_root(p), FALSE);
-  respond_json(ex, 200, text);
+  respond_json(ex, 200, gramothi::plugin::without_recording(json));
 }
 
 // Authenticates the request; on failure answers it and returns false.

@@ -5,10 +5,15 @@
 namespace gramothi::signaling {
 
 Client::Client(Signaling &plugin, GramothiWsConnection *conn, std::string class_id)
-    : plugin(plugin), conn(conn), class_id(std::move(class_id)), peer(nullptr, {plugin.host}) {}
+    : plugin(plugin),
+      conn(conn),
+      class_id(std::move(class_id)),
+      peer(nullptr, {plugin.host}),
+      rate(plugin.options.rate_per_second) {}
 
 Client::~Client() {
   cancel_auth_timer();
+  cancel_expiry_timer();
 }
 
 bool Client::is_staff() const {
@@ -26,9 +31,28 @@ void Client::send_error(const char *code, const std::string &text, const char *a
     send(message("error", {{"code", code}, {"message", text}}));
 }
 
+void Client::refuse(const char *code, const std::string &text, const char *about) {
+  if (!authenticated && ++refusals_before_auth > kRefusalsBeforeAuth)
+    return close(4401, "not_authenticated");
+  send_error(code, text, about);
+}
+
+void Client::close(uint16_t code, const char *reason) {
+  if (closing) return;
+  closing = true;
+  cancel_auth_timer();
+  cancel_expiry_timer();
+  plugin.host->ws_close(conn, code, reason);
+}
+
 void Client::cancel_auth_timer() {
   if (auth_timer) g_source_remove(auth_timer);
   auth_timer = 0;
+}
+
+void Client::cancel_expiry_timer() {
+  if (expiry_timer) g_source_remove(expiry_timer);
+  expiry_timer = 0;
 }
 
 namespace {

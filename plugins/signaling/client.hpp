@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "gramothi/plugin.h"
+#include "rate_gate.hpp"
 
 namespace gramothi::signaling {
 
@@ -29,11 +30,14 @@ enum class MediaRole { kPublisher, kListener };
 // One socket of a class. Owned by shared_ptr: its Room holds it from `opened` to `closed`.
 // Host answers that may come after the socket closed reach it through when_answered (a
 // weak_ptr). The host's WebSocket, media and timer callbacks get a raw Client *: the client
-// closes its peer and removes its timer before it dies, and the host calls no WebSocket
+// closes its peer and removes its timers before it dies, and the host calls no WebSocket
 // handler after `closed`.
 struct Client : std::enable_shared_from_this<Client> {
+  // Before authentication a socket gets this many error answers; the next refusal closes it.
+  static constexpr int kRefusalsBeforeAuth = 3;
+
   Client(Signaling &plugin, GramothiWsConnection *conn, std::string class_id);
-  ~Client();  // removes the auth timer and ends the media session, telling nobody
+  ~Client();  // removes the timers and ends the media session, telling nobody
   Client(const Client &) = delete;
   Client &operator=(const Client &) = delete;
 
@@ -45,22 +49,32 @@ struct Client : std::enable_shared_from_this<Client> {
   void send(const std::string &json) const;
   // {"type": "error", "code", "message", "about"?}
   void send_error(const char *code, const std::string &text, const char *about = nullptr) const;
+  // The answer to a message the socket may not send or got wrong: send_error, except that a
+  // socket that is not authenticated gets only kRefusalsBeforeAuth answers, and its next
+  // refusal closes it with 4401 "not_authenticated".
+  void refuse(const char *code, const std::string &text, const char *about = nullptr);
+  // Starts the closing handshake (`closed` follows); the socket's later messages are dropped.
+  void close(uint16_t code, const char *reason);
   void cancel_auth_timer();
+  void cancel_expiry_timer();
 
   Signaling &plugin;                 // borrowed: the plugin outlives its clients
   GramothiWsConnection *const conn;  // borrowed from the host until `closed`
   const std::string class_id;
   bool authenticated = false;
+  bool checking_token = false;  // an `authenticate` is under way (its class lookup)
+  bool closing = false;         // close() was called
   GramothiPrincipal who{};
   bool teaches = false;                         // the host's class_access: may teach this class
   MediaPeer peer;                               // the media session, or null
   MediaRole media_role = MediaRole::kListener;  // what `peer` is
   bool joined = false;                          // attendance recorded
   guint auth_timer = 0;
+  guint expiry_timer = 0;   // closes the socket when its token expires
   std::string profile;      // the listener's profile, for slide images ("" until it listens)
   std::string media_state;  // the host's word for the session's last state ("" without one)
-  double tokens = 0;        // message rate allowance, and when it was counted
-  int64_t tokens_at_us = 0;
+  RateGate rate;            // the socket's message rate (dispatch.cpp)
+  int refusals_before_auth = 0;
 };
 
 // A host result callback and its user_data, for one call that answers exactly once.

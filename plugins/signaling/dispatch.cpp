@@ -1,6 +1,7 @@
 // Client messages: the checks every message passes (rate, frame, size, JSON, type,
 // authentication), then its fields against the table of its type, then its handler. The order
-// of the checks is part of the protocol (api/signaling.md, Limits).
+// of the checks is part of the protocol (api/signaling.md, Limits). What fails a check is
+// refused (Client::refuse): before authentication only the first few refusals are answered.
 #include <cstring>
 #include <span>
 #include <string>
@@ -63,8 +64,7 @@ constexpr FieldRule kChatRemove[] = {
 
 enum class Access {
   kAnyone,
-  kUnauthenticated,  // "already_authenticated" once authenticated
-  kAuthenticated,    // "not_authenticated" before
+  kAuthenticated,  // "not_authenticated" before
 };
 
 using Handler = void (*)(Client &, const JsonFields &);
@@ -82,7 +82,8 @@ void handle_ping(Client &c, const JsonFields &) {
 
 constexpr Route kRoutes[] = {
     {"ping", Access::kAnyone, {}, handle_ping},
-    {"authenticate", Access::kUnauthenticated, kAuthenticate, handle_authenticate},
+    // Before authentication: the token; after: a new one for the same user (connection.cpp).
+    {"authenticate", Access::kAnyone, kAuthenticate, handle_authenticate},
     {"publish", Access::kAuthenticated, kPublishOrAnswer, handle_publish},
     {"listen", Access::kAuthenticated, kListen, handle_listen},
     {"answer", Access::kAuthenticated, kPublishOrAnswer, handle_answer},
@@ -101,53 +102,54 @@ const Route *find_route(const char *type) {
   return nullptr;
 }
 
-// Every message counts against the client's rate: rate_per_second, bursts of 5 s worth.
+// Every message counts against the client's rate (RateGate): over it, one rate_limited answer a
+// second at most, and a client that keeps flooding is closed with 1008.
 bool within_rate(Client &c) {
-  double rate = c.plugin.options.rate_per_second;
-  int64_t now = g_get_monotonic_time();
-  double burst = rate * 5;
-  if (c.tokens_at_us == 0) c.tokens = burst;
-  c.tokens += (now - c.tokens_at_us) / 1e6 * rate;
-  if (c.tokens > burst) c.tokens = burst;
-  c.tokens_at_us = now;
-  if (c.tokens < 1) return false;
-  c.tokens -= 1;
-  return true;
+  switch (c.rate.admit(g_get_monotonic_time())) {
+    case RateGate::Verdict::kPass:
+      return true;
+    case RateGate::Verdict::kWarn:
+      c.refuse("rate_limited", "Too many messages; slow down. Some were dropped.");
+      return false;
+    case RateGate::Verdict::kDrop:
+      return false;
+    case RateGate::Verdict::kClose:
+      c.close(1008, "rate_limited");
+      return false;
+  }
+  return false;
 }
 
 }  // namespace
 
 void handle_message(Client &c, const char *data, size_t length, bool is_text) {
   size_t max_message = c.plugin.options.max_message;
-  if (!within_rate(c)) return c.send_error("rate_limited", "Too many messages; slow down.");
-  if (!is_text) return c.send_error("invalid_message", "Send JSON text messages, not binary.");
+  if (!within_rate(c)) return;
+  if (!is_text) return c.refuse("invalid_message", "Send JSON text messages, not binary.");
   if (length > max_message)
-    return c.send_error("message_too_large",
-                        "Messages may be at most " + std::to_string(max_message) + " bytes.");
+    return c.refuse("message_too_large",
+                    "Messages may be at most " + std::to_string(max_message) + " bytes.");
   if (!g_utf8_validate(data, static_cast<gssize>(length), nullptr))
-    return c.send_error("invalid_json", "The message is not UTF-8 text.");
+    return c.refuse("invalid_json", "The message is not UTF-8 text.");
   g_autoptr(JsonParser) parser = json_parser_new_immutable();
   g_autoptr(GError) err = nullptr;
   if (!json_parser_load_from_data(parser, data, static_cast<gssize>(length), &err))
-    return c.send_error("invalid_json", std::string("The message is not JSON: ") + err->message);
+    return c.refuse("invalid_json", std::string("The message is not JSON: ") + err->message);
   JsonNode *root = json_parser_get_root(parser);
   if (!root || !JSON_NODE_HOLDS_OBJECT(root))
-    return c.send_error("invalid_json", "A message is a JSON object with a \"type\".");
+    return c.refuse("invalid_json", "A message is a JSON object with a \"type\".");
   JsonFields fields(json_node_get_object(root));
-  if (auto error = fields.check(kEnvelope)) return c.send_error(error->code, error->message);
+  if (auto error = fields.check(kEnvelope)) return c.refuse(error->code, error->message);
   const char *type = fields.string("type");
 
   const Route *route = find_route(type);
   // An unknown type is answered as one that needs authentication.
   Access access = route ? route->access : Access::kAuthenticated;
-  if (access == Access::kUnauthenticated && c.authenticated)
-    return c.send_error("already_authenticated", "This socket is authenticated already.", type);
   if (access == Access::kAuthenticated && !c.authenticated)
-    return c.send_error("not_authenticated", "Send 'authenticate' first.", type);
+    return c.refuse("not_authenticated", "Send 'authenticate' first.", type);
   if (!route)
-    return c.send_error("unknown_type", "Unknown message type '" + std::string(type) + "'.", type);
-  if (auto error = fields.check(route->fields))
-    return c.send_error(error->code, error->message, type);
+    return c.refuse("unknown_type", "Unknown message type '" + std::string(type) + "'.", type);
+  if (auto error = fields.check(route->fields)) return c.refuse(error->code, error->message, type);
   route->handle(c, fields);
 }
 

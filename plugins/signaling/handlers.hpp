@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 
 #include "../common/json_fields.hpp"
 #include "client.hpp"
@@ -21,6 +22,10 @@ using plugin::JsonFields;
 // connection.cpp: the WebSocket route's handlers, and authentication.
 extern const GramothiWsHandlers kWsHandlers;  // user_data: the Signaling
 void handle_authenticate(Client &c, const JsonFields &f);
+// Asks the host again what the socket's principal may do in its class (grants change: an admin
+// reassigns teachers, a renewed token grants less): updates c.teaches and runs `then`, or, when
+// it may no longer attend, tells the client and closes the socket with 4403.
+void check_access(Client &c, std::function<void(Client &)> then);
 
 // dispatch.cpp
 void handle_message(Client &c, const char *data, size_t length, bool is_text);
@@ -33,7 +38,7 @@ void handle_ice_candidate(Client &c, const JsonFields &f);
 void handle_profile(Client &c, const JsonFields &f);
 void handle_bandwidth_report(Client &c, const JsonFields &f);
 void handle_stop_media(Client &c, const JsonFields &f);
-// Ends the client's media session, if any (presence teacher-left or listener-left).
+// Ends the client's media session, if any (and marks the class's presence changed).
 void stop_media(Client &c);
 
 // slides.cpp

@@ -37,7 +37,10 @@ void on_peer_state(const char *state, const char *detail, void *client) {
   auto &c = *static_cast<Client *>(client);
   c.send(message("media-state", {{"state", state}, {"detail", detail ? detail : ""}}));
   c.media_state = state;
-  if (strcmp(state, "closed") == 0) stop_media(c);
+  if (strcmp(state, "closed") == 0)
+    stop_media(c);
+  else
+    roster_changed(c.plugin, c.class_id);
 }
 
 void on_profile_changed(const char *profile, const char *reason, void *client) {
@@ -47,7 +50,7 @@ void on_profile_changed(const char *profile, const char *reason, void *client) {
   bool changed = c.profile != profile;
   c.profile = profile;
   if (changed) send_current_slide(c, "profile");
-  refresh_listeners(c.plugin, c.class_id);
+  roster_changed(c.plugin, c.class_id);
 }
 
 constexpr GramothiMediaCallbacks kMediaCallbacks = {
@@ -102,8 +105,7 @@ void publish_if_allowed(Client &c, const GramothiError *error, const char *statu
     return c.send_error("class_not_live", "Start the class before publishing.", "publish");
   if (!c.teaches && !facts.owned_by_user)
     return c.send_error("not_class_owner", "Only the class's teacher may publish.", "publish");
-  if (open_session(c, MediaRole::kPublisher, sdp))
-    broadcast_presence(c.plugin, c, "teacher-joined");
+  if (open_session(c, MediaRole::kPublisher, sdp)) presence_changed(c.plugin, c.class_id);
 }
 
 // start_listening, step 2: with the class's status, check it and listen.
@@ -118,7 +120,7 @@ void listen_if_live(Client &c, const GramothiError *error, const char *status,
     c.joined = true;
     s.host->class_join(s.ctx, &c.who, c.class_id.c_str(), ignore_result, nullptr);
   }
-  broadcast_presence(s, c, "listener-joined");
+  presence_changed(s, c.class_id);
 }
 
 void start_listening(Client &c, std::string profile) {
@@ -145,19 +147,20 @@ void listen_with_stored_profile(Client &c, const GramothiError *error, const cha
 
 void stop_media(Client &c) {
   if (!c.peer) return;
-  const char *event = c.media_role == MediaRole::kPublisher ? "teacher-left" : "listener-left";
   c.peer.reset();
-  broadcast_presence(c.plugin, c, event);
+  presence_changed(c.plugin, c.class_id);
 }
 
 void handle_publish(Client &c, const JsonFields &f) {
   if (c.who.role == GRAMOTHI_ROLE_STUDENT)
     return c.send_error("forbidden_role", "Students may not publish audio.", "publish");
-  ask_about_class(c, c.plugin.host->class_status,
-                  [sdp = std::string(f.string("sdp"))](Client &c, const GramothiError *error,
-                                                       const char *status) {
-                    publish_if_allowed(c, error, status, sdp);
-                  });
+  // Rights are asked afresh: the teacher may have been unassigned since the socket opened.
+  check_access(c, [sdp = std::string(f.string("sdp"))](Client &c) {
+    ask_about_class(c, c.plugin.host->class_status,
+                    [sdp](Client &c, const GramothiError *error, const char *status) {
+                      publish_if_allowed(c, error, status, sdp);
+                    });
+  });
 }
 
 // A `listen` without a profile uses the one the student chose before (REST or WebSocket), if

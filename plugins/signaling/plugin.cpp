@@ -2,14 +2,20 @@
  * students (listen), profile choice and bandwidth reports, presence, slides, chat, and the end
  * of the class. The protocol, message by message, is in api/signaling.md.
  *
- * Endpoint: GET /api/v1/streaming/ws/{class_id} (WebSocket). The token may come as ?token=,
- * an "Authorization: Bearer" header, or the first message {"type":"authenticate","token":…}.
+ * Endpoint: GET /api/v1/streaming/ws/{class_id} (WebSocket). The token comes as the first
+ * message {"type":"authenticate","token":…} or an "Authorization: Bearer" header; a socket with
+ * ?token= in its URL is closed (4401 token_in_url). A socket is closed when its token expires
+ * (4401 token_expired) unless it sent a new token for the same user before.
  *
  * Options ([plugin.signaling] in the server config):
  *   max_message_bytes = 65536   larger messages get an error ("message_too_large"); 1024..1048576
  *   auth_timeout_ms   = 10000   a socket that does not authenticate in time is closed; 100..600000
- *   rate_per_second   = 20      messages per second a client may send (burst: 5 s worth); 1..10000
+ *   rate_per_second   = 20      messages per second a client may send (burst: 5 s worth); beyond
+ *                               it one rate_limited a second, and a flood is closed (1008);
+ *                               1..10000
  *   chat_per_minute   = 20      chat messages a user may send per minute (burst: 5); 1..6000
+ *   max_sockets_per_user = 5    authenticated sockets of one user in one class; one more closes
+ *                               the oldest (4409 too_many_sockets); 1..1000
  *
  * Example:
  *   [plugins]
@@ -45,7 +51,7 @@ constexpr Subscription kSubscriptions[] = {
     {"class.stopped", on_class_stopped},     {"class.started", on_class_started},
     {"recording.state", on_recording_state}, {"slides.sync", on_slides_sync},
     {"slides.progress", on_slides_progress}, {"chat.message", on_chat_message},
-    {"chat.removed", on_chat_removed},
+    {"chat.removed", on_chat_removed},       {"class.teachers", on_class_teachers},
 };
 
 int64_t option(const GramothiHost *host, GramothiPluginContext *ctx, const char *key,
@@ -60,14 +66,12 @@ int64_t option(const GramothiHost *host, GramothiPluginContext *ctx, const char 
   return out;
 }
 
-// Link figures move without any message: the teachers' lists are checked now and then.
+// Link figures move without any message: the teachers' lists are checked now and then (with
+// the other changes, at most once per presence interval).
 gboolean refresh_all_listeners(gpointer signaling) {
   auto &s = *static_cast<Signaling *>(signaling);
-  std::vector<std::string> ids;
   for (const auto &[id, room] : s.rooms)
-    ids.push_back(id);
-  for (const auto &id : ids)
-    refresh_listeners(s, id);
+    roster_changed(s, id);
   return G_SOURCE_CONTINUE;
 }
 
@@ -84,10 +88,12 @@ int32_t signaling_init(const GramothiHost *host, GramothiPluginContext *ctx, voi
   o.auth_timeout_ms = option(host, ctx, "auth_timeout_ms", 10000, 100, 600000, &ok);
   o.rate_per_second = static_cast<double>(option(host, ctx, "rate_per_second", 20, 1, 10000, &ok));
   o.chat_per_minute = static_cast<double>(option(host, ctx, "chat_per_minute", 20, 1, 6000, &ok));
+  o.max_sockets_per_user =
+      static_cast<size_t>(option(host, ctx, "max_sockets_per_user", 5, 1, 1000, &ok));
   if (!ok) {
     g_strlcpy(error,
               "bad option: max_message_bytes 1024..1048576, auth_timeout_ms 100..600000, "
-              "rate_per_second 1..10000, chat_per_minute 1..6000",
+              "rate_per_second 1..10000, chat_per_minute 1..6000, max_sockets_per_user 1..1000",
               error_size);
     return GRAMOTHI_E_INVALID;
   }
@@ -126,6 +132,7 @@ const GramothiPluginDescriptor kDescriptor = {
 
 Signaling::~Signaling() {
   if (listeners_timer) g_source_remove(listeners_timer);
+  if (presence_timer) g_source_remove(presence_timer);
   for (int64_t id : subscriptions)
     if (id > 0) host->event_unsubscribe(ctx, id);
 }

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <vector>
 
+#include "handlers.hpp"
 #include "signaling.hpp"
 
 namespace gramothi::signaling {
@@ -36,20 +38,11 @@ void add_link(JsonBuilder *b, JsonObject *stats) {
   json_builder_end_object(b);
 }
 
-}  // namespace
-
-void broadcast(Signaling &s, const std::string &class_id, const std::string &text,
-               Audience audience) {
-  auto room = s.rooms.find(class_id);
-  if (room != s.rooms.end()) send_to(room->second, text, audience);
-}
-
-void broadcast_presence(Signaling &s, const Client &about, const char *event) {
-  auto room = s.rooms.find(about.class_id);
-  if (room == s.rooms.end()) return;
+// {"type": "presence", "connected", "listeners", "teacher_live"}: counts of sockets, no names.
+std::string presence_message(const Room &room) {
   int listeners = 0, connected = 0;
   bool teacher_live = false;
-  for (const std::shared_ptr<Client> &c : room->second.clients) {
+  for (const std::shared_ptr<Client> &c : room.clients) {
     if (!c->authenticated) continue;
     connected++;
     if (c->listening()) listeners++;
@@ -59,41 +52,93 @@ void broadcast_presence(Signaling &s, const Client &about, const char *event) {
   json_builder_begin_object(b);
   json_builder_set_member_name(b, "type");
   json_builder_add_string_value(b, "presence");
-  json_builder_set_member_name(b, "event");
-  json_builder_add_string_value(b, event);
-  json_builder_set_member_name(b, "user_id");
-  json_builder_add_string_value(b, about.who.user_id);
-  json_builder_set_member_name(b, "role");
-  json_builder_add_string_value(b, role_name(about.who.role));
-  json_builder_set_member_name(b, "listeners");
-  json_builder_add_int_value(b, listeners);
   json_builder_set_member_name(b, "connected");
   json_builder_add_int_value(b, connected);
+  json_builder_set_member_name(b, "listeners");
+  json_builder_add_int_value(b, listeners);
   json_builder_set_member_name(b, "teacher_live");
   json_builder_add_boolean_value(b, teacher_live);
   json_builder_end_object(b);
-  send_to(room->second, to_json(b), Audience::kEveryone);
-  refresh_listeners(s, about.class_id);
+  return to_json(b);
+}
+
+// The coalesced send: the counts to every socket of each class whose presence changed, and the
+// list to its teachers; the list alone where only it changed.
+gboolean send_pending_presence(gpointer signaling) {
+  auto &s = *static_cast<Signaling *>(signaling);
+  s.presence_timer = 0;
+  s.presence_sent_at_us = g_get_monotonic_time();
+  std::set<std::string> presence = std::move(s.presence_pending);
+  std::set<std::string> roster = std::move(s.roster_pending);
+  s.presence_pending.clear();
+  s.roster_pending.clear();
+  roster.insert(presence.begin(), presence.end());
+  for (const std::string &id : presence) {
+    auto room = s.rooms.find(id);
+    if (room != s.rooms.end())
+      send_to(room->second, presence_message(room->second), Audience::kEveryone);
+  }
+  for (const std::string &id : roster)
+    refresh_listeners(s, id);
+  return G_SOURCE_REMOVE;
+}
+
+void schedule_presence(Signaling &s) {
+  if (s.presence_timer) return;
+  int64_t due = s.presence_sent_at_us + int64_t{kPresenceIntervalMs} * 1000;
+  int64_t wait_ms = std::max<int64_t>(0, (due - g_get_monotonic_time() + 999) / 1000);
+  s.presence_timer = g_timeout_add(static_cast<guint>(wait_ms), send_pending_presence, &s);
+}
+
+}  // namespace
+
+void broadcast(Signaling &s, const std::string &class_id, const std::string &text,
+               Audience audience) {
+  auto room = s.rooms.find(class_id);
+  if (room != s.rooms.end()) send_to(room->second, text, audience);
+}
+
+void presence_changed(Signaling &s, const std::string &class_id) {
+  s.presence_pending.insert(class_id);
+  schedule_presence(s);
+}
+
+void roster_changed(Signaling &s, const std::string &class_id) {
+  if (!GRAMOTHI_HOST_HAS(s.host, media_stats)) return;
+  s.roster_pending.insert(class_id);
+  schedule_presence(s);
 }
 
 // Every authenticated socket of the class but the publisher's and the staff's own that have no
-// listener session, sorted by user, with its listener's profile and link.
+// listener session, sorted by user, with its listener's profile and link; the first
+// kMaxListedPeople of them, with how many there are ("total") and how many listen.
 std::string listeners_message(const Signaling &s, const Room &room) {
+  std::vector<const Client *> people;
+  size_t listening = 0;
+  for (const std::shared_ptr<Client> &c : room.clients)
+    if (c->authenticated && !c->publishing() && !(c->is_staff() && !c->peer)) {
+      people.push_back(c.get());
+      if (c->peer) listening++;
+    }
+  size_t listed = std::min(people.size(), kMaxListedPeople);
+  auto by_user = [](const Client *a, const Client *b) {
+    int k = g_strcmp0(a->who.user_id, b->who.user_id);
+    return k != 0 ? k < 0 : a < b;
+  };
+  std::partial_sort(people.begin(), people.begin() + static_cast<std::ptrdiff_t>(listed),
+                    people.end(), by_user);
   g_autoptr(JsonBuilder) b = json_builder_new();
   json_builder_begin_object(b);
   json_builder_set_member_name(b, "type");
   json_builder_add_string_value(b, "listeners");
+  json_builder_set_member_name(b, "total");
+  json_builder_add_int_value(b, static_cast<gint64>(people.size()));
+  json_builder_set_member_name(b, "listening");
+  json_builder_add_int_value(b, static_cast<gint64>(listening));
   json_builder_set_member_name(b, "people");
   json_builder_begin_array(b);
-  std::vector<const Client *> people;
-  for (const std::shared_ptr<Client> &c : room.clients)
-    if (c->authenticated && !c->publishing() && !(c->is_staff() && !c->peer))
-      people.push_back(c.get());
-  std::sort(people.begin(), people.end(), [](const Client *a, const Client *b) {
-    int k = g_strcmp0(a->who.user_id, b->who.user_id);
-    return k != 0 ? k < 0 : a < b;
-  });
-  for (const Client *c : people) {
+  for (size_t i = 0; i < listed; i++) {
+    const Client *c = people[i];
     json_builder_begin_object(b);
     json_builder_set_member_name(b, "user_id");
     json_builder_add_string_value(b, c->who.user_id);
@@ -120,12 +165,24 @@ void refresh_listeners(Signaling &s, const std::string &class_id) {
   auto room = s.rooms.find(class_id);
   if (room == s.rooms.end()) return;
   if (std::none_of(room->second.clients.begin(), room->second.clients.end(),
-                   [](const auto &c) { return c->authenticated && c->is_staff(); }))
+                   [](const auto &c) { return c->authenticated && c->is_staff(); })) {
+    room->second.last_listeners.clear();  // stale by the time a teacher comes
     return;
+  }
   std::string text = listeners_message(s, room->second);
   if (text == room->second.last_listeners) return;
   room->second.last_listeners = text;
   send_to(room->second, text, Audience::kStaff);
+}
+
+// A teacher who joins a big class does not cost a new list: what the others got is at most one
+// interval old, and the join itself marked the class, so a newer list follows if it differs.
+void send_listeners_to(Signaling &s, Client &staff) {
+  auto room = s.rooms.find(staff.class_id);
+  if (room == s.rooms.end() || !GRAMOTHI_HOST_HAS(s.host, media_stats)) return;
+  if (room->second.last_listeners.empty())
+    room->second.last_listeners = listeners_message(s, room->second);
+  staff.send(room->second.last_listeners);
 }
 
 JsonObject *parse_event(JsonParser *p, const char *payload) {
@@ -161,8 +218,20 @@ void on_class_stopped(const char *, const char *payload, void *signaling) {
     if (!c->authenticated) continue;
     c->send(text);
     c->joined = false;  // the stop closed attendance already
-    s.host->ws_close(c->conn, 1000, "class ended");
+    c->close(1000, "class ended");
   }
+}
+
+// An admin changed the class's teachers: every authenticated socket of it asks again what it
+// may do (a teacher no longer assigned stops seeing the roster, or is closed if nothing else
+// lets them attend).
+void on_class_teachers(const char *, const char *payload, void *signaling) {
+  auto &s = *static_cast<Signaling *>(signaling);
+  g_autoptr(JsonParser) p = json_parser_new();
+  auto room = s.rooms.find(payload_class(p, payload));
+  if (room == s.rooms.end()) return;
+  for (const std::shared_ptr<Client> &c : std::set(room->second.clients))
+    if (c->authenticated && !c->closing) check_access(*c, [](Client &) {});
 }
 
 // The class's recording started, stopped or failed: its teachers and admins hear it

@@ -1,10 +1,18 @@
 // Who is connected to which class: rooms of clients, presence, the teachers' listener list, and
 // the class events every socket of a room hears.
+//
+// Presence is coalesced: a join, a leave or a media session that starts or ends only marks the
+// class (presence_changed, O(1)); at most once per kPresenceIntervalMs every socket of the class
+// gets the counts and its teachers and admins the list of people (O(N) per interval, whatever
+// the number of joins). The first change after a quiet interval goes out at once.
 #pragma once
 
+#include <cstddef>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "client.hpp"
 
@@ -15,9 +23,15 @@ struct Signaling;
 // Everyone connected to one class. Exists while it has clients (Signaling::rooms).
 struct Room {
   std::set<std::shared_ptr<Client>> clients;  // sole owner of its clients
+  // The authenticated sockets of each user, oldest first (borrowed: a client leaves it when it
+  // closes, or when it is closed for being one too many).
+  std::map<std::string, std::vector<Client *>> by_user;
   std::string current_slide;   // the last slides.sync event for the class (JSON), "" = none
-  std::string last_listeners;  // the last `listeners` message sent to its teachers
+  std::string last_listeners;  // the last `listeners` message sent to its teachers ("" = none)
 };
+
+constexpr unsigned kPresenceIntervalMs = 1000;
+constexpr size_t kMaxListedPeople = 500;  // entries of a `listeners` message
 
 enum class Audience { kEveryone, kStaff };  // authenticated sockets; of those, teachers/admins
 
@@ -25,19 +39,26 @@ enum class Audience { kEveryone, kStaff };  // authenticated sockets; of those, 
 void broadcast(Signaling &s, const std::string &class_id, const std::string &text,
                Audience audience = Audience::kEveryone);
 
-// {"type": "presence", "event", ...} about `about` to the class, then the listener list.
-void broadcast_presence(Signaling &s, const Client &about, const char *event);
+// Who is in the class changed (a socket authenticated or closed, a media session started or
+// ended): its sockets get {"type": "presence", ...} and its teachers the list, coalesced.
+void presence_changed(Signaling &s, const std::string &class_id);
+// Only the teachers' list changed (a listener's state or profile): sent coalesced, if different.
+void roster_changed(Signaling &s, const std::string &class_id);
 
-// {"type": "listeners", "people": [...]}, the teachers' view of who listens and how.
+// {"type": "listeners", "people": [...], "total", "listening"}, the teachers' view of who
+// listens and how: the first kMaxListedPeople by user id.
 std::string listeners_message(const Signaling &s, const Room &room);
 
 // Sends the class's teachers the listener list when it changed.
 void refresh_listeners(Signaling &s, const std::string &class_id);
+// The list for a teacher or admin who just authenticated: the one last sent, else a new one.
+void send_listeners_to(Signaling &s, Client &staff);
 
 // Bus events (user_data: the Signaling).
 void on_class_started(const char *topic, const char *payload, void *signaling);
 void on_class_stopped(const char *topic, const char *payload, void *signaling);
 void on_recording_state(const char *topic, const char *payload, void *signaling);
+void on_class_teachers(const char *topic, const char *payload, void *signaling);
 
 // An event payload parsed into `p`: its object, or nullptr.
 JsonObject *parse_event(JsonParser *p, const char *payload);

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -22,7 +23,8 @@ struct Options {
   size_t max_message = 64 * 1024;
   int64_t auth_timeout_ms = 10000;
   double rate_per_second = 20;
-  double chat_per_minute = 20;  // sustained; a burst of 5 is allowed
+  double chat_per_minute = 20;      // sustained; a burst of 5 is allowed
+  size_t max_sockets_per_user = 5;  // authenticated sockets of one user in one class
 };
 
 // Chat messages a user may send in a class, over all their sockets and across reconnects: a
@@ -50,7 +52,7 @@ class ChatAllowance {
 struct Signaling {
   Signaling(const GramothiHost *host, GramothiPluginContext *ctx, const Options &options)
       : host(host), ctx(ctx), options(options), chat_allowance(options.chat_per_minute) {}
-  // Removes the timer and the subscriptions, then ends what clients are left without telling
+  // Removes the timers and the subscriptions, then ends what clients are left without telling
   // them: at shutdown the host has closed every socket without calling us back.
   ~Signaling();
   Signaling(const Signaling &) = delete;
@@ -64,6 +66,11 @@ struct Signaling {
   ChatAllowance chat_allowance;
   std::vector<int64_t> subscriptions;  // on the event bus
   guint listeners_timer = 0;           // refreshes the teachers' listener lists
+  // Classes whose presence (counts to everyone, and the teachers' list) or only whose teachers'
+  // list is to be sent, at most once per kPresenceIntervalMs (rooms.cpp).
+  std::set<std::string> presence_pending, roster_pending;
+  guint presence_timer = 0;
+  int64_t presence_sent_at_us = 0;
 };
 
 }  // namespace gramothi::signaling

@@ -14,6 +14,7 @@
 #include <cmath>
 #include <deque>
 #include <functional>
+#include <map>
 #include <atomic>
 #include <mutex>
 #include <string>
@@ -52,13 +53,31 @@ struct WsMessage {
   }
 };
 
+inline std::string json_msg(const char *type,
+                            std::initializer_list<std::pair<const char *, std::string>> kv) {
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "type");
+  json_builder_add_string_value(b, type);
+  for (const auto &[k, v] : kv) {
+    json_builder_set_member_name(b, k);
+    json_builder_add_string_value(b, v.c_str());
+  }
+  json_builder_end_object(b);
+  g_autoptr(JsonNode) root = json_builder_get_root(b);
+  g_autofree char *t = json_to_string(root, FALSE);
+  return t;
+}
+
 class WsClient {
  public:
-  // Connects to ws://127.0.0.1:PORT/api/v1/streaming/ws/CLASS[?token=...].
-  WsClient(int port, const std::string &class_id, const std::string &token = "") {
+  // Connects to ws://127.0.0.1:PORT/api/v1/streaming/ws/CLASS`query` (`query` as is, e.g.
+  // "?x=1"), then sends `token`, if any, as the first message ("authenticate").
+  WsClient(int port, const std::string &class_id, const std::string &token = "",
+           const std::string &query = "") {
     session_ = soup_session_new();
-    std::string url = "ws://127.0.0.1:" + std::to_string(port) + "/api/v1/streaming/ws/" + class_id;
-    if (!token.empty()) url += "?token=" + token;
+    std::string url =
+        "ws://127.0.0.1:" + std::to_string(port) + "/api/v1/streaming/ws/" + class_id + query;
     SoupMessage *msg = soup_message_new("GET", url.c_str());
     soup_session_websocket_connect_async(
         session_, msg, nullptr, nullptr, G_PRIORITY_DEFAULT, nullptr,
@@ -78,12 +97,15 @@ class WsClient {
                              auto *cl = static_cast<WsClient *>(self);
                              cl->closed_ = true;
                              cl->close_code_ = soup_websocket_connection_get_close_code(conn);
+                             const char *why = soup_websocket_connection_get_close_data(conn);
+                             cl->close_reason_ = why ? why : "";
                            }),
                            c);
         },
         this);
     g_object_unref(msg);
     spin_until([this] { return connect_done_; }, 10000);
+    if (conn_ && !token.empty()) send(json_msg("authenticate", {{"token", token}}));
   }
   ~WsClient() {
     if (conn_) {
@@ -100,6 +122,12 @@ class WsClient {
   bool connected() const { return conn_ != nullptr; }
   bool closed() const { return closed_; }
   int close_code() const { return close_code_; }
+  const std::string &close_reason() const { return close_reason_; }
+  // How many messages of `type` arrived so far, taken or not; "error:CODE" counts errors by code.
+  size_t received(const std::string &type) const {
+    auto n = received_.find(type);
+    return n == received_.end() ? 0 : n->second;
+  }
   const std::string &error() const { return error_; }
 
   void send(const std::string &text) {
@@ -159,6 +187,10 @@ class WsClient {
     m.node = json_node_copy(json_parser_get_root(p));
     JsonObject *o = json_node_get_object(m.node);
     m.type = json_object_get_string_member_with_default(o, "type", "");
+    c->received_[m.type]++;
+    if (m.type == "error")
+      c->received_["error:" +
+                   std::string(json_object_get_string_member_with_default(o, "code", ""))]++;
     if (c->on_media_message &&
         (m.type == "offer" || m.type == "answer" || m.type == "ice-candidate")) {
       c->on_media_message(m);
@@ -172,30 +204,16 @@ class WsClient {
   SoupWebsocketConnection *conn_ = nullptr;
   bool connect_done_ = false, closed_ = false;
   int close_code_ = 0;
+  std::string close_reason_;
   std::string error_;
   std::deque<WsMessage> inbox_;
+  std::map<std::string, size_t> received_;
   std::vector<JsonNode *> kept_;
 
  public:
   WsClient(const WsClient &) = delete;
   WsClient &operator=(const WsClient &) = delete;
 };
-
-inline std::string json_msg(const char *type,
-                            std::initializer_list<std::pair<const char *, std::string>> kv) {
-  g_autoptr(JsonBuilder) b = json_builder_new();
-  json_builder_begin_object(b);
-  json_builder_set_member_name(b, "type");
-  json_builder_add_string_value(b, type);
-  for (const auto &[k, v] : kv) {
-    json_builder_set_member_name(b, k);
-    json_builder_add_string_value(b, v.c_str());
-  }
-  json_builder_end_object(b);
-  g_autoptr(JsonNode) root = json_builder_get_root(b);
-  g_autofree char *t = json_to_string(root, FALSE);
-  return t;
-}
 
 // Base: a webrtcbin in its own pipeline that gathers on 127.0.0.1 and trickles over `ws`.
 class RtcPeer {

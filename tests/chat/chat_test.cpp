@@ -164,3 +164,40 @@ TEST_F(ChatTest, SocketsWithoutAGrantForTheClassAreRefused) {
   student->send(json_msg("chat-message", {{"text", "present"}}));
   EXPECT_TRUE(teacher->wait_for("chat-message", nullptr));
 }
+
+// A teacher's token that grants attending `classes` only (no "teaches").
+std::string attending_teacher(const std::string &user, std::vector<std::string> classes) {
+  TokenClaims c{user, Role::kTeacher, 0, g_get_real_time() / G_USEC_PER_SEC + 3600};
+  c.classes = std::move(classes);
+  return JwtCodec(kSecret).sign(c);
+}
+
+// Review of issue 12: a teacher whose assignment an admin withdrew kept teaching on a socket
+// opened before. Rights are asked again when the teachers change, and at every publish.
+TEST_F(ChatTest, ATeacherUnassignedByAnAdminLosesTheClassOnOpenSockets) {
+  HttpClient http(server_->base());
+  std::string admin = test_token(kSecret, "admin-1", Role::kAdmin);
+  auto set_teachers = [&](const std::string &list) {
+    std::string body = R"({"teachers":)" + list + "}";
+    return http.request("PUT", "/api/v1/classes/eng", admin, &body, "application/json").status;
+  };
+  ASSERT_EQ(set_teachers(R"(["teacher-1","teacher-r","teacher-z"])"), 200u);
+  // teacher-z is in the class only by the assignment; teacher-r may also attend (a grant).
+  WsClient z(server_->port(), "eng", test_token(kSecret, "teacher-z", Role::kTeacher));
+  ASSERT_TRUE(z.wait_for("authenticated", nullptr));
+  WsClient r(server_->port(), "eng", attending_teacher("teacher-r", {"eng"}));
+  ASSERT_TRUE(r.wait_for("authenticated", nullptr));
+
+  ASSERT_EQ(set_teachers(R"(["teacher-1"])"), 200u);
+  WsMessage e;
+  ASSERT_TRUE(z.wait_for("error", &e)) << "no refusal after the teachers changed";
+  EXPECT_EQ(get(json_node_get_object(e.node), "code"), "not_in_class") << e.text;
+  ASSERT_TRUE(spin_until([&] { return z.closed(); }, 10000));
+  EXPECT_EQ(z.close_code(), 4403);
+
+  // teacher-r still attends, but may no longer publish into the class.
+  r.send(json_msg("publish", {{"sdp", "v=0\r\n"}}));
+  ASSERT_TRUE(r.wait_for("error", &e));
+  EXPECT_EQ(get(json_node_get_object(e.node), "code"), "not_class_owner") << e.text;
+  EXPECT_FALSE(r.closed());
+}

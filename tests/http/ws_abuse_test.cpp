@@ -21,14 +21,17 @@ const std::string kSecret = "ws-abuse-secret-0123456789abcdef-0123456";
 const std::string kClass = "abuse";
 constexpr int kRate = 10;  // rate_per_second in the server's config: bursts of 50
 
+// Granted the test's classes.
 std::string token(const std::string &user, Role role) {
-  return test_token(kSecret, user, role);
+  return test_token(kSecret, user, role, {kClass, "crowd"});
 }
 
 // A token that expires `seconds` from now.
 std::string short_token(const std::string &user, Role role, int seconds) {
   int64_t now = g_get_real_time() / G_USEC_PER_SEC;
-  return JwtCodec(kSecret).sign(TokenClaims{user, role, now, now + seconds});
+  TokenClaims c{user, role, now, now + seconds};
+  (role == Role::kStudent ? c.classes : c.teaches) = {kClass};
+  return JwtCodec(kSecret).sign(c);
 }
 
 double seconds_since(int64_t start_us) {

@@ -193,7 +193,14 @@ typedef struct GramothiHost {
 
   /* HTTP. `pattern` is an absolute path whose segments may be `{name}` placeholders, e.g.
    * "/api/v1/streaming/status/{class_id}". `max_body` caps the request body (0 = no body
-   * allowed); larger bodies get 413 before the handler runs. Routes are matched exactly. */
+   * allowed); larger bodies get 413 before the handler runs. Routes are matched exactly.
+   * A route whose `max_body` is above 64 KiB (an upload) also needs a valid
+   * "Authorization: Bearer <jwt>" in the request headers: the host checks it before reading
+   * the body and answers 401 (token_missing, token_invalid, token_expired, token_not_yet_valid;
+   * with WWW-Authenticate: Bearer) without calling the handler. Such a route cannot take its
+   * token from the query string, nor serve anonymous uploads. Of a refused request the host reads
+   * at most 64 KiB of body; a larger one is never read and the connection is closed after the
+   * answer. */
   int32_t (*http_route)(GramothiPluginContext *ctx, const char *method, const char *pattern,
                         size_t max_body, GramothiHttpHandler handler, void *user_data);
   const char *(*http_method)(GramothiHttpExchange *ex);
@@ -248,7 +255,8 @@ typedef struct GramothiHost {
   /* `pattern` is an absolute path ending in one `{name}` placeholder, e.g.
    * "/api/v1/streaming/ws/{class_id}". Messages above `max_message` bytes still reach the
    * plugin up to a hard cap of 1 MiB (so it can answer with an error); beyond that the host
-   * closes the connection with 1009. */
+   * closes the connection with 1009. The host pings each client and closes one it has heard
+   * nothing from (no message, no pong) for [limits] ws_idle_timeout_s with 4408 "idle_timeout". */
   int32_t (*ws_route)(GramothiPluginContext *ctx, const char *pattern, size_t max_message,
                       const GramothiWsHandlers *handlers, void *user_data);
   /* From the handshake, valid while the connection is: the placeholder, a query parameter, a
@@ -256,7 +264,9 @@ typedef struct GramothiHost {
   const char *(*ws_param)(GramothiWsConnection *conn, const char *name);
   const char *(*ws_query)(GramothiWsConnection *conn, const char *name);
   const char *(*ws_header)(GramothiWsConnection *conn, const char *name);
-  /* Queues a text message. Returns GRAMOTHI_E_CONFLICT once the connection is closing. */
+  /* Queues a text message. Returns GRAMOTHI_E_CONFLICT once the connection is closing. The
+   * host bounds what waits unsent per connection ([limits] ws_max_queued_bytes): a client that
+   * does not read is closed with 1008 "send_queue_full" and what was queued is dropped. */
   int32_t (*ws_send)(GramothiWsConnection *conn, const char *text);
   /* Starts the closing handshake; `closed` follows. */
   void (*ws_close)(GramothiWsConnection *conn, uint16_t code, const char *reason);

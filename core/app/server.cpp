@@ -1,6 +1,7 @@
 #include "app/server.hpp"
 
 #include <glib-unix.h>
+#include <sys/resource.h>
 
 #include <cerrno>
 
@@ -28,6 +29,40 @@ Result<std::string> jwt_secret_for(const Config &config) {
   if (!config.jwt_secret.empty()) return config.jwt_secret;
   return load_or_create_jwt_secret(config.data_dir);
 }
+
+namespace {
+
+ConnectionLimits connection_limits(const Config &c) {
+  ConnectionLimits l;
+  l.max_connections = static_cast<size_t>(c.max_connections);
+  l.max_connections_per_ip = static_cast<size_t>(c.max_connections_per_ip);
+  l.new_per_ip_per_second = static_cast<double>(c.new_connections_per_ip_per_second);
+  l.new_per_ip_burst = static_cast<double>(c.new_connections_per_ip_burst);
+  l.header_timeout_s = c.header_timeout_s;
+  l.idle_timeout_s = c.idle_timeout_s;
+  return l;
+}
+
+// Every connection holds a file descriptor: take what the hard limit allows, and say so when
+// that is fewer than max_connections (accepts then pause while descriptors are short).
+void raise_open_file_limit(const Config &c) {
+  struct rlimit files {};
+  if (getrlimit(RLIMIT_NOFILE, &files) != 0) return;
+  if (files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+    getrlimit(RLIMIT_NOFILE, &files);
+  }
+  constexpr rlim_t kReserve = 256;  // database, plugins, media sockets, worker pipes
+  if (files.rlim_cur != RLIM_INFINITY &&
+      files.rlim_cur < static_cast<rlim_t>(c.max_connections) + kReserve)
+    log_message(LogLevel::kWarning, "core",
+                "the open file limit (" + std::to_string(files.rlim_cur) +
+                    ") is below [limits] max_connections (" + std::to_string(c.max_connections) +
+                    ") plus " + std::to_string(kReserve) + "; raise it (LimitNOFILE=, ulimit -n)");
+}
+
+}  // namespace
 
 Result<std::unique_ptr<Server>> Server::create(Config config) {
   std::unique_ptr<Server> s(new Server());
@@ -81,7 +116,17 @@ Result<std::unique_ptr<Server>> Server::create(Config config) {
   s->classes_ =
       std::make_unique<ClassRegistry>(*s->worker_, *s->bus_, s->profiles_, c.open_attendance);
   s->slides_ = std::make_unique<SlideService>(s->config_, s->profiles_, *s->worker_, *s->bus_);
-  s->router_ = std::make_unique<HttpRouter>();
+  raise_open_file_limit(c);
+  s->router_ = std::make_unique<HttpRouter>(connection_limits(c));
+  // Uploads: a request that would send megabytes shows its token first.
+  s->router_->set_token_check(
+      [jwt = s->jwt_.get()](const char *authorization) -> std::optional<Error> {
+        auto token = bearer_token(authorization);
+        if (!token) return token.error();
+        auto claims = jwt->verify(*token, g_get_real_time() / G_USEC_PER_SEC);
+        if (!claims) return claims.error();
+        return std::nullopt;
+      });
   auto web = WebPages::load(c.web_dir.empty() ? default_web_dir() : c.web_dir);
   if (!web) return web.error();
   s->web_ = std::move(*web);

@@ -31,6 +31,10 @@ const std::map<std::string, std::set<std::string>> kKnownKeys = {
     {"media",
      {"pipelines_dir", "enabled", "ice_addresses", "nat_1to1_address", "ice_port_min",
       "ice_port_max", "stun_server", "ingest_latency_ms", "listener_transport"}},
+    {"limits",
+     {"max_connections", "max_connections_per_ip", "new_connections_per_ip_per_second",
+      "new_connections_per_ip_burst", "header_timeout_s", "idle_timeout_s", "ws_idle_timeout_s",
+      "ws_max_queued_bytes"}},
 };
 
 // Reads one file's keys with errors that name the file, the group and the key.
@@ -194,7 +198,7 @@ Result<Config> load_config(const std::string &path) {
     if (known == kKnownKeys.end()) {
       return config_error(path + ": [" + group +
                           "]: unknown group (known: server, storage, auth, ice, plugins, "
-                          "media, plugin.NAME)");
+                          "media, web, slides, limits, plugin.NAME)");
     }
     for (gsize k = 0; k < n_keys; k++) {
       if (!known->second.count(keys[k])) {
@@ -341,6 +345,27 @@ Result<Config> load_config(const std::string &path) {
   for (auto &k : slide_ints)
     if (r.has("slides", k.key))
       if (auto v = r.integer("slides", k.key, k.lo, k.hi)) k.set(*v);
+  struct {
+    const char *key;
+    int64_t lo, hi;
+    std::function<void(int64_t)> set;
+  } limit_ints[] = {
+      {"max_connections", 1, 1000000, [&](int64_t v) { c.max_connections = v; }},
+      {"max_connections_per_ip", 1, 1000000, [&](int64_t v) { c.max_connections_per_ip = v; }},
+      {"new_connections_per_ip_per_second", 1, 1000000,
+       [&](int64_t v) { c.new_connections_per_ip_per_second = v; }},
+      {"new_connections_per_ip_burst", 1, 1000000,
+       [&](int64_t v) { c.new_connections_per_ip_burst = v; }},
+      {"header_timeout_s", 1, 3600, [&](int64_t v) { c.header_timeout_s = static_cast<int>(v); }},
+      {"idle_timeout_s", 1, 86400, [&](int64_t v) { c.idle_timeout_s = static_cast<int>(v); }},
+      {"ws_idle_timeout_s", 1, 86400,
+       [&](int64_t v) { c.ws_idle_timeout_s = static_cast<int>(v); }},
+      {"ws_max_queued_bytes", 16 * 1024, int64_t{1} << 30,
+       [&](int64_t v) { c.ws_max_queued_bytes = v; }},
+  };
+  for (auto &k : limit_ints)
+    if (r.has("limits", k.key))
+      if (auto v = r.integer("limits", k.key, k.lo, k.hi)) k.set(*v);
   if (r.has("media", "ingest_latency_ms")) {
     if (auto v = r.integer("media", "ingest_latency_ms", 10, 2000))
       c.ingest_latency_ms = static_cast<int>(*v);

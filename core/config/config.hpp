@@ -20,6 +20,10 @@
 //             page_timeout_s (30), deck_timeout_s (600), memory_mb (1024 per worker),
 //             cpu_seconds_per_page (10)
 //   [web]     dir (the browser pages; default: the source tree's web/, else the install dir)
+//   [limits]  max_connections (10000), max_connections_per_ip (1000),
+//             new_connections_per_ip_per_second (100), new_connections_per_ip_burst (500),
+//             header_timeout_s (20), idle_timeout_s (60), ws_idle_timeout_s (60),
+//             ws_max_queued_bytes (1048576)
 //   [plugin.NAME] free-form keys, handed to plugin NAME
 #pragma once
 
@@ -83,6 +87,16 @@ struct Config {
   int slides_deck_timeout_s = 600;
   int slides_memory_mb = 1024;
   int slides_cpu_seconds_per_page = 10;
+
+  // Client connections (README, "[limits]").
+  int64_t max_connections = 10000;
+  int64_t max_connections_per_ip = 1000;
+  int64_t new_connections_per_ip_per_second = 100;
+  int64_t new_connections_per_ip_burst = 500;
+  int header_timeout_s = 20;
+  int idle_timeout_s = 60;
+  int ws_idle_timeout_s = 60;
+  int64_t ws_max_queued_bytes = 1024 * 1024;
 
   std::map<std::string, std::map<std::string, std::string>> plugin_settings;
 

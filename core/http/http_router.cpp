@@ -55,9 +55,10 @@ std::string error_json(const Error &e) {
          "}";
 }
 
-HttpRouter::HttpRouter()
-    : server_(GRef<SoupServer>::adopt(static_cast<SoupServer *>(g_object_new(
-          SOUP_TYPE_SERVER, "server-header", "gramothi/" GRAMOTHI_VERSION, nullptr)))) {
+HttpRouter::HttpRouter(const ConnectionLimits &limits)
+    : server_(GRef<SoupServer>::adopt(static_cast<SoupServer *>(
+          g_object_new(SOUP_TYPE_SERVER, "server-header", "gramothi/" GRAMOTHI_VERSION, nullptr)))),
+      guard_(std::make_unique<ConnectionGuard>(server_.get(), limits)) {
   soup_server_add_early_handler(server_.get(), nullptr, early_handler, this, nullptr);
   soup_server_add_handler(server_.get(), nullptr, handler, this, nullptr);
 }
@@ -130,18 +131,42 @@ void HttpRouter::early_handler(SoupServer *, SoupServerMessage *msg, const char 
   Match m = router->match(soup_server_message_get_method(msg), path);
   SoupMessageHeaders *h = soup_server_message_get_request_headers(msg);
   SoupEncoding enc = soup_message_headers_get_encoding(h);
+  goffset length =
+      enc == SOUP_ENCODING_CONTENT_LENGTH ? soup_message_headers_get_content_length(h) : 0;
   size_t limit = m.route ? m.route->max_body : 0;
   if (enc == SOUP_ENCODING_CHUNKED) {
-    respond_now(msg, 411,
-                error_json({ErrorKind::kInvalid, "length_required",
-                            "Send the request body with a Content-Length header."}));
-  } else if (enc == SOUP_ENCODING_CONTENT_LENGTH &&
-             static_cast<uint64_t>(soup_message_headers_get_content_length(h)) > limit) {
+    router->refuse_early(msg, 411,
+                         {ErrorKind::kInvalid, "length_required",
+                          "Send the request body with a Content-Length header."},
+                         -1, false);
+  } else if (static_cast<uint64_t>(length) > limit) {
     std::string msg_text = limit == 0 ? "This endpoint takes no request body."
                                       : "The request body is larger than the " +
                                             std::to_string(limit) + " bytes this endpoint accepts.";
-    respond_now(msg, 413, error_json({ErrorKind::kTooLarge, "body_too_large", msg_text}));
+    router->refuse_early(msg, 413, {ErrorKind::kTooLarge, "body_too_large", msg_text}, length,
+                         false);
+  } else if (m.route && m.route->max_body > kAuthenticatedBodyOver && router->token_check_) {
+    if (auto refused = router->token_check_(soup_message_headers_get_one(h, "Authorization")))
+      router->refuse_early(msg, 401, *refused, length, true);
   }
+}
+
+void HttpRouter::refuse_early(SoupServerMessage *msg, unsigned status, const Error &error,
+                              goffset body_length, bool challenge) {
+  // libsoup 3.2 reads a request's whole body even when it is answered before it. A small one is
+  // read and dropped, and the connection lives on; a larger one, or one of unknown length, is
+  // never read: the answer goes out at once and the connection is closed.
+  if (body_length < 0 || body_length > static_cast<goffset>(kAuthenticatedBodyOver)) {
+    std::vector<std::pair<std::string, std::string>> headers;
+    if (challenge) headers.emplace_back("WWW-Authenticate", "Bearer");
+    guard_->hang_up(msg, closing_response(status, error_json(error), headers));
+    return;
+  }
+  soup_message_body_set_accumulate(soup_server_message_get_request_body(msg), FALSE);
+  respond_now(msg, status, error_json(error));
+  if (challenge)
+    soup_message_headers_replace(soup_server_message_get_response_headers(msg), "WWW-Authenticate",
+                                 "Bearer");
 }
 
 void HttpRouter::handler(SoupServer *, SoupServerMessage *msg, const char *path, GHashTable *query,
@@ -195,24 +220,13 @@ void HttpRouter::handler(SoupServer *, SoupServerMessage *msg, const char *path,
 }
 
 Result<int> HttpRouter::listen(const std::string &address, int port) {
-  g_autoptr(GInetAddress) inet = g_inet_address_new_from_string(address.c_str());
-  if (!inet)
-    return Error{ErrorKind::kInvalid, "config_invalid", "'" + address + "' is not an IP address"};
-  g_autoptr(GSocketAddress) sa = g_inet_socket_address_new(inet, static_cast<guint16>(port));
-  g_autoptr(GError) err = nullptr;
-  if (!soup_server_listen(server_.get(), sa, static_cast<SoupServerListenOptions>(0), &err)) {
-    return Error{ErrorKind::kUnavailable, "listen_failed",
-                 "cannot listen on " + address + ":" + std::to_string(port) + ": " + err->message};
-  }
-  GSList *uris = soup_server_get_uris(server_.get());
-  int bound = uris ? g_uri_get_port(static_cast<GUri *>(uris->data)) : port;
-  g_slist_free_full(uris, reinterpret_cast<GDestroyNotify>(g_uri_unref));
-  return bound;
+  return guard_->listen(address, port);
 }
 
 void HttpRouter::close() {
   if (closed_) return;
   closed_ = draining_ = true;
+  guard_->stop_accepting();
   soup_server_disconnect(server_.get());
   for (auto *ex : pending_)
     delete ex;

@@ -1,7 +1,12 @@
 // HttpRouter: core's one SoupServer. Routes are "METHOD /exact/path/{param}"; a request body
 // larger than its route allows is refused with 413 before it is read, and a chunked body
-// (unknown length) with 411. Every error is JSON {"error":{"code","message"}}. A handler may
-// answer at once or later (the request is paused until it does).
+// (unknown length) with 411. A route that takes bodies over kAuthenticatedBodyOver (uploads)
+// also needs a valid bearer token in the request headers (set_token_check): without one the
+// request gets 401 before its body is read. Of a refused request the server reads no more than
+// kAuthenticatedBodyOver bytes of body (and keeps none): a larger body, or one of unknown length,
+// is never read, the connection closing after the answer. Every error is JSON
+// {"error":{"code","message"}}. A handler may answer at once or later (the request is paused
+// until it does). Connections come through a ConnectionGuard (limits, timeouts).
 #pragma once
 
 #include <glib.h>
@@ -10,12 +15,15 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "base/error.hpp"
 #include "base/gref.hpp"
+#include "http/connection_guard.hpp"
 
 struct GramothiHttpExchange;
 
@@ -41,7 +49,13 @@ std::string error_json(const Error &error);
 
 class HttpRouter {
  public:
-  HttpRouter();
+  // Routes whose max_body is above this take a bearer token before their body (see above).
+  static constexpr size_t kAuthenticatedBodyOver = 64 * 1024;
+  // Checks an Authorization header value ("Bearer <jwt>", or null): nullopt when it is valid,
+  // else the error to answer (kUnauthorized: token_missing, token_invalid, token_expired, ...).
+  using TokenCheck = std::function<std::optional<Error>(const char *authorization)>;
+
+  explicit HttpRouter(const ConnectionLimits &limits = {});
   HttpRouter(const HttpRouter &) = delete;
   HttpRouter &operator=(const HttpRouter &) = delete;
   ~HttpRouter();
@@ -51,6 +65,8 @@ class HttpRouter {
   bool add_route(const std::string &method, const std::string &pattern, size_t max_body,
                  HttpHandler handler, const void *owner, std::string *why);
   void remove_routes(const void *owner);
+  // Without a check, large bodies need no token (a router without authentication, in tests).
+  void set_token_check(TokenCheck check) { token_check_ = std::move(check); }
 
   // Listens on address:port (port 0 = any free port). Returns the port, or an Error.
   Result<int> listen(const std::string &address, int port);
@@ -62,6 +78,10 @@ class HttpRouter {
   void close();
 
   SoupServer *server() const { return server_.get(); }
+  // The stream under the connection that carries `msg` (borrowed; null if not ours).
+  GramothiClientStream *client_stream(SoupServerMessage *msg) const {
+    return guard_->stream_of(msg);
+  }
 
  private:
   friend void exchange_respond(GramothiHttpExchange *, unsigned, const char *, const void *,
@@ -80,6 +100,9 @@ class HttpRouter {
     std::map<std::string, std::string> params;
   };
   Match match(const char *method, const char *path) const;
+  // Answers before the body is read (body_length -1: unknown); see the .cpp for when it hangs up.
+  void refuse_early(SoupServerMessage *msg, unsigned status, const Error &error,
+                    goffset body_length, bool challenge);
 
   static void early_handler(SoupServer *, SoupServerMessage *msg, const char *path, GHashTable *,
                             gpointer self);
@@ -87,6 +110,8 @@ class HttpRouter {
                       gpointer self);
 
   GRef<SoupServer> server_;
+  std::unique_ptr<ConnectionGuard> guard_;
+  TokenCheck token_check_;
   std::vector<Route> routes_;
   std::set<GramothiHttpExchange *> pending_;
   bool draining_ = false;

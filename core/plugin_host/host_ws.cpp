@@ -2,11 +2,21 @@
 // accept. A GramothiWsConnection is created when the handshake completes and deleted when the
 // connection closes (after the plugin's `closed`) or when its plugin unloads (without calling
 // the plugin back); the route tracks the open ones.
+//
+// The host bounds what a client makes the server hold ([limits] in the config):
+//   - What waits to be sent: the connection's stream queues it ([limits] ws_max_queued_bytes).
+//     A client that does not read what it is sent fills it; the host then drops what is queued
+//     and closes with 1008 "send_queue_full".
+//   - Silence: libsoup pings every ws_idle_timeout_s / 3 (at most every 20 s); a client from
+//     which nothing (no message, no pong) arrived for ws_idle_timeout_s is closed with 4408
+//     "idle_timeout".
+#include <algorithm>
 #include <map>
 #include <set>
 #include <string>
 
 #include "base/gref.hpp"
+#include "base/lifetime.hpp"
 #include "http/http_router.hpp"
 #include "plugin_host/host_context.hpp"
 #include "plugin_host/host_table.hpp"
@@ -14,10 +24,15 @@
 struct GramothiWsConnection {
   gramothi::WsRoute *route = nullptr;
   gramothi::GRef<SoupWebsocketConnection> conn;
+  gramothi::GRef<GramothiClientStream> stream;  // null when the router did not accept it
   std::map<std::string, std::string> params, query, headers;
+  std::string peer;  // the client's address, for the log
   void *data = nullptr;
-  gulong message_handler = 0, closed_handler = 0;
+  gulong message_handler = 0, closed_handler = 0, pong_handler = 0;
+  guint idle_timer = 0;
+  int64_t heard_us = 0;  // when the client was last heard from
   bool closed = false;
+  gramothi::Lifetime lifetime;
 };
 
 namespace gramothi {
@@ -25,10 +40,63 @@ namespace gramothi {
 namespace {
 
 constexpr size_t kHardMessageCap = 1024 * 1024;
+constexpr uint16_t kCloseIdle = 4408;
+
+const Config &config_of(GramothiWsConnection *c) {
+  return *c->route->ctx->services->config;
+}
+
+// Forgets the connection: no callback reaches it (or the plugin) any more.
+void release(GramothiWsConnection *c) {
+  c->closed = true;
+  c->lifetime.end();
+  if (c->idle_timer) g_source_remove(c->idle_timer);
+  for (gulong id : {c->message_handler, c->closed_handler, c->pong_handler})
+    g_signal_handler_disconnect(c->conn.get(), id);
+  delete c;
+}
+
+bool is_open(GramothiWsConnection *c) {
+  return !c->closed &&
+         soup_websocket_connection_get_state(c->conn.get()) == SOUP_WEBSOCKET_STATE_OPEN;
+}
+
+// The client does not read what it is sent: drop it and close.
+void close_unread(GramothiWsConnection *c) {
+  if (!is_open(c)) return;
+  size_t queued = client_stream_queued(c->stream.get());
+  client_stream_drop_queued(c->stream.get());
+  plugin_log(c->route->ctx, LogLevel::kWarning,
+             "closing the WebSocket of " + c->peer +
+                 " with 1008 send_queue_full: it does not read what it is sent (" +
+                 std::to_string(queued) + " bytes waiting)");
+  soup_websocket_connection_close(c->conn.get(), SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION,
+                                  "send_queue_full");
+}
+
+gboolean on_idle_check(gpointer data) {
+  auto *c = static_cast<GramothiWsConnection *>(data);
+  int64_t silent_us = g_get_monotonic_time() - c->heard_us;
+  if (silent_us < config_of(c).ws_idle_timeout_s * G_USEC_PER_SEC) return G_SOURCE_CONTINUE;
+  c->idle_timer = 0;
+  if (is_open(c)) {
+    plugin_log(c->route->ctx, LogLevel::kDebug,
+               "closing the WebSocket of " + c->peer +
+                   " with 4408 idle_timeout: nothing heard for " +
+                   std::to_string(silent_us / G_USEC_PER_SEC) + " s");
+    soup_websocket_connection_close(c->conn.get(), kCloseIdle, "idle_timeout");
+  }
+  return G_SOURCE_REMOVE;
+}
+
+void on_ws_pong(SoupWebsocketConnection *, GBytes *, gpointer data) {
+  static_cast<GramothiWsConnection *>(data)->heard_us = g_get_monotonic_time();
+}
 
 void on_ws_message(SoupWebsocketConnection *, gint type, GBytes *message, gpointer data) {
   auto *c = static_cast<GramothiWsConnection *>(data);
   if (c->closed) return;
+  c->heard_us = g_get_monotonic_time();
   gsize len = 0;
   const char *bytes = static_cast<const char *>(g_bytes_get_data(message, &len));
   // NUL-terminated copy: plugins may treat text as a C string.
@@ -44,9 +112,7 @@ void on_ws_closed(SoupWebsocketConnection *, gpointer data) {
   WsRoute *route = c->route;
   route->connections.erase(c);
   if (route->handlers.closed) route->handlers.closed(c, route->user_data);
-  g_signal_handler_disconnect(c->conn.get(), c->message_handler);
-  g_signal_handler_disconnect(c->conn.get(), c->closed_handler);
-  delete c;
+  release(c);
 }
 
 void on_ws_open(SoupServer *, SoupServerMessage *msg, const char *path,
@@ -77,11 +143,30 @@ void on_ws_open(SoupServer *, SoupServerMessage *msg, const char *path,
   SoupMessageHeaders *h = soup_server_message_get_request_headers(msg);
   for (const char *name : {"Authorization", "Origin", "User-Agent", "X-Forwarded-For"})
     if (const char *v = soup_message_headers_get_one(h, name)) c->headers[name] = v;
+  GSocketAddress *remote = soup_server_message_get_remote_address(msg);
+  if (remote && G_IS_INET_SOCKET_ADDRESS(remote)) {
+    g_autofree char *ip =
+        g_inet_address_to_string(g_inet_socket_address_get_address(G_INET_SOCKET_ADDRESS(remote)));
+    c->peer = ip;
+  }
 
+  const Config &config = config_of(c);
+  c->stream = GRef<GramothiClientStream>::ref(route->ctx->services->router->client_stream(msg));
+  if (c->stream) {
+    client_stream_queue_writes(c->stream.get(), static_cast<size_t>(config.ws_max_queued_bytes),
+                               [c, alive = c->lifetime.watch()] {
+                                 if (alive.alive()) close_unread(c);
+                               });
+  }
   soup_websocket_connection_set_max_incoming_payload_size(connection, kHardMessageCap);
-  soup_websocket_connection_set_keepalive_interval(connection, 20);
+  soup_websocket_connection_set_keepalive_interval(
+      connection, static_cast<guint>(std::clamp(config.ws_idle_timeout_s / 3, 1, 20)));
+  c->heard_us = g_get_monotonic_time();
+  c->idle_timer = g_timeout_add_seconds(
+      static_cast<guint>(std::max(1, config.ws_idle_timeout_s / 4)), on_idle_check, c);
   c->message_handler = g_signal_connect(connection, "message", G_CALLBACK(on_ws_message), c);
   c->closed_handler = g_signal_connect(connection, "closed", G_CALLBACK(on_ws_closed), c);
+  c->pong_handler = g_signal_connect(connection, "pong", G_CALLBACK(on_ws_pong), c);
   route->connections.insert(c);
   if (route->handlers.opened) route->handlers.opened(c, route->user_data);
 }
@@ -128,13 +213,10 @@ void ws_remove_routes(GramothiPluginContext *ctx) {
     soup_server_remove_handler(ctx->services->router->server(), r->prefix.c_str());
     // Close what is still open without calling the (unloaded) plugin back.
     for (GramothiWsConnection *c : std::set<GramothiWsConnection *>(r->connections)) {
-      c->closed = true;
-      g_signal_handler_disconnect(c->conn.get(), c->message_handler);
-      g_signal_handler_disconnect(c->conn.get(), c->closed_handler);
-      if (soup_websocket_connection_get_state(c->conn.get()) == SOUP_WEBSOCKET_STATE_OPEN)
+      if (is_open(c))
         soup_websocket_connection_close(c->conn.get(), SOUP_WEBSOCKET_CLOSE_GOING_AWAY,
                                         "server shutting down");
-      delete c;
+      release(c);
     }
   }
   ctx->ws_routes.clear();
@@ -153,16 +235,13 @@ const char *host_ws_header(GramothiWsConnection *c, const char *name) {
   return nullptr;
 }
 int32_t host_ws_send(GramothiWsConnection *c, const char *text) {
-  if (!c || !text || c->closed ||
-      soup_websocket_connection_get_state(c->conn.get()) != SOUP_WEBSOCKET_STATE_OPEN)
-    return GRAMOTHI_E_CONFLICT;
+  if (!c || !text || !is_open(c)) return GRAMOTHI_E_CONFLICT;
   soup_websocket_connection_send_text(c->conn.get(), text);
+  if (c->stream && client_stream_overflowed(c->stream.get())) close_unread(c);
   return GRAMOTHI_OK;
 }
 void host_ws_close(GramothiWsConnection *c, uint16_t code, const char *reason) {
-  if (!c || c->closed ||
-      soup_websocket_connection_get_state(c->conn.get()) != SOUP_WEBSOCKET_STATE_OPEN)
-    return;
+  if (!c || !is_open(c)) return;
   soup_websocket_connection_close(c->conn.get(), code, reason);
 }
 void host_ws_set_data(GramothiWsConnection *c, void *data) {

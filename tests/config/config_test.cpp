@@ -170,3 +170,44 @@ TEST(Config, MediaKeysSetIceAndIngest) {
   EXPECT_EQ(r->ingest_latency_ms, 80);
   EXPECT_FALSE(r->media_enabled);
 }
+
+TEST(Config, LimitsHaveDefaultsForASchoolBehindOneAddress) {
+  Config c;
+  EXPECT_EQ(c.max_connections, 10000);
+  EXPECT_EQ(c.max_connections_per_ip, 1000);
+  EXPECT_EQ(c.new_connections_per_ip_per_second, 100);
+  EXPECT_EQ(c.new_connections_per_ip_burst, 500);
+  EXPECT_EQ(c.header_timeout_s, 20);
+  EXPECT_EQ(c.idle_timeout_s, 60);
+  EXPECT_EQ(c.ws_idle_timeout_s, 60);
+  EXPECT_EQ(c.ws_max_queued_bytes, 1024 * 1024);
+}
+
+TEST(Config, LimitsKeysAreReadAndChecked) {
+  TempDir dir;
+  auto r = load_config(dir.file("l.ini",
+                                "[limits]\nmax_connections=2000\nmax_connections_per_ip=40\n"
+                                "new_connections_per_ip_per_second=5\n"
+                                "new_connections_per_ip_burst=20\nheader_timeout_s=5\n"
+                                "idle_timeout_s=30\nws_idle_timeout_s=90\n"
+                                "ws_max_queued_bytes=65536\n"));
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->max_connections, 2000);
+  EXPECT_EQ(r->max_connections_per_ip, 40);
+  EXPECT_EQ(r->new_connections_per_ip_per_second, 5);
+  EXPECT_EQ(r->new_connections_per_ip_burst, 20);
+  EXPECT_EQ(r->header_timeout_s, 5);
+  EXPECT_EQ(r->idle_timeout_s, 30);
+  EXPECT_EQ(r->ws_idle_timeout_s, 90);
+  EXPECT_EQ(r->ws_max_queued_bytes, 65536);
+
+  std::string path = dir.path() + "/test.ini";
+  std::string e = load_error(dir, "[limits]\nmax_conections=10\n");
+  EXPECT_NE(e.find(path + ": [limits] max_conections: unknown key"), std::string::npos) << e;
+  e = load_error(dir, "[limits]\nheader_timeout_s=0\n");
+  EXPECT_NE(e.find("[limits] header_timeout_s: '0' is not a whole number from 1"),
+            std::string::npos)
+      << e;
+  e = load_error(dir, "[limits]\nws_max_queued_bytes=1k\n");
+  EXPECT_NE(e.find("[limits] ws_max_queued_bytes"), std::string::npos) << e;
+}

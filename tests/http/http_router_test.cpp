@@ -1,6 +1,7 @@
 // HttpRouter on a free loopback port, driven by a libsoup client on the same main loop: routes
 // by method and path with {params}, JSON errors (404, 405 with Allow, 413 before the handler
-// runs, 503 while draining), answers given later, and routes dropped by owner.
+// runs, 401 before an upload's body, 503 while draining), answers given later, and routes
+// dropped by owner.
 #include "http/http_router.hpp"
 
 #include <gtest/gtest.h>
@@ -16,7 +17,7 @@ namespace {
 
 struct Reply {
   unsigned status = 0;
-  std::string body, allow;
+  std::string body, allow, challenge;
 };
 
 class HttpRouterTest : public ::testing::Test {
@@ -34,10 +35,14 @@ class HttpRouterTest : public ::testing::Test {
                              why ? why : &ignored);
   }
 
-  Reply request(const std::string &method, const std::string &path, const std::string &body = "") {
+  Reply request(const std::string &method, const std::string &path, const std::string &body = "",
+                const char *authorization = nullptr) {
     g_autoptr(SoupSession) session = soup_session_new();
     std::string url = "http://127.0.0.1:" + std::to_string(port_) + path;
     g_autoptr(SoupMessage) msg = soup_message_new(method.c_str(), url.c_str());
+    if (authorization)
+      soup_message_headers_replace(soup_message_get_request_headers(msg), "Authorization",
+                                   authorization);
     if (!body.empty()) {
       g_autoptr(GBytes) bytes = g_bytes_new(body.data(), body.size());
       soup_message_set_request_body_from_bytes(msg, "application/json", bytes);
@@ -60,9 +65,10 @@ class HttpRouterTest : public ::testing::Test {
     EXPECT_TRUE(c.done) << method << " " << path << " got no answer";
     Reply r;
     r.status = soup_message_get_status(msg);
-    if (const char *allow =
-            soup_message_headers_get_one(soup_message_get_response_headers(msg), "Allow"))
-      r.allow = allow;
+    SoupMessageHeaders *h = soup_message_get_response_headers(msg);
+    if (const char *allow = soup_message_headers_get_one(h, "Allow")) r.allow = allow;
+    if (const char *challenge = soup_message_headers_get_one(h, "WWW-Authenticate"))
+      r.challenge = challenge;
     if (c.body) {
       gsize len = 0;
       auto *data = static_cast<const char *>(g_bytes_get_data(c.body, &len));
@@ -117,6 +123,29 @@ TEST_F(HttpRouterTest, ABodyOverTheRouteLimitIs413AndNeverReachesTheHandler) {
   EXPECT_NE(big.body.find(R"("code":"body_too_large")"), std::string::npos) << big.body;
   EXPECT_FALSE(called);
   EXPECT_EQ(request("POST", "/small", std::string(16, 'x')).status, 200u);
+}
+
+TEST_F(HttpRouterTest, AnUploadRouteWantsAValidTokenBeforeItsBody) {
+  router_.set_token_check([](const char *authorization) -> std::optional<Error> {
+    if (g_strcmp0(authorization, "Bearer good") == 0) return std::nullopt;
+    return Error{ErrorKind::kUnauthorized, "token_invalid", "That token is no good."};
+  });
+  int called = 0;
+  auto handler = [&](GramothiHttpExchange *ex) {
+    called++;
+    reply_text(ex, "stored");
+  };
+  ASSERT_TRUE(add("POST", "/upload", 1024 * 1024, handler));
+  ASSERT_TRUE(add("POST", "/json", HttpRouter::kAuthenticatedBodyOver, handler));
+  Reply refused = request("POST", "/upload", "%PDF-1.4", "Bearer bad");
+  EXPECT_EQ(refused.status, 401u);
+  EXPECT_EQ(refused.challenge, "Bearer");
+  EXPECT_NE(refused.body.find(R"("code":"token_invalid")"), std::string::npos) << refused.body;
+  EXPECT_EQ(called, 0);
+  EXPECT_EQ(request("POST", "/upload", "%PDF-1.4", "Bearer good").body, "stored");
+  // Small bodies: whether they need a token is the route's business.
+  EXPECT_EQ(request("POST", "/json", "{}").body, "stored");
+  EXPECT_EQ(called, 2);
 }
 
 TEST_F(HttpRouterTest, MalformedAndDuplicateRoutesAreRefusedWithAReason) {

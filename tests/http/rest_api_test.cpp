@@ -272,7 +272,9 @@ TEST_F(RestApiTest, CurlsDefaultContentTypeIsReadAsJson) {
 TEST_F(RestApiTest, OversizedBodyIs413) {
   std::string huge = "{\"class_id\":\"big\",\"pad\":\"" + std::string(5000, 'x') + "\"}";
   expect_error(post("start", teacher(), huge), 413, "body_too_large");
-  std::string very_huge(8 * 1024 * 1024, ' ');
+  // Up to 64 KiB the refused body is read (and dropped) and the connection lives on; a larger
+  // one is never read: the server answers and closes the connection (tests/http/limits_test.cpp).
+  std::string very_huge(64 * 1024, ' ');
   expect_error(post("join", student(), very_huge), 413, "body_too_large");
   expect_error(client_->request("GET", "/health", "", &huge), 413, "body_too_large");
 }

@@ -1,0 +1,464 @@
+#include "http/client_stream.hpp"
+
+#include <deque>
+#include <string>
+
+namespace {
+
+constexpr guint kCloseFlushMs = 2000;
+
+struct Chunk {
+  std::string data;
+  size_t sent = 0;
+  bool started = false;  // part of it is on the wire: never dropped, or the framing would break
+};
+
+// The output stream's state (C++ members of a C type).
+struct OutputQueue {
+  GOutputStream *base = nullptr;  // the socket's output stream (a reference)
+  bool queueing = false;
+  size_t limit = 0;
+  std::deque<Chunk> chunks;
+  size_t queued = 0;  // unsent bytes in `chunks`
+  bool overflowed = false;
+  std::function<void()> on_overflow;
+  GSource *flush = nullptr;  // waits for the socket to take more
+  GError *error = nullptr;   // a failed write: every later write fails with it
+  std::function<void()> on_drained;
+};
+
+}  // namespace
+
+// GramothiQueuedOutput and GramothiClientInput: the client stream's two sides (see
+// client_stream.hpp).
+G_BEGIN_DECLS
+G_DECLARE_FINAL_TYPE(GramothiQueuedOutput, gramothi_queued_output, GRAMOTHI, QUEUED_OUTPUT,
+                     GOutputStream)
+G_DECLARE_FINAL_TYPE(GramothiClientInput, gramothi_client_input, GRAMOTHI, CLIENT_INPUT,
+                     GInputStream)
+G_END_DECLS
+
+struct _GramothiQueuedOutput {
+  GOutputStream parent_instance;
+  OutputQueue *q;
+};
+
+struct _GramothiClientInput {
+  GInputStream parent_instance;
+  GInputStream *base;  // the socket's input stream (a reference)
+  bool between_requests;
+  bool end_after_line_feed;
+};
+
+struct _GramothiClientStream {
+  GIOStream parent_instance;
+  GSocketConnection *connection;
+  GramothiClientInput *input;
+  GramothiQueuedOutput *output;
+};
+
+static void gramothi_queued_output_pollable_init(GPollableOutputStreamInterface *iface);
+static void gramothi_client_input_pollable_init(GPollableInputStreamInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE(GramothiQueuedOutput, gramothi_queued_output, G_TYPE_OUTPUT_STREAM,
+                              G_IMPLEMENT_INTERFACE(G_TYPE_POLLABLE_OUTPUT_STREAM,
+                                                    gramothi_queued_output_pollable_init))
+G_DEFINE_FINAL_TYPE_WITH_CODE(GramothiClientInput, gramothi_client_input, G_TYPE_INPUT_STREAM,
+                              G_IMPLEMENT_INTERFACE(G_TYPE_POLLABLE_INPUT_STREAM,
+                                                    gramothi_client_input_pollable_init))
+G_DEFINE_FINAL_TYPE(GramothiClientStream, gramothi_client_stream, G_TYPE_IO_STREAM)
+
+namespace {
+
+void end_waiting(OutputQueue &q) {
+  if (!q.on_drained) return;
+  auto drained = std::move(q.on_drained);
+  q.on_drained = nullptr;
+  drained();
+}
+
+void stop_flush(OutputQueue &q) {
+  if (!q.flush) return;
+  g_source_destroy(q.flush);
+  g_clear_pointer(&q.flush, g_source_unref);
+}
+
+void fail(OutputQueue &q, GError *error) {
+  if (q.error)
+    g_error_free(error);
+  else
+    q.error = error;
+  q.chunks.clear();
+  q.queued = 0;
+  end_waiting(q);
+}
+
+// Writes what the socket takes now: the bytes written (0 if none), or -1 once it failed.
+gssize write_now(OutputQueue &q, const char *data, size_t length) {
+  GError *error = nullptr;
+  gssize n = g_pollable_output_stream_write_nonblocking(G_POLLABLE_OUTPUT_STREAM(q.base), data,
+                                                        length, nullptr, &error);
+  if (n >= 0) return n;
+  if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
+    g_error_free(error);
+    return 0;
+  }
+  fail(q, error);
+  return -1;
+}
+
+gboolean on_socket_writable(GObject *, gpointer data) {
+  OutputQueue &q = *GRAMOTHI_QUEUED_OUTPUT(data)->q;
+  while (!q.chunks.empty()) {
+    Chunk &c = q.chunks.front();
+    gssize n = write_now(q, c.data.data() + c.sent, c.data.size() - c.sent);
+    if (n < 0) break;  // the queue is gone with the connection
+    if (n == 0) return G_SOURCE_CONTINUE;
+    c.sent += static_cast<size_t>(n);
+    c.started = true;
+    q.queued -= static_cast<size_t>(n);
+    if (c.sent == c.data.size()) q.chunks.pop_front();
+  }
+  g_clear_pointer(&q.flush, g_source_unref);
+  end_waiting(q);
+  return G_SOURCE_REMOVE;
+}
+
+void start_flush(GramothiQueuedOutput *self) {
+  OutputQueue &q = *self->q;
+  if (q.flush) return;
+  q.flush = g_pollable_output_stream_create_source(G_POLLABLE_OUTPUT_STREAM(q.base), nullptr);
+  g_source_set_callback(q.flush, G_SOURCE_FUNC(on_socket_writable), self, nullptr);
+  g_source_attach(q.flush, g_main_context_get_thread_default());
+}
+
+gboolean report_overflow(gpointer data) {
+  OutputQueue &q = *GRAMOTHI_QUEUED_OUTPUT(data)->q;
+  if (q.overflowed && q.on_overflow) {
+    auto report = q.on_overflow;
+    report();
+  }
+  return G_SOURCE_REMOVE;
+}
+
+gssize queue_write(GramothiQueuedOutput *self, const void *buffer, gsize count, GError **error) {
+  OutputQueue &q = *self->q;
+  if (q.error) {
+    g_propagate_error(error, g_error_copy(q.error));
+    return -1;
+  }
+  if (q.overflowed || count == 0) return static_cast<gssize>(count);  // dropped
+  const char *data = static_cast<const char *>(buffer);
+  size_t written = 0;
+  if (q.chunks.empty()) {
+    gssize n = write_now(q, data, count);
+    if (n < 0) {
+      g_propagate_error(error, g_error_copy(q.error));
+      return -1;
+    }
+    written = static_cast<size_t>(n);
+  }
+  if (written < count) {
+    q.chunks.push_back({std::string(data + written, count - written), 0, written > 0});
+    q.queued += count - written;
+    start_flush(self);
+    if (q.queued > q.limit) {
+      q.overflowed = true;
+      g_idle_add_full(G_PRIORITY_DEFAULT, report_overflow, g_object_ref(self), g_object_unref);
+    }
+  }
+  return static_cast<gssize>(count);
+}
+
+gssize output_write(GOutputStream *stream, const void *buffer, gsize count,
+                    GCancellable *cancellable, GError **error) {
+  auto *self = GRAMOTHI_QUEUED_OUTPUT(stream);
+  if (self->q->queueing) return queue_write(self, buffer, count, error);
+  return g_output_stream_write(self->q->base, buffer, count, cancellable, error);
+}
+
+gboolean output_close(GOutputStream *stream, GCancellable *, GError **) {
+  OutputQueue &q = *GRAMOTHI_QUEUED_OUTPUT(stream)->q;
+  stop_flush(q);
+  q.chunks.clear();
+  q.queued = 0;
+  end_waiting(q);
+  return TRUE;
+}
+
+gboolean output_can_poll(GPollableOutputStream *) {
+  return TRUE;
+}
+
+gboolean output_is_writable(GPollableOutputStream *stream) {
+  OutputQueue &q = *GRAMOTHI_QUEUED_OUTPUT(stream)->q;
+  return q.queueing || g_pollable_output_stream_is_writable(G_POLLABLE_OUTPUT_STREAM(q.base));
+}
+
+GSource *output_create_source(GPollableOutputStream *stream, GCancellable *cancellable) {
+  OutputQueue &q = *GRAMOTHI_QUEUED_OUTPUT(stream)->q;
+  // Queueing, the stream is always writable: a source that is ready at once.
+  GSource *child = q.queueing ? g_timeout_source_new(0)
+                              : g_pollable_output_stream_create_source(
+                                    G_POLLABLE_OUTPUT_STREAM(q.base), nullptr);
+  GSource *source = g_pollable_source_new_full(stream, child, cancellable);
+  g_source_unref(child);
+  return source;
+}
+
+gssize output_write_nonblocking(GPollableOutputStream *stream, const void *buffer, gsize count,
+                                GError **error) {
+  auto *self = GRAMOTHI_QUEUED_OUTPUT(stream);
+  if (self->q->queueing) return queue_write(self, buffer, count, error);
+  return g_pollable_output_stream_write_nonblocking(G_POLLABLE_OUTPUT_STREAM(self->q->base), buffer,
+                                                    count, nullptr, error);
+}
+
+// ---- the input ----
+
+// libsoup 3.2 never releases a kept-alive connection whose client closes it between two
+// requests (fixed in libsoup 3.3, commit d20c6601): the end of the stream, read before any byte
+// of a next request, leaves the connection stuck, its socket open, for good. So the end read
+// between requests comes after one line feed: libsoup takes that as a malformed request, answers
+// it 400 (to a client that is gone) and then lets the connection go.
+gssize after_read(GramothiClientInput *self, gssize n, void *buffer, gsize count) {
+  if (n != 0 || count == 0) return n;
+  if (self->end_after_line_feed) return 0;
+  if (!self->between_requests) return 0;
+  self->end_after_line_feed = true;
+  static_cast<char *>(buffer)[0] = '\n';
+  return 1;
+}
+
+gssize input_read(GInputStream *stream, void *buffer, gsize count, GCancellable *cancellable,
+                  GError **error) {
+  auto *self = GRAMOTHI_CLIENT_INPUT(stream);
+  if (self->end_after_line_feed) return 0;
+  return after_read(self, g_input_stream_read(self->base, buffer, count, cancellable, error),
+                    buffer, count);
+}
+
+gboolean input_close(GInputStream *, GCancellable *, GError **) {
+  return TRUE;  // the client stream closes the socket
+}
+
+gboolean input_can_poll(GPollableInputStream *) {
+  return TRUE;
+}
+
+gboolean input_is_readable(GPollableInputStream *stream) {
+  auto *self = GRAMOTHI_CLIENT_INPUT(stream);
+  return self->end_after_line_feed ||
+         g_pollable_input_stream_is_readable(G_POLLABLE_INPUT_STREAM(self->base));
+}
+
+GSource *input_create_source(GPollableInputStream *stream, GCancellable *cancellable) {
+  auto *self = GRAMOTHI_CLIENT_INPUT(stream);
+  GSource *child = self->end_after_line_feed ? g_timeout_source_new(0)
+                                             : g_pollable_input_stream_create_source(
+                                                   G_POLLABLE_INPUT_STREAM(self->base), nullptr);
+  GSource *source = g_pollable_source_new_full(stream, child, cancellable);
+  g_source_unref(child);
+  return source;
+}
+
+gssize input_read_nonblocking(GPollableInputStream *stream, void *buffer, gsize count,
+                              GError **error) {
+  auto *self = GRAMOTHI_CLIENT_INPUT(stream);
+  if (self->end_after_line_feed) return 0;
+  return after_read(self,
+                    g_pollable_input_stream_read_nonblocking(G_POLLABLE_INPUT_STREAM(self->base),
+                                                             buffer, count, nullptr, error),
+                    buffer, count);
+}
+
+// ---- the client stream ----
+
+gboolean close_now(GramothiClientStream *self, GCancellable *cancellable, GError **error) {
+  g_output_stream_close(G_OUTPUT_STREAM(self->output), nullptr, nullptr);
+  return g_io_stream_close(G_IO_STREAM(self->connection), cancellable, error);
+}
+
+void finish_close(GTask *task) {
+  auto *self = GRAMOTHI_CLIENT_STREAM(g_task_get_source_object(task));
+  GError *error = nullptr;
+  if (close_now(self, nullptr, &error))
+    g_task_return_boolean(task, TRUE);
+  else
+    g_task_return_error(task, error);
+  g_object_unref(task);
+}
+
+struct CloseWait {
+  GTask *task;
+  guint timer = 0;
+};
+
+gboolean on_close_flush_timeout(gpointer data) {
+  auto *wait = static_cast<CloseWait *>(data);
+  GTask *task = wait->task;
+  GRAMOTHI_CLIENT_STREAM(g_task_get_source_object(task))->output->q->on_drained = nullptr;
+  delete wait;
+  finish_close(task);
+  return G_SOURCE_REMOVE;
+}
+
+GInputStream *client_get_input_stream(GIOStream *stream) {
+  return G_INPUT_STREAM(GRAMOTHI_CLIENT_STREAM(stream)->input);
+}
+
+GOutputStream *client_get_output_stream(GIOStream *stream) {
+  return G_OUTPUT_STREAM(GRAMOTHI_CLIENT_STREAM(stream)->output);
+}
+
+gboolean client_close(GIOStream *stream, GCancellable *cancellable, GError **error) {
+  return close_now(GRAMOTHI_CLIENT_STREAM(stream), cancellable, error);
+}
+
+// libsoup closes a WebSocket asynchronously right after queueing its close frame: let what is
+// queued reach the client first, for at most kCloseFlushMs.
+void client_close_async(GIOStream *stream, int, GCancellable *cancellable,
+                        GAsyncReadyCallback callback, gpointer user_data) {
+  auto *self = GRAMOTHI_CLIENT_STREAM(stream);
+  GTask *task = g_task_new(stream, cancellable, callback, user_data);
+  OutputQueue &q = *self->output->q;
+  if (q.chunks.empty() || q.error) return finish_close(task);
+  auto *wait = new CloseWait{task};
+  q.on_drained = [wait] {
+    GTask *task = wait->task;
+    g_source_remove(wait->timer);
+    delete wait;
+    finish_close(task);
+  };
+  wait->timer = g_timeout_add(kCloseFlushMs, on_close_flush_timeout, wait);
+}
+
+gboolean client_close_finish(GIOStream *, GAsyncResult *result, GError **error) {
+  return g_task_propagate_boolean(G_TASK(result), error);
+}
+
+}  // namespace
+
+static void gramothi_queued_output_init(GramothiQueuedOutput *self) {
+  self->q = new OutputQueue();
+}
+
+static void gramothi_queued_output_dispose(GObject *object) {
+  stop_flush(*GRAMOTHI_QUEUED_OUTPUT(object)->q);
+  G_OBJECT_CLASS(gramothi_queued_output_parent_class)->dispose(object);
+}
+
+static void gramothi_queued_output_finalize(GObject *object) {
+  OutputQueue *q = GRAMOTHI_QUEUED_OUTPUT(object)->q;
+  g_clear_object(&q->base);
+  g_clear_error(&q->error);
+  delete q;
+  G_OBJECT_CLASS(gramothi_queued_output_parent_class)->finalize(object);
+}
+
+static void gramothi_queued_output_class_init(GramothiQueuedOutputClass *klass) {
+  G_OBJECT_CLASS(klass)->dispose = gramothi_queued_output_dispose;
+  G_OBJECT_CLASS(klass)->finalize = gramothi_queued_output_finalize;
+  G_OUTPUT_STREAM_CLASS(klass)->write_fn = output_write;
+  G_OUTPUT_STREAM_CLASS(klass)->close_fn = output_close;
+}
+
+static void gramothi_queued_output_pollable_init(GPollableOutputStreamInterface *iface) {
+  iface->can_poll = output_can_poll;
+  iface->is_writable = output_is_writable;
+  iface->create_source = output_create_source;
+  iface->write_nonblocking = output_write_nonblocking;
+}
+
+static void gramothi_client_input_init(GramothiClientInput *) {}
+
+static void gramothi_client_input_finalize(GObject *object) {
+  g_clear_object(&GRAMOTHI_CLIENT_INPUT(object)->base);
+  G_OBJECT_CLASS(gramothi_client_input_parent_class)->finalize(object);
+}
+
+static void gramothi_client_input_class_init(GramothiClientInputClass *klass) {
+  G_OBJECT_CLASS(klass)->finalize = gramothi_client_input_finalize;
+  G_INPUT_STREAM_CLASS(klass)->read_fn = input_read;
+  G_INPUT_STREAM_CLASS(klass)->close_fn = input_close;
+}
+
+static void gramothi_client_input_pollable_init(GPollableInputStreamInterface *iface) {
+  iface->can_poll = input_can_poll;
+  iface->is_readable = input_is_readable;
+  iface->create_source = input_create_source;
+  iface->read_nonblocking = input_read_nonblocking;
+}
+
+static void gramothi_client_stream_init(GramothiClientStream *) {}
+
+static void gramothi_client_stream_finalize(GObject *object) {
+  auto *self = GRAMOTHI_CLIENT_STREAM(object);
+  g_clear_object(&self->output);
+  g_clear_object(&self->input);
+  g_clear_object(&self->connection);
+  G_OBJECT_CLASS(gramothi_client_stream_parent_class)->finalize(object);
+}
+
+static void gramothi_client_stream_class_init(GramothiClientStreamClass *klass) {
+  G_OBJECT_CLASS(klass)->finalize = gramothi_client_stream_finalize;
+  GIOStreamClass *io = G_IO_STREAM_CLASS(klass);
+  io->get_input_stream = client_get_input_stream;
+  io->get_output_stream = client_get_output_stream;
+  io->close_fn = client_close;
+  io->close_async = client_close_async;
+  io->close_finish = client_close_finish;
+}
+
+namespace gramothi {
+
+GramothiClientStream *client_stream_new(GSocketConnection *connection) {
+  auto *self =
+      static_cast<GramothiClientStream *>(g_object_new(GRAMOTHI_TYPE_CLIENT_STREAM, nullptr));
+  self->connection = G_SOCKET_CONNECTION(g_object_ref(connection));
+  self->input =
+      static_cast<GramothiClientInput *>(g_object_new(gramothi_client_input_get_type(), nullptr));
+  self->input->base =
+      G_INPUT_STREAM(g_object_ref(g_io_stream_get_input_stream(G_IO_STREAM(connection))));
+  self->output =
+      static_cast<GramothiQueuedOutput *>(g_object_new(gramothi_queued_output_get_type(), nullptr));
+  self->output->q->base =
+      G_OUTPUT_STREAM(g_object_ref(g_io_stream_get_output_stream(G_IO_STREAM(connection))));
+  return self;
+}
+
+GSocket *client_stream_socket(GramothiClientStream *stream) {
+  return g_socket_connection_get_socket(stream->connection);
+}
+
+void client_stream_between_requests(GramothiClientStream *stream, bool between) {
+  stream->input->between_requests = between;
+}
+
+void client_stream_queue_writes(GramothiClientStream *stream, size_t max_queued,
+                                std::function<void()> on_overflow) {
+  OutputQueue &q = *stream->output->q;
+  q.queueing = true;
+  q.limit = max_queued;
+  q.on_overflow = std::move(on_overflow);
+}
+
+size_t client_stream_queued(GramothiClientStream *stream) {
+  return stream->output->q->queued;
+}
+
+bool client_stream_overflowed(GramothiClientStream *stream) {
+  return stream->output->q->overflowed;
+}
+
+void client_stream_drop_queued(GramothiClientStream *stream) {
+  OutputQueue &q = *stream->output->q;
+  std::erase_if(q.chunks, [](const Chunk &c) { return !c.started; });
+  q.queued = 0;
+  for (const Chunk &c : q.chunks)
+    q.queued += c.data.size() - c.sent;
+  q.overflowed = false;
+  if (q.chunks.empty()) end_waiting(q);
+}
+
+}  // namespace gramothi

@@ -1,0 +1,49 @@
+// GramothiClientStream: the GIOStream core hands libsoup for each client TCP connection it
+// accepts (ConnectionGuard), so that core, not libsoup, holds what is waiting to be sent.
+//
+// Reads go straight to the socket (but see client_stream_between_requests). Writes go straight to
+// it as well (libsoup's own flow control for HTTP responses) until client_stream_queue_writes(),
+// which the WebSocket host calls when a connection becomes a WebSocket: from then on every write is
+// taken at once into a queue here and flushed as the client reads. libsoup 3.2 offers no way to
+// learn how much a WebSocket has queued; with this stream its own queue stays empty and the size of
+// ours is exact. Once the queue holds more than its bound the stream reports the overflow (once,
+// from the main loop) and drops further writes until client_stream_drop_queued(); since libsoup
+// writes one whole frame per call here, dropping whole chunks keeps the frames intact. Closing
+// waits up to 2 s for the queue to reach the client, then closes the socket.
+//
+// Ownership: a GObject; libsoup (later its WebSocket connection) holds the references. Main loop
+// only.
+#pragma once
+
+#include <gio/gio.h>
+
+#include <functional>
+
+G_BEGIN_DECLS
+#define GRAMOTHI_TYPE_CLIENT_STREAM (gramothi_client_stream_get_type())
+G_DECLARE_FINAL_TYPE(GramothiClientStream, gramothi_client_stream, GRAMOTHI, CLIENT_STREAM,
+                     GIOStream)
+G_END_DECLS
+
+namespace gramothi {
+
+// A new stream (full reference) over `connection` (referenced).
+GramothiClientStream *client_stream_new(GSocketConnection *connection);
+GSocket *client_stream_socket(GramothiClientStream *stream);
+
+// Whether the connection waits for its next request (kept alive after a response). libsoup 3.2
+// would never release it if the client closed it then; this stream makes it (see the .cpp).
+void client_stream_between_requests(GramothiClientStream *stream, bool between);
+
+// Switches writes to the queue, bounded by `max_queued` bytes; `on_overflow` runs from an idle
+// callback on the main loop once the bound is passed.
+void client_stream_queue_writes(GramothiClientStream *stream, size_t max_queued,
+                                std::function<void()> on_overflow);
+// Unsent bytes in the queue.
+size_t client_stream_queued(GramothiClientStream *stream);
+bool client_stream_overflowed(GramothiClientStream *stream);
+// Drops every queued chunk the client has not started to receive, and accepts writes again
+// (to let a close frame through).
+void client_stream_drop_queued(GramothiClientStream *stream);
+
+}  // namespace gramothi

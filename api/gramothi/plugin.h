@@ -369,13 +369,15 @@ typedef struct GramothiHost {
   /* Ends a recording cleanly; "stopped" follows. Unknown or finished ids are ignored. */
   void (*media_record_stop)(GramothiPluginContext *ctx, uint64_t recording_id);
   /* {"attended": true|false}: whether `user_id` ever joined a session of the class as a
-   * listener or over REST join. */
+   * listener or over REST join. A record only: since 1.6 attendance grants nothing (rights
+   * come from class_access). */
   void (*class_attended)(GramothiPluginContext *ctx, const char *class_id, const char *user_id,
                          GramothiResultCallback done, void *user_data);
 
   /* --- 1.5: enrolment --- */
   /* 1 when `authorization` ("Bearer <jwt>") is a valid token whose optional "classes" claim
-   * lists `class_id` (the school's backend enrols the user in that class), else 0. */
+   * lists `class_id` (the school's backend enrols the user in that class), else 0. Superseded
+   * by class_access (1.6), which also counts "teaches", assignments and open attendance. */
   int32_t (*auth_token_has_class)(GramothiPluginContext *ctx, const char *authorization,
                                   const char *class_id);
 

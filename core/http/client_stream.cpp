@@ -220,9 +220,17 @@ gssize output_write_nonblocking(GPollableOutputStream *stream, const void *buffe
 // requests (fixed in libsoup 3.3, commit d20c6601): the end of the stream, read before any byte
 // of a next request, leaves the connection stuck, its socket open, for good. So the end read
 // between requests comes after one line feed: libsoup takes that as a malformed request, answers
-// it 400 (to a client that is gone) and then lets the connection go.
-gssize after_read(GramothiClientInput *self, gssize n, void *buffer, gsize count) {
-  if (n != 0 || count == 0) return n;
+// it 400 (to a client that is gone) and then lets the connection go. A read error there (the
+// client reset the connection: ECONNRESET) is the same end, and is treated alike; otherwise
+// libsoup 3.2 keeps that connection too, and its slot with it.
+gssize after_read(GramothiClientInput *self, gssize n, void *buffer, gsize count, GError **error) {
+  if (n > 0 || count == 0) return n;
+  if (n < 0) {
+    bool would_block =
+        error && *error && g_error_matches(*error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+    if (would_block || !self->between_requests || self->end_after_line_feed) return n;
+    g_clear_error(error);
+  }
   if (self->end_after_line_feed) return 0;
   if (!self->between_requests) return 0;
   self->end_after_line_feed = true;
@@ -235,7 +243,7 @@ gssize input_read(GInputStream *stream, void *buffer, gsize count, GCancellable 
   auto *self = GRAMOTHI_CLIENT_INPUT(stream);
   if (self->end_after_line_feed) return 0;
   return after_read(self, g_input_stream_read(self->base, buffer, count, cancellable, error),
-                    buffer, count);
+                    buffer, count, error);
 }
 
 gboolean input_close(GInputStream *, GCancellable *, GError **) {
@@ -269,7 +277,7 @@ gssize input_read_nonblocking(GPollableInputStream *stream, void *buffer, gsize 
   return after_read(self,
                     g_pollable_input_stream_read_nonblocking(G_POLLABLE_INPUT_STREAM(self->base),
                                                              buffer, count, nullptr, error),
-                    buffer, count);
+                    buffer, count, error);
 }
 
 // ---- the client stream ----

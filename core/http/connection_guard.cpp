@@ -86,6 +86,8 @@ ConnectionGuard::ConnectionGuard(SoupServer *server, const ConnectionLimits &lim
       g_signal_connect(server, "request-started", G_CALLBACK(on_request_started), this));
   for (const char *done : {"request-finished", "request-aborted"})
     server_handlers_.push_back(g_signal_connect(server, done, G_CALLBACK(on_request_done), this));
+  server_handlers_.push_back(
+      g_signal_connect(server, "request-read", G_CALLBACK(on_request_read), this));
   tick_timer_ = g_timeout_add_seconds(1, on_tick, this);
 }
 
@@ -163,10 +165,17 @@ gboolean ConnectionGuard::on_incoming(GSocket *listener, GIOCondition, gpointer 
       continue;
     }
     if (g_error_matches(err, G_IO_ERROR, G_IO_ERROR_TOO_MANY_OPEN_FILES)) {
-      // The connection waits in the backlog; retrying at once would spin.
-      log_message(LogLevel::kWarning, "http",
-                  std::string("cannot accept a connection: ") + err->message +
-                      "; raise the open file limit (ulimit -n) or lower [limits] max_connections");
+      // The connection waits in the backlog; retrying at once would spin. Said at most every
+      // 10 s: a client holding the server at its limit must not also fill its log.
+      static int64_t said_at_us = 0;
+      int64_t now = g_get_monotonic_time();
+      if (said_at_us == 0 || now - said_at_us > 10 * G_USEC_PER_SEC) {
+        said_at_us = now;
+        log_message(
+            LogLevel::kWarning, "http",
+            std::string("cannot accept a connection: ") + err->message +
+                "; raise the open file limit (ulimit -n) or lower [limits] max_connections");
+      }
       g_clear_pointer(&guard->accept_source_, g_source_unref);
       guard->resume_timer_ = g_timeout_add(kResumeAfterEmfileMs, on_resume_accepting, guard);
       return G_SOURCE_REMOVE;
@@ -265,19 +274,49 @@ void ConnectionGuard::on_request_started(SoupServer *, SoupServerMessage *msg, g
   // A kept-alive connection starts its next request at the first byte of it; a new connection's
   // first request keeps the deadline counted from the accept.
   client_stream_between_requests(c->stream, false);
+  c->body_untimed = false;
   if (c->phase != Phase::kHeaders) {
     c->phase = Phase::kHeaders;
     c->deadline_us = g_get_monotonic_time() + guard->limits_.header_timeout_s * G_USEC_PER_SEC;
   }
-  auto *watch = new HeadersWatch{guard->lifetime_.watch(), [guard](SoupServerMessage *m) {
-                                   if (Connection *c = guard->find(m)) {
-                                     c->phase = Phase::kRequest;
-                                     c->deadline_us = 0;
-                                   }
-                                 }};
+  auto *watch = new HeadersWatch{
+      guard->lifetime_.watch(), [guard](SoupServerMessage *m) {
+        Connection *c = guard->find(m);
+        if (!c) return;
+        // A body must follow as fast as headers (a trickled body held connections for ever);
+        // authenticated uploads are not timed (untimed_body).
+        goffset length =
+            soup_message_headers_get_content_length(soup_server_message_get_request_headers(m));
+        if (length > 0 && !c->body_untimed) {
+          c->phase = Phase::kBody;
+          c->deadline_us =
+              g_get_monotonic_time() + guard->limits_.header_timeout_s * G_USEC_PER_SEC;
+        } else {
+          c->phase = Phase::kRequest;
+          c->deadline_us = 0;
+        }
+      }};
   g_signal_connect_data(
       msg, "got-headers", G_CALLBACK(on_got_headers), watch,
       [](gpointer w, GClosure *) { delete static_cast<HeadersWatch *>(w); }, G_CONNECT_DEFAULT);
+}
+
+void ConnectionGuard::untimed_body(SoupServerMessage *msg) {
+  Connection *c = find(msg);
+  if (!c) return;
+  c->body_untimed = true;
+  if (c->phase == Phase::kBody) {
+    c->phase = Phase::kRequest;
+    c->deadline_us = 0;
+  }
+}
+
+void ConnectionGuard::on_request_read(SoupServer *, SoupServerMessage *msg, gpointer self) {
+  Connection *c = static_cast<ConnectionGuard *>(self)->find(msg);
+  if (c && c->phase == Phase::kBody) {
+    c->phase = Phase::kRequest;
+    c->deadline_us = 0;
+  }
 }
 
 void ConnectionGuard::on_request_done(SoupServer *, SoupServerMessage *msg, gpointer self) {
@@ -293,12 +332,25 @@ gboolean ConnectionGuard::on_tick(gpointer self) {
   auto *guard = static_cast<ConnectionGuard *>(self);
   int64_t now = g_get_monotonic_time();
   for (auto &[remote, c] : guard->connections_) {
+    if (c->closing && !c->released && now - c->closing_since_us > kForceCloseAfterUs) {
+      // libsoup did not let it go. Give the address its slot back, so that no way of ending a
+      // connection can pin slots for ever. The socket stays libsoup's: closing it under
+      // libsoup's sources could hand its descriptor number to the next client.
+      log_message(LogLevel::kWarning, "http",
+                  "a connection from " + c->address +
+                      " did not end 10 s after it was closed; its slot is freed");
+      guard->admission_.release(c->address);
+      c->released = true;
+      continue;
+    }
     if (c->closing || !c->deadline_us || now < c->deadline_us) continue;
     c->closing = true;
+    c->closing_since_us = now;
     log_message(LogLevel::kDebug, "http",
                 "closing a connection from " + c->address +
-                    (c->phase == Phase::kIdle ? ": idle since its last response"
-                                              : ": its request headers did not arrive in time"));
+                    (c->phase == Phase::kIdle   ? ": idle since its last response"
+                     : c->phase == Phase::kBody ? ": its request body did not arrive in time"
+                                                : ": its request headers did not arrive in time"));
     // libsoup reads the end of the stream and lets the connection go.
     g_socket_shutdown(client_stream_socket(c->stream), TRUE, TRUE, nullptr);
   }
@@ -328,7 +380,7 @@ void ConnectionGuard::on_stream_gone(gpointer connection, GObject *) {
 }
 
 void ConnectionGuard::forget(Connection *c) {
-  admission_.release(c->address);
+  if (!c->released) admission_.release(c->address);
   connections_.erase(c->remote.get());
 }
 

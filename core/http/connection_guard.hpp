@@ -56,9 +56,17 @@ class ConnectionGuard {
   // now) and closes the connection once the client has it (at most 1 s later), without reading
   // the body the client may still be sending.
   void hang_up(SoupServerMessage *msg, const std::string &response);
+  // The body of `msg` is an upload whose token was checked from its headers: no deadline for it.
+  void untimed_body(SoupServerMessage *msg);
 
  private:
-  enum class Phase { kHeaders, kRequest, kIdle };
+  // kBody: the headers arrived and a body is on its way: it must arrive within
+  // header_timeout_s too, unless the router said the request is an authenticated upload
+  // (untimed_body): a 2G upload takes as long as it takes.
+  enum class Phase { kHeaders, kBody, kRequest, kIdle };
+  // A connection told to close that is still there this long after stops counting against its
+  // address.
+  static constexpr int64_t kForceCloseAfterUs = 10 * G_USEC_PER_SEC;
   struct Connection {
     ConnectionGuard *guard = nullptr;
     GramothiClientStream *stream = nullptr;  // not owned: a weak reference
@@ -67,6 +75,9 @@ class ConnectionGuard {
     Phase phase = Phase::kHeaders;
     int64_t deadline_us = 0;  // 0: none
     bool closing = false;
+    int64_t closing_since_us = 0;
+    bool released = false;      // its admission was given back (by force, before its stream went)
+    bool body_untimed = false;  // the current request's body: an authenticated upload
   };
 
   static gboolean on_incoming(GSocket *, GIOCondition, gpointer self);
@@ -74,6 +85,7 @@ class ConnectionGuard {
   static gboolean on_tick(gpointer self);
   static void on_request_started(SoupServer *, SoupServerMessage *msg, gpointer self);
   static void on_request_done(SoupServer *, SoupServerMessage *msg, gpointer self);
+  static void on_request_read(SoupServer *, SoupServerMessage *msg, gpointer self);
   static void on_stream_gone(gpointer connection, GObject *stream);
 
   void take(GSocket *socket);

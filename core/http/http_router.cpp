@@ -148,6 +148,8 @@ void HttpRouter::early_handler(SoupServer *, SoupServerMessage *msg, const char 
   } else if (m.route && m.route->max_body > kAuthenticatedBodyOver && router->token_check_) {
     if (auto refused = router->token_check_(soup_message_headers_get_one(h, "Authorization")))
       router->refuse_early(msg, 401, *refused, length, true);
+    else
+      router->guard_->untimed_body(msg);  // a teacher's upload over 2G may take long
   }
 }
 

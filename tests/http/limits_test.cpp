@@ -367,6 +367,23 @@ TEST_F(ConnectionCaps, KeptAliveConnectionsClosedByTheirClientsAreReleased) {
   EXPECT_EQ(status, "HTTP/1.1 200 OK");
 }
 
+// Review of issue 12: a client that resets its kept-alive connection after a response (a
+// plain close with the answer unread does the same) pinned its slot and descriptor for good:
+// about 1000 resets locked a school's address out until a restart.
+TEST_F(ConnectionCaps, KeptAliveConnectionsResetByTheirClientsAreReleased) {
+  for (int i = 0; i < 40; i++) {
+    std::string status;
+    auto s = connect_and_get("127.0.0.8", port(), &status);
+    ASSERT_EQ(status, "HTTP/1.1 200 OK");
+    linger reset{1, 0};  // close() sends RST
+    setsockopt(s->fd(), SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+  }
+  EXPECT_TRUE(server_->released()) << "the server still holds the reset connections";
+  std::string status;
+  auto s = connect_and_get("127.0.0.8", port(), &status);
+  EXPECT_EQ(status, "HTTP/1.1 200 OK") << "the address is locked out";
+}
+
 // ---- new connections per second ----
 
 constexpr char kRate[] =
@@ -432,6 +449,25 @@ TEST_F(Timeouts, KeptAliveConnectionServesRequestsThenIdlesOut) {
   int64_t idle_since = g_get_monotonic_time();
   EXPECT_TRUE(s.wait_closed(15000)) << "an idle connection stayed open";
   EXPECT_GE(g_get_monotonic_time() - idle_since, 1900 * 1000) << "closed before idle_timeout_s";
+}
+
+// Review of issue 12: a small body trickled after valid headers (one byte every few seconds)
+// held connections for ever; 10 addresses × 1000 such requests filled max_connections.
+TEST_F(Timeouts, SmallBodyThatDoesNotArriveIsCut) {
+  RawSocket s("127.0.0.1", port());
+  ASSERT_TRUE(s.send_all(
+      "POST /api/v1/streaming/join HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Content-Length: 16000\r\n\r\n{"));
+  int64_t started = g_get_monotonic_time();
+  // One more byte now and then, never the whole body.
+  bool closed = eventually(
+      [&] {
+        s.send_all(" ", 100);
+        return s.wait_closed(300);
+      },
+      15000);
+  EXPECT_TRUE(closed) << "a trickled small body kept its connection";
+  EXPECT_GE(g_get_monotonic_time() - started, 900 * 1000) << "cut before header_timeout_s";
 }
 
 TEST_F(Timeouts, SlowUploadThatKeepsSendingIsNotCut) {

@@ -34,7 +34,7 @@ const std::map<std::string, std::set<std::string>> kKnownKeys = {
     {"limits",
      {"max_connections", "max_connections_per_ip", "new_connections_per_ip_per_second",
       "new_connections_per_ip_burst", "header_timeout_s", "idle_timeout_s", "ws_idle_timeout_s",
-      "ws_max_queued_bytes"}},
+      "ws_max_queued_bytes", "ws_max_read_bytes_per_second"}},
 };
 
 // Reads one file's keys with errors that name the file, the group and the key.
@@ -362,6 +362,8 @@ Result<Config> load_config(const std::string &path) {
        [&](int64_t v) { c.ws_idle_timeout_s = static_cast<int>(v); }},
       {"ws_max_queued_bytes", 16 * 1024, int64_t{1} << 30,
        [&](int64_t v) { c.ws_max_queued_bytes = v; }},
+      {"ws_max_read_bytes_per_second", 1024, int64_t{1} << 30,
+       [&](int64_t v) { c.ws_max_read_bytes_per_second = v; }},
   };
   for (auto &k : limit_ints)
     if (r.has("limits", k.key))

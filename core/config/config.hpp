@@ -23,7 +23,7 @@
 //   [limits]  max_connections (10000), max_connections_per_ip (1000),
 //             new_connections_per_ip_per_second (100), new_connections_per_ip_burst (500),
 //             header_timeout_s (20), idle_timeout_s (60), ws_idle_timeout_s (60),
-//             ws_max_queued_bytes (1048576)
+//             ws_max_queued_bytes (1048576), ws_max_read_bytes_per_second (65536)
 //   [plugin.NAME] free-form keys, handed to plugin NAME
 #pragma once
 
@@ -97,6 +97,7 @@ struct Config {
   int idle_timeout_s = 60;
   int ws_idle_timeout_s = 60;
   int64_t ws_max_queued_bytes = 1024 * 1024;
+  int64_t ws_max_read_bytes_per_second = 64 * 1024;
 
   std::map<std::string, std::map<std::string, std::string>> plugin_settings;
 

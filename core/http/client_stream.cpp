@@ -1,5 +1,8 @@
 #include "http/client_stream.hpp"
 
+#include <libsoup/soup.h>
+
+#include <algorithm>
 #include <deque>
 #include <string>
 
@@ -27,6 +30,31 @@ struct OutputQueue {
   std::function<void()> on_drained;
 };
 
+// The client's frames as they pass (RFC 6455 headers; payloads skipped): what the message
+// libsoup is assembling holds so far.
+struct FrameScan {
+  uint8_t head[14] = {};  // the current frame's header, as far as read
+  size_t have = 0;
+  uint64_t left = 0;     // payload bytes of the current frame still to come
+  uint64_t message = 0;  // bytes (headers and payloads) of the unfinished data message
+  bool open = false;     // a data message has begun and not ended
+  size_t frames = 0;     // frames begun (headers read) in this dispatch
+};
+
+// The input's state in WebSocket mode (see client_stream_limit_reads).
+struct ReadGuard {
+  gramothi::ClientReadLimits limits;
+  std::function<void(uint16_t, const char *)> on_exceeded;
+  size_t budget = 0;  // left to read in this dispatch of libsoup's input source
+  double tokens = 0;  // the rate's bucket, in bytes
+  int64_t refilled_us = 0;
+  FrameScan scan;
+  size_t unfinished = 0;         // everything read since the last whole message (the backstop)
+  uint16_t code = 0;             // a limit was passed: reading stopped, the close code ...
+  const char *reason = nullptr;  // ... and reason (static strings)
+  bool ended = false;            // it was reported: reads see the end of the stream
+};
+
 }  // namespace
 
 // GramothiQueuedOutput and GramothiClientInput: the client stream's two sides (see
@@ -48,6 +76,7 @@ struct _GramothiClientInput {
   GInputStream *base;  // the socket's input stream (a reference)
   bool between_requests;
   bool end_after_line_feed;
+  ReadGuard *ws;  // WebSocket mode, else null
 };
 
 struct _GramothiClientStream {
@@ -280,6 +309,144 @@ gssize input_read_nonblocking(GPollableInputStream *stream, void *buffer, gsize 
                     buffer, count, error);
 }
 
+// ---- the input in WebSocket mode ----
+//
+// Kept apart from the HTTP-side reads above: once client_stream_limit_reads() was called, the
+// pollable interface goes through ws_* below, never through after_read (a WebSocket has no
+// "between requests").
+
+// Per dispatch of libsoup's input source: bytes, and frames (each ping costs libsoup a pong).
+constexpr size_t kReadBudget = 64 * 1024;
+constexpr size_t kFrameBudget = 256;
+
+gboolean report_exceeded(gpointer data) {
+  ReadGuard &g = *GRAMOTHI_CLIENT_INPUT(data)->ws;
+  if (auto report = std::move(g.on_exceeded)) {
+    g.on_exceeded = nullptr;
+    report(g.code, g.reason);
+  }
+  g.ended = true;
+  return G_SOURCE_REMOVE;
+}
+
+// Stops reading and reports it before libsoup's input source runs again (G_PRIORITY_HIGH).
+void exceed(GramothiClientInput *self, uint16_t code, const char *reason) {
+  ReadGuard &g = *self->ws;
+  if (g.code) return;
+  g.code = code;
+  g.reason = reason;
+  g_idle_add_full(G_PRIORITY_HIGH, report_exceeded, g_object_ref(self), g_object_unref);
+}
+
+// Follows the frames in `data`; false once the unfinished message is over `cap` bytes (checked
+// at each frame's header, before its payload is read).
+bool scan_frames(FrameScan &f, const uint8_t *data, size_t n, uint64_t cap) {
+  size_t i = 0;
+  while (i < n) {
+    if (f.left > 0) {
+      size_t k = static_cast<size_t>(std::min<uint64_t>(f.left, n - i));
+      f.left -= k;
+      i += k;
+      continue;
+    }
+    f.head[f.have++] = data[i++];
+    if (f.have < 2) continue;
+    uint8_t length7 = f.head[1] & 0x7f;
+    size_t need = 2 + (f.head[1] & 0x80 ? 4 : 0) + (length7 == 126 ? 2 : length7 == 127 ? 8 : 0);
+    if (f.have < need) continue;
+    uint64_t length = length7;
+    if (length7 >= 126) {
+      length = 0;
+      for (size_t b = 2; b < (length7 == 126 ? 4u : 10u); b++)
+        length = length << 8 | f.head[b];
+    }
+    uint8_t opcode = f.head[0] & 0x0f;
+    bool fin = f.head[0] & 0x80;
+    f.frames++;
+    if (!(opcode & 0x08)) {  // a data frame: a new message unless a continuation
+      if (opcode != 0) f.message = 0;
+      if (length > cap || f.message + f.have + length > cap) return false;
+      f.message += f.have + length;
+      f.open = !fin;
+      if (fin) f.message = 0;
+    }
+    f.left = length;
+    f.have = 0;
+  }
+  return true;
+}
+
+gssize would_block(GError **error) {
+  g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK, "read budget spent");
+  return -1;
+}
+
+gssize ws_read_nonblocking(GramothiClientInput *self, void *buffer, gsize count, GError **error) {
+  ReadGuard &g = *self->ws;
+  if (g.ended) return 0;
+  if (count == 0) return 0;
+  if (g.code || g.budget == 0 || g.scan.frames >= kFrameBudget) return would_block(error);
+  int64_t now = g_get_monotonic_time();
+  g.tokens = std::min(static_cast<double>(g.limits.burst_bytes),
+                      g.tokens + static_cast<double>(now - g.refilled_us) *
+                                     static_cast<double>(g.limits.bytes_per_second) / 1e6);
+  g.refilled_us = now;
+  if (g.tokens <= 0) {
+    exceed(self, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "rate_limited");
+    return would_block(error);
+  }
+  gssize n = g_pollable_input_stream_read_nonblocking(G_POLLABLE_INPUT_STREAM(self->base), buffer,
+                                                      std::min(count, g.budget), nullptr, error);
+  if (n <= 0) return n;
+  g.budget -= static_cast<size_t>(n);
+  g.tokens -= static_cast<double>(n);
+  g.unfinished += static_cast<size_t>(n);
+  if (!scan_frames(g.scan, static_cast<const uint8_t *>(buffer), static_cast<size_t>(n),
+                   g.limits.max_message) ||
+      g.unfinished > g.limits.max_unfinished)
+    exceed(self, SOUP_WEBSOCKET_CLOSE_TOO_BIG, "message_too_big");
+  return n;
+}
+
+gboolean ws_is_readable(GramothiClientInput *self) {
+  const ReadGuard &g = *self->ws;
+  if (g.ended) return TRUE;
+  if (g.code || g.budget == 0 || g.scan.frames >= kFrameBudget) return FALSE;
+  return g_pollable_input_stream_is_readable(G_POLLABLE_INPUT_STREAM(self->base));
+}
+
+// libsoup creates its input source after each pass of reads: a new dispatch, a new budget. Once
+// a limit was passed the source fires at once: the read then returns the end of the stream.
+GSource *ws_create_source(GramothiClientInput *self, GCancellable *cancellable) {
+  ReadGuard &g = *self->ws;
+  g.budget = kReadBudget;
+  g.scan.frames = 0;
+  GSource *child = g.code || g.ended ? g_timeout_source_new(0)
+                                     : g_pollable_input_stream_create_source(
+                                           G_POLLABLE_INPUT_STREAM(self->base), nullptr);
+  GSource *source = g_pollable_source_new_full(self, child, cancellable);
+  g_source_unref(child);
+  return source;
+}
+
+// The pollable interface: WebSocket mode, else the HTTP-side functions above.
+gboolean client_input_is_readable(GPollableInputStream *stream) {
+  auto *self = GRAMOTHI_CLIENT_INPUT(stream);
+  return self->ws ? ws_is_readable(self) : input_is_readable(stream);
+}
+
+GSource *client_input_create_source(GPollableInputStream *stream, GCancellable *cancellable) {
+  auto *self = GRAMOTHI_CLIENT_INPUT(stream);
+  return self->ws ? ws_create_source(self, cancellable) : input_create_source(stream, cancellable);
+}
+
+gssize client_input_read_nonblocking(GPollableInputStream *stream, void *buffer, gsize count,
+                                     GError **error) {
+  auto *self = GRAMOTHI_CLIENT_INPUT(stream);
+  return self->ws ? ws_read_nonblocking(self, buffer, count, error)
+                  : input_read_nonblocking(stream, buffer, count, error);
+}
+
 // ---- the client stream ----
 
 gboolean close_now(GramothiClientStream *self, GCancellable *cancellable, GError **error) {
@@ -381,6 +548,7 @@ static void gramothi_queued_output_pollable_init(GPollableOutputStreamInterface 
 static void gramothi_client_input_init(GramothiClientInput *) {}
 
 static void gramothi_client_input_finalize(GObject *object) {
+  delete GRAMOTHI_CLIENT_INPUT(object)->ws;
   g_clear_object(&GRAMOTHI_CLIENT_INPUT(object)->base);
   G_OBJECT_CLASS(gramothi_client_input_parent_class)->finalize(object);
 }
@@ -393,9 +561,9 @@ static void gramothi_client_input_class_init(GramothiClientInputClass *klass) {
 
 static void gramothi_client_input_pollable_init(GPollableInputStreamInterface *iface) {
   iface->can_poll = input_can_poll;
-  iface->is_readable = input_is_readable;
-  iface->create_source = input_create_source;
-  iface->read_nonblocking = input_read_nonblocking;
+  iface->is_readable = client_input_is_readable;
+  iface->create_source = client_input_create_source;
+  iface->read_nonblocking = client_input_read_nonblocking;
 }
 
 static void gramothi_client_stream_init(GramothiClientStream *) {}
@@ -467,6 +635,26 @@ void client_stream_drop_queued(GramothiClientStream *stream) {
     q.queued += c.data.size() - c.sent;
   q.overflowed = false;
   if (q.chunks.empty()) end_waiting(q);
+}
+
+void client_stream_limit_reads(GramothiClientStream *stream, const ClientReadLimits &limits,
+                               std::function<void(uint16_t code, const char *reason)> on_exceeded) {
+  GramothiClientInput *input = stream->input;
+  if (!input->ws) input->ws = new ReadGuard();
+  ReadGuard &g = *input->ws;
+  g.limits = limits;
+  g.on_exceeded = std::move(on_exceeded);
+  g.budget = kReadBudget;
+  g.tokens = static_cast<double>(limits.burst_bytes);
+  g.refilled_us = g_get_monotonic_time();
+}
+
+void client_stream_message_done(GramothiClientStream *stream) {
+  if (stream->input->ws) stream->input->ws->unfinished = 0;
+}
+
+bool client_stream_message_unfinished(GramothiClientStream *stream) {
+  return stream->input->ws && stream->input->ws->scan.open;
 }
 
 }  // namespace gramothi

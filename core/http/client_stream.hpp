@@ -11,12 +11,22 @@
 // writes one whole frame per call here, dropping whole chunks keeps the frames intact. Closing
 // waits up to 2 s for the queue to reach the client, then closes the socket.
 //
+// WebSocket reads (client_stream_limit_reads): libsoup 3.2 reads a WebSocket until the socket
+// would block, answering every ping as it goes, and checks its size cap per frame only. From the
+// upgrade on, this stream bounds what the client makes it read: at most 64 KiB or 256 frames per
+// dispatch of libsoup's input source (then "would block": the source fires again on the next
+// main-loop iteration, after the other ready sources had their turn), a byte rate over everything
+// read (data, pings, pongs, headers), and the size of one message split into fragments (the frame
+// headers are followed as they pass). Past a limit it stops reading, reports it once (from the main
+// loop, before libsoup reads again) and then ends the input, so that libsoup closes promptly.
+//
 // Ownership: a GObject; libsoup (later its WebSocket connection) holds the references. Main loop
 // only.
 #pragma once
 
 #include <gio/gio.h>
 
+#include <cstdint>
 #include <functional>
 
 G_BEGIN_DECLS
@@ -45,5 +55,26 @@ bool client_stream_overflowed(GramothiClientStream *stream);
 // Drops every queued chunk the client has not started to receive, and accepts writes again
 // (to let a close frame through).
 void client_stream_drop_queued(GramothiClientStream *stream);
+
+// What a WebSocket client may make the server read.
+struct ClientReadLimits {
+  uint64_t max_message = 0;      // bytes of one message, all its frames (headers included)
+  size_t max_unfinished = 0;     // bytes of anything read since the last whole message: the
+                                 // backstop should the frames be misread (pipelined before the
+                                 // upgrade's answer, when libsoup read them as HTTP)
+  int64_t bytes_per_second = 0;  // sustained read rate (everything read) ...
+  int64_t burst_bytes = 0;       // ... after a burst of this many
+};
+
+// Switches the input to WebSocket reads bounded by `limits`. `on_exceeded` runs once, from a
+// high-priority idle callback, with the close code and reason of the first limit passed
+// (1009 "message_too_big", 1008 "rate_limited"); reading has stopped then, and the input ends
+// right after it.
+void client_stream_limit_reads(GramothiClientStream *stream, const ClientReadLimits &limits,
+                               std::function<void(uint16_t code, const char *reason)> on_exceeded);
+// A whole message arrived: what was read so far no longer counts against max_unfinished.
+void client_stream_message_done(GramothiClientStream *stream);
+// Whether the client is in the middle of a message split into fragments.
+bool client_stream_message_unfinished(GramothiClientStream *stream);
 
 }  // namespace gramothi

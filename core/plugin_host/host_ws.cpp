@@ -7,6 +7,14 @@
 //   - What waits to be sent: the connection's stream queues it ([limits] ws_max_queued_bytes).
 //     A client that does not read what it is sent fills it; the host then drops what is queued
 //     and closes with 1008 "send_queue_full".
+//   - What it reads (the stream bounds it, see client_stream.hpp): at most 64 KiB per main-loop
+//     iteration, so that a flood cannot starve the other clients; [limits]
+//     ws_max_read_bytes_per_second of everything, pings included (bursts of kMinReadBurst, or a
+//     second's worth if more), closed with 1008 "rate_limited" beyond; one message, all its
+//     fragments, at most kHardMessageCap plus kFrameAllowance, closed with 1009
+//     "message_too_big" beyond (libsoup 3.2 caps each frame, not a message split into
+//     fragments). Pongs do not count as being heard from while a message is unfinished: a
+//     client cannot hold half a message for longer than ws_idle_timeout_s.
 //   - Silence: libsoup pings every ws_idle_timeout_s / 3 (at most every 20 s); a client from
 //     which nothing (no message, no pong) arrived for ws_idle_timeout_s is closed with 4408
 //     "idle_timeout".
@@ -40,6 +48,11 @@ namespace gramothi {
 namespace {
 
 constexpr size_t kHardMessageCap = 1024 * 1024;
+// Frame headers of the fragments of one message.
+constexpr size_t kFrameAllowance = 64 * 1024;
+constexpr int64_t kMinReadBurst = 2 * 1024 * 1024;  // two messages at the hard cap
+// Anything read without a whole message: the stream's backstop (see ClientReadLimits).
+constexpr int64_t kUnfinishedBackstop = 8 * 1024 * 1024;
 constexpr uint16_t kCloseIdle = 4408;
 
 const Config &config_of(GramothiWsConnection *c) {
@@ -74,6 +87,21 @@ void close_unread(GramothiWsConnection *c) {
                                   "send_queue_full");
 }
 
+// The client sent more than it may (see the top of this file): drop what waits and close.
+void close_over_read_limit(GramothiWsConnection *c, uint16_t code, const char *reason) {
+  if (!is_open(c)) return;  // closing already: the stream ends its input now
+  client_stream_drop_queued(c->stream.get());
+  plugin_log(c->route->ctx, LogLevel::kWarning,
+             "closing the WebSocket of " + c->peer + " with " + std::to_string(code) + " " +
+                 reason +
+                 (code == SOUP_WEBSOCKET_CLOSE_TOO_BIG
+                      ? ": a message over " + std::to_string(kHardMessageCap) + " bytes"
+                      : ": it sent more than " +
+                            std::to_string(config_of(c).ws_max_read_bytes_per_second) +
+                            " bytes a second"));
+  soup_websocket_connection_close(c->conn.get(), code, reason);
+}
+
 gboolean on_idle_check(gpointer data) {
   auto *c = static_cast<GramothiWsConnection *>(data);
   int64_t silent_us = g_get_monotonic_time() - c->heard_us;
@@ -90,13 +118,16 @@ gboolean on_idle_check(gpointer data) {
 }
 
 void on_ws_pong(SoupWebsocketConnection *, GBytes *, gpointer data) {
-  static_cast<GramothiWsConnection *>(data)->heard_us = g_get_monotonic_time();
+  auto *c = static_cast<GramothiWsConnection *>(data);
+  if (c->stream && client_stream_message_unfinished(c->stream.get())) return;
+  c->heard_us = g_get_monotonic_time();
 }
 
 void on_ws_message(SoupWebsocketConnection *, gint type, GBytes *message, gpointer data) {
   auto *c = static_cast<GramothiWsConnection *>(data);
   if (c->closed) return;
   c->heard_us = g_get_monotonic_time();
+  if (c->stream) client_stream_message_done(c->stream.get());
   gsize len = 0;
   const char *bytes = static_cast<const char *>(g_bytes_get_data(message, &len));
   // NUL-terminated copy: plugins may treat text as a C string.
@@ -157,6 +188,14 @@ void on_ws_open(SoupServer *, SoupServerMessage *msg, const char *path,
                                [c, alive = c->lifetime.watch()] {
                                  if (alive.alive()) close_unread(c);
                                });
+    int64_t rate = config.ws_max_read_bytes_per_second, burst = std::max(kMinReadBurst, rate);
+    client_stream_limit_reads(
+        c->stream.get(),
+        {kHardMessageCap + kFrameAllowance,
+         static_cast<size_t>(std::max(kUnfinishedBackstop, burst)), rate, burst},
+        [c, alive = c->lifetime.watch()](uint16_t code, const char *reason) {
+          if (alive.alive()) close_over_read_limit(c, code, reason);
+        });
   }
   soup_websocket_connection_set_max_incoming_payload_size(connection, kHardMessageCap);
   soup_websocket_connection_set_keepalive_interval(

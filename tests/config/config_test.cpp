@@ -181,6 +181,7 @@ TEST(Config, LimitsHaveDefaultsForASchoolBehindOneAddress) {
   EXPECT_EQ(c.idle_timeout_s, 60);
   EXPECT_EQ(c.ws_idle_timeout_s, 60);
   EXPECT_EQ(c.ws_max_queued_bytes, 1024 * 1024);
+  EXPECT_EQ(c.ws_max_read_bytes_per_second, 64 * 1024);
 }
 
 TEST(Config, LimitsKeysAreReadAndChecked) {
@@ -190,7 +191,8 @@ TEST(Config, LimitsKeysAreReadAndChecked) {
                                 "new_connections_per_ip_per_second=5\n"
                                 "new_connections_per_ip_burst=20\nheader_timeout_s=5\n"
                                 "idle_timeout_s=30\nws_idle_timeout_s=90\n"
-                                "ws_max_queued_bytes=65536\n"));
+                                "ws_max_queued_bytes=65536\n"
+                                "ws_max_read_bytes_per_second=131072\n"));
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r->max_connections, 2000);
   EXPECT_EQ(r->max_connections_per_ip, 40);
@@ -200,6 +202,7 @@ TEST(Config, LimitsKeysAreReadAndChecked) {
   EXPECT_EQ(r->idle_timeout_s, 30);
   EXPECT_EQ(r->ws_idle_timeout_s, 90);
   EXPECT_EQ(r->ws_max_queued_bytes, 65536);
+  EXPECT_EQ(r->ws_max_read_bytes_per_second, 131072);
 
   std::string path = dir.path() + "/test.ini";
   std::string e = load_error(dir, "[limits]\nmax_conections=10\n");
@@ -210,4 +213,6 @@ TEST(Config, LimitsKeysAreReadAndChecked) {
       << e;
   e = load_error(dir, "[limits]\nws_max_queued_bytes=1k\n");
   EXPECT_NE(e.find("[limits] ws_max_queued_bytes"), std::string::npos) << e;
+  e = load_error(dir, "[limits]\nws_max_read_bytes_per_second=100\n");
+  EXPECT_NE(e.find("[limits] ws_max_read_bytes_per_second"), std::string::npos) << e;
 }

@@ -1,12 +1,16 @@
 // Connection limits, against the real server over real sockets: a token before an upload's body,
 // caps on open and new connections per client address and in total, the header, idle and
 // WebSocket idle timeouts, and the bound on what a WebSocket client that does not read makes the
-// server queue (with the server's memory read from /proc). Each fixture runs a server with the
+// server queue (with the server's memory read from /proc), and what a WebSocket client may make it
+// read: a ping flood must neither freeze the server nor go on unchecked, and a message split into
+// endless fragments is cut. Each fixture runs a server with the
 // [limits] it needs; every state is waited for with a deadline, never assumed after a sleep.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "raw_socket.hpp"
@@ -590,6 +594,153 @@ TEST_F(WebSocketQueue, ClientThatDoesNotReadIsClosedWith1008AndItsMemoryFreed) {
       rss_before, messages, rss_after, peak_after);
   EXPECT_LE(peak_after, std::max(peak_before, rss_before + kMemoryBoundKb))
       << "the server's memory peaked at " << peak_after << " kB (" << rss_before << " kB before)";
+}
+
+// ---- what a WebSocket client makes the server read ----
+
+// Floods `s` with empty pings from a thread of its own (1000 per send) until the socket fails or
+// reads as closed, stop() is called, or 20 s have passed. A reading flooder reads and discards
+// the pongs; one that does not read lets them pile up in the server.
+class PingFlood {
+ public:
+  PingFlood(RawSocket &s, bool reads) : s_(s), reads_(reads) {
+    thread_ = std::thread([this] { run(); });
+  }
+  ~PingFlood() { stop(); }
+  void stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  size_t sent() const { return sent_; }
+  bool closed() const { return closed_; }
+  // Waits until the server closed the flooder (its sends fail); false at the deadline.
+  bool wait_closed(int timeout_ms) {
+    return eventually([&] { return closed_.load(); }, timeout_ms);
+  }
+
+ private:
+  void run() {
+    std::string batch;
+    for (int i = 0; i < 1000; i++)
+      batch += ws::client_frame(0x9, "");
+    int64_t until = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+    size_t at = 0;
+    while (!stop_ && g_get_monotonic_time() < until) {
+      ssize_t n = s_.send_some(batch.data() + at, batch.size() - at);
+      if (n < 0 || (reads_ && !s_.read_available())) {
+        closed_ = true;
+        return;
+      }
+      if (reads_) s_.received().clear();
+      sent_ += static_cast<size_t>(n);
+      at = (at + static_cast<size_t>(n)) % batch.size();
+      if (n == 0) s_.wait_ready(reads_ ? POLLIN | POLLOUT : POLLOUT, 20);
+    }
+  }
+
+  RawSocket &s_;
+  bool reads_;
+  std::atomic<bool> stop_{false}, closed_{false};
+  std::atomic<size_t> sent_{0};
+  std::thread thread_;
+};
+
+// A GET /health from another address: how long its answer took (ms), -1 if none within 10 s.
+int64_t health_ms(int port) {
+  RawSocket s("127.0.0.2", port);
+  int64_t started = g_get_monotonic_time();
+  if (!s.send_all(get("/health")) || !s.read_response(10000)) return -1;
+  EXPECT_EQ(status_line(s.received()), "HTTP/1.1 200 OK");
+  return (g_get_monotonic_time() - started) / 1000;
+}
+
+// A liveness bound, not a performance target: an idle server answers in about a millisecond.
+constexpr int64_t kAnsweredWithinMs = 2000;
+
+using WebSocketReads = WithServer<kDefaults>;
+
+TEST_F(WebSocketReads, PingFloodIsClosedAndTheServerAnswersOthersMeanwhile) {
+  auto s = open_websocket("127.0.0.1", port(), "/test/ws/pinger", 8192);
+  PingFlood flood(*s, false);
+  ASSERT_TRUE(eventually([&] { return flood.sent() >= 256 * 1024 || flood.closed(); }, 10000));
+  int64_t ms = health_ms(port());
+  EXPECT_GE(ms, 0) << "/health got no answer during a ping flood";
+  EXPECT_LT(ms, kAnsweredWithinMs) << "/health waited for a ping flood";
+  EXPECT_TRUE(flood.wait_closed(15000))
+      << "a ping flood was not closed: " << flood.sent() << " bytes sent";
+  flood.stop();
+  printf("ping flood: %zu bytes sent before the close; /health answered in %lld ms\n", flood.sent(),
+         static_cast<long long>(ms));
+  // Over the byte rate, or the pongs it does not read filled its send queue: closed either way.
+  std::string log = server_->log();
+  EXPECT_TRUE(log.find("1008 rate_limited") != std::string::npos ||
+              log.find("1008 send_queue_full") != std::string::npos)
+      << log;
+}
+
+TEST_F(WebSocketReads, PingFloodThatReadsIsClosedWith1008RateLimited) {
+  auto s = open_websocket("127.0.0.1", port(), "/test/ws/reader");
+  PingFlood flood(*s, true);
+  EXPECT_TRUE(flood.wait_closed(15000))
+      << "a ping flood was not closed: " << flood.sent() << " bytes sent";
+  flood.stop();
+  EXPECT_LT(flood.sent(), size_t{64} * 1024 * 1024) << "the server read a flood for long";
+  EXPECT_NE(server_->log().find("1008 rate_limited"), std::string::npos) << server_->log();
+}
+
+TEST_F(WebSocketReads, MessageInEndlessFragmentsIsClosedWith1009AndItsMemoryFreed) {
+  int pid = server_->pid();
+  long rss_before = status_kb(pid, "VmRSS");
+  ASSERT_GT(rss_before, 0);
+  auto s = open_websocket("127.0.0.1", port(), "/test/ws/fragments");
+  ASSERT_TRUE(s->send_all(ws::client_frame(0x1, "start of a message", false)));
+  const std::string fragment = ws::client_frame(0x0, std::string(60000, 'x'), false);
+  // Up to 100 MB of fragments, none of them the last, until the server stops taking them.
+  size_t sent = 0;
+  while (sent < size_t{100} * 1024 * 1024 && s->send_all(fragment, 2000)) {
+    sent += fragment.size();
+    if (!s->read_available()) break;
+    if (s->received().size() >= 2 && (static_cast<uint8_t>(s->received()[0]) & 0x0f) == 0x8)
+      break;  // the close frame
+  }
+  uint16_t code = 0;
+  std::string reason;
+  ASSERT_TRUE(read_until_close(*s, true, 15000, &code, &reason))
+      << "no close frame after " << sent << " bytes of one message";
+  EXPECT_EQ(code, 1009);
+  EXPECT_EQ(reason, "message_too_big");
+  EXPECT_TRUE(s->wait_closed(15000));
+  long rss_after = status_kb(pid, "VmRSS");
+  printf("fragment flood: %zu bytes sent; server memory %ld kB resident before, %ld kB after\n",
+         sent, rss_before, rss_after);
+  EXPECT_LT(rss_after, rss_before + kMemoryBoundKb)
+      << rss_after << " kB resident, " << rss_before << " kB before";
+}
+
+constexpr char kNoReadRate[] = "[limits]\nws_max_read_bytes_per_second=1073741824\n";
+using WebSocketReadsUnmetered = WithServer<kNoReadRate>;
+
+// With no byte rate to close it, a flooder that reads its pongs goes on; the server still takes
+// its other clients in turn.
+TEST_F(WebSocketReadsUnmetered, PingFloodDoesNotFreezeTheServer) {
+  auto s = open_websocket("127.0.0.1", port(), "/test/ws/unmetered");
+  PingFlood flood(*s, true);
+  ASSERT_TRUE(eventually([&] { return flood.sent() >= 1024 * 1024 || flood.closed(); }, 10000));
+  std::vector<int64_t> answers;
+  for (int i = 0; i < 3 && !flood.closed(); i++)
+    answers.push_back(health_ms(port()));
+  size_t sent = flood.sent();
+  bool closed = flood.closed();
+  flood.stop();
+  EXPECT_FALSE(closed) << "the flooder was closed after " << sent << " bytes";
+  ASSERT_EQ(answers.size(), 3u);
+  for (int64_t ms : answers) {
+    EXPECT_GE(ms, 0) << "/health got no answer during a ping flood";
+    EXPECT_LT(ms, kAnsweredWithinMs) << "/health waited for a ping flood";
+  }
+  printf("unmetered ping flood: %zu bytes sent; /health answered in %lld, %lld, %lld ms\n", sent,
+         static_cast<long long>(answers[0]), static_cast<long long>(answers[1]),
+         static_cast<long long>(answers[2]));
 }
 
 }  // namespace

@@ -146,9 +146,10 @@ inline std::string handshake(const std::string &path) {
          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
 }
 
-inline std::string client_frame(uint8_t opcode, std::string_view payload) {
+// A masked client frame; fin = false for all but the last fragment of a message.
+inline std::string client_frame(uint8_t opcode, std::string_view payload, bool fin = true) {
   std::string f;
-  f += static_cast<char>(0x80 | opcode);
+  f += static_cast<char>((fin ? 0x80 : 0) | opcode);
   if (payload.size() < 126) {
     f += static_cast<char>(0x80 | payload.size());
   } else {

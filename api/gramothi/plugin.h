@@ -254,9 +254,11 @@ typedef struct GramothiHost {
   /* --- 1.1: WebSocket --- */
   /* `pattern` is an absolute path ending in one `{name}` placeholder, e.g.
    * "/api/v1/streaming/ws/{class_id}". Messages above `max_message` bytes still reach the
-   * plugin up to a hard cap of 1 MiB (so it can answer with an error); beyond that the host
-   * closes the connection with 1009. The host pings each client and closes one it has heard
-   * nothing from (no message, no pong) for [limits] ws_idle_timeout_s with 4408 "idle_timeout". */
+   * plugin up to a hard cap of 1 MiB (so it can answer with an error); beyond that, in one frame
+   * or in fragments, the host closes the connection with 1009. The host pings each client and
+   * closes one it has heard nothing from (no message, no pong) for [limits] ws_idle_timeout_s
+   * with 4408 "idle_timeout", and one that sends more bytes (pings included) than [limits]
+   * ws_max_read_bytes_per_second allows with 1008 "rate_limited"; the plugin gets `closed`. */
   int32_t (*ws_route)(GramothiPluginContext *ctx, const char *pattern, size_t max_message,
                       const GramothiWsHandlers *handlers, void *user_data);
   /* From the handshake, valid while the connection is: the placeholder, a query parameter, a

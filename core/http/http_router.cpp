@@ -61,6 +61,10 @@ HttpRouter::HttpRouter(const ConnectionLimits &limits)
       guard_(std::make_unique<ConnectionGuard>(server_.get(), limits)) {
   soup_server_add_early_handler(server_.get(), nullptr, early_handler, this, nullptr);
   soup_server_add_handler(server_.get(), nullptr, handler, this, nullptr);
+  // No permessage-deflate: libsoup 3.2's inflater has no output bound, so the 1 MiB frame cap
+  // would apply to the compressed bytes (one frame could inflate to a gigabyte). The class
+  // socket's small JSON messages do not need it.
+  soup_server_remove_websocket_extension(server_.get(), SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE);
 }
 
 HttpRouter::~HttpRouter() {

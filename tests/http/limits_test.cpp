@@ -688,6 +688,22 @@ TEST_F(WebSocketReads, PingFloodThatReadsIsClosedWith1008RateLimited) {
   EXPECT_NE(server_->log().find("1008 rate_limited"), std::string::npos) << server_->log();
 }
 
+// libsoup 3.2's permessage-deflate inflates without bound (one compressed frame under the 1 MiB
+// cap could become a gigabyte): the server does not agree to it.
+TEST_F(WebSocketReads, CompressionIsNotNegotiated) {
+  RawSocket s("127.0.0.1", port());
+  std::string request = ws::handshake("/test/ws/deflate");
+  request.insert(request.size() - 2,
+                 "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n");
+  ASSERT_TRUE(s.send_all(request));
+  ASSERT_TRUE(s.read_until(
+      [](const std::string &r) { return r.find("\r\n\r\n") != std::string::npos; }, 10000));
+  EXPECT_EQ(status_line(s.received()), "HTTP/1.1 101 Switching Protocols");
+  std::string head = s.received().substr(0, s.received().find("\r\n\r\n"));
+  g_autofree char *lower = g_ascii_strdown(head.c_str(), -1);
+  EXPECT_EQ(std::string(lower).find("sec-websocket-extensions"), std::string::npos) << head;
+}
+
 TEST_F(WebSocketReads, MessageInEndlessFragmentsIsClosedWith1009AndItsMemoryFreed) {
   int pid = server_->pid();
   long rss_before = status_kb(pid, "VmRSS");

@@ -1,5 +1,10 @@
 #include "auth/jwt.hpp"
 
+#include <jwt.h>
+
+#include <cstdlib>
+#include <memory>
+
 #include "base/ids.hpp"
 #include "base/json.hpp"
 #include "base/secrets.hpp"
@@ -66,7 +71,6 @@ JwtCodec::JwtCodec(std::string secret, std::string issuer, std::string audience,
       max_lifetime_s_(max_lifetime_s) {}
 
 std::string JwtCodec::sign(const TokenClaims &c) const {
-  std::string header = base64url_encode(R"({"alg":"HS256","typ":"JWT"})");
   JsonObjectWriter w;
   w.str("sub", c.user_id)
       .str("role", role_name(c.role))
@@ -83,8 +87,16 @@ std::string JwtCodec::sign(const TokenClaims &c) const {
   };
   grant("classes", c.classes);
   grant("teaches", c.teaches);
-  std::string signing_input = header + "." + base64url_encode(w.finish());
-  return signing_input + "." + base64url_encode(hmac(G_CHECKSUM_SHA256, secret_, signing_input));
+  // Signed by libjwt (HS256 with the shared secret).
+  jwt_t *raw = nullptr;
+  if (jwt_new(&raw) != 0) return "";
+  std::unique_ptr<jwt_t, decltype(&jwt_free)> jwt(raw, jwt_free);
+  if (jwt_add_grants_json(jwt.get(), w.finish().c_str()) != 0 ||
+      jwt_set_alg(jwt.get(), JWT_ALG_HS256, reinterpret_cast<const unsigned char *>(secret_.data()),
+                  static_cast<int>(secret_.size())) != 0)
+    return "";
+  std::unique_ptr<char, decltype(&free)> token(jwt_encode_str(jwt.get()), free);
+  return token ? token.get() : "";
 }
 
 Result<TokenClaims> JwtCodec::verify(std::string_view token, int64_t now_s) const {
@@ -94,18 +106,29 @@ Result<TokenClaims> JwtCodec::verify(std::string_view token, int64_t now_s) cons
   if (d2 == std::string_view::npos || token.find('.', d2 + 1) != std::string_view::npos)
     return invalid("it does not have three dot-separated parts");
 
+  // libjwt decodes leniently (padding, stray bits in the last character): only canonical
+  // base64url parts go on, so that one token has exactly one spelling.
   auto header_raw = base64url_decode(token.substr(0, d1));
   auto payload_raw = base64url_decode(token.substr(d1 + 1, d2 - d1 - 1));
   auto signature = base64url_decode(token.substr(d2 + 1));
   if (!header_raw || !payload_raw || !signature) return invalid("a part is not base64url");
 
+  // The algorithm is the server's choice, never the token's: only HS256 with the shared secret
+  // (a token naming another alg, "none" included, is refused before any key is used).
   auto header = parse_json_object(*header_raw);
   if (!header) return invalid("the header is not a JSON object");
   const char *alg = string_member(json_node_get_object(header->get()), "alg");
-  if (!alg || g_strcmp0(alg, "HS256") != 0) return invalid("only alg HS256 is accepted");
+  if (!alg || jwt_str_alg(alg) != JWT_ALG_HS256) return invalid("only alg HS256 is accepted");
 
-  std::string expected = hmac(G_CHECKSUM_SHA256, secret_, token.substr(0, d2));
-  if (!constant_time_equal(expected, *signature)) return invalid("the signature does not match");
+  // The signature, by libjwt.
+  std::string text(token);
+  jwt_t *raw = nullptr;
+  if (jwt_decode(&raw, text.c_str(), reinterpret_cast<const unsigned char *>(secret_.data()),
+                 static_cast<int>(secret_.size())) != 0 ||
+      !raw)
+    return invalid("the signature does not match");
+  std::unique_ptr<jwt_t, decltype(&jwt_free)> verified(raw, jwt_free);
+  if (jwt_get_alg(verified.get()) != JWT_ALG_HS256) return invalid("only alg HS256 is accepted");
 
   // JSON-GLib hands strings out NUL-terminated: "sub":"a\u0000b" would read as "a".
   if (payload_raw->find("\\u0000") != std::string::npos)

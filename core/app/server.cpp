@@ -78,6 +78,11 @@ Result<std::unique_ptr<Server>> Server::create(Config config) {
   if (!secret) return secret.error();
   s->jwt_ = std::make_unique<JwtCodec>(*secret, c.jwt_issuer, c.jwt_audience, c.jwt_leeway_s,
                                        c.max_token_lifetime_s);
+  if (!c.jwt_public_key_pem.empty()) {
+    if (auto e = s->jwt_->add_public_key(c.jwt_public_key_pem, c.jwt_public_key_id))
+      return Error{ErrorKind::kInvalid, "config_invalid",
+                   c.source + ": [auth] public_key_file: " + e->message};
+  }
   s->grants_ = std::make_unique<GrantBook>(c.jwt_leeway_s);
   s->tickets_ = std::make_unique<LinkTickets>(*secret);
 

@@ -1,6 +1,9 @@
 #include "auth/jwt.hpp"
 
 #include <jwt.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 
 #include <cstdlib>
 #include <memory>
@@ -70,6 +73,34 @@ JwtCodec::JwtCodec(std::string secret, std::string issuer, std::string audience,
       leeway_s_(leeway_s),
       max_lifetime_s_(max_lifetime_s) {}
 
+std::optional<Error> JwtCodec::add_public_key(const std::string &pem, const std::string &kid) {
+  auto bad = [](const std::string &why) {
+    return Error{ErrorKind::kInvalid, "config_invalid", why};
+  };
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free);
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> pkey(
+      bio ? PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr) : nullptr, EVP_PKEY_free);
+  if (!pkey) return bad("not a PEM public key (-----BEGIN PUBLIC KEY-----)");
+  jwt_alg_t alg = JWT_ALG_INVAL;
+  if (EVP_PKEY_get_base_id(pkey.get()) == EVP_PKEY_RSA) {
+    if (EVP_PKEY_get_bits(pkey.get()) < 2048) return bad("an RSA key must have at least 2048 bits");
+    alg = JWT_ALG_RS256;
+  } else if (EVP_PKEY_get_base_id(pkey.get()) == EVP_PKEY_EC) {
+    char curve[64] = "";
+    size_t len = 0;
+    EVP_PKEY_get_utf8_string_param(pkey.get(), OSSL_PKEY_PARAM_GROUP_NAME, curve, sizeof curve,
+                                   &len);
+    if (g_strcmp0(curve, "prime256v1") != 0 && g_strcmp0(curve, "P-256") != 0)
+      return bad("an EC key must be on curve P-256 (ES256)");
+    alg = JWT_ALG_ES256;
+  } else {
+    return bad("the key must be RSA (RS256) or EC P-256 (ES256)");
+  }
+  public_keys_.push_back({alg, pem, kid});
+  return std::nullopt;
+}
+
 std::string JwtCodec::sign(const TokenClaims &c) const {
   JsonObjectWriter w;
   w.str("sub", c.user_id)
@@ -113,22 +144,38 @@ Result<TokenClaims> JwtCodec::verify(std::string_view token, int64_t now_s) cons
   auto signature = base64url_decode(token.substr(d2 + 1));
   if (!header_raw || !payload_raw || !signature) return invalid("a part is not base64url");
 
-  // The algorithm is the server's choice, never the token's: only HS256 with the shared secret
-  // (a token naming another alg, "none" included, is refused before any key is used).
+  // The algorithm is the server's choice, never the token's: HS256 only with the shared secret,
+  // RS256 and ES256 only with a configured public key of that type (an HS256 token "signed"
+  // with the public key as a secret, or one naming "none", is refused before any key is used).
   auto header = parse_json_object(*header_raw);
   if (!header) return invalid("the header is not a JSON object");
-  const char *alg = string_member(json_node_get_object(header->get()), "alg");
-  if (!alg || jwt_str_alg(alg) != JWT_ALG_HS256) return invalid("only alg HS256 is accepted");
+  JsonObject *h = json_node_get_object(header->get());
+  const char *alg_name = string_member(h, "alg");
+  jwt_alg_t alg = alg_name ? jwt_str_alg(alg_name) : JWT_ALG_INVAL;
+  const char *kid = string_member(h, "kid");
+  std::string_view key;
+  if (alg == JWT_ALG_HS256) {
+    key = secret_;
+  } else if (alg == JWT_ALG_RS256 || alg == JWT_ALG_ES256) {
+    for (const auto &k : public_keys_)
+      if (k.alg == alg && (!kid || k.kid.empty() || k.kid == kid)) {
+        key = k.pem;
+        break;
+      }
+    if (key.empty()) return invalid("no configured key verifies alg " + std::string(alg_name));
+  } else {
+    return invalid("only alg HS256, RS256 and ES256 are accepted");
+  }
 
   // The signature, by libjwt.
   std::string text(token);
   jwt_t *raw = nullptr;
-  if (jwt_decode(&raw, text.c_str(), reinterpret_cast<const unsigned char *>(secret_.data()),
-                 static_cast<int>(secret_.size())) != 0 ||
+  if (jwt_decode(&raw, text.c_str(), reinterpret_cast<const unsigned char *>(key.data()),
+                 static_cast<int>(key.size())) != 0 ||
       !raw)
     return invalid("the signature does not match");
   std::unique_ptr<jwt_t, decltype(&jwt_free)> verified(raw, jwt_free);
-  if (jwt_get_alg(verified.get()) != JWT_ALG_HS256) return invalid("only alg HS256 is accepted");
+  if (jwt_get_alg(verified.get()) != alg) return invalid("the signature does not match");
 
   // JSON-GLib hands strings out NUL-terminated: "sub":"a\u0000b" would read as "a".
   if (payload_raw->find("\\u0000") != std::string::npos)

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 #include <string_view>
@@ -38,6 +39,12 @@ class JwtCodec {
   JwtCodec(std::string secret, std::string issuer = {}, std::string audience = {},
            int64_t leeway_s = 30, int64_t max_lifetime_s = kDefaultMaxLifetime);
 
+  // Also accepts tokens signed by the school's identity provider with this public key (PEM):
+  // RS256 for an RSA key, ES256 for an EC P-256 key, the alg decided by the key, never by the
+  // token. `kid` (optional) must then match the token's header kid when the token names one.
+  // Errors (kInvalid, "config_invalid"): not a PEM public key, or another key type or curve.
+  std::optional<Error> add_public_key(const std::string &pem, const std::string &kid = {});
+
   std::string sign(const TokenClaims &claims) const;
   // Errors (kUnauthorized): "token_invalid" (malformed, wrong signature, bad claims),
   // "token_expired", "token_not_yet_valid", "token_lifetime_too_long" (exp further ahead of now,
@@ -45,9 +52,14 @@ class JwtCodec {
   Result<TokenClaims> verify(std::string_view token, int64_t now_s) const;
 
  private:
+  struct PublicKey {
+    int alg;  // a libjwt jwt_alg_t
+    std::string pem, kid;
+  };
   std::string secret_, issuer_, audience_;
   int64_t leeway_s_;
   int64_t max_lifetime_s_;
+  std::vector<PublicKey> public_keys_;
 };
 
 // "Bearer <jwt>" -> the token. Errors (kUnauthorized): "token_missing", "token_invalid".

@@ -7,7 +7,9 @@
 //             sqlite:PATH names the SQLite file)
 //   [auth]    jwt_secret | jwt_secret_file (absent = generated once in data_dir), issuer,
 //             audience, leeway_seconds (30), max_token_lifetime_s (86400: a later `exp` is
-//             refused), open_attendance (false: attending a class needs a grant)
+//             refused), open_attendance (false: attending a class needs a grant),
+//             public_key_file (the identity provider's PEM public key: RS256 or ES256 tokens),
+//             public_key_id (its kid)
 //   [ice]     stun_urls, turn_urls (lists, ';'-separated), turn_shared_secret |
 //             turn_shared_secret_file, turn_credential_ttl (3600 s)
 //   [plugins] load (rest), optional, dir
@@ -57,6 +59,9 @@ struct Config {
   std::string jwt_issuer;
   std::string jwt_audience;
   int64_t jwt_leeway_s = 30;
+  // The identity provider's public key (PEM; RSA -> RS256, EC P-256 -> ES256) and its kid.
+  std::string jwt_public_key_pem;
+  std::string jwt_public_key_id;
   // Tokens whose `exp` lies further ahead than this are refused, whatever they say.
   int64_t max_token_lifetime_s = 24 * 3600;
   // Any signed-in user may attend any class (for schools whose backend cannot issue class

@@ -1,6 +1,9 @@
 #include "auth/jwt.hpp"
 
 #include <gtest/gtest.h>
+#include <jwt.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 
 #include "auth/turn.hpp"
 #include "base/secrets.hpp"
@@ -242,4 +245,95 @@ TEST(Jwt, ClaimsWithANulCharacterAreRefused) {
       forge(R"({"alg":"HS256","typ":"JWT"})", R"({"sub":"s","role":"student","exp":1790000600,)"
                                               R"("iat":-9223372036854775808})");
   EXPECT_EQ(jwt.verify(huge_iat, kNow).error().code, "token_invalid");
+}
+
+// ---- tokens from the school's identity provider: RS256 and ES256 (issue 18) ----
+
+namespace {
+
+struct KeyPair {
+  std::string private_pem, public_pem;
+};
+
+// A fresh key made here with OpenSSL: "RSA" (2048 bits) or "EC" (P-256).
+KeyPair make_key(const char *type) {
+  EVP_PKEY *key = std::string(type) == "RSA" ? EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", 2048)
+                                             : EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
+  auto pem = [&](bool priv) {
+    BIO *bio = BIO_new(BIO_s_mem());
+    if (priv)
+      PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
+    else
+      PEM_write_bio_PUBKEY(bio, key);
+    char *data = nullptr;
+    long len = BIO_get_mem_data(bio, &data);
+    std::string out(data, static_cast<size_t>(len));
+    BIO_free(bio);
+    return out;
+  };
+  KeyPair k{pem(true), pem(false)};
+  EVP_PKEY_free(key);
+  return k;
+}
+
+// A token signed by libjwt with `alg` and `key` (a private PEM, or the secret for HS256).
+std::string provider_token(jwt_alg_t alg, const std::string &key, const std::string &payload,
+                           const char *kid = nullptr) {
+  jwt_t *jwt = nullptr;
+  jwt_new(&jwt);
+  jwt_add_grants_json(jwt, payload.c_str());
+  if (kid) jwt_add_header(jwt, "kid", kid);
+  jwt_set_alg(jwt, alg, reinterpret_cast<const unsigned char *>(key.data()),
+              static_cast<int>(key.size()));
+  char *t = jwt_encode_str(jwt);
+  std::string out = t ? t : "";
+  free(t);
+  jwt_free(jwt);
+  return out;
+}
+
+const std::string kClaims = R"({"sub":"t1","role":"teacher","exp":1790000600,"teaches":["m"]})";
+
+}  // namespace
+
+TEST(JwtProvider, Rs256AndEs256TokensVerifyWithTheConfiguredPublicKeys) {
+  KeyPair rsa = make_key("RSA"), ec = make_key("EC");
+  JwtCodec jwt(kSecret);
+  ASSERT_FALSE(jwt.add_public_key(rsa.public_pem, "rsa-1").has_value());
+  ASSERT_FALSE(jwt.add_public_key(ec.public_pem).has_value());
+  auto r = jwt.verify(provider_token(JWT_ALG_RS256, rsa.private_pem, kClaims, "rsa-1"), kNow);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->user_id, "t1");
+  EXPECT_EQ(r->teaches, std::vector<std::string>{"m"});
+  auto e = jwt.verify(provider_token(JWT_ALG_ES256, ec.private_pem, kClaims), kNow);
+  ASSERT_TRUE(e.ok()) << e.error().message;
+  // The claims rules hold for provider tokens too.
+  auto expired =
+      jwt.verify(provider_token(JWT_ALG_RS256, rsa.private_pem,
+                                R"({"sub":"t1","role":"teacher","exp":1789990000})", "rsa-1"),
+                 kNow);
+  EXPECT_EQ(expired.error().code, "token_expired");
+}
+
+TEST(JwtProvider, WrongKeysKidsAndAlgorithmsAreRefused) {
+  KeyPair rsa = make_key("RSA"), other = make_key("RSA"), ec = make_key("EC");
+  JwtCodec jwt(kSecret);
+  ASSERT_FALSE(jwt.add_public_key(rsa.public_pem, "rsa-1").has_value());
+  // Signed by a key the server does not know.
+  EXPECT_FALSE(jwt.verify(provider_token(JWT_ALG_RS256, other.private_pem, kClaims), kNow).ok());
+  // A kid the server does not have.
+  EXPECT_FALSE(
+      jwt.verify(provider_token(JWT_ALG_RS256, rsa.private_pem, kClaims, "rsa-2"), kNow).ok());
+  // An EC-signed token when only an RSA key is configured.
+  EXPECT_FALSE(jwt.verify(provider_token(JWT_ALG_ES256, ec.private_pem, kClaims), kNow).ok());
+  // alg confusion: HS256 "signed" with the RSA public key as the secret.
+  auto confused = jwt.verify(provider_token(JWT_ALG_HS256, rsa.public_pem, kClaims), kNow);
+  ASSERT_FALSE(confused.ok());
+  EXPECT_EQ(confused.error().code, "token_invalid");
+  // RS384 and "none" are not accepted.
+  EXPECT_FALSE(jwt.verify(provider_token(JWT_ALG_RS384, rsa.private_pem, kClaims), kNow).ok());
+  EXPECT_FALSE(jwt.verify(provider_token(JWT_ALG_NONE, "", kClaims), kNow).ok());
+  // Keys the server refuses to load.
+  EXPECT_TRUE(jwt.add_public_key("not a key").has_value());
+  EXPECT_TRUE(jwt.add_public_key(rsa.private_pem).has_value()) << "a private key is not loaded";
 }

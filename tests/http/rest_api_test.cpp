@@ -1,6 +1,9 @@
 // The original module's REST API, end to end: the real gramothi binary with the real rest
 // plugin, over real HTTP, against the storage backend named by GRAMOTHI_TEST_BACKEND.
 #include <gtest/gtest.h>
+#include <jwt.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 
 #include "auth/jwt.hpp"
 #include "base/secrets.hpp"
@@ -61,7 +64,8 @@ class RestApiTest : public ::testing::Test {
         "[server]\nlisten_address=127.0.0.1\nport=0\n"
         "[storage]\ndata_dir=" +
         dir_ + "/data\n" + db_line + "[auth]\njwt_secret=" + kJwtSecret +
-        "\n"
+        "\npublic_key_file=" + write_provider_key() +
+        "\npublic_key_id=idp-1\n"
         "[ice]\nstun_urls=stun:stun.school.test:3478\n"
         "turn_urls=turn:turn.school.test:3478?transport=udp\n"
         "turn_shared_secret=" +
@@ -110,6 +114,44 @@ class RestApiTest : public ::testing::Test {
 
   // A token for `user` as the school's backend issues it: granted every class the tests made so
   // far (taught by teachers, attended by students) unless `granted` is false.
+  // The school's identity provider: an EC P-256 key made here; the server gets its public half.
+  static std::string write_provider_key() {
+    EVP_PKEY *key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
+    BIO *priv = BIO_new(BIO_s_mem()), *pub = BIO_new(BIO_s_mem());
+    PEM_write_bio_PrivateKey(priv, key, nullptr, nullptr, 0, nullptr, nullptr);
+    PEM_write_bio_PUBKEY(pub, key);
+    char *data = nullptr;
+    long len = BIO_get_mem_data(priv, &data);
+    provider_private_pem_.assign(data, static_cast<size_t>(len));
+    len = BIO_get_mem_data(pub, &data);
+    std::string path = dir_ + "/idp.pem";
+    g_file_set_contents(path.c_str(), data, len, nullptr);
+    BIO_free(priv);
+    BIO_free(pub);
+    EVP_PKEY_free(key);
+    return path;
+  }
+  // An ES256 token from the identity provider, granted `teaches`.
+  static std::string provider_token(const std::string &user, const std::string &teaches,
+                                    const char *kid = "idp-1") {
+    int64_t now = g_get_real_time() / G_USEC_PER_SEC;
+    std::string claims = "{\"sub\":\"" + user +
+                         "\",\"role\":\"teacher\",\"exp\":" + std::to_string(now + 600) +
+                         ",\"teaches\":[\"" + teaches + "\"]}";
+    jwt_t *jwt = nullptr;
+    jwt_new(&jwt);
+    jwt_add_grants_json(jwt, claims.c_str());
+    jwt_add_header(jwt, "kid", kid);
+    jwt_set_alg(jwt, JWT_ALG_ES256,
+                reinterpret_cast<const unsigned char *>(provider_private_pem_.data()),
+                static_cast<int>(provider_private_pem_.size()));
+    char *t = jwt_encode_str(jwt);
+    std::string out = t ? t : "";
+    free(t);
+    jwt_free(jwt);
+    return out;
+  }
+
   static std::string token(const std::string &user, Role role, int64_t ttl = 3600,
                            bool granted = true) {
     JwtCodec jwt(kJwtSecret);
@@ -163,6 +205,7 @@ class RestApiTest : public ::testing::Test {
 
   static inline std::string backend_, dir_, config_path_;
   static inline std::vector<std::string> classes_made_;
+  static inline std::string provider_private_pem_;
   static inline ServerProcess *server_ = nullptr;
   static inline PgDatabase *pg_ = nullptr;
 };
@@ -337,6 +380,18 @@ TEST_F(RestApiTest, BandwidthProfileIsValidatedAndRecorded) {
       post("bandwidth-profile", student(), "{\"class_id\":\"" + id + "\",\"profile\":\"turbo\"}"),
       400, "invalid_field", "profile");
   expect_error(post("bandwidth-profile", student(), body(id)), 400, "missing_field", "profile");
+}
+
+// Issue 18: a token from the school's identity provider (ES256, its public key in the config)
+// works like the server's own; a wrong kid or a token signed elsewhere does not.
+TEST_F(RestApiTest, IdentityProviderTokensAreAccepted) {
+  std::string id = fresh_class("idp");
+  auto started = post("start", provider_token("teacher-idp", id), body(id));
+  ASSERT_EQ(started.status, 200u) << started.body;
+  EXPECT_EQ(started.str("class.owner_id"), "teacher-idp");
+  expect_error(post("stop", provider_token("teacher-idp", id, "idp-2"), body(id)), 401,
+               "token_invalid");
+  ASSERT_EQ(post("stop", provider_token("teacher-idp", id), body(id)).status, 200u);
 }
 
 TEST_F(RestApiTest, StatusOfAnUnknownClassIs404) {

@@ -83,6 +83,11 @@ Result<std::unique_ptr<Server>> Server::create(Config config) {
       return Error{ErrorKind::kInvalid, "config_invalid",
                    c.source + ": [auth] public_key_file: " + e->message};
   }
+  if (!c.jwt_jwks.empty()) {
+    if (auto e = s->jwt_->add_jwks(c.jwt_jwks))
+      return Error{ErrorKind::kInvalid, "config_invalid",
+                   c.source + ": [auth] jwks_file: " + e->message};
+  }
   s->grants_ = std::make_unique<GrantBook>(c.jwt_leeway_s);
   s->tickets_ = std::make_unique<LinkTickets>(*secret);
 

@@ -1,7 +1,9 @@
 #include "auth/jwt.hpp"
 
 #include <jwt.h>
+#include <openssl/bn.h>
 #include <openssl/core_names.h>
+#include <openssl/param_build.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
@@ -98,6 +100,95 @@ std::optional<Error> JwtCodec::add_public_key(const std::string &pem, const std:
     return bad("the key must be RSA (RS256) or EC P-256 (ES256)");
   }
   public_keys_.push_back({alg, pem, kid});
+  return std::nullopt;
+}
+
+namespace {
+
+using PkeyPtr = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
+
+// A JWK's public key as EVP_PKEY (RSA from n and e, EC P-256 from x and y), or null.
+PkeyPtr jwk_key(JsonObject *k, std::string *why) {
+  auto member = [k](const char *name) {
+    const char *v = string_member(k, name);
+    return v ? base64url_decode(v) : std::nullopt;
+  };
+  const char *kty = string_member(k, "kty");
+  std::unique_ptr<OSSL_PARAM_BLD, decltype(&OSSL_PARAM_BLD_free)> bld(OSSL_PARAM_BLD_new(),
+                                                                      OSSL_PARAM_BLD_free);
+  std::unique_ptr<BIGNUM, decltype(&BN_free)> n(nullptr, BN_free), e(nullptr, BN_free);
+  std::string point;
+  const char *type = nullptr;
+  if (g_strcmp0(kty, "RSA") == 0) {
+    auto nb = member("n"), eb = member("e");
+    if (!nb || !eb) return *why = "an RSA key needs n and e", PkeyPtr(nullptr, EVP_PKEY_free);
+    n.reset(BN_bin2bn(reinterpret_cast<const unsigned char *>(nb->data()),
+                      static_cast<int>(nb->size()), nullptr));
+    e.reset(BN_bin2bn(reinterpret_cast<const unsigned char *>(eb->data()),
+                      static_cast<int>(eb->size()), nullptr));
+    OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, n.get());
+    OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, e.get());
+    type = "RSA";
+  } else if (g_strcmp0(kty, "EC") == 0) {
+    auto x = member("x"), y = member("y");
+    if (g_strcmp0(string_member(k, "crv"), "P-256") != 0 || !x || !y || x->size() != 32 ||
+        y->size() != 32)
+      return *why = "an EC key must be P-256 with x and y", PkeyPtr(nullptr, EVP_PKEY_free);
+    point = std::string(1, '\x04') + *x + *y;
+    OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0);
+    OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(),
+                                     point.size());
+    type = "EC";
+  } else {
+    return *why = "kty must be RSA or EC", PkeyPtr(nullptr, EVP_PKEY_free);
+  }
+  std::unique_ptr<OSSL_PARAM, decltype(&OSSL_PARAM_free)> params(OSSL_PARAM_BLD_to_param(bld.get()),
+                                                                 OSSL_PARAM_free);
+  std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> ctx(
+      EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr), EVP_PKEY_CTX_free);
+  EVP_PKEY *pkey = nullptr;
+  if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) <= 0 ||
+      EVP_PKEY_fromdata(ctx.get(), &pkey, EVP_PKEY_PUBLIC_KEY, params.get()) <= 0)
+    *why = "the key's numbers are not a valid key";
+  return PkeyPtr(pkey, EVP_PKEY_free);
+}
+
+}  // namespace
+
+std::optional<Error> JwtCodec::add_jwks(std::string_view jwks_json) {
+  auto bad = [](const std::string &why) {
+    return Error{ErrorKind::kInvalid, "config_invalid", why};
+  };
+  auto doc = parse_json_object(jwks_json);
+  if (!doc) return bad("not a JSON object");
+  JsonObject *o = json_node_get_object(doc->get());
+  if (!json_object_has_member(o, "keys") ||
+      !JSON_NODE_HOLDS_ARRAY(json_object_get_member(o, "keys")))
+    return bad("no \"keys\" array");
+  JsonArray *keys = json_object_get_array_member(o, "keys");
+  for (guint i = 0; i < json_array_get_length(keys); i++) {
+    JsonNode *node = json_array_get_element(keys, i);
+    if (!JSON_NODE_HOLDS_OBJECT(node)) return bad("key " + std::to_string(i) + " is not an object");
+    JsonObject *k = json_node_get_object(node);
+    const char *use = string_member(k, "use");
+    if (use && g_strcmp0(use, "sig") != 0) continue;
+    const char *kid = string_member(k, "kid");
+    std::string name = "key " + std::to_string(i) + (kid ? std::string(" (kid ") + kid + ")" : "");
+    std::string why;
+    PkeyPtr pkey = jwk_key(k, &why);
+    if (!pkey) return bad(name + ": " + why);
+    std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), BIO_free);
+    char *pem = nullptr;
+    if (!bio || PEM_write_bio_PUBKEY(bio.get(), pkey.get()) != 1) return bad(name + ": unusable");
+    long len = BIO_get_mem_data(bio.get(), &pem);
+    if (auto e = add_public_key(std::string(pem, static_cast<size_t>(len)), kid ? kid : ""))
+      return bad(name + ": " + e->message);
+    const char *alg = string_member(k, "alg");
+    if (alg && jwt_str_alg(alg) != public_keys_.back().alg) {
+      public_keys_.pop_back();
+      return bad(name + ": its alg " + alg + " does not fit its key type");
+    }
+  }
   return std::nullopt;
 }
 

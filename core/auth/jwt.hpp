@@ -44,6 +44,10 @@ class JwtCodec {
   // token. `kid` (optional) must then match the token's header kid when the token names one.
   // Errors (kInvalid, "config_invalid"): not a PEM public key, or another key type or curve.
   std::optional<Error> add_public_key(const std::string &pem, const std::string &kid = {});
+  // Every signing key of a JSON Web Key Set ({"keys": [...]}, as identity providers publish it):
+  // RSA keys (n, e) and EC P-256 keys (x, y), each with its kid; keys whose "use" is not "sig"
+  // are skipped. Errors (kInvalid, "config_invalid") name the key that is wrong.
+  std::optional<Error> add_jwks(std::string_view jwks_json);
 
   std::string sign(const TokenClaims &claims) const;
   // Errors (kUnauthorized): "token_invalid" (malformed, wrong signature, bad claims),

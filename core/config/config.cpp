@@ -19,7 +19,7 @@ const std::map<std::string, std::set<std::string>> kKnownKeys = {
     {"storage", {"data_dir", "database_url"}},
     {"auth",
      {"jwt_secret", "jwt_secret_file", "issuer", "audience", "leeway_seconds",
-      "max_token_lifetime_s", "open_attendance", "public_key_file", "public_key_id"}},
+      "max_token_lifetime_s", "open_attendance", "public_key_file", "public_key_id", "jwks_file"}},
     {"ice",
      {"stun_urls", "turn_urls", "turn_shared_secret", "turn_shared_secret_file",
       "turn_credential_ttl"}},
@@ -245,6 +245,9 @@ Result<Config> load_config(const std::string &path) {
     if (auto pem = r.file_contents("auth", "public_key_file")) c.jwt_public_key_pem = *pem + "\n";
   }
   if (r.has("auth", "public_key_id")) c.jwt_public_key_id = r.str("auth", "public_key_id");
+  if (r.has("auth", "jwks_file")) {
+    if (auto jwks = r.file_contents("auth", "jwks_file")) c.jwt_jwks = *jwks;
+  }
   if (r.has("auth", "open_attendance")) {
     if (auto v = r.boolean("auth", "open_attendance")) c.open_attendance = *v;
   }

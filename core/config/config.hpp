@@ -9,7 +9,7 @@
 //             audience, leeway_seconds (30), max_token_lifetime_s (86400: a later `exp` is
 //             refused), open_attendance (false: attending a class needs a grant),
 //             public_key_file (the identity provider's PEM public key: RS256 or ES256 tokens),
-//             public_key_id (its kid)
+//             public_key_id (its kid), jwks_file (a JSON Web Key Set: keys chosen by kid)
 //   [ice]     stun_urls, turn_urls (lists, ';'-separated), turn_shared_secret |
 //             turn_shared_secret_file, turn_credential_ttl (3600 s)
 //   [plugins] load (rest), optional, dir
@@ -62,6 +62,7 @@ struct Config {
   // The identity provider's public key (PEM; RSA -> RS256, EC P-256 -> ES256) and its kid.
   std::string jwt_public_key_pem;
   std::string jwt_public_key_id;
+  std::string jwt_jwks;  // the identity provider's JSON Web Key Set ([auth] jwks_file)
   // Tokens whose `exp` lies further ahead than this are refused, whatever they say.
   int64_t max_token_lifetime_s = 24 * 3600;
   // Any signed-in user may attend any class (for schools whose backend cannot issue class

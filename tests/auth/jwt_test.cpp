@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <jwt.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
@@ -336,4 +337,84 @@ TEST(JwtProvider, WrongKeysKidsAndAlgorithmsAreRefused) {
   // Keys the server refuses to load.
   EXPECT_TRUE(jwt.add_public_key("not a key").has_value());
   EXPECT_TRUE(jwt.add_public_key(rsa.private_pem).has_value()) << "a private key is not loaded";
+}
+
+namespace {
+
+std::string b64url_of_bn(EVP_PKEY *key, const char *param) {
+  BIGNUM *bn = nullptr;
+  EVP_PKEY_get_bn_param(key, param, &bn);
+  std::string bytes(static_cast<size_t>(BN_num_bytes(bn)), '\0');
+  BN_bn2bin(bn, reinterpret_cast<unsigned char *>(bytes.data()));
+  BN_free(bn);
+  return base64url_encode(bytes);
+}
+
+// A key made here and its JWK (public part), as an identity provider publishes it.
+struct JwkPair {
+  std::string private_pem, jwk;
+};
+
+JwkPair make_jwk(const char *type, const std::string &kid) {
+  bool rsa = std::string(type) == "RSA";
+  EVP_PKEY *key = rsa ? EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", 2048)
+                      : EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
+  BIO *bio = BIO_new(BIO_s_mem());
+  PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
+  char *data = nullptr;
+  long len = BIO_get_mem_data(bio, &data);
+  JwkPair p{std::string(data, static_cast<size_t>(len)), ""};
+  BIO_free(bio);
+  if (rsa) {
+    p.jwk = R"({"kty":"RSA","use":"sig","alg":"RS256","kid":")" + kid + R"(","n":")" +
+            b64url_of_bn(key, OSSL_PKEY_PARAM_RSA_N) + R"(","e":")" +
+            b64url_of_bn(key, OSSL_PKEY_PARAM_RSA_E) + R"("})";
+  } else {
+    unsigned char point[65];
+    size_t n = 0;
+    EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof point, &n);
+    std::string x(reinterpret_cast<char *>(point) + 1, 32),
+        y(reinterpret_cast<char *>(point) + 33, 32);
+    p.jwk = R"({"kty":"EC","crv":"P-256","use":"sig","kid":")" + kid + R"(","x":")" +
+            base64url_encode(x) + R"(","y":")" + base64url_encode(y) + R"("})";
+  }
+  EVP_PKEY_free(key);
+  return p;
+}
+
+}  // namespace
+
+TEST(JwtProvider, AKeySetChoosesTheKeyByKid) {
+  JwkPair old_key = make_jwk("RSA", "2026-10"), new_key = make_jwk("RSA", "2026-11"),
+          ec = make_jwk("EC", "ec-1");
+  JwtCodec jwt(kSecret);
+  auto added = jwt.add_jwks(R"({"keys":[)" + old_key.jwk + "," + new_key.jwk + "," + ec.jwk +
+                            R"(,{"kty":"RSA","use":"enc","kid":"e","n":"AQAB","e":"AQAB"}]})");
+  ASSERT_FALSE(added.has_value()) << added->message;
+  // Both keys of a rotation verify their own tokens, each chosen by its kid.
+  EXPECT_TRUE(
+      jwt.verify(provider_token(JWT_ALG_RS256, old_key.private_pem, kClaims, "2026-10"), kNow)
+          .ok());
+  EXPECT_TRUE(
+      jwt.verify(provider_token(JWT_ALG_RS256, new_key.private_pem, kClaims, "2026-11"), kNow)
+          .ok());
+  EXPECT_TRUE(
+      jwt.verify(provider_token(JWT_ALG_ES256, ec.private_pem, kClaims, "ec-1"), kNow).ok());
+  // A token whose kid names the other key of the set fails: the kid picks the key.
+  EXPECT_FALSE(
+      jwt.verify(provider_token(JWT_ALG_RS256, old_key.private_pem, kClaims, "2026-11"), kNow)
+          .ok());
+  EXPECT_FALSE(
+      jwt.verify(provider_token(JWT_ALG_RS256, old_key.private_pem, kClaims, "unknown"), kNow)
+          .ok());
+  // Sets the server refuses: an RS256 alg on an EC key, an unknown kty, a short EC point.
+  EXPECT_TRUE(JwtCodec(kSecret)
+                  .add_jwks(R"({"keys":[{"kty":"EC","crv":"P-256","alg":"RS256","kid":"x","x":")" +
+                            std::string(43, 'A') + R"(","y":")" + std::string(43, 'A') + R"("}]})")
+                  .has_value());
+  EXPECT_TRUE(JwtCodec(kSecret).add_jwks(R"({"keys":[{"kty":"oct","k":"c2VjcmV0"}]})").has_value());
+  EXPECT_TRUE(JwtCodec(kSecret)
+                  .add_jwks(R"({"keys":[{"kty":"EC","crv":"P-256","x":"AA","y":"AA"}]})")
+                  .has_value());
+  EXPECT_TRUE(JwtCodec(kSecret).add_jwks("not json").has_value());
 }

@@ -1,7 +1,8 @@
 // gramothi — the GramOthi Live server.
 //
 //   gramothi serve   [--config FILE] [--port N] [--data-dir DIR]
-//   gramothi token   --role teacher|student|admin --user ID [--ttl SECONDS]
+//   gramothi token   --role teacher|student|admin --user ID [--ttl SECONDS] [--class ID ...]
+//                    [--key PRIVATE_PEM [--kid KID]]
 //                    [--config FILE | --data-dir DIR]
 //   gramothi migrate [--config FILE] [--data-dir DIR]
 //   gramothi version
@@ -80,8 +81,8 @@ bool parse(GOptionContext *ctx, GOptionEntry *entries, int *argc, char ***argv) 
 
 // A token for `user` granted `classes`: to teach them for teachers, to attend them for students
 // (admins need no grant).
-std::string sign_token(const JwtCodec &jwt, const std::string &user, Role role, int64_t ttl,
-                       const std::vector<std::string> &classes = {}) {
+TokenClaims token_claims(const std::string &user, Role role, int64_t ttl,
+                         const std::vector<std::string> &classes) {
   TokenClaims c;
   c.user_id = user;
   c.role = role;
@@ -91,7 +92,12 @@ std::string sign_token(const JwtCodec &jwt, const std::string &user, Role role, 
     c.classes = classes;
   c.issued_at = g_get_real_time() / G_USEC_PER_SEC;
   c.expires_at = c.issued_at + ttl;
-  return jwt.sign(c);
+  return c;
+}
+
+std::string sign_token(const JwtCodec &jwt, const std::string &user, Role role, int64_t ttl,
+                       const std::vector<std::string> &classes = {}) {
+  return jwt.sign(token_claims(user, role, ttl, classes));
 }
 
 int cmd_serve(int argc, char **argv) {
@@ -148,12 +154,19 @@ int cmd_token(int argc, char **argv) {
   g_autofree char *user = nullptr;
   gint64 ttl = 3600;
   g_auto(GStrv) classes = nullptr;
+  g_autofree char *key_file = nullptr;
+  g_autofree char *kid = nullptr;
   GOptionEntry entries[] = {
       {"role", 'r', 0, G_OPTION_ARG_STRING, &role, "student, teacher or admin", "ROLE"},
       {"user", 'u', 0, G_OPTION_ARG_STRING, &user, "User id (the token's subject)", "ID"},
       {"ttl", 't', 0, G_OPTION_ARG_INT64, &ttl, "Lifetime in seconds (default 3600)", "SECONDS"},
       {"class", 'k', 0, G_OPTION_ARG_STRING_ARRAY, &classes,
        "A class the token grants (repeatable): taught by a teacher, attended by a student", "ID"},
+      {"key", 0, 0, G_OPTION_ARG_FILENAME, &key_file,
+       "Sign with this private key (PEM: RSA -> RS256, EC P-256 -> ES256) as an identity "
+       "provider would, claims named as [auth] says; default: HS256 with the server's secret",
+       "FILE"},
+      {"kid", 0, 0, G_OPTION_ARG_STRING, &kid, "The key's id, put in the token's header", "KID"},
       {"config", 'c', 0, G_OPTION_ARG_FILENAME, &o.config, "Configuration file", "FILE"},
       {"data-dir", 'd', 0, G_OPTION_ARG_FILENAME, &o.data_dir, "Data directory", "DIR"},
       {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr}};
@@ -177,6 +190,23 @@ int cmd_token(int argc, char **argv) {
   if (ttl < 60 || ttl > config->max_token_lifetime_s)
     return fail("--ttl must be from 60 to " + std::to_string(config->max_token_lifetime_s) +
                 " seconds (the server's max_token_lifetime_s)");
+  if (kid && !key_file) return fail("--kid needs --key");
+  if (key_file) {
+    g_autofree char *pem = nullptr;
+    g_autoptr(GError) err = nullptr;
+    if (!g_file_get_contents(key_file, &pem, nullptr, &err))
+      return fail(std::string("--key: ") + err->message);
+    JwtCodec jwt("", config->jwt_issuer, config->jwt_audience, config->jwt_leeway_s,
+                 config->max_token_lifetime_s);
+    jwt.set_claim_names(ClaimNames{config->jwt_user_claim, config->jwt_role_claim,
+                                   config->jwt_classes_claim, config->jwt_teaches_claim,
+                                   config->jwt_role_values});
+    auto token =
+        jwt.sign_with_key(token_claims(user, *parsed_role, ttl, granted), pem, kid ? kid : "");
+    if (!token) return fail("--key " + std::string(key_file) + ": " + token.error().message);
+    printf("%s\n", token->c_str());
+    return 0;
+  }
   auto secret = jwt_secret_for(*config);
   if (!secret) return fail(secret.error().message);
   JwtCodec jwt(*secret, config->jwt_issuer, config->jwt_audience, config->jwt_leeway_s,

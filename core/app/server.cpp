@@ -78,16 +78,14 @@ Result<std::unique_ptr<Server>> Server::create(Config config) {
   if (!secret) return secret.error();
   s->jwt_ = std::make_unique<JwtCodec>(*secret, c.jwt_issuer, c.jwt_audience, c.jwt_leeway_s,
                                        c.max_token_lifetime_s);
-  if (!c.jwt_public_key_pem.empty()) {
-    if (auto e = s->jwt_->add_public_key(c.jwt_public_key_pem, c.jwt_public_key_id))
-      return Error{ErrorKind::kInvalid, "config_invalid",
-                   c.source + ": [auth] public_key_file: " + e->message};
-  }
-  if (!c.jwt_jwks.empty()) {
-    if (auto e = s->jwt_->add_jwks(c.jwt_jwks))
-      return Error{ErrorKind::kInvalid, "config_invalid",
-                   c.source + ": [auth] jwks_file: " + e->message};
-  }
+  auto keys = provider_keys(c.jwt_public_key_pem, c.jwt_public_key_id, c.jwt_jwks);
+  if (!keys)
+    return Error{ErrorKind::kInvalid, "config_invalid", c.source + ": " + keys.error().message};
+  s->jwt_->set_public_keys(std::move(*keys));
+  s->jwt_->set_claim_names(ClaimNames{c.jwt_user_claim, c.jwt_role_claim, c.jwt_classes_claim,
+                                      c.jwt_teaches_claim, c.jwt_role_values});
+  s->key_reloader_ = std::make_unique<KeyReloader>(*s->jwt_, c.jwt_public_key_path,
+                                                   c.jwt_public_key_id, c.jwt_jwks_path);
   s->grants_ = std::make_unique<GrantBook>(c.jwt_leeway_s);
   s->tickets_ = std::make_unique<LinkTickets>(*secret);
 
@@ -209,6 +207,7 @@ Result<std::unique_ptr<Server>> Server::create(Config config) {
 Server::~Server() {
   if (sigint_) g_source_remove(sigint_);
   if (sigterm_) g_source_remove(sigterm_);
+  if (sighup_) g_source_remove(sighup_);
   if (drain_timer_) g_source_remove(drain_timer_);
   // Order matters: no storage completion may reach a plugin after it shut down, and no
   // exchange may be freed while a plugin could still answer it.
@@ -239,6 +238,13 @@ Result<int> Server::listen() {
 void Server::run() {
   sigint_ = g_unix_signal_add(SIGINT, on_signal, this);
   sigterm_ = g_unix_signal_add(SIGTERM, on_signal, this);
+  sighup_ = g_unix_signal_add(
+      SIGHUP,
+      [](gpointer self) -> gboolean {
+        static_cast<Server *>(self)->key_reloader_->reload("SIGHUP");
+        return G_SOURCE_CONTINUE;
+      },
+      this);
   g_main_loop_run(loop_);
 }
 

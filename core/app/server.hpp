@@ -11,6 +11,7 @@
 #include <string>
 
 #include "auth/grant_book.hpp"
+#include "app/key_reloader.hpp"
 #include "auth/jwt.hpp"
 #include "auth/link_ticket.hpp"
 #include "base/event_bus.hpp"
@@ -41,7 +42,7 @@ class Server {
 
   // Listens; returns the bound port.
   Result<int> listen();
-  // Runs the main loop until stop() or SIGINT/SIGTERM.
+  // Runs the main loop until stop() or SIGINT/SIGTERM; SIGHUP reads the provider keys again.
   void run();
   void stop();
 
@@ -56,7 +57,8 @@ class Server {
   Config config_;
   ProfileSet profiles_;
   std::unique_ptr<JwtCodec> jwt_;
-  std::unique_ptr<GrantBook> grants_;  // the class grants of the tokens verified
+  std::unique_ptr<KeyReloader> key_reloader_;  // SIGHUP and file changes
+  std::unique_ptr<GrantBook> grants_;          // the class grants of the tokens verified
   std::unique_ptr<LinkTickets> tickets_;
   GMainLoop *loop_ = nullptr;
   std::unique_ptr<EventBus> bus_;
@@ -68,7 +70,7 @@ class Server {
   std::unique_ptr<WebPages> web_;
   std::unique_ptr<PluginHost> plugins_;
   int64_t media_subscription_ = 0;
-  guint sigint_ = 0, sigterm_ = 0, drain_timer_ = 0;
+  guint sigint_ = 0, sigterm_ = 0, sighup_ = 0, drain_timer_ = 0;
   int64_t drain_deadline_us_ = 0;
 };
 

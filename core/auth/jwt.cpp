@@ -48,23 +48,6 @@ const char *string_member(JsonObject *o, const char *name) {
   return json_node_get_string(n);
 }
 
-// A grant claim: absent, or an array of at most kMaxClasses class ids.
-bool read_grant(JsonObject *o, const char *name, std::vector<std::string> *out) {
-  if (!json_object_has_member(o, name)) return true;
-  JsonNode *n = json_object_get_member(o, name);
-  if (!JSON_NODE_HOLDS_ARRAY(n)) return false;
-  JsonArray *a = json_node_get_array(n);
-  if (json_array_get_length(a) > TokenClaims::kMaxClasses) return false;
-  for (guint i = 0; i < json_array_get_length(a); i++) {
-    JsonNode *e = json_array_get_element(a, i);
-    if (!JSON_NODE_HOLDS_VALUE(e) || json_node_get_value_type(e) != G_TYPE_STRING ||
-        !valid_class_id(json_node_get_string(e)))
-      return false;
-    out->push_back(json_node_get_string(e));
-  }
-  return true;
-}
-
 }  // namespace
 
 JwtCodec::JwtCodec(std::string secret, std::string issuer, std::string audience, int64_t leeway_s,
@@ -75,7 +58,7 @@ JwtCodec::JwtCodec(std::string secret, std::string issuer, std::string audience,
       leeway_s_(leeway_s),
       max_lifetime_s_(max_lifetime_s) {}
 
-std::optional<Error> JwtCodec::add_public_key(const std::string &pem, const std::string &kid) {
+std::optional<Error> PublicKeys::add_pem(const std::string &pem, const std::string &kid) {
   auto bad = [](const std::string &why) {
     return Error{ErrorKind::kInvalid, "config_invalid", why};
   };
@@ -99,7 +82,7 @@ std::optional<Error> JwtCodec::add_public_key(const std::string &pem, const std:
   } else {
     return bad("the key must be RSA (RS256) or EC P-256 (ES256)");
   }
-  public_keys_.push_back({alg, pem, kid});
+  keys_.push_back({alg, pem, kid});
   return std::nullopt;
 }
 
@@ -155,7 +138,7 @@ PkeyPtr jwk_key(JsonObject *k, std::string *why) {
 
 }  // namespace
 
-std::optional<Error> JwtCodec::add_jwks(std::string_view jwks_json) {
+std::optional<Error> PublicKeys::add_jwks(std::string_view jwks_json) {
   auto bad = [](const std::string &why) {
     return Error{ErrorKind::kInvalid, "config_invalid", why};
   };
@@ -181,44 +164,210 @@ std::optional<Error> JwtCodec::add_jwks(std::string_view jwks_json) {
     char *pem = nullptr;
     if (!bio || PEM_write_bio_PUBKEY(bio.get(), pkey.get()) != 1) return bad(name + ": unusable");
     long len = BIO_get_mem_data(bio.get(), &pem);
-    if (auto e = add_public_key(std::string(pem, static_cast<size_t>(len)), kid ? kid : ""))
+    if (auto e = add_pem(std::string(pem, static_cast<size_t>(len)), kid ? kid : ""))
       return bad(name + ": " + e->message);
     const char *alg = string_member(k, "alg");
-    if (alg && jwt_str_alg(alg) != public_keys_.back().alg) {
-      public_keys_.pop_back();
+    if (alg && jwt_str_alg(alg) != keys_.back().alg) {
+      keys_.pop_back();
       return bad(name + ": its alg " + alg + " does not fit its key type");
     }
   }
   return std::nullopt;
 }
 
-std::string JwtCodec::sign(const TokenClaims &c) const {
-  JsonObjectWriter w;
-  w.str("sub", c.user_id)
-      .str("role", role_name(c.role))
-      .num("iat", c.issued_at)
-      .num("exp", c.expires_at);
-  if (!issuer_.empty()) w.str("iss", issuer_);
-  if (!audience_.empty()) w.str("aud", audience_);
-  auto grant = [&w](const char *claim, const std::vector<std::string> &ids) {
-    if (ids.empty()) return;
-    std::string list = "[";
-    for (const auto &id : ids)
-      list += (list.size() > 1 ? "," : "") + json_quote(id);
-    w.raw(claim, list + "]");
+std::string PublicKeys::describe() const {
+  std::string out = std::to_string(keys_.size()) + (keys_.size() == 1 ? " key" : " keys");
+  for (size_t i = 0; i < keys_.size(); i++) {
+    out += (i ? ", " : ": ") + std::string(jwt_alg_str(static_cast<jwt_alg_t>(keys_[i].alg)));
+    if (!keys_[i].kid.empty()) out += " kid " + keys_[i].kid;
+  }
+  return out;
+}
+
+std::optional<Error> JwtCodec::add_public_key(const std::string &pem, const std::string &kid) {
+  PublicKeys keys = *this->keys();
+  if (auto e = keys.add_pem(pem, kid)) return e;
+  set_public_keys(std::move(keys));
+  return std::nullopt;
+}
+
+std::optional<Error> JwtCodec::add_jwks(std::string_view jwks_json) {
+  PublicKeys keys = *this->keys();
+  if (auto e = keys.add_jwks(jwks_json)) return e;
+  set_public_keys(std::move(keys));
+  return std::nullopt;
+}
+
+void JwtCodec::set_public_keys(PublicKeys keys) {
+  auto next = std::make_shared<const PublicKeys>(std::move(keys));
+  std::lock_guard<std::mutex> lock(keys_mutex_);
+  keys_ = std::move(next);
+}
+
+std::shared_ptr<const PublicKeys> JwtCodec::keys() const {
+  std::lock_guard<std::mutex> lock(keys_mutex_);
+  return keys_;
+}
+
+size_t JwtCodec::public_key_count() const {
+  return keys()->size();
+}
+
+namespace {
+
+// Sets `value` at `path` ("a.b.c": nested objects, made as needed).
+void set_at_path(JsonObject *o, const std::string &path, JsonNode *value) {
+  g_auto(GStrv) parts = g_strsplit(path.c_str(), ".", -1);
+  for (guint i = 0; parts[i]; i++) {
+    if (!parts[i + 1]) {
+      json_object_set_member(o, parts[i], value);
+      return;
+    }
+    if (!json_object_has_member(o, parts[i]) ||
+        !JSON_NODE_HOLDS_OBJECT(json_object_get_member(o, parts[i])))
+      json_object_set_object_member(o, parts[i], json_object_new());
+    o = json_object_get_object_member(o, parts[i]);
+  }
+}
+
+// The claim named `name`, or else the member at `name` read as a dotted path; null if absent.
+JsonNode *claim_at(JsonObject *o, const std::string &name) {
+  if (json_object_has_member(o, name.c_str())) return json_object_get_member(o, name.c_str());
+  if (name.find('.') == std::string::npos) return nullptr;
+  g_auto(GStrv) parts = g_strsplit(name.c_str(), ".", -1);
+  JsonNode *n = nullptr;
+  for (guint i = 0; parts[i]; i++) {
+    if (!o || !json_object_has_member(o, parts[i])) return nullptr;
+    n = json_object_get_member(o, parts[i]);
+    o = JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : nullptr;
+  }
+  return n;
+}
+
+// The role a role claim names: a string, or the highest known role of an array of strings.
+std::optional<Role> role_of(JsonNode *n, const ClaimNames &names) {
+  auto one = [&names](const char *v) -> std::optional<Role> {
+    for (const auto &[provider, ours] : names.role_values)
+      if (provider == v) return ours;
+    return parse_role(v);
   };
-  grant("classes", c.classes);
-  grant("teaches", c.teaches);
-  // Signed by libjwt (HS256 with the shared secret).
+  auto is_string = [](JsonNode *e) {
+    return JSON_NODE_HOLDS_VALUE(e) && json_node_get_value_type(e) == G_TYPE_STRING;
+  };
+  if (!n) return std::nullopt;
+  if (is_string(n)) return one(json_node_get_string(n));
+  if (!JSON_NODE_HOLDS_ARRAY(n)) return std::nullopt;
+  JsonArray *a = json_node_get_array(n);
+  std::optional<Role> best;
+  auto rank = [](Role r) { return r == Role::kAdmin ? 2 : r == Role::kTeacher ? 1 : 0; };
+  for (guint i = 0; i < json_array_get_length(a) && i < 256; i++) {
+    JsonNode *e = json_array_get_element(a, i);
+    if (!is_string(e)) continue;
+    auto r = one(json_node_get_string(e));
+    if (r && (!best || rank(*r) > rank(*best))) best = r;
+  }
+  return best;
+}
+
+// A grant claim: absent, or an array of at most kMaxClasses class ids (strings, or non-negative
+// integers as providers that number their courses send them).
+bool read_grant(JsonNode *n, std::vector<std::string> *out) {
+  if (!n) return true;
+  if (!JSON_NODE_HOLDS_ARRAY(n)) return false;
+  JsonArray *a = json_node_get_array(n);
+  if (json_array_get_length(a) > TokenClaims::kMaxClasses) return false;
+  for (guint i = 0; i < json_array_get_length(a); i++) {
+    JsonNode *e = json_array_get_element(a, i);
+    if (!JSON_NODE_HOLDS_VALUE(e)) return false;
+    std::string id;
+    if (json_node_get_value_type(e) == G_TYPE_STRING)
+      id = json_node_get_string(e);
+    else if (json_node_get_value_type(e) == G_TYPE_INT64 && json_node_get_int(e) >= 0)
+      id = std::to_string(json_node_get_int(e));
+    if (!valid_class_id(id)) return false;
+    out->push_back(id);
+  }
+  return true;
+}
+
+JsonNode *string_array(const std::vector<std::string> &ids) {
+  JsonArray *a = json_array_new();
+  for (const auto &id : ids)
+    json_array_add_string_element(a, id.c_str());
+  JsonNode *n = json_node_new(JSON_NODE_ARRAY);
+  json_node_take_array(n, a);
+  return n;
+}
+
+// A private PEM key's alg: RS256 (RSA >= 2048 bits), ES256 (EC P-256), or JWT_ALG_INVAL.
+jwt_alg_t private_key_alg(const std::string &pem) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free);
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> pkey(
+      bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr) : nullptr, EVP_PKEY_free);
+  if (!pkey) return JWT_ALG_INVAL;
+  if (EVP_PKEY_get_base_id(pkey.get()) == EVP_PKEY_RSA)
+    return EVP_PKEY_get_bits(pkey.get()) >= 2048 ? JWT_ALG_RS256 : JWT_ALG_INVAL;
+  if (EVP_PKEY_get_base_id(pkey.get()) != EVP_PKEY_EC) return JWT_ALG_INVAL;
+  char curve[64] = "";
+  size_t len = 0;
+  EVP_PKEY_get_utf8_string_param(pkey.get(), OSSL_PKEY_PARAM_GROUP_NAME, curve, sizeof curve, &len);
+  return g_strcmp0(curve, "prime256v1") == 0 || g_strcmp0(curve, "P-256") == 0 ? JWT_ALG_ES256
+                                                                               : JWT_ALG_INVAL;
+}
+
+// Encodes `claims_json` signed with `alg` and `key` by libjwt; "" on failure.
+std::string encode(const std::string &claims_json, jwt_alg_t alg, std::string_view key,
+                   const std::string &kid) {
   jwt_t *raw = nullptr;
   if (jwt_new(&raw) != 0) return "";
   std::unique_ptr<jwt_t, decltype(&jwt_free)> jwt(raw, jwt_free);
-  if (jwt_add_grants_json(jwt.get(), w.finish().c_str()) != 0 ||
-      jwt_set_alg(jwt.get(), JWT_ALG_HS256, reinterpret_cast<const unsigned char *>(secret_.data()),
-                  static_cast<int>(secret_.size())) != 0)
+  if (jwt_add_grants_json(jwt.get(), claims_json.c_str()) != 0 ||
+      (!kid.empty() && jwt_add_header(jwt.get(), "kid", kid.c_str()) != 0) ||
+      jwt_set_alg(jwt.get(), alg, reinterpret_cast<const unsigned char *>(key.data()),
+                  static_cast<int>(key.size())) != 0)
     return "";
   std::unique_ptr<char, decltype(&free)> token(jwt_encode_str(jwt.get()), free);
   return token ? token.get() : "";
+}
+
+}  // namespace
+
+std::string JwtCodec::claims_json(const TokenClaims &c, const ClaimNames &names) const {
+  g_autoptr(JsonObject) o = json_object_new();
+  auto str = [](const std::string &v) {
+    JsonNode *n = json_node_new(JSON_NODE_VALUE);
+    json_node_set_string(n, v.c_str());
+    return n;
+  };
+  set_at_path(o, names.user, str(c.user_id));
+  set_at_path(o, names.role, str(std::string(role_name(c.role))));
+  json_object_set_int_member(o, "iat", c.issued_at);
+  json_object_set_int_member(o, "exp", c.expires_at);
+  if (!issuer_.empty()) json_object_set_string_member(o, "iss", issuer_.c_str());
+  if (!audience_.empty()) json_object_set_string_member(o, "aud", audience_.c_str());
+  if (!c.classes.empty()) set_at_path(o, names.classes, string_array(c.classes));
+  if (!c.teaches.empty()) set_at_path(o, names.teaches, string_array(c.teaches));
+  g_autoptr(JsonNode) root = json_node_new(JSON_NODE_OBJECT);
+  json_node_set_object(root, o);
+  g_autofree char *text = json_to_string(root, FALSE);
+  return text;
+}
+
+std::string JwtCodec::sign(const TokenClaims &c) const {
+  return encode(claims_json(c, ClaimNames{}), JWT_ALG_HS256, secret_, "");
+}
+
+Result<std::string> JwtCodec::sign_with_key(const TokenClaims &c, const std::string &private_pem,
+                                            const std::string &kid) const {
+  jwt_alg_t alg = private_key_alg(private_pem);
+  std::string token =
+      alg == JWT_ALG_INVAL ? "" : encode(claims_json(c, names_), alg, private_pem, kid);
+  if (token.empty())
+    return Error{ErrorKind::kInvalid, "key_invalid",
+                 "The signing key must be a PEM private key: RSA of at least 2048 bits (RS256) or "
+                 "EC P-256 (ES256)."};
+  return token;
 }
 
 Result<TokenClaims> JwtCodec::verify(std::string_view token, int64_t now_s) const {
@@ -244,11 +393,13 @@ Result<TokenClaims> JwtCodec::verify(std::string_view token, int64_t now_s) cons
   const char *alg_name = string_member(h, "alg");
   jwt_alg_t alg = alg_name ? jwt_str_alg(alg_name) : JWT_ALG_INVAL;
   const char *kid = string_member(h, "kid");
+  std::shared_ptr<const PublicKeys> provider_keys;  // holds `key` while it is used
   std::string_view key;
   if (alg == JWT_ALG_HS256) {
     key = secret_;
   } else if (alg == JWT_ALG_RS256 || alg == JWT_ALG_ES256) {
-    for (const auto &k : public_keys_)
+    provider_keys = keys();
+    for (const auto &k : provider_keys->keys_)
       if (k.alg == alg && (!kid || k.kid.empty() || k.kid == kid)) {
         key = k.pem;
         break;
@@ -258,7 +409,7 @@ Result<TokenClaims> JwtCodec::verify(std::string_view token, int64_t now_s) cons
     return invalid("only alg HS256, RS256 and ES256 are accepted");
   }
 
-  // The signature, by libjwt.
+  // The signature, by libjwt (HS256 compared in constant time: jwt_strcmp).
   std::string text(token);
   jwt_t *raw = nullptr;
   if (jwt_decode(&raw, text.c_str(), reinterpret_cast<const unsigned char *>(key.data()),
@@ -275,13 +426,18 @@ Result<TokenClaims> JwtCodec::verify(std::string_view token, int64_t now_s) cons
   if (!payload) return invalid("the payload is not a JSON object");
   JsonObject *o = json_node_get_object(payload->get());
 
+  // The server's own tokens name their claims one way; the provider's as configured.
+  static const ClaimNames kOurs;
+  const ClaimNames &names = alg == JWT_ALG_HS256 ? kOurs : names_;
   TokenClaims c;
-  const char *sub = string_member(o, "sub");
-  if (!sub || !valid_user_id(sub)) return invalid("claim 'sub' must be a user id");
-  c.user_id = sub;
-  const char *role = string_member(o, "role");
-  auto parsed_role = role ? parse_role(role) : std::nullopt;
-  if (!parsed_role) return invalid("claim 'role' must be student, teacher or admin");
+  JsonNode *sub = claim_at(o, names.user);
+  if (!sub || !JSON_NODE_HOLDS_VALUE(sub) || json_node_get_value_type(sub) != G_TYPE_STRING ||
+      !valid_user_id(json_node_get_string(sub)))
+    return invalid("claim '" + names.user + "' must be a user id");
+  c.user_id = json_node_get_string(sub);
+  auto parsed_role = role_of(claim_at(o, names.role), names);
+  if (!parsed_role)
+    return invalid("claim '" + names.role + "' must name a role: student, teacher or admin");
   c.role = *parsed_role;
 
   bool present = false;
@@ -303,10 +459,10 @@ Result<TokenClaims> JwtCodec::verify(std::string_view token, int64_t now_s) cons
                  "The token lives longer than the " + std::to_string(max_lifetime_s_) +
                      " seconds this server accepts; ask for a shorter-lived token."};
 
-  if (!read_grant(o, "classes", &c.classes))
-    return invalid("claim 'classes' must be an array of at most 256 class ids");
-  if (!read_grant(o, "teaches", &c.teaches))
-    return invalid("claim 'teaches' must be an array of at most 256 class ids");
+  if (!read_grant(claim_at(o, names.classes), &c.classes))
+    return invalid("claim '" + names.classes + "' must be an array of at most 256 class ids");
+  if (!read_grant(claim_at(o, names.teaches), &c.teaches))
+    return invalid("claim '" + names.teaches + "' must be an array of at most 256 class ids");
   if (!issuer_.empty() && g_strcmp0(string_member(o, "iss"), issuer_.c_str()) != 0)
     return invalid("claim 'iss' does not match");
   if (!audience_.empty()) {

@@ -19,7 +19,8 @@ const std::map<std::string, std::set<std::string>> kKnownKeys = {
     {"storage", {"data_dir", "database_url"}},
     {"auth",
      {"jwt_secret", "jwt_secret_file", "issuer", "audience", "leeway_seconds",
-      "max_token_lifetime_s", "open_attendance", "public_key_file", "public_key_id", "jwks_file"}},
+      "max_token_lifetime_s", "open_attendance", "public_key_file", "public_key_id", "jwks_file",
+      "user_claim", "role_claim", "classes_claim", "teaches_claim", "role_values"}},
     {"ice",
      {"stun_urls", "turn_urls", "turn_shared_secret", "turn_shared_secret_file",
       "turn_credential_ttl"}},
@@ -242,11 +243,47 @@ Result<Config> load_config(const std::string &path) {
       c.max_token_lifetime_s = *v;
   }
   if (r.has("auth", "public_key_file")) {
+    c.jwt_public_key_path = r.str("auth", "public_key_file");
     if (auto pem = r.file_contents("auth", "public_key_file")) c.jwt_public_key_pem = *pem + "\n";
   }
   if (r.has("auth", "public_key_id")) c.jwt_public_key_id = r.str("auth", "public_key_id");
   if (r.has("auth", "jwks_file")) {
+    c.jwt_jwks_path = r.str("auth", "jwks_file");
     if (auto jwks = r.file_contents("auth", "jwks_file")) c.jwt_jwks = *jwks;
+  }
+  for (auto [key, field] : {std::pair{"user_claim", &c.jwt_user_claim},
+                            {"role_claim", &c.jwt_role_claim},
+                            {"classes_claim", &c.jwt_classes_claim},
+                            {"teaches_claim", &c.jwt_teaches_claim}}) {
+    if (!r.has("auth", key)) continue;
+    std::string name = r.str("auth", key);
+    bool ok = !name.empty() && name.size() <= 128 && name.front() != '.' && name.back() != '.' &&
+              name.find("..") == std::string::npos && g_utf8_validate(name.c_str(), -1, nullptr);
+    if (!ok)
+      r.fail(
+          "auth", key,
+          "'" + name + "' is not a claim name (1 to 128 characters; dots separate nested names)");
+    else
+      *field = name;
+  }
+  if (r.has("auth", "role_values")) {
+    g_auto(GStrv) pairs = g_strsplit(r.str("auth", "role_values").c_str(), ",", -1);
+    for (guint i = 0; pairs[i]; i++) {
+      std::string pair = g_strstrip(pairs[i]);
+      if (pair.empty()) continue;
+      size_t eq = pair.find('=');
+      auto role =
+          eq == std::string::npos ? std::nullopt : parse_role(g_strstrip(pair.data() + eq + 1));
+      std::string theirs = eq == std::string::npos ? "" : pair.substr(0, eq);
+      while (!theirs.empty() && theirs.back() == ' ')
+        theirs.pop_back();
+      if (!role || theirs.empty()) {
+        r.fail("auth", "role_values",
+               "'" + pair + "' must be PROVIDER_ROLE=student, teacher or admin");
+        break;
+      }
+      c.jwt_role_values.emplace_back(theirs, *role);
+    }
   }
   if (r.has("auth", "open_attendance")) {
     if (auto v = r.boolean("auth", "open_attendance")) c.open_attendance = *v;

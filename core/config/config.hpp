@@ -9,7 +9,11 @@
 //             audience, leeway_seconds (30), max_token_lifetime_s (86400: a later `exp` is
 //             refused), open_attendance (false: attending a class needs a grant),
 //             public_key_file (the identity provider's PEM public key: RS256 or ES256 tokens),
-//             public_key_id (its kid), jwks_file (a JSON Web Key Set: keys chosen by kid)
+//             public_key_id (its kid), jwks_file (a JSON Web Key Set: keys chosen by kid;
+//             both files are read again on SIGHUP and when they change), user_claim (sub),
+//             role_claim (role), classes_claim (classes), teaches_claim (teaches): where the
+//             provider's tokens carry them (a dotted path reaches into objects), role_values
+//             (the provider's role names as ours: "editingteacher=teacher, manager=admin")
 //   [ice]     stun_urls, turn_urls (lists, ';'-separated), turn_shared_secret |
 //             turn_shared_secret_file, turn_credential_ttl (3600 s)
 //   [plugins] load (rest), optional, dir
@@ -36,6 +40,7 @@
 #include <vector>
 
 #include "base/error.hpp"
+#include "base/role.hpp"
 
 namespace gramothi {
 
@@ -63,6 +68,11 @@ struct Config {
   std::string jwt_public_key_pem;
   std::string jwt_public_key_id;
   std::string jwt_jwks;  // the identity provider's JSON Web Key Set ([auth] jwks_file)
+  std::string jwt_public_key_path, jwt_jwks_path;  // re-read on SIGHUP and on change
+  // Where the provider's tokens carry the user, role and grants (defaults: our claim names).
+  std::string jwt_user_claim = "sub", jwt_role_claim = "role", jwt_classes_claim = "classes",
+              jwt_teaches_claim = "teaches";
+  std::vector<std::pair<std::string, Role>> jwt_role_values;
   // Tokens whose `exp` lies further ahead than this are refused, whatever they say.
   int64_t max_token_lifetime_s = 24 * 3600;
   // Any signed-in user may attend any class (for schools whose backend cannot issue class

@@ -8,6 +8,7 @@
 
 #include "auth/turn.hpp"
 #include "base/secrets.hpp"
+#include "common/test_keys.hpp"
 
 using namespace gramothi;
 
@@ -169,8 +170,8 @@ TEST(Jwt, TheClassesClaimListsTheUsersClassesAndIsChecked) {
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->classes, r->classes);
   EXPECT_TRUE(jwt.verify(jwt.sign(claims("s2", Role::kStudent)), kNow)->classes.empty());
-  for (const char *bad :
-       {R"("classes":"bio-1")", R"("classes":[1])", R"("classes":["a/b"])", R"("classes":[""])"}) {
+  for (const char *bad : {R"("classes":"bio-1")", R"("classes":[-1])", R"("classes":[1.5])",
+                          R"("classes":[true])", R"("classes":["a/b"])", R"("classes":[""])"}) {
     auto b = jwt.verify(
         forge(R"({"alg":"HS256","typ":"JWT"})",
               std::string(R"({"sub":"s1","role":"student","exp":1790000600,)") + bad + "}"),
@@ -252,45 +253,13 @@ TEST(Jwt, ClaimsWithANulCharacterAreRefused) {
 
 namespace {
 
-struct KeyPair {
-  std::string private_pem, public_pem;
-};
-
-// A fresh key made here with OpenSSL: "RSA" (2048 bits) or "EC" (P-256).
+using KeyPair = TestKey;
 KeyPair make_key(const char *type) {
-  EVP_PKEY *key = std::string(type) == "RSA" ? EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", 2048)
-                                             : EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
-  auto pem = [&](bool priv) {
-    BIO *bio = BIO_new(BIO_s_mem());
-    if (priv)
-      PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
-    else
-      PEM_write_bio_PUBKEY(bio, key);
-    char *data = nullptr;
-    long len = BIO_get_mem_data(bio, &data);
-    std::string out(data, static_cast<size_t>(len));
-    BIO_free(bio);
-    return out;
-  };
-  KeyPair k{pem(true), pem(false)};
-  EVP_PKEY_free(key);
-  return k;
+  return make_test_key(type);
 }
-
-// A token signed by libjwt with `alg` and `key` (a private PEM, or the secret for HS256).
 std::string provider_token(jwt_alg_t alg, const std::string &key, const std::string &payload,
                            const char *kid = nullptr) {
-  jwt_t *jwt = nullptr;
-  jwt_new(&jwt);
-  jwt_add_grants_json(jwt, payload.c_str());
-  if (kid) jwt_add_header(jwt, "kid", kid);
-  jwt_set_alg(jwt, alg, reinterpret_cast<const unsigned char *>(key.data()),
-              static_cast<int>(key.size()));
-  char *t = jwt_encode_str(jwt);
-  std::string out = t ? t : "";
-  free(t);
-  jwt_free(jwt);
-  return out;
+  return sign_test_token(alg, key, payload, kid);
 }
 
 const std::string kClaims = R"({"sub":"t1","role":"teacher","exp":1790000600,"teaches":["m"]})";
@@ -341,45 +310,12 @@ TEST(JwtProvider, WrongKeysKidsAndAlgorithmsAreRefused) {
 
 namespace {
 
-std::string b64url_of_bn(EVP_PKEY *key, const char *param) {
-  BIGNUM *bn = nullptr;
-  EVP_PKEY_get_bn_param(key, param, &bn);
-  std::string bytes(static_cast<size_t>(BN_num_bytes(bn)), '\0');
-  BN_bn2bin(bn, reinterpret_cast<unsigned char *>(bytes.data()));
-  BN_free(bn);
-  return base64url_encode(bytes);
-}
-
-// A key made here and its JWK (public part), as an identity provider publishes it.
 struct JwkPair {
   std::string private_pem, jwk;
 };
-
 JwkPair make_jwk(const char *type, const std::string &kid) {
-  bool rsa = std::string(type) == "RSA";
-  EVP_PKEY *key = rsa ? EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", 2048)
-                      : EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
-  BIO *bio = BIO_new(BIO_s_mem());
-  PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
-  char *data = nullptr;
-  long len = BIO_get_mem_data(bio, &data);
-  JwkPair p{std::string(data, static_cast<size_t>(len)), ""};
-  BIO_free(bio);
-  if (rsa) {
-    p.jwk = R"({"kty":"RSA","use":"sig","alg":"RS256","kid":")" + kid + R"(","n":")" +
-            b64url_of_bn(key, OSSL_PKEY_PARAM_RSA_N) + R"(","e":")" +
-            b64url_of_bn(key, OSSL_PKEY_PARAM_RSA_E) + R"("})";
-  } else {
-    unsigned char point[65];
-    size_t n = 0;
-    EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof point, &n);
-    std::string x(reinterpret_cast<char *>(point) + 1, 32),
-        y(reinterpret_cast<char *>(point) + 33, 32);
-    p.jwk = R"({"kty":"EC","crv":"P-256","use":"sig","kid":")" + kid + R"(","x":")" +
-            base64url_encode(x) + R"(","y":")" + base64url_encode(y) + R"("})";
-  }
-  EVP_PKEY_free(key);
-  return p;
+  TestKey k = make_test_key(type, kid);
+  return {k.private_pem, k.jwk};
 }
 
 }  // namespace
@@ -417,4 +353,116 @@ TEST(JwtProvider, AKeySetChoosesTheKeyByKid) {
                   .add_jwks(R"({"keys":[{"kty":"EC","crv":"P-256","x":"AA","y":"AA"}]})")
                   .has_value());
   EXPECT_TRUE(JwtCodec(kSecret).add_jwks("not json").has_value());
+}
+
+TEST(JwtProvider, NotYetValidAndExpiredProviderTokensAreRefused) {
+  KeyPair ec = make_key("EC");
+  JwtCodec jwt(kSecret, "", "", 30);
+  ASSERT_FALSE(jwt.add_public_key(ec.public_pem).has_value());
+  auto early = jwt.verify(
+      provider_token(JWT_ALG_ES256, ec.private_pem,
+                     R"({"sub":"t1","role":"teacher","nbf":1790000100,"exp":1790000600})"),
+      kNow);
+  ASSERT_FALSE(early.ok());
+  EXPECT_EQ(early.error().code, "token_not_yet_valid");
+  auto late = jwt.verify(provider_token(JWT_ALG_ES256, ec.private_pem,
+                                        R"({"sub":"t1","role":"teacher","exp":1789999900})"),
+                         kNow);
+  ASSERT_FALSE(late.ok());
+  EXPECT_EQ(late.error().code, "token_expired");
+}
+
+// Rotation: a new key set replaces the old one at once; tokens of a key that left stop working.
+TEST(JwtProvider, ReplacingTheKeySetRotatesKeys) {
+  JwkPair old_key = make_jwk("RSA", "2026-10"), new_key = make_jwk("EC", "2026-11");
+  JwtCodec jwt(kSecret);
+  ASSERT_FALSE(jwt.add_jwks(R"({"keys":[)" + old_key.jwk + "]}").has_value());
+  std::string old_token = provider_token(JWT_ALG_RS256, old_key.private_pem, kClaims, "2026-10");
+  std::string new_token = provider_token(JWT_ALG_ES256, new_key.private_pem, kClaims, "2026-11");
+  EXPECT_TRUE(jwt.verify(old_token, kNow).ok());
+  EXPECT_FALSE(jwt.verify(new_token, kNow).ok());
+
+  PublicKeys both;
+  ASSERT_FALSE(both.add_jwks(R"({"keys":[)" + old_key.jwk + "," + new_key.jwk + "]}"));
+  EXPECT_EQ(both.describe(), "2 keys: RS256 kid 2026-10, ES256 kid 2026-11");
+  jwt.set_public_keys(std::move(both));
+  EXPECT_TRUE(jwt.verify(old_token, kNow).ok());
+  EXPECT_TRUE(jwt.verify(new_token, kNow).ok());
+
+  PublicKeys only_new;
+  ASSERT_FALSE(only_new.add_jwks(R"({"keys":[)" + new_key.jwk + "]}"));
+  jwt.set_public_keys(std::move(only_new));
+  EXPECT_FALSE(jwt.verify(old_token, kNow).ok());
+  EXPECT_TRUE(jwt.verify(new_token, kNow).ok());
+  EXPECT_EQ(jwt.public_key_count(), 1u);
+}
+
+// Claims mapping for a Keycloak-style token: the user in preferred_username, roles in
+// realm_access.roles (the highest one the server knows counts), the grants in the provider's
+// own claims, course numbers as integers.
+TEST(JwtProvider, ClaimNamesMapAProvidersTokens) {
+  KeyPair rsa = make_key("RSA");
+  JwtCodec jwt(kSecret, "https://idp.school.test/realms/school", "gramothi");
+  ASSERT_FALSE(jwt.add_public_key(rsa.public_pem, "k1").has_value());
+  jwt.set_claim_names(ClaimNames{"preferred_username",
+                                 "realm_access.roles",
+                                 "school.courses",
+                                 "https://school.test/teaches",
+                                 {{"editingteacher", Role::kTeacher}, {"manager", Role::kAdmin}}});
+  const std::string keycloak =
+      R"({"iss":"https://idp.school.test/realms/school","aud":["account","gramothi"],)"
+      R"("sub":"8a1c6f0e-3b1d-4c55-9d0e-2f6a7b8c9d01","preferred_username":"asha.k",)"
+      R"("exp":1790000600,"realm_access":{"roles":["offline_access","editingteacher"]},)"
+      R"("school":{"courses":[101,"bio-2"]},"https://school.test/teaches":["bio-2"]})";
+  auto r = jwt.verify(provider_token(JWT_ALG_RS256, rsa.private_pem, keycloak, "k1"), kNow);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->user_id, "asha.k");
+  EXPECT_EQ(r->role, Role::kTeacher);
+  EXPECT_EQ(r->classes, (std::vector<std::string>{"101", "bio-2"}));
+  EXPECT_EQ(r->teaches, std::vector<std::string>{"bio-2"});
+
+  // The highest known role of the list counts; unknown names alone give no role.
+  auto with_roles = [&](const std::string &roles) {
+    return jwt.verify(
+        provider_token(JWT_ALG_RS256, rsa.private_pem,
+                       R"({"iss":"https://idp.school.test/realms/school","aud":"gramothi",)"
+                       R"("preferred_username":"u1","exp":1790000600,"realm_access":{"roles":)" +
+                           roles + "}}",
+                       "k1"),
+        kNow);
+  };
+  EXPECT_EQ(with_roles(R"(["student","manager"])")->role, Role::kAdmin);
+  EXPECT_EQ(with_roles(R"(["student"])")->role, Role::kStudent);
+  auto unknown = with_roles(R"(["offline_access"])");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.error().message.find("realm_access.roles"), std::string::npos);
+  EXPECT_FALSE(with_roles("42").ok());
+
+  // The server's own HS256 tokens keep the server's claim names.
+  auto own = jwt.verify(jwt.sign(claims("s1", Role::kStudent)), kNow);
+  ASSERT_TRUE(own.ok()) << own.error().message;
+  EXPECT_EQ(own->user_id, "s1");
+}
+
+// `gramothi token --key`: signing as the provider would, with the configured claim names.
+TEST(JwtProvider, SigningWithAPrivateKeyWritesTheConfiguredClaims) {
+  for (const char *type : {"RSA", "EC"}) {
+    KeyPair key = make_key(type);
+    JwtCodec jwt(kSecret);
+    ASSERT_FALSE(jwt.add_public_key(key.public_pem, "k9").has_value());
+    jwt.set_claim_names(ClaimNames{"sub", "realm_access.roles", "classes", "teaches", {}});
+    TokenClaims c = claims("t1", Role::kTeacher);
+    c.teaches = {"m"};
+    auto token = jwt.sign_with_key(c, key.private_pem, "k9");
+    ASSERT_TRUE(token.ok()) << token.error().message;
+    std::string payload = *base64url_decode(
+        token->substr(token->find('.') + 1, token->rfind('.') - token->find('.') - 1));
+    EXPECT_NE(payload.find(R"("realm_access":{"roles":"teacher"})"), std::string::npos) << payload;
+    auto r = jwt.verify(*token, kNow);
+    ASSERT_TRUE(r.ok()) << type << ": " << r.error().message;
+    EXPECT_EQ(r->role, Role::kTeacher);
+    EXPECT_EQ(r->teaches, std::vector<std::string>{"m"});
+    // A public key, or garbage, is no signing key.
+    EXPECT_EQ(jwt.sign_with_key(c, key.public_pem).error().code, "key_invalid");
+  }
 }

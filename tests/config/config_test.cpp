@@ -216,3 +216,32 @@ TEST(Config, LimitsKeysAreReadAndChecked) {
   e = load_error(dir, "[limits]\nws_max_read_bytes_per_second=100\n");
   EXPECT_NE(e.find("[limits] ws_max_read_bytes_per_second"), std::string::npos) << e;
 }
+
+// Issue 18: where the identity provider's tokens carry the user, role and grants.
+TEST(Config, ClaimNamesAndRoleValuesAreReadAndChecked) {
+  TempDir dir;
+  auto c = load_config(dir.file("claims.ini",
+                                "[auth]\nuser_claim=preferred_username\n"
+                                "role_claim=realm_access.roles\nclasses_claim=school.courses\n"
+                                "teaches_claim=https://school.test/teaches\n"
+                                "role_values=editingteacher=teacher, manager = admin\n"));
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->jwt_user_claim, "preferred_username");
+  EXPECT_EQ(c->jwt_role_claim, "realm_access.roles");
+  EXPECT_EQ(c->jwt_classes_claim, "school.courses");
+  EXPECT_EQ(c->jwt_teaches_claim, "https://school.test/teaches");
+  ASSERT_EQ(c->jwt_role_values.size(), 2u);
+  EXPECT_EQ(c->jwt_role_values[1].first, "manager");
+  EXPECT_EQ(c->jwt_role_values[1].second, Role::kAdmin);
+  auto defaults = load_config(dir.file("none.ini", "[auth]\n"));
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->jwt_role_claim, "role");
+  EXPECT_EQ(defaults->jwt_classes_claim, "classes");
+
+  std::string e = load_error(dir, "[auth]\nrole_values=editingteacher=janitor\n");
+  EXPECT_NE(e.find("[auth] role_values: 'editingteacher=janitor'"), std::string::npos) << e;
+  e = load_error(dir, "[auth]\nrole_claim=realm_access..roles\n");
+  EXPECT_NE(e.find("[auth] role_claim"), std::string::npos) << e;
+  e = load_error(dir, "[auth]\njwks_file=/nonexistent/jwks.json\n");
+  EXPECT_NE(e.find("[auth] jwks_file: cannot read"), std::string::npos) << e;
+}

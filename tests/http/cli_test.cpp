@@ -3,6 +3,8 @@
 #include <sys/stat.h>
 
 #include "auth/jwt.hpp"
+#include "base/secrets.hpp"
+#include "common/test_keys.hpp"
 #include "server_process.hpp"
 
 using namespace gramothi;
@@ -119,6 +121,40 @@ TEST_F(CliTest, TokenGrantsClassesByRoleWithinTheMaximumLifetime) {
       run({"token", "--role", "student", "--user", "s1", "--ttl", "7201", "--config", config});
   EXPECT_NE(long_lived.status, 0);
   EXPECT_NE(long_lived.err.find("max_token_lifetime_s"), std::string::npos) << long_lived.err;
+}
+
+// Issue 18: `gramothi token --key` signs as the identity provider would (RS256 / ES256, the
+// claims named as [auth] says), so tests and schools with their own key pair can make tokens.
+TEST_F(CliTest, TokenSignsWithAPrivateKeyAsTheProviderWould) {
+  TestKey key = make_test_key("EC");
+  std::string private_file = write("idp-private.pem", key.private_pem);
+  std::string public_file = write("idp-public.pem", key.public_pem);
+  std::string config = write("k.ini",
+                             "[auth]\njwt_secret=config-secret-0123456789-0123456789\n"
+                             "role_claim=realm_access.roles\npublic_key_file=" +
+                                 public_file + "\npublic_key_id=idp-1\n");
+  CliRun r = run({"token", "--role", "teacher", "--user", "t1", "--class", "m-1", "--key",
+                  private_file, "--kid", "idp-1", "--config", config});
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::string token = g_strstrip(r.out.data());
+  std::string header = *base64url_decode(token.substr(0, token.find('.')));
+  EXPECT_NE(header.find("\"alg\":\"ES256\""), std::string::npos) << header;
+  EXPECT_NE(header.find("\"kid\":\"idp-1\""), std::string::npos) << header;
+  JwtCodec jwt("config-secret-0123456789-0123456789");
+  ASSERT_FALSE(jwt.add_public_key(key.public_pem, "idp-1").has_value());
+  jwt.set_claim_names(ClaimNames{"sub", "realm_access.roles", "classes", "teaches", {}});
+  auto claims = jwt.verify(token, g_get_real_time() / G_USEC_PER_SEC);
+  ASSERT_TRUE(claims.ok()) << claims.error().message;
+  EXPECT_EQ(claims->role, Role::kTeacher);
+  EXPECT_EQ(claims->teaches, std::vector<std::string>{"m-1"});
+
+  CliRun with_public =
+      run({"token", "--role", "teacher", "--user", "t1", "--key", public_file, "--config", config});
+  EXPECT_NE(with_public.status, 0);
+  EXPECT_NE(with_public.err.find("private key"), std::string::npos) << with_public.err;
+  EXPECT_NE(
+      run({"token", "--role", "teacher", "--user", "t1", "--kid", "x", "--config", config}).status,
+      0);
 }
 
 TEST_F(CliTest, TokenRefusesBadArguments) {

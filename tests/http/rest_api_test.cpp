@@ -1,12 +1,10 @@
 // The original module's REST API, end to end: the real gramothi binary with the real rest
 // plugin, over real HTTP, against the storage backend named by GRAMOTHI_TEST_BACKEND.
 #include <gtest/gtest.h>
-#include <jwt.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 
 #include "auth/jwt.hpp"
 #include "base/secrets.hpp"
+#include "common/test_keys.hpp"
 #include "server_process.hpp"
 
 using namespace gramothi;
@@ -116,19 +114,10 @@ class RestApiTest : public ::testing::Test {
   // far (taught by teachers, attended by students) unless `granted` is false.
   // The school's identity provider: an EC P-256 key made here; the server gets its public half.
   static std::string write_provider_key() {
-    EVP_PKEY *key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
-    BIO *priv = BIO_new(BIO_s_mem()), *pub = BIO_new(BIO_s_mem());
-    PEM_write_bio_PrivateKey(priv, key, nullptr, nullptr, 0, nullptr, nullptr);
-    PEM_write_bio_PUBKEY(pub, key);
-    char *data = nullptr;
-    long len = BIO_get_mem_data(priv, &data);
-    provider_private_pem_.assign(data, static_cast<size_t>(len));
-    len = BIO_get_mem_data(pub, &data);
+    TestKey key = make_test_key("EC");
+    provider_private_pem_ = key.private_pem;
     std::string path = dir_ + "/idp.pem";
-    g_file_set_contents(path.c_str(), data, len, nullptr);
-    BIO_free(priv);
-    BIO_free(pub);
-    EVP_PKEY_free(key);
+    g_file_set_contents(path.c_str(), key.public_pem.c_str(), -1, nullptr);
     return path;
   }
   // An ES256 token from the identity provider, granted `teaches`.
@@ -138,18 +127,7 @@ class RestApiTest : public ::testing::Test {
     std::string claims = "{\"sub\":\"" + user +
                          "\",\"role\":\"teacher\",\"exp\":" + std::to_string(now + 600) +
                          ",\"teaches\":[\"" + teaches + "\"]}";
-    jwt_t *jwt = nullptr;
-    jwt_new(&jwt);
-    jwt_add_grants_json(jwt, claims.c_str());
-    jwt_add_header(jwt, "kid", kid);
-    jwt_set_alg(jwt, JWT_ALG_ES256,
-                reinterpret_cast<const unsigned char *>(provider_private_pem_.data()),
-                static_cast<int>(provider_private_pem_.size()));
-    char *t = jwt_encode_str(jwt);
-    std::string out = t ? t : "";
-    free(t);
-    jwt_free(jwt);
-    return out;
+    return sign_test_token(JWT_ALG_ES256, provider_private_pem_, claims, kid);
   }
 
   static std::string token(const std::string &user, Role role, int64_t ttl = 3600,

@@ -139,8 +139,12 @@
   };
 
   // ---- slides ----
-  function ultraLow(s) {
-    return s && s.images && s.images['ultra-low'] ? s.images['ultra-low'].url : '';
+  // The smallest image of the slide: what the students on the slowest links see.
+  function smallest(s) {
+    if (!s || !s.images) return '';
+    let best = null;
+    for (const img of Object.values(s.images)) if (!best || img.width < best.width) best = img;
+    return best ? best.url : '';
   }
   function showSlide() {
     const d = st.sync;
@@ -149,8 +153,8 @@
     if ($('#preview').checked) {
       const i = st.slides.findIndex((s) => s.slide_id === d.slide_id);
       if (i >= 0)
-        slide = {file_url: ultraLow(st.slides[i]), text: st.slides[i].text, order_no: st.slides[i].order_no,
-                 next_file_url: ultraLow(st.slides[i + 1])};
+        slide = {file_url: smallest(st.slides[i]), text: st.slides[i].text, order_no: st.slides[i].order_no,
+                 next_file_url: smallest(st.slides[i + 1])};
     }
     view.show(slide);
     for (const b of $('#thumbs').children) b.classList.toggle('on', b.dataset.id === d.slide_id);
@@ -162,7 +166,7 @@
     box.replaceChildren(...st.slides.filter((s) => s.status === 'ready').map((s) =>
       el('button', {'data-id': s.slide_id, title: 'Show slide ' + s.order_no,
                     onclick: () => move({action: 'goto', slide_id: s.slide_id})},
-         el('img', {src: ultraLow(s), alt: 'Slide ' + s.order_no, loading: 'lazy'}),
+         el('img', {src: smallest(s), alt: 'Slide ' + s.order_no, loading: 'lazy'}),
          el('span', null, String(s.order_no)))));
     $('#goto').max = st.slides.length || 1;
     showSlide();

@@ -1,6 +1,7 @@
 #include "media/bandwidth_controller.hpp"
 
 #include <algorithm>
+#include <string_view>
 
 namespace gramothi {
 
@@ -9,6 +10,7 @@ BandwidthController::BandwidthController(const ProfileSet &profiles, size_t init
     : tuning_(tuning) {
   for (const auto &p : profiles.all())
     link_min_kbps_.push_back(p.link_min_kbps);
+  failures_.assign(link_min_kbps_.size(), 0);
   current_ = clamp(initial_index);
 }
 
@@ -24,12 +26,28 @@ size_t BandwidthController::highest_fitting(int kbps) const {
   return fit;
 }
 
+bool BandwidthController::rtt_inflated() const {
+  return latest_rtt_ms_ && lowest_rtt_ms_ &&
+         *latest_rtt_ms_ > *lowest_rtt_ms_ + tuning_.rtt_inflation_ms;
+}
+
+int64_t BandwidthController::clean_needed_ms() const {
+  if (starting_) return tuning_.start_clean_ms;
+  int64_t wait = tuning_.clean_up_ms;
+  int fails = current_ + 1 < failures_.size() ? failures_[current_ + 1] : 0;
+  for (int i = 0; i < fails && wait < tuning_.max_backoff_ms; i++)
+    wait *= 2;
+  return std::min(wait, tuning_.max_backoff_ms);
+}
+
 bool BandwidthController::may_step_up(int64_t now_ms) const {
   if (pinned_ || !clean_since_ms_ || bad_since_ms_) return false;
   if (current_ + 1 >= link_min_kbps_.size()) return false;
-  if (now_ms - *clean_since_ms_ < tuning_.clean_up_ms) return false;
+  if (now_ms - *clean_since_ms_ < clean_needed_ms()) return false;
+  if (starting_ && !clean_report_since_change_) return false;
   if (latest_loss_ && *latest_loss_ > tuning_.loss_clean) return false;
   if (latest_rtt_ms_ && *latest_rtt_ms_ > tuning_.rtt_block_up_ms) return false;
+  if (rtt_inflated()) return false;
   if (latest_downlink_kbps_ &&
       *latest_downlink_kbps_ < link_min_kbps_[current_ + 1] * tuning_.headroom)
     return false;
@@ -37,8 +55,12 @@ bool BandwidthController::may_step_up(int64_t now_ms) const {
 }
 
 ProfileDecision BandwidthController::change_to(size_t index, const char *reason, int64_t now_ms) {
+  if (index < current_) starting_ = false;
+  stepped_up_ms_.reset();
+  if (index > current_ && std::string_view(reason) != "pinned") stepped_up_ms_ = now_ms;
   current_ = index;
   clean_since_ms_ = now_ms;
+  clean_report_since_change_ = false;
   // The new profile gets a full sustain_ms before loss can move it again.
   if (bad_since_ms_) bad_since_ms_ = now_ms;
   return ProfileDecision{index, reason};
@@ -50,14 +72,29 @@ std::optional<ProfileDecision> BandwidthController::report(const LinkReport &r) 
   last_report_ms_ = now;
   if (!clean_since_ms_) clean_since_ms_ = now;
   if (r.loss_fraction) latest_loss_ = *r.loss_fraction;
-  if (r.rtt_ms) latest_rtt_ms_ = *r.rtt_ms;
+  if (r.rtt_ms) {
+    latest_rtt_ms_ = *r.rtt_ms;
+    if (*r.rtt_ms > 0 && (!lowest_rtt_ms_ || *r.rtt_ms < *lowest_rtt_ms_))
+      lowest_rtt_ms_ = *r.rtt_ms;
+  }
   if (r.downlink_kbps) latest_downlink_kbps_ = *r.downlink_kbps;
   if (pinned_ || link_min_kbps_.empty()) return std::nullopt;
+
+  // A step up on probation that meets loss or a growing queue is undone at once.
+  if (stepped_up_ms_ && now - *stepped_up_ms_ > tuning_.probe_window_ms) stepped_up_ms_.reset();
+  bool lossy = r.loss_fraction && *r.loss_fraction > tuning_.loss_down;
+  if (stepped_up_ms_ && current_ > 0 && (lossy || (r.rtt_ms && rtt_inflated()))) {
+    failures_[current_]++;
+    starting_ = false;
+    if (lossy && !bad_since_ms_) bad_since_ms_ = now;
+    clean_since_ms_ = now;
+    return change_to(current_ - 1, "probe-failed", now);
+  }
 
   size_t target = current_;
   const char *reason = nullptr;
   if (r.loss_fraction) {
-    if (*r.loss_fraction > tuning_.loss_down) {
+    if (lossy) {
       if (!bad_since_ms_) bad_since_ms_ = interval_start.value_or(now);
       clean_since_ms_ = now;
       if (now - *bad_since_ms_ >= tuning_.sustain_ms && target > 0) {
@@ -66,6 +103,7 @@ std::optional<ProfileDecision> BandwidthController::report(const LinkReport &r) 
       }
     } else {
       bad_since_ms_.reset();
+      if (*r.loss_fraction <= tuning_.loss_clean) clean_report_since_change_ = true;
     }
   }
   if (r.downlink_kbps && *r.downlink_kbps < link_min_kbps_[target]) {

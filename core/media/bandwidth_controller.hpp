@@ -7,16 +7,26 @@
 // Rules (thresholds in BandwidthTuning):
 //  - Pinned: reports and ticks never change the profile. Unpinning keeps the profile and restarts
 //    the clean period, so adaptation resumes from there.
+//  - Start safe, climb fast: an automatic listener starts at the lowest profile (the caller's
+//    choice). Until its first failed step up or its first step down, a step up needs only
+//    start_clean_ms clean since the last change and one clean report made at the current
+//    profile; after that, clean_up_ms (see backoff).
 //  - Loss: a report with loss > loss_down starts or continues a bad period, which starts at the
 //    previous report (the start of the interval the loss covers), or at the report itself if it is
 //    the first. Once it has lasted sustain_ms: one step down ("loss"), and the period restarts, so
 //    continued loss steps down every sustain_ms. A report with loss <= loss_down ends it.
+//  - A step up is on probation for probe_window_ms: a bad report in that time (loss > loss_down,
+//    or the rtt more than rtt_inflation_ms above the lowest rtt seen: a queue building up) steps
+//    straight back down ("probe-failed"), and that profile is tried again only after
+//    clean_up_ms * 2^failures clean (capped at max_backoff_ms). Climbing never sits in a loss
+//    burst for a whole sustain period.
 //  - Client hint: downlink_kbps below the current profile's link_min_kbps moves straight down to
 //    the highest profile whose link_min_kbps <= the hint ("client-hint").
-//  - Up, one step ("recovered"), from report() or tick(), only when: clean_up_ms have passed since
-//    the last change, the last bad report and the first report; the latest loss, if any, is
-//    <= loss_clean; the latest rtt, if any, is <= rtt_block_up_ms; and the latest downlink hint,
-//    if any, is >= the next profile's link_min_kbps * headroom. Silence never steps down.
+//  - Up, one step ("recovered"), from report() or tick(), only when: the clean period above has
+//    passed since the last change, the last bad report and the first report; the latest loss,
+//    if any, is <= loss_clean; the latest rtt, if any, is <= rtt_block_up_ms and not inflated;
+//    and the latest downlink hint, if any, is >= the next profile's link_min_kbps * headroom.
+//    Silence never steps down.
 //  - Never below the lowest profile or above the highest; out-of-range indices are clamped.
 #pragma once
 
@@ -54,6 +64,10 @@ struct BandwidthTuning {
   int64_t clean_up_ms = 10000;    // clean this long since the last change or bad report -> step up
   double headroom = 1.25;         // a hint must be >= next link_min_kbps * headroom to step up
   double rtt_block_up_ms = 1000;  // rtt above this blocks stepping up
+  int64_t start_clean_ms = 3000;  // the clean period while starting (before any failure)
+  int64_t probe_window_ms = 10000;  // a step up is undone by a bad report this soon after
+  double rtt_inflation_ms = 350;    // rtt this far above the lowest seen: a queue is building
+  int64_t max_backoff_ms = 160000;  // the longest wait before trying a failed profile again
 };
 
 class BandwidthController {
@@ -78,6 +92,8 @@ class BandwidthController {
   size_t clamp(size_t index) const;
   size_t highest_fitting(int kbps) const;
   bool may_step_up(int64_t now_ms) const;
+  int64_t clean_needed_ms() const;
+  bool rtt_inflated() const;
   ProfileDecision change_to(size_t index, const char *reason, int64_t now_ms);
 
   std::vector<int> link_min_kbps_;  // per profile, lowest to highest
@@ -90,6 +106,11 @@ class BandwidthController {
   std::optional<double> latest_loss_;
   std::optional<double> latest_rtt_ms_;
   std::optional<int> latest_downlink_kbps_;
+  std::optional<double> lowest_rtt_ms_;
+  bool starting_ = true;                    // no failed step up, no step down yet
+  std::optional<int64_t> stepped_up_ms_;    // the step up on probation, if any
+  bool clean_report_since_change_ = false;  // evidence at the current profile
+  std::vector<int> failures_;               // failed step ups into each profile
 };
 
 }  // namespace gramothi

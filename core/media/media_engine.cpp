@@ -322,8 +322,9 @@ Result<PeerId> MediaEngine::listen(const std::string &class_id, const std::strin
     tier = static_cast<size_t>(bp - all.data());
     pinned = true;
   } else {
-    // Start low and let the controller climb: a 2G student must hear the first words.
-    tier = all.size() > 1 ? 1 : 0;
+    // Start safe, at the lowest profile, and let the controller climb within seconds on a
+    // link that carries more: a 2G student must hear the first words.
+    tier = 0;
   }
   auto c = impl_->class_pipeline(class_id);
   if (!c) return c.error();

@@ -7,8 +7,8 @@ namespace gramothi::signaling {
 namespace {
 
 // The image of `c`'s profile among a slide's images: a listener's current profile; otherwise
-// the profile listeners start at (the second one) for students, and the largest for teachers,
-// who present on big screens. nullptr when the slide has none.
+// the profile listeners start at (the lowest: nothing is known of the link yet) for students,
+// and the largest for teachers, who present on big screens. nullptr when the slide has none.
 JsonObject *image_for(const Client &c, JsonObject *slide) {
   JsonObject *images = slide ? json_object_get_object_member(slide, "images") : nullptr;
   if (!images || json_object_get_size(images) == 0) return nullptr;
@@ -16,7 +16,7 @@ JsonObject *image_for(const Client &c, JsonObject *slide) {
     return json_object_get_object_member(images, c.profile.c_str());
   g_autoptr(GList) names = json_object_get_members(images);
   guint n = g_list_length(names);
-  guint index = c.who.role == GRAMOTHI_ROLE_STUDENT ? (n > 1 ? 1 : 0) : n - 1;
+  guint index = c.who.role == GRAMOTHI_ROLE_STUDENT ? 0 : n - 1;
   return json_object_get_object_member(images,
                                        static_cast<const char *>(g_list_nth_data(names, index)));
 }

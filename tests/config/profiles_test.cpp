@@ -6,20 +6,23 @@
 
 using namespace gramothi;
 
-TEST(Profiles, ShippedFileHasTheFourDefaultProfilesInLinkOrder) {
+// The original module's four profiles, unchanged, above the 2g profile (issue 14).
+TEST(Profiles, ShippedFileHasThe2gProfileAndTheFourOriginalOnesInLinkOrder) {
   auto r =
       ProfileSet::load(std::string(g_getenv("GRAMOTHI_SOURCE_ROOT")) + "/pipelines/profiles.ini");
   ASSERT_TRUE(r.ok()) << r.error().message;
-  ASSERT_EQ(r->all().size(), 4u);
-  const char *names[] = {"ultra-low", "low", "medium", "high"};
-  int kbps[] = {32, 64, 128, 192};
-  int widths[] = {800, 1024, 1280, 1920};
-  for (size_t i = 0; i < 4; i++) {
+  ASSERT_EQ(r->all().size(), 5u);
+  const char *names[] = {"2g", "ultra-low", "low", "medium", "high"};
+  int kbps[] = {16, 32, 64, 128, 192};
+  int widths[] = {480, 800, 1024, 1280, 1920};
+  for (size_t i = 0; i < 5; i++) {
     EXPECT_EQ(r->all()[i].name, names[i]);
     EXPECT_EQ(r->all()[i].audio_bitrate_kbps, kbps[i]);
     EXPECT_EQ(r->all()[i].slide_width, widths[i]);
   }
   EXPECT_EQ(r->find("ultra-low")->opus_frame_ms, 60);
+  EXPECT_EQ(r->find("2g")->opus_frame_ms, 60);
+  EXPECT_LE(r->find("2g")->audio_bitrate_kbps, 16);
   EXPECT_TRUE(r->is_valid_choice("auto"));
   EXPECT_TRUE(r->is_valid_choice("medium"));
   EXPECT_FALSE(r->is_valid_choice("ultra"));

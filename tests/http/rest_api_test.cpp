@@ -205,9 +205,9 @@ TEST_F(RestApiTest, ConfigIsPublicAndHoldsNoSecrets) {
   JsonObject *o = json_node_get_object(r.json());
   ASSERT_TRUE(json_object_has_member(o, "profiles"));
   JsonArray *profiles = json_object_get_array_member(o, "profiles");
-  ASSERT_EQ(json_array_get_length(profiles), 4u);
+  ASSERT_EQ(json_array_get_length(profiles), 5u);
   EXPECT_STREQ(json_object_get_string_member(json_array_get_object_element(profiles, 0), "name"),
-               "ultra-low");
+               "2g");
   EXPECT_EQ(r.str("websocket_path"), "/api/v1/streaming/ws/{class_id}");
   EXPECT_EQ(r.body.find(kJwtSecret), std::string::npos);
   EXPECT_EQ(r.body.find(kTurnSecret), std::string::npos);

@@ -3,6 +3,7 @@
 #include <glib.h>
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <ostream>
 #include <vector>
 
@@ -11,7 +12,7 @@ using namespace gramothi;
 namespace {
 
 // Indices into the shipped profiles.ini.
-constexpr size_t kUltraLow = 0, kLow = 1, kMedium = 2, kHigh = 3;
+constexpr size_t k2g = 0, kUltraLow = 1, kLow = 2, kMedium = 3, kHigh = 4;
 
 // Loads pipelines/profiles.ini and checks the link rates these tests are written against.
 ::testing::AssertionResult load_shipped(ProfileSet *out) {
@@ -22,7 +23,7 @@ constexpr size_t kUltraLow = 0, kLow = 1, kMedium = 2, kHigh = 3;
   std::vector<int> link_min;
   for (const auto &p : r->all())
     link_min.push_back(p.link_min_kbps);
-  if (link_min != std::vector<int>{0, 64, 128, 256})
+  if (link_min != std::vector<int>{0, 48, 64, 128, 256})
     return ::testing::AssertionFailure() << "unexpected link_min_kbps in profiles.ini";
   *out = *r;
   return ::testing::AssertionSuccess();
@@ -68,6 +69,15 @@ std::vector<Change> ticks(BandwidthController &c, int64_t from_ms, int64_t to_ms
 
 using Changes = std::vector<Change>;
 
+// The rules once a listener has settled: 10 s clean to step up, no probation of a step up (the
+// start and the probation have tests of their own below).
+BandwidthTuning steady() {
+  BandwidthTuning t;
+  t.start_clean_ms = t.clean_up_ms;
+  t.probe_window_ms = 0;
+  return t;
+}
+
 }  // namespace
 
 TEST(BandwidthController, StepsDownWithinTwoSecondsOfLossAboveFivePercent) {
@@ -76,7 +86,7 @@ TEST(BandwidthController, StepsDownWithinTwoSecondsOfLossAboveFivePercent) {
 
   // Reports every 950 ms; loss (8%) starts just after the report at 950 ms. The first lossy
   // report covers only 950 ms, so the step lands on the second one.
-  BandwidthController c(profiles, kHigh);
+  BandwidthController c(profiles, kHigh, steady());
   EXPECT_EQ(feed(c, 0, 950, 950, loss_at(0, 0.0)), Changes{});
   const int64_t loss_started_ms = 951;
   Changes changes = feed(c, 1900, 2850, 950, loss_at(0, 0.08));
@@ -84,12 +94,12 @@ TEST(BandwidthController, StepsDownWithinTwoSecondsOfLossAboveFivePercent) {
   EXPECT_LE(changes[0].at_ms - loss_started_ms, 2000);
 
   // With 1 s reports, one lossy report already covers sustain_ms.
-  BandwidthController d(profiles, kHigh);
+  BandwidthController d(profiles, kHigh, steady());
   EXPECT_EQ(feed(d, 0, 1000, 1000, loss_at(0, 0.0)), Changes{});
   EXPECT_EQ(feed(d, 2000, 2000, 1000, loss_at(0, 0.08)), (Changes{{2000, kMedium, "loss"}}));
 
   // Exactly 5% is not above the threshold.
-  BandwidthController e(profiles, kHigh);
+  BandwidthController e(profiles, kHigh, steady());
   EXPECT_EQ(feed(e, 0, 10000, 1000, loss_at(0, 0.05)), Changes{});
   EXPECT_EQ(e.current(), kHigh);
 }
@@ -97,7 +107,7 @@ TEST(BandwidthController, StepsDownWithinTwoSecondsOfLossAboveFivePercent) {
 TEST(BandwidthController, StaysPutOnBriefLoss) {
   ProfileSet profiles;
   ASSERT_TRUE(load_shipped(&profiles));
-  BandwidthController c(profiles, kMedium);
+  BandwidthController c(profiles, kMedium, steady());
 
   // 500 ms reports: heavy loss in single reports (the very first one included), each ended by a
   // clean or an in-between (3%) report, so no bad period reaches 1 s.
@@ -115,7 +125,7 @@ TEST(BandwidthController, StaysPutOnBriefLoss) {
 TEST(BandwidthController, KeepsSteppingDownWhileLossContinues) {
   ProfileSet profiles;
   ASSERT_TRUE(load_shipped(&profiles));
-  BandwidthController c(profiles, kHigh);
+  BandwidthController c(profiles, kHigh, steady());
 
   EXPECT_EQ(feed(c, 0, 0, 500, loss_at(0, 0.0)), Changes{});
   // 20% loss from 0 ms on, reported every 500 ms: one step per second, then stays at the lowest.
@@ -123,14 +133,15 @@ TEST(BandwidthController, KeepsSteppingDownWhileLossContinues) {
                                                            {1000, kMedium, "loss"},
                                                            {2000, kLow, "loss"},
                                                            {3000, kUltraLow, "loss"},
+                                                           {4000, k2g, "loss"},
                                                        }));
-  EXPECT_EQ(c.current(), kUltraLow);
+  EXPECT_EQ(c.current(), k2g);
 }
 
 TEST(BandwidthController, StepsUpOnlyAfterTenSecondsClean) {
   ProfileSet profiles;
   ASSERT_TRUE(load_shipped(&profiles));
-  BandwidthController c(profiles, kLow);
+  BandwidthController c(profiles, kLow, steady());
 
   // Clean from the first report (0 ms): up at 10 s, not before.
   EXPECT_EQ(feed(c, 0, 15000, 500, loss_at(0, 0.0)), (Changes{{10000, kMedium, "recovered"}}));
@@ -144,7 +155,7 @@ TEST(BandwidthController, StepsUpOnlyAfterTenSecondsClean) {
 TEST(BandwidthController, InBetweenLossHoldsTheProfile) {
   ProfileSet profiles;
   ASSERT_TRUE(load_shipped(&profiles));
-  BandwidthController c(profiles, kLow);
+  BandwidthController c(profiles, kLow, steady());
 
   // 3% is neither bad (no step down) nor clean (no step up).
   EXPECT_EQ(feed(c, 0, 30000, 1000, loss_at(0, 0.03)), Changes{});
@@ -156,7 +167,7 @@ TEST(BandwidthController, InBetweenLossHoldsTheProfile) {
 TEST(BandwidthController, NeedsHeadroomFromTheClientHintToStepUp) {
   ProfileSet profiles;
   ASSERT_TRUE(load_shipped(&profiles));
-  BandwidthController c(profiles, kLow);
+  BandwidthController c(profiles, kLow, steady());
 
   // medium needs 128 * 1.25 = 160 kbit/s: 159 holds (and is no reason to step down).
   LinkReport r = loss_at(0, 0.0);
@@ -173,7 +184,7 @@ TEST(BandwidthController, NeedsHeadroomFromTheClientHintToStepUp) {
 TEST(BandwidthController, HighRttBlocksSteppingUp) {
   ProfileSet profiles;
   ASSERT_TRUE(load_shipped(&profiles));
-  BandwidthController c(profiles, kLow);
+  BandwidthController c(profiles, kLow, steady());
 
   LinkReport r = loss_at(0, 0.0);
   r.rtt_ms = 1500;
@@ -187,7 +198,7 @@ TEST(BandwidthController, HighRttBlocksSteppingUp) {
 TEST(BandwidthController, AHintBelowTheProfileMovesStraightDown) {
   ProfileSet profiles;
   ASSERT_TRUE(load_shipped(&profiles));
-  BandwidthController c(profiles, kHigh);
+  BandwidthController c(profiles, kHigh, steady());
 
   LinkReport r;
   r.now_ms = 0;
@@ -201,11 +212,11 @@ TEST(BandwidthController, AHintBelowTheProfileMovesStraightDown) {
   r.downlink_kbps = 20;
   d = c.report(r);
   ASSERT_TRUE(d);
-  EXPECT_EQ(d->index, kUltraLow);
+  EXPECT_EQ(d->index, k2g);
   EXPECT_EQ(d->reason, "client-hint");
 
   // A hint at the profile's link_min_kbps fits it.
-  BandwidthController e(profiles, kHigh);
+  BandwidthController e(profiles, kHigh, steady());
   r.now_ms = 0;
   r.downlink_kbps = 256;
   EXPECT_FALSE(e.report(r));
@@ -219,7 +230,7 @@ TEST(BandwidthController, AHintBelowTheProfileMovesStraightDown) {
 TEST(BandwidthController, PinnedProfileIgnoresReports) {
   ProfileSet profiles;
   ASSERT_TRUE(load_shipped(&profiles));
-  BandwidthController c(profiles, kLow);
+  BandwidthController c(profiles, kLow, steady());
 
   auto d = c.pin(kHigh, 0);
   ASSERT_TRUE(d);
@@ -249,7 +260,7 @@ TEST(BandwidthController, PinnedProfileIgnoresReports) {
 TEST(BandwidthController, UnpinningResumesAdaptation) {
   ProfileSet profiles;
   ASSERT_TRUE(load_shipped(&profiles));
-  BandwidthController c(profiles, kLow);
+  BandwidthController c(profiles, kLow, steady());
 
   ASSERT_TRUE(c.pin(kHigh, 0));
   EXPECT_EQ(feed(c, 1000, 5000, 1000, loss_at(0, 0.30)), Changes{});
@@ -271,18 +282,18 @@ TEST(BandwidthController, TicksStepUpAfterCleanReportsButNeverDownOnSilence) {
   ProfileSet profiles;
   ASSERT_TRUE(load_shipped(&profiles));
 
-  BandwidthController c(profiles, kMedium);
+  BandwidthController c(profiles, kMedium, steady());
   EXPECT_FALSE(c.report(loss_at(0, 0.0)));
   EXPECT_EQ(ticks(c, 1000, 15000, 1000), (Changes{{10000, kHigh, "recovered"}}));
 
   // The last report was bad: silence neither steps down nor up.
-  BandwidthController d(profiles, kMedium);
+  BandwidthController d(profiles, kMedium, steady());
   EXPECT_FALSE(d.report(loss_at(0, 0.5)));
   EXPECT_EQ(ticks(d, 1000, 60000, 1000), Changes{});
   EXPECT_EQ(d.current(), kMedium);
 
   // No reports at all: no evidence, no change.
-  BandwidthController e(profiles, kLow);
+  BandwidthController e(profiles, kLow, steady());
   EXPECT_EQ(ticks(e, 0, 60000, 1000), Changes{});
   EXPECT_EQ(e.current(), kLow);
 }
@@ -292,7 +303,7 @@ TEST(BandwidthController, NeverLeavesTheProfileRange) {
   ASSERT_TRUE(load_shipped(&profiles));
 
   // Past the top is clamped to the highest; a clean, fast link cannot go further.
-  BandwidthController top(profiles, 99);
+  BandwidthController top(profiles, 99, steady());
   EXPECT_EQ(top.current(), kHigh);
   LinkReport good = loss_at(0, 0.0);
   good.downlink_kbps = 100000;
@@ -301,14 +312,132 @@ TEST(BandwidthController, NeverLeavesTheProfileRange) {
   EXPECT_EQ(top.current(), kHigh);
 
   // Heavy loss and a 1 kbit/s hint at the lowest: stays at the lowest.
-  BandwidthController bottom(profiles, kUltraLow);
+  BandwidthController bottom(profiles, k2g, steady());
   LinkReport bad = loss_at(0, 0.9);
   bad.downlink_kbps = 1;
   EXPECT_EQ(feed(bottom, 0, 10000, 500, bad), Changes{});
-  EXPECT_EQ(bottom.current(), kUltraLow);
+  EXPECT_EQ(bottom.current(), k2g);
 
   // Pinning past the top is clamped too.
   auto d = bottom.pin(99, 11000);
   ASSERT_TRUE(d);
   EXPECT_EQ(d->index, kHigh);
+}
+
+// ---- issue 14: start safe, climb fast, probe each step up ----
+
+namespace {
+
+// Reports every `report_ms` and ticks every 500 ms, as the media engine does; `link(t)` gives
+// each report's loss and rtt. Records every change.
+Changes run(BandwidthController &c, int64_t from_ms, int64_t to_ms, int64_t report_ms,
+            const std::function<LinkReport(int64_t)> &link) {
+  Changes changes;
+  for (int64_t t = from_ms; t <= to_ms; t += 500) {
+    if ((t - from_ms) % report_ms == 0) {
+      LinkReport r = link(t);
+      r.now_ms = t;
+      if (auto d = c.report(r)) changes.push_back({t, d->index, d->reason});
+    }
+    if (auto d = c.tick(t)) changes.push_back({t, d->index, d->reason});
+  }
+  return changes;
+}
+
+// A link that carries profiles up to `fits` cleanly; above it, 15 % loss and a queue.
+std::function<LinkReport(int64_t)> link_fitting(const BandwidthController &c, size_t fits) {
+  return [&c, fits](int64_t) {
+    LinkReport r;
+    bool over = c.current() > fits;
+    r.loss_fraction = over ? 0.15 : 0.0;
+    r.rtt_ms = over ? 900 : 300;
+    return r;
+  };
+}
+
+}  // namespace
+
+TEST(BandwidthController, StartsAtTheBottomAndReachesHighWithinFifteenSecondsOnACleanLink) {
+  ProfileSet profiles;
+  ASSERT_TRUE(load_shipped(&profiles));
+  BandwidthController c(profiles, k2g);
+  // Receiver reports and page hints together arrive about every 2.5 s.
+  Changes changes = run(c, 0, 20000, 2500, link_fitting(c, kHigh));
+  ASSERT_EQ(changes.size(), 4u) << ::testing::PrintToString(changes);
+  EXPECT_EQ(changes.back().index, kHigh);
+  EXPECT_LE(changes.back().at_ms, 15000);
+  for (const auto &ch : changes)
+    EXPECT_EQ(ch.reason, "recovered");
+  // Each step waited for a clean report made at the profile it left.
+  EXPECT_EQ(changes[0], (Change{3000, kUltraLow, "recovered"}));
+}
+
+// On a link that carries ultra-low but not low (the 50-70 kbit/s 2G case): a step up that meets
+// loss goes straight back, and the next try waits twice as long each time, so in three minutes
+// the listener spends only a few seconds on a profile that does not fit.
+TEST(BandwidthController, AFailedStepUpIsUndoneAtOnceAndRetriedWithExponentialBackoff) {
+  ProfileSet profiles;
+  ASSERT_TRUE(load_shipped(&profiles));
+  BandwidthController c(profiles, k2g);
+  Changes changes = run(c, 0, 180000, 2500, link_fitting(c, kUltraLow));
+  ASSERT_GE(changes.size(), 3u) << ::testing::PrintToString(changes);
+  EXPECT_EQ(changes[0], (Change{3000, kUltraLow, "recovered"}));
+  EXPECT_EQ(changes[1].index, kLow);
+  EXPECT_EQ(changes[2].index, kUltraLow);
+  EXPECT_EQ(changes[2].reason, "probe-failed");
+  EXPECT_LE(changes[2].at_ms - changes[1].at_ms, 2500)
+      << "undone by the first report after the step, not after a sustained bad period";
+  // Every later try at low fails the same way, each after a longer wait.
+  int64_t time_over = 0, last_wait = 0;
+  int tries = 0;
+  for (size_t i = 1; i + 1 < changes.size(); i += 2) {
+    ASSERT_EQ(changes[i].index, kLow);
+    ASSERT_EQ(changes[i + 1].reason, "probe-failed");
+    time_over += changes[i + 1].at_ms - changes[i].at_ms;
+    if (i > 1) {
+      int64_t wait = changes[i].at_ms - changes[i - 1].at_ms;
+      EXPECT_GE(wait, 2 * last_wait - 2500) << "try " << tries;
+      last_wait = wait;
+    } else {
+      last_wait = 0;
+    }
+    tries++;
+  }
+  EXPECT_LE(tries, 4) << ::testing::PrintToString(changes);
+  EXPECT_LE(time_over, 4 * 2500);
+  EXPECT_EQ(c.current(), kUltraLow);
+}
+
+TEST(BandwidthController, AGrowingQueueFailsAProbeAndBlocksClimbing) {
+  ProfileSet profiles;
+  ASSERT_TRUE(load_shipped(&profiles));
+  // The rtt rises 400 ms over the lowest seen, without loss yet: the step up is undone.
+  BandwidthController c(profiles, kUltraLow);
+  LinkReport r = loss_at(0, 0.0);
+  r.rtt_ms = 300;
+  EXPECT_FALSE(c.report(r));
+  EXPECT_EQ(ticks(c, 500, 3000, 500), (Changes{{3000, kLow, "recovered"}}));
+  r.now_ms = 4000;
+  r.rtt_ms = 700;
+  auto d = c.report(r);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->index, kUltraLow);
+  EXPECT_EQ(d->reason, "probe-failed");
+  // While it stays high, no step up however long it is clean.
+  EXPECT_EQ(feed(c, 5000, 60000, 1000, r), Changes{});
+  // Once the queue drains, climbing resumes (after the backoff).
+  r.rtt_ms = 320;
+  Changes later = feed(c, 61000, 90000, 1000, r);
+  ASSERT_FALSE(later.empty());
+  EXPECT_EQ(later[0].index, kLow);
+}
+
+TEST(BandwidthController, PinningIsNoProbe) {
+  ProfileSet profiles;
+  ASSERT_TRUE(load_shipped(&profiles));
+  BandwidthController c(profiles, k2g);
+  ASSERT_TRUE(c.pin(kHigh, 0));
+  // Unpinned while the link is bad: the normal loss rule moves it, one step per second.
+  EXPECT_FALSE(c.pin(std::nullopt, 1000));
+  EXPECT_EQ(feed(c, 1500, 2500, 1000, loss_at(0, 0.3)), (Changes{{2500, kMedium, "loss"}}));
 }

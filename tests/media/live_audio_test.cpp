@@ -176,39 +176,56 @@ TEST_F(LiveAudioTest, AProfileSwitchKeepsSsrcSequenceAndTimestampsRunning) {
   EXPECT_GT(tone_share(audio, 440), 0.5);
 }
 
-// 10 % of the listener's packets are lost before its RTP session: its receiver reports say so,
-// and the server steps it down; once the link is clean for 10 s it steps back up. (The exact
-// 2 s / 10 s timing is the BandwidthController unit tests' job, on a simulated clock; here the
+// An automatic listener starts at the lowest profile and climbs on a clean link (issue 14);
+// then 10 % of its packets are lost before its RTP session: its receiver reports say so, and
+// the server steps it down; once the link is clean again it climbs again, but not at once. (The
+// exact timing is the BandwidthController unit tests' job, on a simulated clock; here the
 // bounds allow for the receiver-report interval and its jitter.)
-TEST_F(LiveAudioTest, AListenerLosingPacketsIsSteppedDownAndBackUpWhenClean) {
+TEST_F(LiveAudioTest, AListenerStartsLowClimbsIsSteppedDownOnLossAndBackUpWhenClean) {
   std::string id = start_class("loss");
   auto tws = connect(id, "teacher-1", Role::kTeacher);
   TeacherPeer teacher(*tws, 440);
   teacher.publish();
   auto sws = connect(id, "student-l", Role::kStudent);
   ListenerPeer listener(*sws);
-  listener.listen();  // auto: starts at "low"
+  listener.listen();  // auto: starts at the lowest profile
   WsMessage m;
   ASSERT_TRUE(sws->wait_for("profile-changed", &m));
-  EXPECT_EQ(m.str("profile"), "low");
+  EXPECT_EQ(m.str("profile"), "2g");
   EXPECT_EQ(m.str("reason"), "initial");
-  ASSERT_TRUE(spin_until([&] { return listener.packet_count() > 50; }, 20000));
+  ASSERT_TRUE(spin_until([&] { return listener.packet_count() > 20; }, 20000));
+  ASSERT_TRUE(sws->wait_for("profile-changed", &m, 30000)) << "no climb on a clean link";
+  EXPECT_EQ(m.str("profile"), "ultra-low");
+  EXPECT_EQ(m.str("reason"), "recovered");
 
   listener.set_drop_percent(10);
   int64_t lossy_at = g_get_monotonic_time();
-  ASSERT_TRUE(sws->wait_for("profile-changed", &m, 8000)) << "no step down under 10 % loss";
+  std::string reason;
+  // Climbing may go on until the first lossy report; then it steps down.
+  ASSERT_TRUE(spin_until(
+      [&] {
+        while (sws->wait_for("profile-changed", &m, 0))
+          if (m.str("reason") != "recovered") return true;
+        return false;
+      },
+      15000))
+      << "no step down under 10 % loss";
   int64_t down_ms = (g_get_monotonic_time() - lossy_at) / 1000;
-  EXPECT_EQ(m.str("profile"), "ultra-low");
-  EXPECT_EQ(m.str("reason"), "loss");
-  EXPECT_LE(down_ms, 6000) << "stepped down only after " << down_ms << " ms" << server_->log();
+  EXPECT_TRUE(m.str("reason") == "loss" || m.str("reason") == "probe-failed") << m.str("reason");
+  EXPECT_LE(down_ms, 12000) << "stepped down only after " << down_ms << " ms" << server_->log();
 
   listener.set_drop_percent(0);
   int64_t clean_at = g_get_monotonic_time();
-  ASSERT_TRUE(sws->wait_for("profile-changed", &m, 20000)) << "no step up on a clean link";
+  ASSERT_TRUE(spin_until(
+      [&] {
+        while (sws->wait_for("profile-changed", &m, 0))
+          if (m.str("reason") == "recovered") return true;
+        return false;
+      },
+      45000))
+      << "no step up on a clean link";
   int64_t up_ms = (g_get_monotonic_time() - clean_at) / 1000;
-  EXPECT_EQ(m.str("profile"), "low");
-  EXPECT_EQ(m.str("reason"), "recovered");
-  EXPECT_GE(up_ms, 9000) << "stepped up after only " << up_ms << " ms clean";
+  EXPECT_GE(up_ms, 9000) << "stepped up after only " << up_ms << " ms clean after loss";
 }
 
 // One listener's client freezes (stops reading); the others keep getting every packet.

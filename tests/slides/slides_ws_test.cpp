@@ -122,7 +122,7 @@ TEST_F(SlidesWsTest, EveryClientGetsEachMoveWithTheImageOfItsOwnProfile) {
     EXPECT_EQ(field(*x, "file_url").rfind("/api/v1/streaming/slides/images/", 0), 0u);
   }
   EXPECT_EQ(width_of(t), 1440) << "teachers get the largest image";
-  EXPECT_EQ(width_of(r), 1024) << "students who are not listening get the starting profile's";
+  EXPECT_EQ(width_of(r), 480) << "students who are not listening get the starting profile's";
   EXPECT_EQ(width_of(l), 800) << "a listener gets its own profile's";
   EXPECT_NE(field(t, "file_url"), field(l, "file_url"));
 

@@ -73,6 +73,7 @@ Result<std::unique_ptr<ClassPipeline>> ClassPipeline::start(const std::string &c
       return media_error(ErrorKind::kInternal, "media_error",
                          "encoder for profile " + profile.name + ": " + why);
     }
+    tier->set_opus_encoder(find_by_factory(enc, "opusenc"));
     GstElement *sink = gst_element_factory_make("appsink", nullptr);
     g_object_set(sink, "sync", FALSE, "async", FALSE, "max-buffers", 16u, "drop", TRUE, nullptr);
     GstAppSinkCallbacks cb = {};

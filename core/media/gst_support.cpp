@@ -106,4 +106,24 @@ std::string_view recording_state_name(RecordingState state) {
   return "failed";
 }
 
+GstElement *find_by_factory(GstElement *element, const char *factory) {
+  auto made_by = [factory](GstElement *e) {
+    GstElementFactory *f = gst_element_get_factory(e);
+    return f && g_strcmp0(GST_OBJECT_NAME(f), factory) == 0;
+  };
+  if (made_by(element)) return element;
+  if (!GST_IS_BIN(element)) return nullptr;
+  GstElement *found = nullptr;
+  GstIterator *it = gst_bin_iterate_recurse(GST_BIN(element));
+  GValue item = G_VALUE_INIT;
+  while (!found && gst_iterator_next(it, &item) == GST_ITERATOR_OK) {
+    auto *e = GST_ELEMENT(g_value_get_object(&item));
+    if (made_by(e)) found = e;  // the bin holds it: borrowed
+    g_value_reset(&item);
+  }
+  g_value_unset(&item);
+  gst_iterator_free(it);
+  return found;
+}
+
 }  // namespace gramothi

@@ -22,6 +22,9 @@ Error media_error(ErrorKind kind, const std::string &code, const std::string &me
 
 // A gst-launch fragment as a bin with ghost pads, or null with `why` set. The bin is floating.
 GstElement *parse_bin(const std::string &description, std::string *why);
+// The first element made by `factory` in `element` (itself, or inside it when it is a bin);
+// borrowed: null when there is none.
+GstElement *find_by_factory(GstElement *element, const char *factory);
 
 // Call before taking down a pipeline that holds webrtcbins: lets no packet into their SRTP
 // decoders any more, and waits for one already inside to leave. Stopping otherwise races with

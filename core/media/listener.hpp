@@ -35,6 +35,12 @@ class Listener : public Peer {
   size_t tier;
   std::unique_ptr<BandwidthController> controller;
   double loss = 0, rtt_ms = 0, jitter_ms = 0;
+  // The recent loss (0..1), averaged over reports (RTCP and the client's): negative before the
+  // first. Tunes the FEC of the listener's profile.
+  double recent_loss = -1;
+  void note_loss(double fraction) {
+    recent_loss = recent_loss < 0 ? fraction : 0.5 * recent_loss + 0.5 * fraction;
+  }
 
  protected:
   // After the offer: tells the student where they start.

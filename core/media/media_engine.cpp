@@ -33,6 +33,7 @@ struct MediaEngine::Impl final : PeerHost {
   std::map<RecordingId, ClassPipeline *> recording_class;
   RecordingId next_recording = 1;
   guint tick = 0;
+  unsigned ticks = 0;
   // Ended first by the destructor: deferred work queued on the main loop then does nothing.
   Lifetime lifetime;
 
@@ -61,6 +62,7 @@ struct MediaEngine::Impl final : PeerHost {
   void teardown_class(ClassPipeline *c);
   void recorder_done(RecordingId id, RecordingState state, const std::string &detail);
   void on_tick();
+  void tune_fec();
 };
 
 Result<ClassPipeline *> MediaEngine::Impl::class_pipeline(const std::string &class_id) {
@@ -209,6 +211,25 @@ void MediaEngine::Impl::on_tick() {
     l.poll_stats();  // lite listeners' reports arrive as they come
     if (auto d = l.controller->tick(now)) switch_tier(l, d->index, d->reason);
   }
+  if (++ticks % 4 == 0) tune_fec();
+}
+
+// Each profile's Opus FEC follows the loss its listeners report.
+void MediaEngine::Impl::tune_fec() {
+  std::map<std::pair<std::string, size_t>, std::vector<double>> loss;
+  for (auto &[id, peer] : peers) {
+    if (peer->closed || !peer->is_listener()) continue;
+    auto &l = static_cast<Listener &>(*peer);
+    if (l.recent_loss >= 0) loss[{l.class_id(), l.tier}].push_back(l.recent_loss);
+  }
+  for (auto &[class_id, c] : classes)
+    for (size_t t = 0; t < c->tier_count(); t++) {
+      auto it = loss.find({class_id, t});
+      if (it == loss.end()) continue;  // no reports: the hint stays as it is
+      if (auto hint = c->tier(t).tune_fec(std::move(it->second)))
+        log_media(LogLevel::kDebug, "class " + class_id + ", profile " + c->tier(t).profile().name +
+                                        ": Opus FEC for " + std::to_string(*hint) + " % loss");
+    }
 }
 
 MediaEngine::MediaEngine(const ProfileSet &profiles, MediaPipelines pipelines, IceSettings ice,
@@ -397,6 +418,7 @@ std::optional<Error> MediaEngine::client_report(PeerId id, int downlink_kbps, in
   if (downlink_kbps >= 0) r.downlink_kbps = downlink_kbps;
   if (rtt_ms >= 0) r.rtt_ms = rtt_ms;
   if (loss >= 0) r.loss_fraction = loss;
+  if (loss >= 0) l->note_loss(loss);
   if (auto d = l->controller->report(r)) impl_->switch_tier(*l, d->index, d->reason);
   return std::nullopt;
 }

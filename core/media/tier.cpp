@@ -1,8 +1,30 @@
 #include "media/tier.hpp"
 
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+
 #include "transport/lite_transport.hpp"
 
 namespace gramothi {
+
+int fec_loss_hint(std::vector<double> loss, int profile_default) {
+  if (loss.empty()) return profile_default;
+  size_t k = (loss.size() * 9) / 10;
+  if (k >= loss.size()) k = loss.size() - 1;
+  std::nth_element(loss.begin(), loss.begin() + static_cast<std::ptrdiff_t>(k), loss.end());
+  double pct = std::clamp(loss[k], 0.0, 1.0) * 100;
+  return std::clamp(static_cast<int>(std::ceil(pct)) + 1, 2, 30);
+}
+
+std::optional<int> Tier::tune_fec(std::vector<double> listener_loss) {
+  int hint = fec_loss_hint(std::move(listener_loss), profile_.opus_loss_pct);
+  if (!opusenc_ || std::abs(hint - fec_loss_pct_) < 2) return std::nullopt;
+  g_object_set(opusenc_, "packet-loss-percentage", hint, nullptr);
+  g_object_get(opusenc_, "packet-loss-percentage", &fec_loss_pct_,
+               nullptr);  // as the encoder has it
+  return fec_loss_pct_;
+}
 
 void Tier::add(const std::shared_ptr<Feed> &feed) {
   std::lock_guard lock(mutex_);

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "base/gref.hpp"
@@ -32,10 +33,25 @@ struct Feed {
   std::atomic<uint64_t> sent{0};
 };
 
+// The Opus in-band FEC loss hint for a profile's shared encoder, from the loss its listeners
+// report (each a recent average, 0..1): enough redundancy for the listeners who lose most (the
+// 90th percentile, so that one broken link does not cost everyone quality), at least 2 %, at
+// most 30 %. No reports yet: the profile's own opus_loss_pct.
+int fec_loss_hint(std::vector<double> listener_loss, int profile_default);
+
 class Tier {
  public:
-  explicit Tier(const BandwidthProfile &profile) : profile_(profile) {}
+  explicit Tier(const BandwidthProfile &profile)
+      : profile_(profile), fec_loss_pct_(profile.opus_loss_pct) {}
   const BandwidthProfile &profile() const { return profile_; }
+
+  // The encoder's opusenc (borrowed from the class pipeline), whose FEC hint tune_fec() sets;
+  // null when the operator's encoder has none.
+  void set_opus_encoder(GstElement *opusenc) { opusenc_ = opusenc; }
+  // Main loop. Sets the hint for these listeners' loss when it moved by 2 points or more;
+  // returns the new hint when it changed.
+  std::optional<int> tune_fec(std::vector<double> listener_loss);
+  int fec_loss_pct() const { return fec_loss_pct_; }
 
   void add(const std::shared_ptr<Feed> &feed);
   void remove(const std::shared_ptr<Feed> &feed);
@@ -44,6 +60,8 @@ class Tier {
 
  private:
   const BandwidthProfile &profile_;  // borrowed from the engine's ProfileSet
+  GstElement *opusenc_ = nullptr;
+  int fec_loss_pct_;
   std::mutex mutex_;
   std::vector<std::shared_ptr<Feed>> feeds_;
 };

@@ -1,4 +1,5 @@
 #include "media/bandwidth_controller.hpp"
+#include "media/tier.hpp"
 
 #include <glib.h>
 #include <gtest/gtest.h>
@@ -440,4 +441,21 @@ TEST(BandwidthController, PinningIsNoProbe) {
   // Unpinned while the link is bad: the normal loss rule moves it, one step per second.
   EXPECT_FALSE(c.pin(std::nullopt, 1000));
   EXPECT_EQ(feed(c, 1500, 2500, 1000, loss_at(0, 0.3)), (Changes{{2500, kMedium, "loss"}}));
+}
+
+// Issue 14: each profile's Opus FEC follows the loss its listeners report.
+TEST(FecLossHint, FollowsTheListenersWhoLoseMostButNotOneBrokenLink) {
+  EXPECT_EQ(fec_loss_hint({}, 15), 15) << "no reports: the profile's own hint";
+  EXPECT_EQ(fec_loss_hint({0.0, 0.0}, 15), 2) << "a clean link needs little FEC";
+  EXPECT_EQ(fec_loss_hint({0.05}, 2), 6);
+  EXPECT_EQ(fec_loss_hint({0.9}, 2), 30) << "at most 30 %";
+  // Nine clean listeners and one losing half its packets: the 90th percentile is clean...
+  std::vector<double> crowd(19, 0.01);
+  crowd.push_back(0.5);
+  EXPECT_EQ(fec_loss_hint(crowd, 10), 2);
+  // ...but when a tenth of them lose 8 %, they get FEC for it.
+  std::vector<double> lossy(18, 0.01);
+  lossy.push_back(0.08);
+  lossy.push_back(0.08);
+  EXPECT_EQ(fec_loss_hint(lossy, 10), 9);
 }

@@ -228,6 +228,40 @@ TEST_F(LiveAudioTest, AListenerStartsLowClimbsIsSteppedDownOnLossAndBackUpWhenCl
   EXPECT_GE(up_ms, 9000) << "stepped up after only " << up_ms << " ms clean after loss";
 }
 
+// Issue 14: the FEC of each profile's shared encoder follows its listeners' loss: up for a
+// profile whose listener loses 10 %, down for a profile whose listener loses nothing. Read back
+// from the running opusenc (the server logs what the encoder took).
+TEST_F(LiveAudioTest, EachProfilesFecFollowsTheLossItsListenersReport) {
+  std::string id = start_class("fec");
+  auto tws = connect(id, "teacher-1", Role::kTeacher);
+  TeacherPeer teacher(*tws, 440);
+  teacher.publish();
+  auto lossy_ws = connect(id, "student-lossy", Role::kStudent);
+  auto clean_ws = connect(id, "student-clean", Role::kStudent);
+  ListenerPeer lossy(*lossy_ws), clean(*clean_ws);
+  lossy.listen("low");     // FEC hint 10 % in profiles.ini
+  clean.listen("medium");  // 5 %
+  ASSERT_TRUE(
+      spin_until([&] { return lossy.packet_count() > 20 && clean.packet_count() > 20; }, 20000));
+  lossy.set_drop_percent(20);
+  auto hint_in_log = [&](const std::string &profile) {
+    std::string log = server_->log();
+    std::string key = "class " + id + ", profile " + profile + ": Opus FEC for ";
+    size_t at = log.rfind(key);
+    return at == std::string::npos ? -1 : atoi(log.c_str() + at + key.size());
+  };
+  EXPECT_TRUE(spin_until([&] { return hint_in_log("low") >= 15; }, 30000))
+      << "low's hint: " << hint_in_log("low") << "\n"
+      << server_->log();
+  EXPECT_TRUE(spin_until(
+      [&] {
+        int h = hint_in_log("medium");
+        return h >= 0 && h <= 3;
+      },
+      30000))
+      << "medium's hint: " << hint_in_log("medium");
+}
+
 // One listener's client freezes (stops reading); the others keep getting every packet.
 TEST_F(LiveAudioTest, AStuckListenerDoesNotDelayTheOthers) {
   std::string id = start_class("stuck");

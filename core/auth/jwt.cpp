@@ -41,6 +41,12 @@ bool read_time_claim(JsonObject *o, const char *name, int64_t *out, bool *presen
   return false;
 }
 
+// OpenSSL's default passphrase callback prompts on the terminal and waits: an encrypted PEM
+// (a private key saved as the key file by mistake) must fail at once, never block.
+int no_passphrase(char *, int, int, void *) {
+  return -1;
+}
+
 const char *string_member(JsonObject *o, const char *name) {
   if (!json_object_has_member(o, name)) return nullptr;
   JsonNode *n = json_object_get_member(o, name);
@@ -65,11 +71,21 @@ std::optional<Error> PublicKeys::add_pem(const std::string &pem, const std::stri
   std::unique_ptr<BIO, decltype(&BIO_free)> bio(
       BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free);
   std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> pkey(
-      bio ? PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr) : nullptr, EVP_PKEY_free);
+      bio ? PEM_read_bio_PUBKEY(bio.get(), nullptr, no_passphrase, nullptr) : nullptr,
+      EVP_PKEY_free);
   if (!pkey) return bad("not a PEM public key (-----BEGIN PUBLIC KEY-----)");
   jwt_alg_t alg = JWT_ALG_INVAL;
   if (EVP_PKEY_get_base_id(pkey.get()) == EVP_PKEY_RSA) {
     if (EVP_PKEY_get_bits(pkey.get()) < 2048) return bad("an RSA key must have at least 2048 bits");
+    if (EVP_PKEY_get_bits(pkey.get()) > 16384) return bad("an RSA key may have at most 16384 bits");
+    // e = 1 verifies any "signature" that is the padded hash itself: anyone could sign.
+    BIGNUM *n = nullptr, *e = nullptr;
+    EVP_PKEY_get_bn_param(pkey.get(), OSSL_PKEY_PARAM_RSA_N, &n);
+    EVP_PKEY_get_bn_param(pkey.get(), OSSL_PKEY_PARAM_RSA_E, &e);
+    bool sound = n && e && BN_is_odd(n) && BN_is_odd(e) && !BN_is_one(e);
+    BN_free(n);
+    BN_free(e);
+    if (!sound) return bad("not a valid RSA public key (n and e must be odd, e greater than 1)");
     alg = JWT_ALG_RS256;
   } else if (EVP_PKEY_get_base_id(pkey.get()) == EVP_PKEY_EC) {
     char curve[64] = "";
@@ -304,7 +320,8 @@ jwt_alg_t private_key_alg(const std::string &pem) {
   std::unique_ptr<BIO, decltype(&BIO_free)> bio(
       BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free);
   std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> pkey(
-      bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr) : nullptr, EVP_PKEY_free);
+      bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr) : nullptr,
+      EVP_PKEY_free);
   if (!pkey) return JWT_ALG_INVAL;
   if (EVP_PKEY_get_base_id(pkey.get()) == EVP_PKEY_RSA)
     return EVP_PKEY_get_bits(pkey.get()) >= 2048 ? JWT_ALG_RS256 : JWT_ALG_INVAL;
@@ -399,11 +416,16 @@ Result<TokenClaims> JwtCodec::verify(std::string_view token, int64_t now_s) cons
     key = secret_;
   } else if (alg == JWT_ALG_RS256 || alg == JWT_ALG_ES256) {
     provider_keys = keys();
-    for (const auto &k : provider_keys->keys_)
-      if (k.alg == alg && (!kid || k.kid.empty() || k.kid == kid)) {
+    // The key the token's kid names; else the first key without a kid (or, for a token without
+    // a kid, the first key) of that alg. A key without a kid must not hide one with the kid.
+    for (const auto &k : provider_keys->keys_) {
+      if (k.alg != alg) continue;
+      if (kid && k.kid == kid) {
         key = k.pem;
         break;
       }
+      if (key.empty() && (!kid || k.kid.empty())) key = k.pem;
+    }
     if (key.empty()) return invalid("no configured key verifies alg " + std::string(alg_name));
   } else {
     return invalid("only alg HS256, RS256 and ES256 are accepted");

@@ -40,8 +40,13 @@ struct JsonNodeDeleter {
 };
 using JsonNodePtr = std::unique_ptr<JsonNode, JsonNodeDeleter>;
 
-// Parses `data` as exactly one JSON object. Errors: kInvalid "invalid_json".
+// Parses `data` as exactly one JSON object, nested at most kMaxJsonDepth deep (JSON-GLib
+// recurses once per level: a few hundred kilobytes of "[[[[" overflow the stack).
+// Errors: kInvalid "invalid_json".
+constexpr int kMaxJsonDepth = 256;
 Result<JsonNodePtr> parse_json_object(std::string_view data);
+// Whether arrays and objects in `data` nest at most `max_depth` deep (strings are skipped).
+bool json_depth_within(std::string_view data, int max_depth);
 
 // "2026-11-24T10:00:00.123Z" for a unix time in milliseconds.
 std::string iso8601_from_ms(int64_t ms);

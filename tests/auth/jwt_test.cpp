@@ -466,3 +466,68 @@ TEST(JwtProvider, SigningWithAPrivateKeyWritesTheConfiguredClaims) {
     EXPECT_EQ(jwt.sign_with_key(c, key.public_pem).error().code, "key_invalid");
   }
 }
+
+// A key set nested a few hundred thousand levels deep used to overflow the stack in JSON-GLib
+// (the server died on reading such a key file, at start and on every reload).
+TEST(Jwt, DeeplyNestedKeySetIsRefusedNotACrash) {
+  PublicKeys keys;
+  auto e = keys.add_jwks("{\"keys\":[],\"x\":" + std::string(300000, '[') +
+                         std::string(300000, ']') + "}");
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(keys.size(), 0u);
+  EXPECT_FALSE(keys.add_jwks("{\"keys\":[],\"x\":[[[{\"a\":\"[[[[\"}]]]}").has_value());
+}
+
+// A key without a kid (public_key_file without public_key_id, or a JWK without "kid") must
+// not hide the key a token's kid names: tokens of every key in jwks_file used to be refused.
+TEST(Jwt, AKeyWithoutKidDoesNotHideTheKeyTheTokenNames) {
+  TestKey pem = make_test_key("RSA"), named = make_test_key("RSA", "k2");
+  JwtCodec jwt(kSecret);
+  ASSERT_FALSE(jwt.add_public_key(pem.public_pem));
+  ASSERT_FALSE(jwt.add_jwks("{\"keys\":[" + named.jwk + "]}"));
+  std::string payload = R"({"sub":"u1","role":"student","exp":1790000600})";
+  auto r = jwt.verify(sign_test_token(JWT_ALG_RS256, named.private_pem, payload, "k2"), kNow);
+  EXPECT_TRUE(r.ok()) << r.error().message;
+  // The kid-less key still verifies tokens with any kid, and tokens without one.
+  EXPECT_TRUE(jwt.verify(sign_test_token(JWT_ALG_RS256, pem.private_pem, payload, "x"), kNow).ok());
+  EXPECT_TRUE(jwt.verify(sign_test_token(JWT_ALG_RS256, pem.private_pem, payload), kNow).ok());
+  EXPECT_FALSE(jwt.verify(sign_test_token(JWT_ALG_RS256, named.private_pem, payload), kNow).ok())
+      << "no kid: the first key is tried";
+}
+
+// An RSA key with e = 1 "verifies" the padded hash itself as a signature: a key file with
+// such a key would let anyone sign tokens. It is refused.
+TEST(Jwt, RsaKeyWithExponentOneIsRefused) {
+  TestKey k = make_test_key("RSA", "r1");
+  std::string jwk = k.jwk;
+  size_t e = jwk.find("\"e\":\"") + 5;
+  jwk.replace(e, jwk.find('"', e) - e, "AQ");
+  PublicKeys keys;
+  auto err = keys.add_jwks("{\"keys\":[" + jwk + "]}");
+  ASSERT_TRUE(err.has_value());
+  EXPECT_NE(err->message.find("e greater than 1"), std::string::npos) << err->message;
+  EXPECT_EQ(keys.size(), 0u);
+}
+
+// An encrypted private key given as the public key file (or to sign_with_key) fails at once;
+// OpenSSL's default callback would prompt on the terminal and block the main loop.
+TEST(Jwt, EncryptedPemFailsWithoutAPassphrasePrompt) {
+  TestKey k = make_test_key("EC");
+  BIO *in = BIO_new_mem_buf(k.private_pem.data(), static_cast<int>(k.private_pem.size()));
+  EVP_PKEY *pkey = PEM_read_bio_PrivateKey(in, nullptr, nullptr, nullptr);
+  BIO_free(in);
+  ASSERT_NE(pkey, nullptr);
+  BIO *out = BIO_new(BIO_s_mem());
+  ASSERT_EQ(PEM_write_bio_PKCS8PrivateKey(out, pkey, EVP_aes_256_cbc(), nullptr, 0, nullptr,
+                                          const_cast<char *>("hunter2")),
+            1);
+  char *data = nullptr;
+  long len = BIO_get_mem_data(out, &data);
+  std::string encrypted(data, static_cast<size_t>(len));
+  BIO_free(out);
+  EVP_PKEY_free(pkey);
+  PublicKeys keys;
+  EXPECT_TRUE(keys.add_pem(encrypted).has_value());
+  JwtCodec jwt(kSecret);
+  EXPECT_FALSE(jwt.sign_with_key(claims("u1", Role::kStudent), encrypted).ok());
+}

@@ -103,37 +103,70 @@ struct ReadJob {
 
 void KeyReloader::read_next() {
   if (pending_.empty()) return finish();
+  // First what the file is: only a regular file of at most 1 MiB is read (a FIFO would hold the
+  // read for ever, /dev/zero would fill the memory).
   g_autoptr(GFile) file = g_file_new_for_path(pending_.back().c_str());
   auto *job = new ReadJob{this, G_CANCELLABLE(g_object_ref(cancellable_))};
-  g_file_load_contents_async(
-      file, cancellable_,
+  g_file_query_info_async(
+      file, G_FILE_ATTRIBUTE_STANDARD_TYPE "," G_FILE_ATTRIBUTE_STANDARD_SIZE,
+      G_FILE_QUERY_INFO_NONE, G_PRIORITY_DEFAULT, cancellable_,
       [](GObject *src, GAsyncResult *res, gpointer data) {
         auto *job = static_cast<ReadJob *>(data);
-        char *contents = nullptr;
-        gsize len = 0;
         g_autoptr(GError) err = nullptr;
-        bool ok = g_file_load_contents_finish(G_FILE(src), res, &contents, &len, nullptr, &err);
-        bool gone = g_cancellable_is_cancelled(job->cancellable);
-        KeyReloader *r = job->reloader;
-        g_object_unref(job->cancellable);
-        delete job;
-        g_autofree char *owned = contents;
-        if (gone) return;
-        std::string path = r->pending_.back();
-        r->pending_.pop_back();
-        if (!ok) {
-          if (r->error_.empty()) r->error_ = "cannot read " + path + ": " + err->message;
-        } else if (len > kMaxFileBytes) {
-          if (r->error_.empty()) r->error_ = path + " is larger than 1 MiB";
-        } else {
-          std::string text(contents, len);
-          while (!text.empty() && g_ascii_isspace(text.back()))
-            text.pop_back();
-          (path == r->jwks_path_ ? r->jwks_ : r->pem_) = text;
+        g_autoptr(GFileInfo) info = g_file_query_info_finish(G_FILE(src), res, &err);
+        if (g_cancellable_is_cancelled(job->cancellable)) {
+          g_object_unref(job->cancellable);
+          delete job;
+          return;
         }
-        r->read_next();
+        KeyReloader *r = job->reloader;
+        std::string problem;
+        if (!info)
+          problem = "cannot read " + r->pending_.back() + ": " + err->message;
+        else if (g_file_info_get_file_type(info) != G_FILE_TYPE_REGULAR)
+          problem = r->pending_.back() + " is not a regular file";
+        else if (g_file_info_get_size(info) > static_cast<goffset>(kMaxFileBytes))
+          problem = r->pending_.back() + " is larger than 1 MiB";
+        if (!problem.empty()) {
+          g_object_unref(job->cancellable);
+          delete job;
+          if (r->error_.empty()) r->error_ = problem;
+          r->pending_.pop_back();
+          return r->read_next();
+        }
+        g_file_load_contents_async(G_FILE(src), job->reloader->cancellable_, on_loaded, job);
       },
       job);
+}
+
+void KeyReloader::on_loaded(GObject *src, GAsyncResult *res, gpointer data) {
+  auto *job = static_cast<ReadJob *>(data);
+  char *contents = nullptr;
+  gsize len = 0;
+  g_autoptr(GError) err = nullptr;
+  bool ok = g_file_load_contents_finish(G_FILE(src), res, &contents, &len, nullptr, &err);
+  bool gone = g_cancellable_is_cancelled(job->cancellable);
+  KeyReloader *r = job->reloader;
+  g_object_unref(job->cancellable);
+  delete job;
+  g_autofree char *owned = contents;
+  if (gone) return;
+  std::string path = r->pending_.back();
+  r->pending_.pop_back();
+  std::string text = ok && len <= kMaxFileBytes ? std::string(contents, len) : "";
+  while (!text.empty() && g_ascii_isspace(text.back()))
+    text.pop_back();
+  if (!ok) {
+    if (r->error_.empty()) r->error_ = "cannot read " + path + ": " + err->message;
+  } else if (len > kMaxFileBytes) {
+    if (r->error_.empty()) r->error_ = path + " is larger than 1 MiB";
+  } else if (text.empty()) {
+    // Truncated by a failed download: not "no keys", which would lock everyone out.
+    if (r->error_.empty()) r->error_ = path + " is empty";
+  } else {
+    (path == r->jwks_path_ ? r->jwks_ : r->pem_) = text;
+  }
+  r->read_next();
 }
 
 void KeyReloader::finish() {

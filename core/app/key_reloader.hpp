@@ -37,6 +37,7 @@ class KeyReloader {
  private:
   static void on_changed(GFileMonitor *, GFile *, GFile *, GFileMonitorEvent event, gpointer self);
   static gboolean on_settled(gpointer self);
+  static void on_loaded(GObject *src, GAsyncResult *res, gpointer job);
   void read_next();
   void finish();
 

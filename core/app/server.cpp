@@ -81,6 +81,11 @@ Result<std::unique_ptr<Server>> Server::create(Config config) {
   auto keys = provider_keys(c.jwt_public_key_pem, c.jwt_public_key_id, c.jwt_jwks);
   if (!keys)
     return Error{ErrorKind::kInvalid, "config_invalid", c.source + ": " + keys.error().message};
+  if (keys->size() > 0 && c.jwt_audience.empty())
+    log_message(LogLevel::kWarning, "auth",
+                "identity provider keys are set but [auth] audience is not: every token the "
+                "provider signs, for any of its applications, is accepted here; set audience to "
+                "this server's client id");
   s->jwt_->set_public_keys(std::move(*keys));
   s->jwt_->set_claim_names(ClaimNames{c.jwt_user_claim, c.jwt_role_claim, c.jwt_classes_claim,
                                       c.jwt_teaches_claim, c.jwt_role_values});

@@ -165,6 +165,9 @@ std::optional<Error> PublicKeys::add_jwks(std::string_view jwks_json) {
       !JSON_NODE_HOLDS_ARRAY(json_object_get_member(o, "keys")))
     return bad("no \"keys\" array");
   JsonArray *keys = json_object_get_array_member(o, "keys");
+  // Providers publish a handful; thousands would only cost time at every reload.
+  if (json_array_get_length(keys) > kMaxKeys)
+    return bad("more than " + std::to_string(kMaxKeys) + " keys");
   for (guint i = 0; i < json_array_get_length(keys); i++) {
     JsonNode *node = json_array_get_element(keys, i);
     if (!JSON_NODE_HOLDS_OBJECT(node)) return bad("key " + std::to_string(i) + " is not an object");
@@ -262,10 +265,12 @@ JsonNode *claim_at(JsonObject *o, const std::string &name) {
 
 // The role a role claim names: a string, or the highest known role of an array of strings.
 std::optional<Role> role_of(JsonNode *n, const ClaimNames &names) {
+  // With role_values set, only the names it lists count: a provider role that happens to be
+  // called "admin" (another application's) must not make an admin here.
   auto one = [&names](const char *v) -> std::optional<Role> {
     for (const auto &[provider, ours] : names.role_values)
       if (provider == v) return ours;
-    return parse_role(v);
+    return names.role_values.empty() ? parse_role(v) : std::nullopt;
   };
   auto is_string = [](JsonNode *e) {
     return JSON_NODE_HOLDS_VALUE(e) && json_node_get_value_type(e) == G_TYPE_STRING;

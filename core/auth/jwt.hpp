@@ -47,8 +47,9 @@ struct ClaimNames {
   std::string role = "role";
   std::string classes = "classes";
   std::string teaches = "teaches";
-  // The provider's role names, mapped to ours ("editingteacher" -> teacher). Our own names
-  // (student, teacher, admin) count as themselves unless mapped; other names are ignored.
+  // The provider's role names, mapped to ours ("editingteacher" -> teacher). When empty, our own
+  // names (student, teacher, admin) count as themselves; when set, only the names listed count
+  // (list ours too if the provider uses them). Other names are ignored.
   std::vector<std::pair<std::string, Role>> role_values{};
 };
 
@@ -56,6 +57,7 @@ struct ClaimNames {
 // ES256 for EC P-256) and kid.
 class PublicKeys {
  public:
+  static constexpr size_t kMaxKeys = 100;
   // A PEM public key. Errors (kInvalid, "config_invalid"): not a PEM public key, or another key
   // type or curve.
   std::optional<Error> add_pem(const std::string &pem, const std::string &kid = {});

@@ -4,6 +4,8 @@
 
 #include <gio/gio.h>
 #include <glib.h>
+#include <glib/gstdio.h>
+#include <sys/stat.h>
 
 #include <set>
 
@@ -89,6 +91,12 @@ class KeyReader {
   // Contents of the file named by the key (trailing whitespace trimmed).
   std::optional<std::string> file_contents(const char *group, const char *key) {
     std::string path = str(group, key);
+    // Only a regular file of reasonable size: a FIFO would hang the start, /dev/zero fill memory.
+    GStatBuf st;
+    if (g_stat(path.c_str(), &st) == 0 && (!S_ISREG(st.st_mode) || st.st_size > 1024 * 1024)) {
+      fail(group, key, "'" + path + "' is not a regular file of at most 1 MiB");
+      return std::nullopt;
+    }
     g_autofree char *data = nullptr;
     gsize len = 0;
     g_autoptr(GError) err = nullptr;
@@ -249,7 +257,10 @@ Result<Config> load_config(const std::string &path) {
   if (r.has("auth", "public_key_id")) c.jwt_public_key_id = r.str("auth", "public_key_id");
   if (r.has("auth", "jwks_file")) {
     c.jwt_jwks_path = r.str("auth", "jwks_file");
-    if (auto jwks = r.file_contents("auth", "jwks_file")) c.jwt_jwks = *jwks;
+    if (auto jwks = r.file_contents("auth", "jwks_file")) {
+      c.jwt_jwks = *jwks;
+      if (jwks->empty()) r.fail("auth", "jwks_file", "the file is empty");
+    }
   }
   for (auto [key, field] : {std::pair{"user_claim", &c.jwt_user_claim},
                             {"role_claim", &c.jwt_role_claim},

@@ -408,7 +408,9 @@ TEST(JwtProvider, ClaimNamesMapAProvidersTokens) {
                                  "realm_access.roles",
                                  "school.courses",
                                  "https://school.test/teaches",
-                                 {{"editingteacher", Role::kTeacher}, {"manager", Role::kAdmin}}});
+                                 {{"editingteacher", Role::kTeacher},
+                                  {"manager", Role::kAdmin},
+                                  {"student", Role::kStudent}}});
   const std::string keycloak =
       R"({"iss":"https://idp.school.test/realms/school","aud":["account","gramothi"],)"
       R"("sub":"8a1c6f0e-3b1d-4c55-9d0e-2f6a7b8c9d01","preferred_username":"asha.k",)"
@@ -432,6 +434,9 @@ TEST(JwtProvider, ClaimNamesMapAProvidersTokens) {
         kNow);
   };
   EXPECT_EQ(with_roles(R"(["student","manager"])")->role, Role::kAdmin);
+  // With role_values set, only the names it lists count: another application's "admin" role
+  // makes nobody an admin here.
+  EXPECT_EQ(with_roles(R"(["student","admin"])")->role, Role::kStudent);
   EXPECT_EQ(with_roles(R"(["student"])")->role, Role::kStudent);
   auto unknown = with_roles(R"(["offline_access"])");
   ASSERT_FALSE(unknown.ok());

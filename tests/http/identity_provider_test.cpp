@@ -3,6 +3,8 @@
 // rotation while the server runs, when the key file changes and on SIGHUP; a broken key file
 // keeps the keys in use. Keys are made here with OpenSSL; tokens are signed by libjwt.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "../http/server_process.hpp"
 #include "../media/ws_connect.hpp"
@@ -28,7 +30,7 @@ class IdentityProviderTest : public ::testing::Test {
                          "/data\n[auth]\njwt_secret=" + kSecret + "\nissuer=" + kIssuer +
                          "\naudience=gramothi\njwks_file=" + jwks_path_ +
                          "\nuser_claim=preferred_username\nrole_claim=realm_access.roles\n"
-                         "role_values=editingteacher=teacher\n"
+                         "role_values=editingteacher=teacher, student=student\n"
                          "[media]\nenabled=false\n[plugins]\nload=rest;signaling\ndir=" +
                          g_getenv("GRAMOTHI_PLUGIN_DIR") + "\n";
     std::string path = dir_ + "/gramothi.ini";
@@ -166,6 +168,25 @@ TEST_F(IdentityProviderTest, SighupReadsTheKeysAgainAndABrokenFileKeepsTheOldOne
   EXPECT_TRUE(comes_to(old_token, 401u));
   EXPECT_EQ(status_with(idp_token(key_b_, "2026-11", "ravi.s", "student")), 404u);
   EXPECT_TRUE(server_->running()) << "SIGHUP must not end the server";
+}
+
+// A truncated download, or something that is not a file, never replaces the keys in use.
+TEST_F(IdentityProviderTest, AnEmptyFileOrAFifoKeepsTheKeysInUse) {
+  std::string token = idp_token(key_a_, "2026-10", "ravi.s", "student");
+  write_file("");
+  ASSERT_TRUE(log_shows("keys not changed (a key file changed): " + jwks_path_ + " is empty"))
+      << server_->log();
+  EXPECT_EQ(status_with(token), 404u);
+  ASSERT_EQ(unlink(jwks_path_.c_str()), 0);
+  ASSERT_EQ(mkfifo(jwks_path_.c_str(), 0600), 0);
+  ASSERT_EQ(kill(server_->pid(), SIGHUP), 0);
+  ASSERT_TRUE(log_shows(jwks_path_ + " is not a regular file")) << server_->log();
+  EXPECT_EQ(status_with(token), 404u);
+  // Reading goes on afterwards: a good file is taken.
+  ASSERT_EQ(unlink(jwks_path_.c_str()), 0);
+  write_jwks({&key_b_});
+  EXPECT_TRUE(comes_to(token, 401u)) << server_->log();
+  EXPECT_TRUE(server_->running());
 }
 
 int main(int argc, char **argv) {

@@ -224,7 +224,7 @@ TEST(LiteTransport, AListenerThatChecksAndHandshakesReceivesDecryptablePackets) 
   EXPECT_EQ(s->packets_sent(), 2u);
 
   // The listener's receiver report (10 % lost) reaches the owner.
-  uint8_t rr[32 + 16] = {0x81, 201, 0, 7, 0, 0, 0, 9, 0, 0, 0x12, 0x34, 26};
+  uint8_t rr[32 + 20] = {0x81, 201, 0, 7, 0, 0, 0, 9, 0, 0, 0x12, 0x34, 26};
   int rr_len = 32;
   ASSERT_TRUE(l.dtls_->protect_rtcp(rr, &rr_len));
   l.send(rr, static_cast<size_t>(rr_len));

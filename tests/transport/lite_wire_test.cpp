@@ -1,5 +1,6 @@
 // The lite transport's wire formats: STUN against the RFC 5769 test vectors, RTCP sender and
-// receiver reports, and a DTLS-SRTP handshake between two sessions in memory.
+// receiver reports, and a DTLS-SRTP handshake between two sessions in memory (both SRTP
+// profiles).
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -145,6 +146,8 @@ void pump(DtlsSrtpSession &a, DtlsSrtpSession &b) {
 
 }  // namespace
 
+// Both sides offer AEAD_AES_128_GCM first (as Chromium does): it is chosen, and its 16-byte tag
+// is on every packet.
 TEST(DtlsSrtp, AHandshakeInMemoryKeysBothSidesAndRtpRoundTrips) {
   auto server_id = DtlsIdentity::generate();
   auto client_id = DtlsIdentity::generate();
@@ -160,6 +163,8 @@ TEST(DtlsSrtp, AHandshakeInMemoryKeysBothSidesAndRtpRoundTrips) {
   ASSERT_FALSE(client.failed()) << client.failure();
   ASSERT_TRUE(server.ready());
   ASSERT_TRUE(client.ready());
+  EXPECT_EQ(server.srtp_profile(), "SRTP_AEAD_AES_128_GCM");
+  EXPECT_EQ(client.srtp_profile(), "SRTP_AEAD_AES_128_GCM");
 
   uint8_t packet[12 + 100 + 16];
   rtp::write_header(packet, true, 111, 1000, 48000, 0xCAFE);
@@ -167,7 +172,7 @@ TEST(DtlsSrtp, AHandshakeInMemoryKeysBothSidesAndRtpRoundTrips) {
     packet[12 + i] = static_cast<uint8_t>(i);
   int len = 112;
   ASSERT_TRUE(server.protect_rtp(packet, &len));
-  EXPECT_EQ(len, 112 + 10);        // AES_CM_128_HMAC_SHA1_80 adds an 80-bit tag
+  EXPECT_EQ(len, 112 + 16);        // AEAD_AES_128_GCM adds a 128-bit tag
   EXPECT_NE(packet[12 + 50], 50);  // the payload is encrypted
   ASSERT_TRUE(client.unprotect_rtp(packet, &len));
   EXPECT_EQ(len, 112);
@@ -192,6 +197,35 @@ TEST(DtlsSrtp, AHandshakeInMemoryKeysBothSidesAndRtpRoundTrips) {
   int replay_len = nlen;
   EXPECT_TRUE(client.unprotect_rtp(next, &nlen));
   EXPECT_FALSE(client.unprotect_rtp(replay, &replay_len));
+}
+
+// A peer that offers only AES128_CM_SHA1_80 gets it, in either DTLS role, and packets pass.
+TEST(DtlsSrtp, APeerOfferingOnlyAesCmSha1GetsIt) {
+  auto ours = DtlsIdentity::generate();
+  auto theirs = DtlsIdentity::generate("SRTP_AES128_CM_SHA1_80");
+  ASSERT_TRUE(ours && theirs);
+  for (bool we_serve : {true, false}) {
+    DtlsSrtpSession us(*ours,
+                       we_serve ? DtlsSrtpSession::Role::kServer : DtlsSrtpSession::Role::kClient,
+                       "sha-256 " + (*theirs)->fingerprint());
+    DtlsSrtpSession peer(*theirs,
+                         we_serve ? DtlsSrtpSession::Role::kClient : DtlsSrtpSession::Role::kServer,
+                         "sha-256 " + (*ours)->fingerprint());
+    (we_serve ? peer : us).start();
+    pump(us, peer);
+    ASSERT_TRUE(us.ready()) << us.failure();
+    ASSERT_TRUE(peer.ready()) << peer.failure();
+    EXPECT_EQ(us.srtp_profile(), "SRTP_AES128_CM_SHA1_80");
+    uint8_t packet[12 + 20 + 16];
+    rtp::write_header(packet, false, 111, 7, 960, 0xCAFE);
+    std::memset(packet + 12, 0x42, 20);
+    int len = 32;
+    ASSERT_TRUE(us.protect_rtp(packet, &len));
+    EXPECT_EQ(len, 32 + 10);  // an 80-bit HMAC-SHA1 tag
+    ASSERT_TRUE(peer.unprotect_rtp(packet, &len));
+    EXPECT_EQ(len, 32);
+    EXPECT_EQ(packet[12 + 19], 0x42);
+  }
 }
 
 TEST(DtlsSrtp, APeerWhoseCertificateDoesNotMatchItsFingerprintIsRefused) {

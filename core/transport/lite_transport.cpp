@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <gio/gio.h>
 #include <glib-unix.h>
-#include <gst/sdp/sdp.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -19,6 +18,7 @@
 
 #include "base/log.hpp"
 #include "transport/rtp_wire.hpp"
+#include "transport/sdp_answer.hpp"
 #include "transport/stun.hpp"
 
 namespace gramothi {
@@ -83,13 +83,6 @@ std::string sockaddr_text(const sockaddr *a) {
     port = ntohs(in->sin6_port);
   }
   return std::string(host) + ":" + std::to_string(port);
-}
-
-// The SDP attribute `key` of the first media, else of the session; "" if absent.
-std::string sdp_attribute(const GstSDPMessage *sdp, const GstSDPMedia *m, const char *key) {
-  const char *v = gst_sdp_media_get_attribute_val(m, key);
-  if (!v) v = gst_sdp_message_get_attribute_val(sdp, key);
-  return v ? v : "";
 }
 
 }  // namespace
@@ -202,33 +195,11 @@ void change_state(LiteSession::State &st, const LiteEvents &events, LiteState st
 LiteSession::~LiteSession() = default;
 
 std::optional<Error> LiteSession::set_answer(const std::string &text) {
-  auto bad = [](const std::string &why) { return Error{ErrorKind::kInvalid, "invalid_sdp", why}; };
-  GstSDPMessage *sdp = nullptr;
-  if (gst_sdp_message_new_from_text(text.c_str(), &sdp) != GST_SDP_OK || !sdp) {
-    if (sdp) gst_sdp_message_free(sdp);
-    return bad("The answer is not a usable SDP.");
-  }
-  std::unique_ptr<GstSDPMessage, decltype(&gst_sdp_message_free)> owner(sdp, gst_sdp_message_free);
-  if (gst_sdp_message_medias_len(sdp) == 0) return bad("The answer has no media.");
-  const GstSDPMedia *m = gst_sdp_message_get_media(sdp, 0);
-  if (g_strcmp0(gst_sdp_media_get_media(m), "audio") != 0 || gst_sdp_media_get_port(m) == 0)
-    return bad("The answer rejects the audio.");
-  bool has_pt = false;
-  std::string pt = std::to_string(pt_);
-  for (guint i = 0; i < gst_sdp_media_formats_len(m); i++)
-    if (pt == gst_sdp_media_get_format(m, i)) has_pt = true;
-  if (!has_pt) return bad("The answer does not accept Opus (payload type " + pt + ").");
-  std::string ufrag = sdp_attribute(sdp, m, "ice-ufrag");
-  std::string pwd = sdp_attribute(sdp, m, "ice-pwd");
-  std::string fingerprint = sdp_attribute(sdp, m, "fingerprint");
-  std::string setup = sdp_attribute(sdp, m, "setup");
-  if (ufrag.empty() || ufrag.size() > 256 || pwd.empty() || pwd.size() > 256)
-    return bad("The answer has no ICE credentials (a=ice-ufrag, a=ice-pwd).");
-  if (fingerprint.empty() || fingerprint.size() > 256)
-    return bad("The answer has no DTLS fingerprint (a=fingerprint).");
-  if (setup == "holdconn") return bad("The answer holds the connection (a=setup:holdconn).");
+  auto answer = parse_listener_answer(text, pt_);
+  if (!answer) return answer.error();
   // "active" (what browsers answer) or absent: the listener starts the handshake.
-  auto role = setup == "passive" ? DtlsSrtpSession::Role::kClient : DtlsSrtpSession::Role::kServer;
+  auto role =
+      answer->setup == "passive" ? DtlsSrtpSession::Role::kClient : DtlsSrtpSession::Role::kServer;
 
   std::vector<std::vector<uint8_t>> to_send;
   int fd = -1;
@@ -241,9 +212,9 @@ std::optional<Error> LiteSession::set_answer(const std::string &text) {
       return Error{ErrorKind::kConflict, "unexpected_answer",
                    "This listener has answered already."};
     st.answered = true;
-    st.remote_ufrag = ufrag;
+    st.remote_ufrag = answer->ice_ufrag;
     st.role = role;
-    st.dtls = std::make_unique<DtlsSrtpSession>(identity_, role, fingerprint);
+    st.dtls = std::make_unique<DtlsSrtpSession>(identity_, role, answer->fingerprint);
     if (role == DtlsSrtpSession::Role::kClient && st.remote_len) st.dtls->start();
     for (auto &d : std::exchange(st.early, {}))
       st.dtls->receive(d.data(), d.size());

@@ -20,6 +20,21 @@ std::string listener_transport_line() {
   return t ? std::string("listener_transport=") + t + "\n" : "";
 }
 
+// The lines of the server's log from `from` (a byte offset) on that are errors.
+std::string error_lines(const std::string &log, size_t from) {
+  std::string out;
+  size_t at = std::min(from, log.size());
+  while (at < log.size()) {
+    size_t end = log.find('\n', at);
+    if (end == std::string::npos) end = log.size();
+    std::string line = log.substr(at, end - at);
+    if (line.find("ERROR") != std::string::npos || line.find("CRITICAL") != std::string::npos)
+      out += line + "\n";
+    at = end + 1;
+  }
+  return out;
+}
+
 class LiveAudioTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -318,6 +333,58 @@ TEST_F(LiveAudioTest, MalformedAndOutOfOrderMessagesGetErrorsAndTheSocketStaysUs
   ws->send(json_msg("ping", {}));
   EXPECT_TRUE(ws->wait_for("pong", nullptr)) << "the socket still works";
   EXPECT_FALSE(ws->closed());
+}
+
+// Finding: an empty answer reached GStreamer and left an ERROR line in the log. Answers are
+// checked before any media code sees them: each bad one gets invalid_sdp, and the session
+// stays ready for a good one.
+TEST_F(LiveAudioTest, AnEmptyOrMalformedAnswerGetsInvalidSdpAndNoErrorInTheLog) {
+  std::string id = start_class("badanswer");
+  auto tws = connect(id, "teacher-1", Role::kTeacher);
+  TeacherPeer teacher(*tws, 440);
+  teacher.publish();
+  ASSERT_TRUE(spin_until([&] { return teacher.connected(); }, 15000)) << server_->log();
+  auto ws = connect(id, "student-y", Role::kStudent);
+  size_t log_from = server_->log().size();
+  ws->send(json_msg("listen", {{"profile", "low"}}));
+  WsMessage offer;
+  ASSERT_TRUE(ws->wait_for("offer", &offer, 15000));
+  std::string good_media =
+      "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\n"
+      "a=ice-ufrag:abcd\r\na=ice-pwd:0123456789abcdef012345\r\n"
+      "a=fingerprint:sha-256 "
+      "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:"
+      "67:89\r\na=setup:active\r\na=mid:0\r\na=recvonly\r\na=rtcp-mux\r\n"
+      "a=rtpmap:111 opus/48000/2\r\n";
+  std::string head = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n";
+  auto without = [&](const std::string &line) {
+    std::string m = good_media;
+    m.erase(m.find(line), line.size());
+    return head + m;
+  };
+  const std::string bad[] = {
+      "",
+      "   \r\n",
+      "garbage",
+      std::string("v=0\r\n\0\x01\x02", 8),
+      head,                                                                  // no media at all
+      head + "m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\n",  // no audio
+      without("a=ice-ufrag:abcd\r\n"),
+      without("a=ice-pwd:0123456789abcdef012345\r\n"),
+      without("a=setup:active\r\n") + "a=setup:holdconn\r\n",
+      head + good_media.substr(0, good_media.find("a=fingerprint")),  // no fingerprint
+  };
+  for (const auto &sdp : bad) {
+    ws->send(json_msg("answer", {{"sdp", sdp}}));
+    WsMessage m;
+    ASSERT_TRUE(ws->wait_for("error", &m)) << "no error for answer: " << sdp;
+    EXPECT_EQ(m.str("code"), "invalid_sdp") << sdp;
+    EXPECT_EQ(m.str("about"), "answer") << sdp;
+    EXPECT_FALSE(m.str("message").empty());
+  }
+  ws->send(json_msg("ping", {}));
+  EXPECT_TRUE(ws->wait_for("pong", nullptr)) << "the socket still works";
+  EXPECT_EQ(error_lines(server_->log(), log_from), "") << "the server logged errors";
 }
 
 TEST_F(LiveAudioTest, ABadTokenIsRefusedAndTheSocketClosed) {

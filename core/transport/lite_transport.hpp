@@ -1,7 +1,11 @@
 // LiteTransport: the listeners' WebRTC transport without a webrtcbin per listener. One UDP
 // socket per local address, shared by every listener, and one thread that serves them all:
 //   - ICE-lite (RFC 8445 §2.5): the server answers the browser's connectivity checks and
-//     never sends its own; the browser, as the full agent, picks the path.
+//     never sends its own; the browser, as the full agent, picks the path. Only checks with
+//     the right ufrag pair are answered, replayed ones never; media moves to another address
+//     only on that address's own fresh nominating check, at most once per
+//     path_switch_interval_ms; and it stops for good when no fresh check has come for
+//     consent_timeout_ms (RFC 7675 consent). The rules are spelled out in lite_transport.cpp.
 //   - DTLS-SRTP per listener (DtlsSrtpSession): keys from the handshake, the peer's certificate
 //     checked against its SDP fingerprint.
 //   - RTCP: a Sender Report a second per listener; the listener's receiver reports come back

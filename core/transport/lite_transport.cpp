@@ -681,11 +681,11 @@ void LiteTransport::Impl::lose_consent(LiteSession &s, LiteSession::State &st,
   std::string window = consent_timeout_us % kSecondUs == 0
                            ? std::to_string(consent_timeout_us / kSecondUs) + " s"
                            : std::to_string(consent_timeout_us / 1000) + " ms";
-  change_state(st, s.events_, LiteState::kFailed,
-               st.fd < 0 ? "no connectivity check arrived within " + window
-                         : "consent expired: no connectivity check from the listener for " +
-                               window + " (RFC 7675); nothing more is sent",
-               later, LiteFailure::kNoConsent);
+  std::string why = st.fd < 0 ? "no connectivity check arrived within " + window
+                              : "consent expired: no connectivity check from the listener for " +
+                                    window + " (RFC 7675); nothing more is sent";
+  log_lite(LogLevel::kInfo, "listener " + s.ufrag_ + ": " + why);
+  change_state(st, s.events_, LiteState::kFailed, why, later, LiteFailure::kNoConsent);
 }
 
 bool LiteTransport::Impl::on_check(LiteSession &s, LiteSession::State &st, int fd,

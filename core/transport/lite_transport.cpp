@@ -795,6 +795,8 @@ void LiteTransport::Impl::on_dtls(const std::shared_ptr<LiteSession> &s, int fd,
     } else if (st.dtls->ready() && !st.was_ready) {
       st.was_ready = true;
       st.next_sr_at = now_us();
+      log_lite(LogLevel::kDebug,
+               "listener " + s->ufrag_ + ": DTLS done, " + st.dtls->srtp_profile());
       change_state(st, s->events_, LiteState::kConnected, "", later);
     } else if (st.dtls->closed_by_peer()) {
       fail_connection(st, s->events_, "the listener closed the connection", later);

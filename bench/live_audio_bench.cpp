@@ -13,9 +13,9 @@
 // namespace (loopback only). Listeners join at --join-rate per second; once all have joined
 // and settled, packets are counted for --measure seconds while the teacher beeps (400 ms of
 // 440 Hz every 1.5 s); one listener in every N/--decoders decodes audio to time the beeps.
-// Decoding listeners are always webrtcbins; the others are LiteListeners (ICE, DTLS, SRTP
-// without a media stack, see lite_listener.hpp) unless --clients webrtcbin. --transport picks
-// the server's listener transport (webrtcbin needs webrtcbin clients).
+// Decoding listeners are always webrtcbins; the others are LiteClients (ICE, DTLS, SRTP
+// without a media stack, see tests/media/lite_client.hpp) unless --clients webrtcbin. --transport
+// picks the server's listener transport (webrtcbin needs webrtcbin clients).
 #include <glib/gstdio.h>
 
 #include <algorithm>
@@ -23,11 +23,11 @@
 #include <map>
 
 #include "../tests/http/server_process.hpp"
+#include "../tests/media/lite_client.hpp"
 #include "../tests/media/webrtc_peer.hpp"
 #include "auth/jwt.hpp"
 #include "base/json.hpp"
 #include "config/profiles.hpp"
-#include "lite_listener.hpp"
 #include "percentile.hpp"
 #include "proc_sample.hpp"
 
@@ -68,7 +68,7 @@ int run_worker(char **a) {
     int index;
     std::unique_ptr<WsClient> ws;
     std::unique_ptr<ListenerPeer> peer;
-    std::unique_ptr<LiteListener> lite;
+    std::unique_ptr<LiteClient> lite;
     int64_t listen_at = 0;
   };
   std::vector<Slot> slots;
@@ -85,7 +85,7 @@ int run_worker(char **a) {
       bool decode = decode_every > 0 && index % decode_every == 0;
       s.listen_at = g_get_monotonic_time();
       if (lite_clients && !decode) {
-        s.lite = std::make_unique<LiteListener>(*s.ws, identity);
+        s.lite = std::make_unique<LiteClient>(*s.ws, identity);
         s.lite->listen(profile);
       } else {
         s.peer = std::make_unique<ListenerPeer>(*s.ws, decode);

@@ -162,6 +162,7 @@ Result<std::unique_ptr<Server>> Server::create(Config config) {
       ls.advertised_address = c.nat_1to1_address;
       ls.port_min = c.ice_port_min;
       ls.port_max = c.ice_port_max;
+      ls.consent_timeout_ms = c.ice_consent_timeout_ms;
       auto t = LiteTransport::start(ls);
       if (!t) return t.error();
       lite = std::move(*t);

@@ -33,7 +33,8 @@ const std::map<std::string, std::set<std::string>> kKnownKeys = {
       "cpu_seconds_per_page"}},
     {"media",
      {"pipelines_dir", "enabled", "ice_addresses", "nat_1to1_address", "ice_port_min",
-      "ice_port_max", "stun_server", "ingest_latency_ms", "listener_transport"}},
+      "ice_port_max", "stun_server", "ingest_latency_ms", "listener_transport",
+      "ice_consent_timeout_ms"}},
     {"limits",
      {"max_connections", "max_connections_per_ip", "new_connections_per_ip_per_second",
       "new_connections_per_ip_burst", "header_timeout_s", "idle_timeout_s", "ws_idle_timeout_s",
@@ -423,6 +424,10 @@ Result<Config> load_config(const std::string &path) {
   for (auto &k : limit_ints)
     if (r.has("limits", k.key))
       if (auto v = r.integer("limits", k.key, k.lo, k.hi)) k.set(*v);
+  if (r.has("media", "ice_consent_timeout_ms")) {
+    if (auto v = r.integer("media", "ice_consent_timeout_ms", 1000, 300000))
+      c.ice_consent_timeout_ms = static_cast<int>(*v);
+  }
   if (r.has("media", "ingest_latency_ms")) {
     if (auto v = r.integer("media", "ingest_latency_ms", 10, 2000))
       c.ingest_latency_ms = static_cast<int>(*v);

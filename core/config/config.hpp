@@ -21,7 +21,9 @@
 //             e.g. 127.0.0.1), nat_1to1_address (public IP to advertise), ice_port_min/max,
 //             stun_server (stun://host:port, for the server's own reflexive address),
 //             ingest_latency_ms (60: the teacher's jitter buffer), listener_transport (lite:
-//             every listener on one UDP port with ICE-lite; webrtcbin: one webrtcbin each)
+//             every listener on one UDP port with ICE-lite; webrtcbin: one webrtcbin each),
+//             ice_consent_timeout_ms (30000: a lite listener that sends no connectivity check
+//             this long gets nothing more, RFC 7675)
 //   [slides]  worker (path of gramothi-slide-worker), max_upload_mb (50), max_pages (300),
 //             page_timeout_s (30), deck_timeout_s (600), memory_mb (1024 per worker),
 //             cpu_seconds_per_page (10)
@@ -94,6 +96,7 @@ struct Config {
   std::string media_stun_server;
   int ingest_latency_ms = 60;
   std::string listener_transport = "lite";
+  int ice_consent_timeout_ms = 30000;
 
   std::string slide_worker;  // empty = build tree / install dir
   std::string web_dir;       // empty = source tree / install dir

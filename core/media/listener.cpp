@@ -22,11 +22,18 @@ void Listener::on_receiver_report(double loss_fraction, double jitter, double rt
 std::optional<Error> LiteListener::start(unsigned ssrc) {
   Ref me = ref();
   LiteEvents events;
-  events.state = [me](LiteState link, const std::string &detail) {
+  events.state = [me](LiteState link, LiteFailure failure, const std::string &detail) {
     PeerHost *host = me.host;
+    if (link == LiteState::kFailed) {
+      // A lite session that failed is over (nothing more is sent to it): the student hears
+      // why, then that the session is closed, and may listen again.
+      std::string closed =
+          failure == LiteFailure::kNoConsent ? "consent-expired" : "connection-failed";
+      with_peer(me, [detail, closed](Peer &p) { p.fail(detail, closed); });
+      return;
+    }
     PeerState state = link == LiteState::kConnected    ? PeerState::kConnected
                       : link == LiteState::kConnecting ? PeerState::kConnecting
-                      : link == LiteState::kFailed     ? PeerState::kFailed
                                                        : PeerState::kNew;
     with_peer(me, [host, state, detail](Peer &p) { host->set_state(p, state, detail); });
   };

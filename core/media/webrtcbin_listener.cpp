@@ -5,6 +5,7 @@
 #include "base/main_loop.hpp"
 #include "media/gst_support.hpp"
 #include "media/media_pipelines.hpp"
+#include "transport/sdp_answer.hpp"
 
 namespace gramothi {
 namespace {
@@ -139,9 +140,11 @@ void WebrtcbinListener::poll_stats() {
 }
 
 std::optional<Error> WebrtcbinListener::remote_answer(const std::string &sdp_text) {
+  // Checked first: webrtcbin is given only an answer it can use.
+  auto checked = parse_listener_answer(sdp_text, kOpusPt);
+  if (!checked) return checked.error();
   GstSDPMessage *sdp = nullptr;
-  if (gst_sdp_message_new_from_text(sdp_text.c_str(), &sdp) != GST_SDP_OK || !sdp ||
-      gst_sdp_message_medias_len(sdp) == 0) {
+  if (gst_sdp_message_new_from_text(sdp_text.c_str(), &sdp) != GST_SDP_OK || !sdp) {
     if (sdp) gst_sdp_message_free(sdp);
     return media_error(ErrorKind::kInvalid, "invalid_sdp", "The answer is not a usable SDP.");
   }

@@ -17,8 +17,8 @@ namespace {
 
 constexpr int kMtu = 1200;
 constexpr size_t kMaxFlightDatagrams = 32;  // a peer that makes us say more is misbehaving
-constexpr const char *kSrtpProfile = "SRTP_AES128_CM_SHA1_80";
-constexpr size_t kKeyLen = 16, kSaltLen = 14;
+// Key and salt lengths of the SRTP profiles we speak (RFC 5764 §4.1.2, RFC 7714 §12).
+constexpr size_t kKeyLen = 16, kCmSaltLen = 14, kGcmSaltLen = 12;
 
 std::string openssl_error(const std::string &what) {
   unsigned long code = ERR_get_error();
@@ -73,32 +73,48 @@ BIO_METHOD *datagram_bio_method() {
   return method;
 }
 
-bool srtp_ready_once() {
-  static bool ok = srtp_init() == srtp_err_status_ok;
-  return ok;
-}
-
-srtp_t make_srtp(const uint8_t *key, const uint8_t *salt, bool outbound) {
-  uint8_t master[kKeyLen + kSaltLen];
+srtp_t make_srtp(const uint8_t *key, const uint8_t *salt, size_t salt_len, bool gcm,
+                 bool outbound) {
+  uint8_t master[kKeyLen + kCmSaltLen];
   std::memcpy(master, key, kKeyLen);
-  std::memcpy(master + kKeyLen, salt, kSaltLen);
+  std::memcpy(master + kKeyLen, salt, salt_len);
   srtp_policy_t policy;
   std::memset(&policy, 0, sizeof policy);
-  srtp_crypto_policy_set_rtp_default(&policy.rtp);
-  srtp_crypto_policy_set_rtcp_default(&policy.rtcp);
+  if (gcm) {
+    srtp_crypto_policy_set_aes_gcm_128_16_auth(&policy.rtp);
+    srtp_crypto_policy_set_aes_gcm_128_16_auth(&policy.rtcp);
+  } else {
+    srtp_crypto_policy_set_rtp_default(&policy.rtp);
+    srtp_crypto_policy_set_rtcp_default(&policy.rtcp);
+  }
   policy.ssrc.type = outbound ? ssrc_any_outbound : ssrc_any_inbound;
   policy.key = master;
   policy.window_size = 1024;
   policy.allow_repeat_tx = 0;
   policy.next = nullptr;
   srtp_t s = nullptr;
-  if (srtp_create(&s, &policy) != srtp_err_status_ok) return nullptr;
-  return s;
+  srtp_err_status_t status = srtp_create(&s, &policy);
+  OPENSSL_cleanse(master, sizeof master);
+  return status == srtp_err_status_ok ? s : nullptr;
+}
+
+// libsrtp is initialised once per process. Another library in the process (GStreamer's srtp
+// elements, in a process that also runs webrtcbins) may have done it first: srtp_init() then
+// fails, but the library works, which a throw-away session shows.
+bool srtp_ready_once() {
+  static bool ok = [] {
+    if (srtp_init() == srtp_err_status_ok) return true;
+    uint8_t key[kKeyLen + kCmSaltLen] = {};
+    srtp_t probe = make_srtp(key, key + kKeyLen, kCmSaltLen, false, true);
+    if (probe) srtp_dealloc(probe);
+    return probe != nullptr;
+  }();
+  return ok;
 }
 
 }  // namespace
 
-Result<std::shared_ptr<DtlsIdentity>> DtlsIdentity::generate() {
+Result<std::shared_ptr<DtlsIdentity>> DtlsIdentity::generate(const std::string &srtp_profiles) {
   auto fail = [](const std::string &why) {
     return Error{ErrorKind::kInternal, "dtls_error", openssl_error(why)};
   };
@@ -132,7 +148,7 @@ Result<std::shared_ptr<DtlsIdentity>> DtlsIdentity::generate() {
   bool ok = id->ctx_ && SSL_CTX_set_min_proto_version(id->ctx_, DTLS1_2_VERSION) &&
             SSL_CTX_use_certificate(id->ctx_, cert) && SSL_CTX_use_PrivateKey(id->ctx_, key) &&
             SSL_CTX_check_private_key(id->ctx_) &&
-            SSL_CTX_set_tlsext_use_srtp(id->ctx_, kSrtpProfile) == 0;  // 0 = success
+            SSL_CTX_set_tlsext_use_srtp(id->ctx_, srtp_profiles.c_str()) == 0;  // 0 = success
   X509_free(cert);
   EVP_PKEY_free(key);
   if (!ok) return fail("cannot set up DTLS");
@@ -244,25 +260,31 @@ void DtlsSrtpSession::finish_handshake() {
   X509_free(peer);
   if (!match) return fail("the peer's certificate does not match its SDP fingerprint");
 
+  // The server's order of preference decides (ours: AEAD_AES_128_GCM first).
   const SRTP_PROTECTION_PROFILE *profile = SSL_get_selected_srtp_profile(ssl_);
-  if (!profile || profile->id != SRTP_AES128_CM_SHA1_80)
+  if (!profile || (profile->id != SRTP_AEAD_AES_128_GCM && profile->id != SRTP_AES128_CM_SHA1_80))
     return fail("the peer agreed no SRTP profile we support");
-  uint8_t km[2 * (kKeyLen + kSaltLen)];
+  bool gcm = profile->id == SRTP_AEAD_AES_128_GCM;
+  size_t salt_len = gcm ? kGcmSaltLen : kCmSaltLen;
+  // RFC 5764 §4.2: client key, server key, client salt, server salt.
+  uint8_t km[2 * (kKeyLen + kCmSaltLen)];
+  size_t km_len = 2 * (kKeyLen + salt_len);
   static const char kLabel[] = "EXTRACTOR-dtls_srtp";
-  if (SSL_export_keying_material(ssl_, km, sizeof km, kLabel, sizeof kLabel - 1, nullptr, 0, 0) !=
-      1)
+  if (SSL_export_keying_material(ssl_, km, km_len, kLabel, sizeof kLabel - 1, nullptr, 0, 0) != 1)
     return fail(openssl_error("cannot export the SRTP keys"));
   const uint8_t *client_key = km, *server_key = km + kKeyLen;
-  const uint8_t *client_salt = km + 2 * kKeyLen, *server_salt = client_salt + kSaltLen;
+  const uint8_t *client_salt = km + 2 * kKeyLen, *server_salt = client_salt + salt_len;
   bool server = role_ == Role::kServer;
-  srtp_in_ = make_srtp(server ? client_key : server_key, server ? client_salt : server_salt, false);
-  srtp_t out =
-      make_srtp(server ? server_key : client_key, server ? server_salt : client_salt, true);
+  srtp_in_ = make_srtp(server ? client_key : server_key, server ? client_salt : server_salt,
+                       salt_len, gcm, false);
+  srtp_t out = make_srtp(server ? server_key : client_key, server ? server_salt : client_salt,
+                         salt_len, gcm, true);
   OPENSSL_cleanse(km, sizeof km);
   if (!srtp_in_ || !out) {
     if (out) srtp_dealloc(out);
     return fail("cannot create the SRTP sessions");
   }
+  srtp_profile_ = profile->name;
   srtp_out_ = out;
 }
 

@@ -4,8 +4,11 @@
 // fingerprint from its SDP, the session protects RTP/RTCP with the exported keys.
 //
 // DtlsIdentity is the server's certificate (ECDSA P-256, self-signed, made at start); every
-// offer carries its SHA-256 fingerprint. A DtlsSrtpSession is not thread-safe: its owner
-// serialises every call.
+// offer carries its SHA-256 fingerprint. SRTP profiles, in our order of preference:
+// SRTP_AEAD_AES_128_GCM (RFC 7714: one AES-GCM pass per packet, cheap with AES-NI, 16-byte tag),
+// then SRTP_AES128_CM_SHA1_80 (AES-CTR + HMAC-SHA1, 10-byte tag), which every WebRTC peer has.
+// As the DTLS server (browsers answer a=setup:active) our order decides; as the client, the
+// peer's. A DtlsSrtpSession is not thread-safe: its owner serialises every call.
 #pragma once
 
 #include <cstdint>
@@ -21,9 +24,13 @@ typedef struct srtp_ctx_t_ *srtp_t;
 
 namespace gramothi {
 
+inline constexpr const char *kSrtpProfiles = "SRTP_AEAD_AES_128_GCM:SRTP_AES128_CM_SHA1_80";
+
 class DtlsIdentity {
  public:
-  static Result<std::shared_ptr<DtlsIdentity>> generate();
+  // `srtp_profiles`: OpenSSL's list (tests offer fewer).
+  static Result<std::shared_ptr<DtlsIdentity>> generate(
+      const std::string &srtp_profiles = kSrtpProfiles);
   ~DtlsIdentity();
   DtlsIdentity(const DtlsIdentity &) = delete;
   DtlsIdentity &operator=(const DtlsIdentity &) = delete;
@@ -60,11 +67,14 @@ class DtlsSrtpSession {
   void shutdown();
 
   bool ready() const { return srtp_out_ != nullptr; }
+  // The SRTP profile agreed ("SRTP_AEAD_AES_128_GCM", "SRTP_AES128_CM_SHA1_80"), once ready.
+  const std::string &srtp_profile() const { return srtp_profile_; }
   bool failed() const { return !failure_.empty(); }
   const std::string &failure() const { return failure_; }
   bool closed_by_peer() const { return closed_by_peer_; }
 
-  // In place; `capacity` must leave room for the SRTP trailer (at least 16 bytes after len).
+  // In place; the buffer must leave room for the SRTP trailer: 16 bytes after len for RTP, 20
+  // for RTCP (the SRTCP index and the tag).
   bool protect_rtp(uint8_t *packet, int *len);
   bool protect_rtcp(uint8_t *packet, int *len);
   bool unprotect_rtcp(uint8_t *packet, int *len);
@@ -85,6 +95,7 @@ class DtlsSrtpSession {
   srtp_t srtp_out_ = nullptr, srtp_in_ = nullptr;
   std::vector<std::vector<uint8_t>> outgoing_;
   std::string failure_;
+  std::string srtp_profile_;
   bool closed_by_peer_ = false;
 };
 

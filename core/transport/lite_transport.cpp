@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <gio/gio.h>
 #include <glib-unix.h>
-#include <gst/sdp/sdp.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -19,6 +18,7 @@
 
 #include "base/log.hpp"
 #include "transport/rtp_wire.hpp"
+#include "transport/sdp_answer.hpp"
 #include "transport/stun.hpp"
 
 namespace gramothi {
@@ -40,11 +40,13 @@ std::string_view lite_state_name(LiteState state) {
 namespace {
 
 constexpr int64_t kSecondUs = 1000000;
-constexpr int64_t kSilenceFailsUs = 30 * kSecondUs;  // nothing heard from a peer this long
-constexpr int64_t kSenderReportUs = 1 * kSecondUs;   // RTCP SR interval per listener
-constexpr size_t kMaxAddressesPerSession = 8;        // checked paths remembered per listener
-constexpr size_t kMaxEarlyDatagrams = 8;             // DTLS before the answer, kept for later
-constexpr int kSrtpTrailer = 16;
+constexpr int64_t kSenderReportUs = 1 * kSecondUs;  // RTCP SR interval per listener
+constexpr size_t kMaxAddressesPerSession = 8;       // checked paths remembered per listener
+constexpr size_t kMaxHeldChecks = 8;                // checks before the answer, kept for it
+// Transaction ids of the checks a session accepted, for replay protection: at a browser's
+// pace (a check every 2.5 s or so on the selected pair) this covers well over half an hour.
+constexpr size_t kRecentTransactions = 1024;
+constexpr int kSrtpTrailer = 16;  // the longest SRTP tag we use (AEAD_AES_128_GCM)
 
 void log_lite(LogLevel level, const std::string &message) {
   log_message(level, "media", message);
@@ -85,11 +87,14 @@ std::string sockaddr_text(const sockaddr *a) {
   return std::string(host) + ":" + std::to_string(port);
 }
 
-// The SDP attribute `key` of the first media, else of the session; "" if absent.
-std::string sdp_attribute(const GstSDPMessage *sdp, const GstSDPMedia *m, const char *key) {
-  const char *v = gst_sdp_media_get_attribute_val(m, key);
-  if (!v) v = gst_sdp_message_get_attribute_val(sdp, key);
-  return v ? v : "";
+// A transaction id as remembered: 56 bits of its hash (ids are random; only checks that
+// passed MESSAGE-INTEGRITY are remembered, so nobody else can fill the table) and, in the low
+// 8 bits, the index of the path it came from.
+uint64_t transaction_hash(const stun::TransactionId &id) {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a
+  for (uint8_t b : id)
+    h = (h ^ b) * 1099511628211ull;
+  return h & ~uint64_t{0xFF};
 }
 
 }  // namespace
@@ -102,13 +107,33 @@ struct LiteSession::State {
   std::string remote_ufrag;
   DtlsSrtpSession::Role role = DtlsSrtpSession::Role::kServer;
   std::unique_ptr<DtlsSrtpSession> dtls;
-  std::vector<std::vector<uint8_t>> early;  // DTLS that came before the answer
-  // the path ICE chose
+  // Checks that came before the answer (its ufrag unknown): answered, or not, once it is set.
+  struct HeldCheck {
+    int fd;
+    sockaddr_storage from;
+    socklen_t from_len;
+    std::vector<uint8_t> data;
+  };
+  std::vector<HeldCheck> held;
+  // Every path (local socket + remote address) that passed a fresh check.
+  struct Path {
+    int fd;
+    sockaddr_storage addr;
+    socklen_t len;
+    std::string key;  // address_key(): in LiteTransport::Impl::by_address
+    int64_t checked_at;
+  };
+  std::vector<Path> paths;
+  std::vector<uint64_t> seen;  // transaction_hash() | path index, a ring of kRecentTransactions
+  size_t seen_next = 0;
+  // The path media goes to (ICE's selected pair), copied from `paths` for pack().
   int fd = -1;
   sockaddr_storage remote{};
   socklen_t remote_len = 0;
-  bool nominated = false;
-  std::vector<std::string> address_keys;  // every path that passed a check
+  size_t selected = 0;     // its index in `paths`, when fd >= 0
+  bool nominated = false;  // the listener has sent USE-CANDIDATE for it
+  int64_t moved_at = 0;    // the last time a nominated path moved (0: never)
+  int64_t consent_at = 0;  // the last fresh check on the selected path (RFC 7675)
   // RTP
   uint16_t seq = 0;
   uint32_t ts_base = 0;
@@ -118,9 +143,17 @@ struct LiteSession::State {
   int64_t last_ts_at = 0;
   // liveness, on the transport thread
   LiteState state = LiteState::kNew;
-  int64_t created_at = 0, heard_at = 0, next_sr_at = 0;
+  int64_t created_at = 0, next_sr_at = 0;
   bool was_ready = false;
 };
+
+namespace {
+
+bool has_consent(const LiteSession::State &st, int64_t now, int64_t timeout_us) {
+  return st.fd >= 0 && st.state != LiteState::kFailed && now - st.consent_at <= timeout_us;
+}
+
+}  // namespace
 
 struct LiteTransport::Impl {
   struct Socket {
@@ -131,6 +164,8 @@ struct LiteTransport::Impl {
   };
   std::vector<Socket> sockets;
   std::shared_ptr<DtlsIdentity> identity;
+  int64_t consent_timeout_us = 30 * kSecondUs;
+  int64_t switch_interval_us = 2 * kSecondUs;
   GMainContext *context = nullptr;
   GMainLoop *loop = nullptr;
   std::thread thread;
@@ -169,6 +204,16 @@ struct LiteTransport::Impl {
                    socklen_t from_len);
   void on_binding_request(int fd, const uint8_t *data, size_t len, const stun::Message &m,
                           const sockaddr_storage &from, socklen_t from_len);
+  // A check from the session's own listener (credentials and ufrags right); mutex_ held.
+  // Returns whether to answer it.
+  bool on_check(LiteSession &s, LiteSession::State &st, int fd, const stun::Message &m,
+                const sockaddr_storage &from, socklen_t from_len, int64_t now,
+                std::vector<std::string> &keys_added, std::vector<std::string> &keys_dropped,
+                std::vector<std::vector<uint8_t>> &to_send,
+                std::vector<std::function<void()>> &later);
+  // Consent is gone (or never came): the session fails for good (mutex_ held).
+  void lose_consent(LiteSession &s, LiteSession::State &st,
+                    std::vector<std::function<void()>> &later);
   void on_dtls(const std::shared_ptr<LiteSession> &s, int fd, const uint8_t *data, size_t len,
                const sockaddr_storage &from, socklen_t from_len);
   void on_rtcp(const std::shared_ptr<LiteSession> &s, uint8_t *data, size_t len);
@@ -189,10 +234,17 @@ void send_all(int fd, std::vector<std::vector<uint8_t>> datagrams, const sockadd
 
 // Tells the owner about a state change, once per state.
 void change_state(LiteSession::State &st, const LiteEvents &events, LiteState state,
-                  const std::string &detail, std::vector<std::function<void()>> &later) {
+                  const std::string &detail, std::vector<std::function<void()>> &later,
+                  LiteFailure failure = LiteFailure::kNone) {
   if (st.state == state || st.state == LiteState::kFailed || st.removed) return;
   st.state = state;
-  if (events.state) later.push_back([cb = events.state, state, detail] { cb(state, detail); });
+  if (events.state)
+    later.push_back([cb = events.state, state, failure, detail] { cb(state, failure, detail); });
+}
+
+void fail_connection(LiteSession::State &st, const LiteEvents &events, const std::string &why,
+                     std::vector<std::function<void()>> &later) {
+  change_state(st, events, LiteState::kFailed, why, later, LiteFailure::kConnection);
 }
 
 }  // namespace
@@ -202,65 +254,31 @@ void change_state(LiteSession::State &st, const LiteEvents &events, LiteState st
 LiteSession::~LiteSession() = default;
 
 std::optional<Error> LiteSession::set_answer(const std::string &text) {
-  auto bad = [](const std::string &why) { return Error{ErrorKind::kInvalid, "invalid_sdp", why}; };
-  GstSDPMessage *sdp = nullptr;
-  if (gst_sdp_message_new_from_text(text.c_str(), &sdp) != GST_SDP_OK || !sdp) {
-    if (sdp) gst_sdp_message_free(sdp);
-    return bad("The answer is not a usable SDP.");
-  }
-  std::unique_ptr<GstSDPMessage, decltype(&gst_sdp_message_free)> owner(sdp, gst_sdp_message_free);
-  if (gst_sdp_message_medias_len(sdp) == 0) return bad("The answer has no media.");
-  const GstSDPMedia *m = gst_sdp_message_get_media(sdp, 0);
-  if (g_strcmp0(gst_sdp_media_get_media(m), "audio") != 0 || gst_sdp_media_get_port(m) == 0)
-    return bad("The answer rejects the audio.");
-  bool has_pt = false;
-  std::string pt = std::to_string(pt_);
-  for (guint i = 0; i < gst_sdp_media_formats_len(m); i++)
-    if (pt == gst_sdp_media_get_format(m, i)) has_pt = true;
-  if (!has_pt) return bad("The answer does not accept Opus (payload type " + pt + ").");
-  std::string ufrag = sdp_attribute(sdp, m, "ice-ufrag");
-  std::string pwd = sdp_attribute(sdp, m, "ice-pwd");
-  std::string fingerprint = sdp_attribute(sdp, m, "fingerprint");
-  std::string setup = sdp_attribute(sdp, m, "setup");
-  if (ufrag.empty() || ufrag.size() > 256 || pwd.empty() || pwd.size() > 256)
-    return bad("The answer has no ICE credentials (a=ice-ufrag, a=ice-pwd).");
-  if (fingerprint.empty() || fingerprint.size() > 256)
-    return bad("The answer has no DTLS fingerprint (a=fingerprint).");
-  if (setup == "holdconn") return bad("The answer holds the connection (a=setup:holdconn).");
+  auto answer = parse_listener_answer(text, pt_);
+  if (!answer) return answer.error();
   // "active" (what browsers answer) or absent: the listener starts the handshake.
-  auto role = setup == "passive" ? DtlsSrtpSession::Role::kClient : DtlsSrtpSession::Role::kServer;
-
-  std::vector<std::vector<uint8_t>> to_send;
-  int fd = -1;
-  sockaddr_storage remote{};
-  socklen_t remote_len = 0;
-  {
-    std::lock_guard lock(mutex_);
-    State &st = *state_;
-    if (st.answered)
-      return Error{ErrorKind::kConflict, "unexpected_answer",
-                   "This listener has answered already."};
-    st.answered = true;
-    st.remote_ufrag = ufrag;
-    st.role = role;
-    st.dtls = std::make_unique<DtlsSrtpSession>(identity_, role, fingerprint);
-    if (role == DtlsSrtpSession::Role::kClient && st.remote_len) st.dtls->start();
-    for (auto &d : std::exchange(st.early, {}))
-      st.dtls->receive(d.data(), d.size());
-    to_send = st.dtls->take_outgoing();
-    fd = st.fd;
-    remote = st.remote;
-    remote_len = st.remote_len;
-  }
-  if (fd >= 0) send_all(fd, std::move(to_send), remote, remote_len);
+  auto role =
+      answer->setup == "passive" ? DtlsSrtpSession::Role::kClient : DtlsSrtpSession::Role::kServer;
+  std::lock_guard lock(mutex_);
+  State &st = *state_;
+  if (st.answered)
+    return Error{ErrorKind::kConflict, "unexpected_answer", "This listener has answered already."};
+  // Checks held until now are answered (or not) by the transport thread; a DTLS client says
+  // hello once a check has made a path.
+  st.answered = true;
+  st.remote_ufrag = answer->ice_ufrag;
+  st.role = role;
+  st.dtls = std::make_unique<DtlsSrtpSession>(identity_, role, answer->fingerprint);
   return std::nullopt;
 }
 
 bool LiteSession::pack(const uint8_t *opus, size_t len, uint64_t pts_ns, OutPacket &out) {
   if (len + 12 + kSrtpTrailer > sizeof out.data) return false;
+  int64_t now = now_us();
   std::lock_guard lock(mutex_);
   State &st = *state_;
-  if (st.removed || !st.dtls || !st.dtls->ready() || st.fd < 0) return false;
+  if (st.removed || !st.dtls || !st.dtls->ready() || !has_consent(st, now, consent_timeout_us_))
+    return false;
   uint64_t pts_us = pts_ns / 1000;
   uint32_t ts = st.ts_base + static_cast<uint32_t>(pts_us * 48 / 1000);
   rtp::write_header(out.data, st.first, pt_, st.seq, ts, ssrc_);
@@ -272,7 +290,7 @@ bool LiteSession::pack(const uint8_t *opus, size_t len, uint64_t pts_ns, OutPack
   st.packets++;
   st.octets += static_cast<uint32_t>(len);
   st.last_ts = ts;
-  st.last_ts_at = now_us();
+  st.last_ts_at = now;
   out.len = n;
   out.fd = st.fd;
   out.to = st.remote;
@@ -319,6 +337,8 @@ Result<std::unique_ptr<LiteTransport>> LiteTransport::start(const LiteSettings &
   t->impl_ = std::make_unique<Impl>();
   Impl &im = *t->impl_;
   im.identity = *identity;
+  im.consent_timeout_us = int64_t{std::max(settings.consent_timeout_ms, 1)} * 1000;
+  im.switch_interval_us = int64_t{std::max(settings.path_switch_interval_ms, 0)} * 1000;
 
   // One port for every address, so an operator opens one UDP port in the firewall.
   auto bind_all = [&](int port) -> bool {
@@ -457,6 +477,7 @@ std::shared_ptr<LiteSession> LiteTransport::create(uint32_t ssrc, uint8_t pt,
   s->state_->seq = static_cast<uint16_t>(r[0]);
   s->state_->ts_base = r[1];
   s->state_->created_at = now_us();
+  s->consent_timeout_us_ = impl_->consent_timeout_us;
   s->pwd_ = random_ice_string(24);
   {
     std::lock_guard lock(impl_->mutex);
@@ -506,8 +527,8 @@ void LiteTransport::remove(const std::shared_ptr<LiteSession> &s) {
     std::lock_guard lock(impl_->mutex);
     impl_->by_ufrag.erase(s->ufrag_);
     std::lock_guard slock(s->mutex_);
-    for (const auto &k : s->state_->address_keys) {
-      auto it = impl_->by_address.find(k);
+    for (const auto &p : s->state_->paths) {
+      auto it = impl_->by_address.find(p.key);
       if (it != impl_->by_address.end() && it->second == s) impl_->by_address.erase(it);
     }
   }
@@ -519,13 +540,14 @@ void LiteTransport::remove(const std::shared_ptr<LiteSession> &s) {
     std::lock_guard lock(s->mutex_);
     LiteSession::State &st = *s->state_;
     st.removed = true;
-    if (st.dtls && st.dtls->ready()) {
+    // Goodbye only to a path that still consents (RFC 7675: nothing else may be sent to it).
+    if (st.dtls && st.dtls->ready() && has_consent(st, now_us(), impl_->consent_timeout_us)) {
       st.dtls->shutdown();
       bye = st.dtls->take_outgoing();
+      fd = st.fd;
+      to = st.remote;
+      to_len = st.remote_len;
     }
-    fd = st.fd;
-    to = st.remote;
-    to_len = st.remote_len;
   }
   if (fd >= 0) send_all(fd, std::move(bye), to, to_len);
 }
@@ -568,16 +590,11 @@ void LiteTransport::send(OutPacket *packets, size_t n) {
 void LiteTransport::Impl::on_datagram(int fd, uint8_t *data, size_t len,
                                       const sockaddr_storage &from, socklen_t from_len) {
   if (stun::looks_like_stun(data, len)) {
+    // Binding indications (keepalives) are not authenticated: they prove nothing, not even
+    // consent, so they are ignored like every other STUN message but requests.
     auto m = stun::parse(data, len);
-    if (!m) return;
-    if (m->type == stun::kBindingRequest) {
+    if (m && m->type == stun::kBindingRequest)
       on_binding_request(fd, data, len, *m, from, from_len);
-    } else if (m->type == stun::kBindingIndication) {
-      if (auto s = session_at(address_key(fd, from, from_len))) {
-        std::lock_guard lock(s->mutex_);
-        s->state_->heard_at = now_us();
-      }
-    }
     return;
   }
   auto s = session_at(address_key(fd, from, from_len));
@@ -588,6 +605,22 @@ void LiteTransport::Impl::on_datagram(int fd, uint8_t *data, size_t len,
     on_rtcp(s, data, len);
 }
 
+// ICE-lite (RFC 8445 §2.5, §7.3) with the rules that keep a listener's media where the
+// listener is:
+//   - A check gets an answer only when its USERNAME is "<our ufrag>:<the answer's ufrag>" and
+//     its MESSAGE-INTEGRITY is right. Before the answer the second half is unknown: the check
+//     is held (up to kMaxHeldChecks) and answered once the answer names that ufrag.
+//   - Replay protection: the session remembers the transaction ids of the checks it accepted
+//     (kRecentTransactions) and the path each came on. The same id again on the same path is a
+//     retransmission (answered again, changes nothing); on another path it is a replay (no
+//     answer, no effect).
+//   - A fresh check (an id not seen) from a path makes it a known path. The first one chooses
+//     where media goes. A fresh check with USE-CANDIDATE from another path moves the media
+//     there, at once while the listener has nominated nothing yet, and afterwards at most once
+//     per path_switch_interval_ms.
+//   - Consent (RFC 7675): media, sender reports and DTLS go to the selected path only while its
+//     last fresh check is at most consent_timeout_ms old. After that the session is failed
+//     (LiteFailure::kNoConsent) for good: nothing more is sent.
 void LiteTransport::Impl::on_binding_request(int fd, const uint8_t *data, size_t len,
                                              const stun::Message &m, const sockaddr_storage &from,
                                              socklen_t from_len) {
@@ -601,55 +634,148 @@ void LiteTransport::Impl::on_binding_request(int fd, const uint8_t *data, size_t
   }
   // An unknown user or a wrong MESSAGE-INTEGRITY gets no answer at all (RFC 8445 §7.3).
   if (!s || !stun::integrity_ok(data, len, m, s->pwd_)) return;
-  auto response =
-      stun::binding_success(m.transaction, reinterpret_cast<const sockaddr *>(&from), s->pwd_);
-  send_to(fd, response, from, from_len);
 
   std::vector<std::function<void()>> later;
   std::vector<std::vector<uint8_t>> to_send;
-  std::string key = address_key(fd, from, from_len);
-  bool new_path = false;
+  std::vector<std::string> keys_added, keys_dropped;
+  bool answer = false;
   {
     std::lock_guard lock(s->mutex_);
     LiteSession::State &st = *s->state_;
-    if (st.removed) return;
-    if (st.answered && m.username.substr(colon + 1) != st.remote_ufrag) return;
-    st.heard_at = now_us();
-    bool first_path = st.remote_len == 0;
-    if (first_path || (m.use_candidate && !st.nominated) ||
-        (m.use_candidate && (st.fd != fd || st.remote_len != from_len ||
-                             std::memcmp(&st.remote, &from, from_len) != 0))) {
-      if (!first_path)
-        log_lite(LogLevel::kDebug,
-                 "listener path -> " + sockaddr_text(reinterpret_cast<const sockaddr *>(&from)));
-      st.fd = fd;
-      st.remote = from;
-      st.remote_len = from_len;
-      st.nominated = st.nominated || m.use_candidate;
+    if (st.removed || st.state == LiteState::kFailed) return;
+    if (!st.answered) {
+      if (st.held.size() < kMaxHeldChecks)
+        st.held.push_back({fd, from, from_len, std::vector<uint8_t>(data, data + len)});
+      return;
     }
-    if (std::find(st.address_keys.begin(), st.address_keys.end(), key) == st.address_keys.end() &&
-        st.address_keys.size() < kMaxAddressesPerSession) {
-      st.address_keys.push_back(key);
-      new_path = true;
-    }
-    // Checks go on after connecting (consent freshness, other candidate pairs): they do not
-    // make a connected session "connecting" again, and one after a silence ("disconnected")
-    // means the listener is back.
-    change_state(st, s->events_, st.was_ready ? LiteState::kConnected : LiteState::kConnecting, "",
-                 later);
-    // As the DTLS client, say hello once a path exists.
-    if (first_path && st.dtls && st.role == DtlsSrtpSession::Role::kClient) {
-      st.dtls->start();
-      to_send = st.dtls->take_outgoing();
-    }
+    if (std::string_view(m.username).substr(colon + 1) != st.remote_ufrag) return;
+    int64_t now = now_us();
+    if (st.fd >= 0 && !has_consent(st, now, consent_timeout_us))
+      lose_consent(*s, st, later);  // before the timer noticed: over all the same
+    else
+      answer =
+          on_check(*s, st, fd, m, from, from_len, now, keys_added, keys_dropped, to_send, later);
   }
-  if (new_path) {
+  if (!keys_added.empty() || !keys_dropped.empty()) {
     std::lock_guard lock(mutex);
-    if (by_ufrag.count(s->ufrag_)) by_address[key] = s;
+    for (const auto &k : keys_dropped) {
+      auto it = by_address.find(k);
+      if (it != by_address.end() && it->second == s) by_address.erase(it);
+    }
+    if (by_ufrag.count(s->ufrag_))
+      for (const auto &k : keys_added)
+        by_address[k] = s;
   }
+  if (answer)
+    send_to(
+        fd,
+        stun::binding_success(m.transaction, reinterpret_cast<const sockaddr *>(&from), s->pwd_),
+        from, from_len);
   send_all(fd, std::move(to_send), from, from_len);
   for (auto &f : later)
     f();
+}
+
+void LiteTransport::Impl::lose_consent(LiteSession &s, LiteSession::State &st,
+                                       std::vector<std::function<void()>> &later) {
+  std::string window = consent_timeout_us % kSecondUs == 0
+                           ? std::to_string(consent_timeout_us / kSecondUs) + " s"
+                           : std::to_string(consent_timeout_us / 1000) + " ms";
+  std::string why = st.fd < 0 ? "no connectivity check arrived within " + window
+                              : "consent expired: no connectivity check from the listener for " +
+                                    window + " (RFC 7675); nothing more is sent";
+  log_lite(LogLevel::kInfo, "listener " + s.ufrag_ + ": " + why);
+  change_state(st, s.events_, LiteState::kFailed, why, later, LiteFailure::kNoConsent);
+}
+
+bool LiteTransport::Impl::on_check(LiteSession &s, LiteSession::State &st, int fd,
+                                   const stun::Message &m, const sockaddr_storage &from,
+                                   socklen_t from_len, int64_t now,
+                                   std::vector<std::string> &keys_added,
+                                   std::vector<std::string> &keys_dropped,
+                                   std::vector<std::vector<uint8_t>> &to_send,
+                                   std::vector<std::function<void()>> &later) {
+  std::string key = address_key(fd, from, from_len);
+  size_t path = st.paths.size();
+  for (size_t i = 0; i < st.paths.size(); i++)
+    if (st.paths[i].key == key) path = i;
+
+  uint64_t id = transaction_hash(m.transaction);
+  for (uint64_t seen : st.seen) {
+    if ((seen & ~uint64_t{0xFF}) != id) continue;
+    bool same_path = path < st.paths.size() && (seen & 0xFF) == path;
+    if (!same_path)
+      log_lite(LogLevel::kDebug, "listener " + s.ufrag_ + ": replayed check from " +
+                                     sockaddr_text(reinterpret_cast<const sockaddr *>(&from)) +
+                                     " ignored");
+    return same_path;  // a retransmission is answered again; a replay is not
+  }
+
+  // A fresh check: its path becomes (or stays) a known one.
+  if (path == st.paths.size()) {
+    if (st.paths.size() >= kMaxAddressesPerSession) {
+      // Forget the path checked longest ago, never the selected one.
+      size_t oldest = st.fd >= 0 && st.selected == 0 ? 1 : 0;
+      for (size_t i = 0; i < st.paths.size(); i++)
+        if ((st.fd < 0 || i != st.selected) && st.paths[i].checked_at < st.paths[oldest].checked_at)
+          oldest = i;
+      keys_dropped.push_back(st.paths[oldest].key);
+      st.paths.erase(st.paths.begin() + static_cast<std::ptrdiff_t>(oldest));
+      if (st.fd >= 0 && st.selected > oldest) st.selected--;
+      // Remembered transactions name paths by index: those of the forgotten path now name
+      // no path (0xFF), and the ones after it move down by one.
+      for (uint64_t &seen : st.seen) {
+        uint64_t p = seen & 0xFF;
+        if (p == oldest)
+          seen |= 0xFF;
+        else if (p > oldest && p != 0xFF)
+          seen--;
+      }
+    }
+    path = st.paths.size();
+    st.paths.push_back({fd, from, from_len, key, now});
+    keys_added.push_back(key);
+  }
+  st.paths[path].checked_at = now;
+  if (st.seen.size() < kRecentTransactions) {
+    st.seen.push_back(id | path);
+  } else {
+    st.seen[st.seen_next] = id | path;
+    st.seen_next = (st.seen_next + 1) % kRecentTransactions;
+  }
+
+  bool first_path = st.fd < 0;
+  bool on_selected = !first_path && path == st.selected;
+  if (on_selected) {
+    st.consent_at = now;
+    st.nominated = st.nominated || m.use_candidate;
+  } else if (first_path || (m.use_candidate && (!st.nominated || st.moved_at == 0 ||
+                                                now - st.moved_at >= switch_interval_us))) {
+    if (!first_path) {
+      if (st.nominated) st.moved_at = now;
+      log_lite(LogLevel::kInfo, "listener " + s.ufrag_ + ": path moved to " +
+                                    sockaddr_text(reinterpret_cast<const sockaddr *>(&from)));
+    }
+    st.selected = path;
+    st.fd = fd;
+    st.remote = from;
+    st.remote_len = from_len;
+    st.consent_at = now;
+    st.nominated = st.nominated || m.use_candidate;
+  } else if (m.use_candidate) {
+    log_lite(LogLevel::kDebug, "listener " + s.ufrag_ + ": path stays; it moved less than " +
+                                   std::to_string(switch_interval_us / 1000) + " ms ago");
+  }
+  // Checks go on after connecting (consent freshness, other candidate pairs): they do not make
+  // a connected session "connecting" again.
+  change_state(st, s.events_, st.was_ready ? LiteState::kConnected : LiteState::kConnecting, "",
+               later);
+  // As the DTLS client, say hello once a path exists.
+  if (first_path && st.dtls && st.role == DtlsSrtpSession::Role::kClient) {
+    st.dtls->start();
+    to_send = st.dtls->take_outgoing();
+  }
+  return true;
 }
 
 void LiteTransport::Impl::on_dtls(const std::shared_ptr<LiteSession> &s, int fd,
@@ -657,28 +783,31 @@ void LiteTransport::Impl::on_dtls(const std::shared_ptr<LiteSession> &s, int fd,
                                   socklen_t from_len) {
   std::vector<std::function<void()>> later;
   std::vector<std::vector<uint8_t>> to_send;
+  bool may_answer = false;
   {
     std::lock_guard lock(s->mutex_);
     LiteSession::State &st = *s->state_;
-    if (st.removed) return;
-    st.heard_at = now_us();
-    if (!st.dtls) {
-      if (st.early.size() < kMaxEarlyDatagrams) st.early.emplace_back(data, data + len);
-      return;
-    }
+    if (st.removed || st.state == LiteState::kFailed || !st.dtls) return;
     st.dtls->receive(data, len);
     to_send = st.dtls->take_outgoing();
     if (st.dtls->failed()) {
-      change_state(st, s->events_, LiteState::kFailed, st.dtls->failure(), later);
+      fail_connection(st, s->events_, st.dtls->failure(), later);
     } else if (st.dtls->ready() && !st.was_ready) {
       st.was_ready = true;
       st.next_sr_at = now_us();
+      log_lite(LogLevel::kDebug,
+               "listener " + s->ufrag_ + ": DTLS done, " + st.dtls->srtp_profile());
       change_state(st, s->events_, LiteState::kConnected, "", later);
     } else if (st.dtls->closed_by_peer()) {
-      change_state(st, s->events_, LiteState::kFailed, "the listener closed the connection", later);
+      fail_connection(st, s->events_, "the listener closed the connection", later);
     }
+    // The reply goes back the way the record came, if that path still consents.
+    std::string key = address_key(fd, from, from_len);
+    int64_t now = now_us();
+    for (const auto &p : st.paths)
+      if (p.key == key && now - p.checked_at <= consent_timeout_us) may_answer = true;
   }
-  send_all(fd, std::move(to_send), from, from_len);
+  if (may_answer) send_all(fd, std::move(to_send), from, from_len);
   for (auto &f : later)
     f();
 }
@@ -689,14 +818,11 @@ void LiteTransport::Impl::on_rtcp(const std::shared_ptr<LiteSession> &s, uint8_t
   {
     std::lock_guard lock(s->mutex_);
     LiteSession::State &st = *s->state_;
-    if (st.removed || !st.dtls || !st.dtls->ready() || !st.dtls->unprotect_rtcp(data, &n)) return;
-    st.heard_at = now_us();
+    if (st.removed || st.state == LiteState::kFailed || !st.dtls || !st.dtls->ready() ||
+        !st.dtls->unprotect_rtcp(data, &n))
+      return;
   }
   uint64_t arrival = rtp::ntp_from_unix_us(g_get_real_time());
-  {
-    std::lock_guard lock(s->mutex_);
-    if (s->state_->removed) return;
-  }
   for (const auto &b : rtp::report_blocks(data, static_cast<size_t>(n))) {
     if (b.ssrc != s->ssrc_ || !s->events_.report) continue;
     s->events_.report(b.fraction_lost / 256.0, b.jitter / 48.0, rtp::round_trip_ms(b, arrival));
@@ -715,6 +841,7 @@ void LiteTransport::Impl::on_tick() {
   std::vector<std::function<void()>> later;
   for (auto &s : all) {
     std::vector<std::vector<uint8_t>> to_send;
+    std::vector<LiteSession::State::HeldCheck> held;
     int fd = -1;
     sockaddr_storage to{};
     socklen_t to_len = 0;
@@ -722,13 +849,18 @@ void LiteTransport::Impl::on_tick() {
       std::lock_guard lock(s->mutex_);
       LiteSession::State &st = *s->state_;
       if (st.removed || st.state == LiteState::kFailed) continue;
+      if (st.answered) held = std::exchange(st.held, {});
+      if ((st.fd < 0 && now - st.created_at > consent_timeout_us) ||
+          (st.fd >= 0 && !has_consent(st, now, consent_timeout_us))) {
+        lose_consent(*s, st, later);
+        continue;
+      }
       fd = st.fd;
       to = st.remote;
       to_len = st.remote_len;
       if (st.dtls && !st.dtls->ready() && fd >= 0) {
         st.dtls->on_timer();
-        if (st.dtls->failed())
-          change_state(st, s->events_, LiteState::kFailed, st.dtls->failure(), later);
+        if (st.dtls->failed()) fail_connection(st, s->events_, st.dtls->failure(), later);
       }
       if (st.dtls && st.dtls->ready() && now >= st.next_sr_at && fd >= 0) {
         st.next_sr_at = now + kSenderReportUs;
@@ -746,14 +878,12 @@ void LiteTransport::Impl::on_tick() {
       if (st.dtls)
         for (auto &d : st.dtls->take_outgoing())
           to_send.push_back(std::move(d));
-      int64_t since = now - (st.heard_at ? st.heard_at : st.created_at);
-      if (since > kSilenceFailsUs)
-        change_state(st, s->events_, LiteState::kFailed,
-                     st.heard_at ? "nothing heard from the listener for 30 s"
-                                 : "no connectivity check arrived within 30 s",
-                     later);
     }
     if (fd >= 0) send_all(fd, std::move(to_send), to, to_len);
+    // Checks that came before the answer, now that it is known.
+    for (auto &h : held)
+      if (auto m = stun::parse(h.data.data(), h.data.size()))
+        on_binding_request(h.fd, h.data.data(), h.data.size(), *m, h.from, h.from_len);
   }
   for (auto &f : later)
     f();

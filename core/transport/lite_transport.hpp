@@ -1,7 +1,11 @@
 // LiteTransport: the listeners' WebRTC transport without a webrtcbin per listener. One UDP
 // socket per local address, shared by every listener, and one thread that serves them all:
 //   - ICE-lite (RFC 8445 §2.5): the server answers the browser's connectivity checks and
-//     never sends its own; the browser, as the full agent, picks the path.
+//     never sends its own; the browser, as the full agent, picks the path. Only checks with
+//     the right ufrag pair are answered, replayed ones never; media moves to another address
+//     only on that address's own fresh nominating check, at most once per
+//     path_switch_interval_ms; and it stops for good when no fresh check has come for
+//     consent_timeout_ms (RFC 7675 consent). The rules are spelled out in lite_transport.cpp.
 //   - DTLS-SRTP per listener (DtlsSrtpSession): keys from the handshake, the peer's certificate
 //     checked against its SDP fingerprint.
 //   - RTCP: a Sender Report a second per listener; the listener's receiver reports come back
@@ -39,6 +43,11 @@ struct LiteSettings {
   std::vector<std::string> addresses;  // local IPs to serve on; empty = every interface's
   std::string advertised_address;      // a 1:1 NAT's public IP, offered first
   int port_min = 0, port_max = 0;      // the one UDP port comes from this range; 0 = any
+  // Consent freshness (RFC 7675): nothing more is sent to a listener whose path has brought no
+  // fresh connectivity check for this long. The RFC says 30 s; shorter only for tests.
+  int consent_timeout_ms = 30000;
+  // A nominated path moves to another address at most once per this interval.
+  int path_switch_interval_ms = 2000;
 };
 
 // A session's link: kConnecting at the first check, kConnected once DTLS is done, kFailed
@@ -46,8 +55,12 @@ struct LiteSettings {
 enum class LiteState { kNew, kConnecting, kConnected, kFailed };
 std::string_view lite_state_name(LiteState state);  // "new", "connecting", ...
 
+// Why a session failed: consent (no connectivity check in time, RFC 7675), or the connection
+// itself (DTLS failed, the peer closed it).
+enum class LiteFailure { kNone, kNoConsent, kConnection };
+
 struct LiteEvents {
-  std::function<void(LiteState state, const std::string &detail)> state;
+  std::function<void(LiteState state, LiteFailure failure, const std::string &detail)> state;
   // A receiver report about our stream: loss 0..1, jitter and round-trip time in ms (-1 unknown)
   std::function<void(double loss, double jitter_ms, double rtt_ms)> report;
 };
@@ -81,6 +94,7 @@ class LiteSession {
   std::string ufrag_, pwd_, offer_, cname_;
   uint32_t ssrc_ = 0;
   uint8_t pt_ = 0;
+  int64_t consent_timeout_us_ = 0;
   LiteEvents events_;
   std::shared_ptr<DtlsIdentity> identity_;
   std::atomic<uint64_t> packets_total_{0};

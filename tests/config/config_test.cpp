@@ -160,7 +160,8 @@ TEST(Config, MediaKeysSetIceAndIngest) {
                                 "[media]\nice_addresses=127.0.0.1;10.0.0.5\n"
                                 "nat_1to1_address=203.0.113.7\nice_port_min=40000\n"
                                 "ice_port_max=40100\nstun_server=stun://stun.example.org:3478\n"
-                                "ingest_latency_ms=80\nenabled=false\n"));
+                                "ingest_latency_ms=80\nenabled=false\n"
+                                "ice_consent_timeout_ms=5000\n"));
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r->ice_addresses, (std::vector<std::string>{"127.0.0.1", "10.0.0.5"}));
   EXPECT_EQ(r->nat_1to1_address, "203.0.113.7");
@@ -169,6 +170,11 @@ TEST(Config, MediaKeysSetIceAndIngest) {
   EXPECT_EQ(r->media_stun_server, "stun://stun.example.org:3478");
   EXPECT_EQ(r->ingest_latency_ms, 80);
   EXPECT_FALSE(r->media_enabled);
+  EXPECT_EQ(r->ice_consent_timeout_ms, 5000);
+  EXPECT_EQ(Config{}.ice_consent_timeout_ms, 30000);  // RFC 7675
+  auto low = load_config(dir.file("c.ini", "[media]\nice_consent_timeout_ms=10\n"));
+  ASSERT_FALSE(low.ok());
+  EXPECT_NE(low.error().message.find("ice_consent_timeout_ms"), std::string::npos);
 }
 
 TEST(Config, LimitsHaveDefaultsForASchoolBehindOneAddress) {

@@ -5,6 +5,8 @@
 
 #include "../http/server_process.hpp"
 #include "auth/jwt.hpp"
+#include "lite_client.hpp"
+#include "transport/dtls_srtp.hpp"
 #include "ws_connect.hpp"
 
 using namespace gramothi;
@@ -18,6 +20,25 @@ const std::string kSecret = "media-test-secret-0123456789abcdef";
 std::string listener_transport_line() {
   const char *t = g_getenv("GRAMOTHI_TEST_LISTENER_TRANSPORT");
   return t ? std::string("listener_transport=") + t + "\n" : "";
+}
+bool lite_transport() {
+  const char *t = g_getenv("GRAMOTHI_TEST_LISTENER_TRANSPORT");
+  return !t || std::string(t) == "lite";
+}
+
+// The lines of the server's log from `from` (a byte offset) on that are errors.
+std::string error_lines(const std::string &log, size_t from) {
+  std::string out;
+  size_t at = std::min(from, log.size());
+  while (at < log.size()) {
+    size_t end = log.find('\n', at);
+    if (end == std::string::npos) end = log.size();
+    std::string line = log.substr(at, end - at);
+    if (line.find("ERROR") != std::string::npos || line.find("CRITICAL") != std::string::npos)
+      out += line + "\n";
+    at = end + 1;
+  }
+  return out;
 }
 
 class LiveAudioTest : public ::testing::Test {
@@ -371,6 +392,58 @@ TEST_F(LiveAudioTest, MalformedAndOutOfOrderMessagesGetErrorsAndTheSocketStaysUs
   EXPECT_FALSE(ws->closed());
 }
 
+// Finding: an empty answer reached GStreamer and left an ERROR line in the log. Answers are
+// checked before any media code sees them: each bad one gets invalid_sdp, and the session
+// stays ready for a good one.
+TEST_F(LiveAudioTest, AnEmptyOrMalformedAnswerGetsInvalidSdpAndNoErrorInTheLog) {
+  std::string id = start_class("badanswer");
+  auto tws = connect(id, "teacher-1", Role::kTeacher);
+  TeacherPeer teacher(*tws, 440);
+  teacher.publish();
+  ASSERT_TRUE(spin_until([&] { return teacher.connected(); }, 15000)) << server_->log();
+  auto ws = connect(id, "student-y", Role::kStudent);
+  size_t log_from = server_->log().size();
+  ws->send(json_msg("listen", {{"profile", "low"}}));
+  WsMessage offer;
+  ASSERT_TRUE(ws->wait_for("offer", &offer, 15000));
+  std::string good_media =
+      "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\n"
+      "a=ice-ufrag:abcd\r\na=ice-pwd:0123456789abcdef012345\r\n"
+      "a=fingerprint:sha-256 "
+      "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:"
+      "67:89\r\na=setup:active\r\na=mid:0\r\na=recvonly\r\na=rtcp-mux\r\n"
+      "a=rtpmap:111 opus/48000/2\r\n";
+  std::string head = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n";
+  auto without = [&](const std::string &line) {
+    std::string m = good_media;
+    m.erase(m.find(line), line.size());
+    return head + m;
+  };
+  const std::string bad[] = {
+      "",
+      "   \r\n",
+      "garbage",
+      std::string("v=0\r\n\0\x01\x02", 8),
+      head,                                                                  // no media at all
+      head + "m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\n",  // no audio
+      without("a=ice-ufrag:abcd\r\n"),
+      without("a=ice-pwd:0123456789abcdef012345\r\n"),
+      without("a=setup:active\r\n") + "a=setup:holdconn\r\n",
+      head + good_media.substr(0, good_media.find("a=fingerprint")),  // no fingerprint
+  };
+  for (const auto &sdp : bad) {
+    ws->send(json_msg("answer", {{"sdp", sdp}}));
+    WsMessage m;
+    ASSERT_TRUE(ws->wait_for("error", &m)) << "no error for answer: " << sdp;
+    EXPECT_EQ(m.str("code"), "invalid_sdp") << sdp;
+    EXPECT_EQ(m.str("about"), "answer") << sdp;
+    EXPECT_FALSE(m.str("message").empty());
+  }
+  ws->send(json_msg("ping", {}));
+  EXPECT_TRUE(ws->wait_for("pong", nullptr)) << "the socket still works";
+  EXPECT_EQ(error_lines(server_->log(), log_from), "") << "the server logged errors";
+}
+
 TEST_F(LiveAudioTest, ABadTokenIsRefusedAndTheSocketClosed) {
   std::string id = start_class("tok");
   WsClient ws(server_->port(), id, "not-a-token");
@@ -438,6 +511,92 @@ TEST_F(LiveAudioTest, StoppingTheClassTellsEveryClient) {
   ASSERT_TRUE(sws->wait_for("class-ended", &m));
   EXPECT_EQ(m.str("class_id"), id);
   EXPECT_TRUE(spin_until([&] { return sws->closed(); }, 5000));
+}
+
+// Consent freshness (RFC 7675) through the whole server: a light listener (the browser's side of
+// the protocol, tests/media/lite_client.hpp) stops sending connectivity checks; the server stops
+// its media after the consent window (shortened to 2 s here), closes the session, and says why
+// on the socket. The lite transport only: webrtcbin listeners have libnice's own consent.
+class LiteConsentTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (!lite_transport()) return;
+    char *d = g_dir_make_tmp("gramothi-consent-XXXXXX", nullptr);
+    dir_ = d;
+    g_free(d);
+    std::string config = "[server]\nlisten_address=127.0.0.1\nport=0\n[storage]\ndata_dir=" + dir_ +
+                         "/data\n[auth]\njwt_secret=" + kSecret +
+                         "\n[media]\nice_addresses=127.0.0.1\ningest_latency_ms=40\n"
+                         "listener_transport=lite\nice_consent_timeout_ms=2000\n"
+                         "[plugins]\nload=rest;signaling\ndir=" +
+                         g_getenv("GRAMOTHI_PLUGIN_DIR") + "\n";
+    std::string path = dir_ + "/gramothi.ini";
+    g_file_set_contents(path.c_str(), config.c_str(), -1, nullptr);
+    server_ = new ServerProcess();
+    server_->start(path, dir_ + "/server.log");
+  }
+  static void TearDownTestSuite() {
+    if (!server_) return;
+    int status = server_->stop();
+    if (status != 0) ADD_FAILURE() << "server exit " << status << ":\n" << server_->log();
+    delete server_;
+    server_ = nullptr;
+    std::string cmd = "rm -rf '" + dir_ + "'";
+    if (system(cmd.c_str()) != 0) g_warning("cannot remove %s", dir_.c_str());
+  }
+  void SetUp() override {
+    if (!lite_transport()) GTEST_SKIP() << "consent is the lite transport's";
+  }
+
+  static ServerProcess *server_;
+  static std::string dir_;
+};
+ServerProcess *LiteConsentTest::server_ = nullptr;
+std::string LiteConsentTest::dir_;
+
+TEST_F(LiteConsentTest, AListenerThatStopsCheckingStopsReceivingAndIsToldWhy) {
+  auto identity = DtlsIdentity::generate();
+  ASSERT_TRUE(identity) << identity.error().message;
+  std::vector<std::string> classes = {"consent-1"};
+  HttpClient http(server_->base());
+  auto r = http.post("/api/v1/streaming/start",
+                     test_token(kSecret, "teacher-1", Role::kTeacher, classes),
+                     "{\"class_id\":\"consent-1\"}");
+  ASSERT_EQ(r.status, 200u) << r.body;
+  auto tws = connect_authenticated(server_->port(), "consent-1",
+                                   test_token(kSecret, "teacher-1", Role::kTeacher, classes));
+  TeacherPeer teacher(*tws, 440);
+  teacher.publish();
+  auto sws = connect_authenticated(server_->port(), "consent-1",
+                                   test_token(kSecret, "student-c", Role::kStudent, classes));
+  LiteClient client(*sws, *identity);
+  client.set_check_interval_ms(400);  // well within the 2 s window, as browsers are in 30 s
+  client.listen("medium");
+  ASSERT_TRUE(spin_until([&] { return client.packet_count() > 150; }, 20000))
+      << "no media for 3 s while checking" << server_->log();
+  client.stop_checks();
+
+  WsMessage m;
+  std::string state;
+  ASSERT_TRUE(spin_until(
+      [&] {
+        if (!sws->wait_for("media-state", &m, 0)) return false;
+        state = m.str("state");
+        return state == "failed";
+      },
+      15000))
+      << "no media-state failed; last state " << state << "\n"
+      << server_->log();
+  EXPECT_NE(m.str("detail").find("consent"), std::string::npos) << m.str("detail");
+  ASSERT_TRUE(sws->wait_for("media-state", &m, 10000)) << "the session was not closed";
+  EXPECT_EQ(m.str("state"), "closed");
+  EXPECT_EQ(m.str("detail"), "consent-expired");
+
+  // Nothing more arrives (bounded negative check: 1.5 s is 75 frames at 20 ms).
+  size_t count = client.packet_count();
+  spin_for(1500);
+  EXPECT_EQ(client.packet_count(), count) << "media kept coming after consent expired";
+  EXPECT_FALSE(sws->closed()) << "the socket stays open: the student may listen again";
 }
 
 }  // namespace

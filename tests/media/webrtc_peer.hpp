@@ -228,6 +228,16 @@ class RtcPeer {
     gboolean ok = FALSE;
     g_signal_emit_by_name(agent, "add-local-ip-address", "127.0.0.1", &ok);
     g_object_set(agent, "ice-tcp", FALSE, nullptr);
+    // Keepalives as Binding requests (every 25 s), not indications: the server's lite transport
+    // stops sending to a listener that sends no check for 30 s (RFC 7675 consent), as browsers
+    // do every few seconds. libnice 0.1.21 cannot turn consent-freshness on after construction.
+    GObject *nice = nullptr;
+    if (g_object_class_find_property(G_OBJECT_GET_CLASS(agent), "agent"))
+      g_object_get(agent, "agent", &nice, nullptr);
+    if (nice) {
+      g_object_set(nice, "keepalive-conncheck", TRUE, nullptr);
+      g_object_unref(nice);
+    }
     gst_object_unref(agent);
     g_signal_connect(webrtc_, "on-ice-candidate",
                      G_CALLBACK(+[](GstElement *, guint mline, gchar *cand, gpointer self) {

@@ -1,6 +1,8 @@
 // LiteTransport over real UDP on 127.0.0.1, with a listener made in the test from the same
 // parts a browser has (a controlling ICE check, a DTLS client, SRTP): checks, the handshake,
-// packets, sender and receiver reports, and goodbye.
+// packets, sender and receiver reports, and goodbye. A second party on 127.0.0.2 (all of 127/8
+// is loopback on Linux) replays or sends checks of its own: the path rules, replay protection
+// and consent freshness (RFC 7675) are tested against the real UDP port.
 #include <arpa/inet.h>
 #include <glib.h>
 #include <gtest/gtest.h>
@@ -37,14 +39,18 @@ struct Recorder {
   std::mutex mutex;
   std::condition_variable changed;
   std::vector<std::string> states;
+  std::vector<LiteFailure> failures;
+  std::vector<std::string> details;
   std::vector<double> losses;
 
   LiteEvents events() {
     LiteEvents e;
-    e.state = [this](LiteState state, const std::string &) {
+    e.state = [this](LiteState state, LiteFailure failure, const std::string &detail) {
       std::string s(lite_state_name(state));
       std::lock_guard lock(mutex);
       states.push_back(s);
+      failures.push_back(failure);
+      details.push_back(detail);
       changed.notify_all();
     };
     e.report = [this](double loss, double, double) {
@@ -58,31 +64,78 @@ struct Recorder {
     std::unique_lock lock(mutex);
     return changed.wait_for(lock, std::chrono::milliseconds(ms), done);
   }
+  bool failed() {
+    std::lock_guard lock(mutex);
+    return !states.empty() && states.back() == "failed";
+  }
 };
 
-class TestListener {
+// A UDP socket on a loopback address, talking to the transport's port.
+class Endpoint {
  public:
-  explicit TestListener(const std::string &offer) {
-    server_ufrag_ = sdp_value(offer, "a=ice-ufrag:");
-    server_pwd_ = sdp_value(offer, "a=ice-pwd:");
-    server_fingerprint_ = sdp_value(offer, "a=fingerprint:");
-    std::istringstream c(sdp_value(offer, "a=candidate:"));
-    std::string f, comp, proto, prio, host;
-    int port = 0;
-    c >> f >> comp >> proto >> prio >> host >> port;
-    server_.sin_family = AF_INET;
-    server_.sin_port = htons(static_cast<uint16_t>(port));
-    inet_pton(AF_INET, host.c_str(), &server_.sin_addr);
+  Endpoint(const std::string &local_ip, const sockaddr_in &server) : server_(server) {
     fd_ = socket(AF_INET, SOCK_DGRAM, 0);
     sockaddr_in local{};
     local.sin_family = AF_INET;
-    inet_pton(AF_INET, "127.0.0.1", &local.sin_addr);
-    bind(fd_, reinterpret_cast<sockaddr *>(&local), sizeof local);
+    inet_pton(AF_INET, local_ip.c_str(), &local.sin_addr);
+    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr *>(&local), sizeof local), 0);
+  }
+  ~Endpoint() { close(fd_); }
+  Endpoint(const Endpoint &) = delete;
+  Endpoint &operator=(const Endpoint &) = delete;
+
+  void send(const uint8_t *d, size_t n) {
+    sendto(fd_, d, n, 0, reinterpret_cast<const sockaddr *>(&server_), sizeof server_);
+  }
+  void send(const std::vector<uint8_t> &d) { send(d.data(), d.size()); }
+  // One datagram, or empty after `ms`.
+  std::vector<uint8_t> receive(int ms) {
+    pollfd p{fd_, POLLIN, 0};
+    if (poll(&p, 1, ms) <= 0) return {};
+    std::vector<uint8_t> buf(2048);
+    ssize_t n = recv(fd_, buf.data(), buf.size(), 0);
+    buf.resize(n > 0 ? static_cast<size_t>(n) : 0);
+    return buf;
+  }
+
+ private:
+  sockaddr_in server_{};
+  int fd_ = -1;
+};
+
+sockaddr_in first_candidate(const std::string &offer) {
+  std::istringstream c(sdp_value(offer, "a=candidate:"));
+  std::string f, comp, proto, prio, host;
+  int port = 0;
+  c >> f >> comp >> proto >> prio >> host >> port;
+  sockaddr_in server{};
+  server.sin_family = AF_INET;
+  server.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, host.c_str(), &server.sin_addr);
+  return server;
+}
+
+bool is_stun(const std::vector<uint8_t> &d) {
+  return stun::looks_like_stun(d.data(), d.size());
+}
+bool is_dtls(const std::vector<uint8_t> &d) {
+  return !d.empty() && d[0] >= 20 && d[0] <= 63;
+}
+bool is_rtp(const std::vector<uint8_t> &d) {
+  return rtp::looks_like_rtp(d.data(), d.size()) && !rtp::looks_like_rtcp(d.data(), d.size());
+}
+
+class TestListener {
+ public:
+  explicit TestListener(const std::string &offer, const std::string &local_ip = "127.0.0.1")
+      : server_(first_candidate(offer)), socket_(local_ip, server_) {
+    server_ufrag_ = sdp_value(offer, "a=ice-ufrag:");
+    server_pwd_ = sdp_value(offer, "a=ice-pwd:");
+    server_fingerprint_ = sdp_value(offer, "a=fingerprint:");
     identity_ = *DtlsIdentity::generate();
     dtls_ = std::make_unique<DtlsSrtpSession>(identity_, DtlsSrtpSession::Role::kClient,
                                               server_fingerprint_);
   }
-  ~TestListener() { close(fd_); }
 
   std::string answer() const {
     return "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
@@ -93,23 +146,31 @@ class TestListener {
            "\r\na=setup:active\r\na=mid:0\r\na=recvonly\r\na=rtcp-mux\r\n"
            "a=rtpmap:111 opus/48000/2\r\n";
   }
-  void check(const std::string &password, bool use_candidate = true) {
+  // A connectivity check with a new transaction id, as a browser makes it; sent, and returned
+  // (what an eavesdropper could capture).
+  std::vector<uint8_t> check(const std::string &password, bool use_candidate = true,
+                             const std::string &my_ufrag = "cli1") {
+    auto req = make_check(password, use_candidate, my_ufrag);
+    send(req.data(), req.size());
+    return req;
+  }
+  std::vector<uint8_t> make_check(const std::string &password, bool use_candidate = true,
+                                  const std::string &my_ufrag = "cli1") {
     stun::TransactionId tx{};
     tx[0] = static_cast<uint8_t>(++checks_);
-    auto req = stun::binding_request(tx, server_ufrag_ + ":cli1", password, 1, 2, use_candidate);
-    send(req.data(), req.size());
+    tx[1] = static_cast<uint8_t>(checks_ >> 8);
+    tx[11] = 0x5A;
+    return stun::binding_request(tx, server_ufrag_ + ":" + my_ufrag, password, 1, 2, use_candidate);
   }
-  void send(const uint8_t *d, size_t n) {
-    sendto(fd_, d, n, 0, reinterpret_cast<sockaddr *>(&server_), sizeof server_);
-  }
-  // One datagram, or empty after `ms`.
-  std::vector<uint8_t> receive(int ms) {
-    pollfd p{fd_, POLLIN, 0};
-    if (poll(&p, 1, ms) <= 0) return {};
-    std::vector<uint8_t> buf(2048);
-    ssize_t n = recv(fd_, buf.data(), buf.size(), 0);
-    buf.resize(n > 0 ? static_cast<size_t>(n) : 0);
-    return buf;
+  void send(const uint8_t *d, size_t n) { socket_.send(d, n); }
+  std::vector<uint8_t> receive(int ms) { return socket_.receive(ms); }
+  // The next STUN message (other datagrams are skipped), or nullopt after `ms` of silence.
+  std::optional<std::vector<uint8_t>> stun_response(int ms) {
+    for (;;) {
+      auto d = receive(ms);
+      if (d.empty()) return std::nullopt;
+      if (is_stun(d)) return d;
+    }
   }
   bool handshake() {
     dtls_->start();
@@ -117,27 +178,71 @@ class TestListener {
       for (auto &d : dtls_->take_outgoing())
         send(d.data(), d.size());
       auto in = receive(100);
-      if (!in.empty() && in[0] >= 20 && in[0] <= 63) dtls_->receive(in.data(), in.size());
+      if (is_dtls(in)) dtls_->receive(in.data(), in.size());
       if (in.empty()) dtls_->on_timer();
     }
     return dtls_->ready();
   }
+  // Reads until `want` SRTP packets that decrypt, or `ms` of silence; returns how many came.
+  size_t receive_rtp(size_t want, int ms) { return receive_rtp_at(socket_, want, ms); }
+  size_t receive_rtp_at(Endpoint &at, size_t want, int ms) {
+    size_t got = 0;
+    while (got < want) {
+      auto d = at.receive(ms);
+      if (d.empty()) break;
+      int len = static_cast<int>(d.size());
+      if (is_rtp(d) && dtls_->unprotect_rtp(d.data(), &len)) got++;
+    }
+    return got;
+  }
 
-  std::string server_ufrag_, server_pwd_, server_fingerprint_;
   sockaddr_in server_{};
-  int fd_ = -1;
+  Endpoint socket_;
+  std::string server_ufrag_, server_pwd_, server_fingerprint_;
   int checks_ = 0;
   std::shared_ptr<DtlsIdentity> identity_;
   std::unique_ptr<DtlsSrtpSession> dtls_;
 };
 
-std::unique_ptr<LiteTransport> loopback_transport() {
-  LiteSettings s;
+const uint8_t kOpus[] = {0xF8, 1, 2, 3, 4, 5, 6, 7};
+
+// Packs `n` frames for the session and sends them; returns how many pack() accepted.
+size_t send_frames(LiteSession &s, size_t n, uint64_t &pts_ns) {
+  std::vector<OutPacket> out(n);
+  size_t made = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (s.pack(kOpus, sizeof kOpus, pts_ns, out[made])) made++;
+    pts_ns += 20'000'000;
+  }
+  LiteTransport::send(out.data(), made);
+  return made;
+}
+
+std::unique_ptr<LiteTransport> loopback_transport(LiteSettings s = {}) {
   s.addresses = {"127.0.0.1"};
   auto t = LiteTransport::start(s);
   EXPECT_TRUE(t) << (t ? "" : t.error().message);
   return t ? std::move(*t) : nullptr;
 }
+
+// A session whose listener has checked (with USE-CANDIDATE), handshaken and is connected.
+struct Connected {
+  Recorder rec;
+  std::shared_ptr<LiteSession> session;
+  std::unique_ptr<TestListener> listener;
+  std::vector<uint8_t> first_check;  // the nominating check, as sent
+  uint64_t pts = 1'000'000'000;
+
+  bool connect(LiteTransport &t) {
+    session = t.create(0x1234, 111, "gramothi-1", rec.events());
+    listener = std::make_unique<TestListener>(session->offer_sdp());
+    if (session->set_answer(listener->answer())) return false;
+    first_check = listener->check(listener->server_pwd_);
+    if (!listener->stun_response(1000)) return false;
+    if (!listener->handshake()) return false;
+    return rec.wait([&] { return !rec.states.empty() && rec.states.back() == "connected"; });
+  }
+};
 
 }  // namespace
 
@@ -224,7 +329,7 @@ TEST(LiteTransport, AListenerThatChecksAndHandshakesReceivesDecryptablePackets) 
   EXPECT_EQ(s->packets_sent(), 2u);
 
   // The listener's receiver report (10 % lost) reaches the owner.
-  uint8_t rr[32 + 16] = {0x81, 201, 0, 7, 0, 0, 0, 9, 0, 0, 0x12, 0x34, 26};
+  uint8_t rr[32 + 20] = {0x81, 201, 0, 7, 0, 0, 0, 9, 0, 0, 0x12, 0x34, 26};
   int rr_len = 32;
   ASSERT_TRUE(l.dtls_->protect_rtcp(rr, &rr_len));
   l.send(rr, static_cast<size_t>(rr_len));
@@ -268,4 +373,181 @@ TEST(LiteTransport, AnAnswerWithoutCredentialsOrOpusIsRefused) {
   EXPECT_FALSE(s->set_answer(good));
   EXPECT_TRUE(s->set_answer(good));  // only once
   t->remove(s);
+}
+
+// Finding: a captured check with USE-CANDIDATE, replayed byte for byte from another address,
+// moved the listener's media there. A replay is neither answered nor obeyed.
+TEST(LiteTransport, AReplayedCheckFromAnotherAddressGetsNoAnswerAndMovesNoMedia) {
+  auto t = loopback_transport();
+  ASSERT_TRUE(t);
+  Connected c;
+  ASSERT_TRUE(c.connect(*t));
+  TestListener &l = *c.listener;
+  ASSERT_EQ(send_frames(*c.session, 5, c.pts), 5u);
+  ASSERT_EQ(l.receive_rtp(5, 1000), 5u);
+
+  // The eavesdropper on 127.0.0.2 replays the nominating check, and a later consent check.
+  Endpoint stranger("127.0.0.2", l.server_);
+  auto consent = l.check(l.server_pwd_, false);
+  ASSERT_TRUE(l.stun_response(1000)) << "a fresh check from the listener is answered";
+  stranger.send(c.first_check);
+  stranger.send(consent);
+  stranger.send(c.first_check);
+  // From the listener itself the same check is a retransmission (its answer was lost): it is
+  // answered again.
+  l.send(consent.data(), consent.size());
+  EXPECT_TRUE(l.stun_response(1000)) << "a retransmitted check was not answered";
+
+  // Media still goes to the listener, and nothing at all to the stranger.
+  ASSERT_EQ(send_frames(*c.session, 10, c.pts), 10u);
+  EXPECT_EQ(l.receive_rtp(10, 1000), 10u);
+  auto leaked = stranger.receive(500);
+  EXPECT_TRUE(leaked.empty()) << "the stranger received " << leaked.size() << " bytes ("
+                              << (is_stun(leaked) ? "a STUN answer" : "media") << ")";
+  t->remove(c.session);
+}
+
+// A fresh check with USE-CANDIDATE from a new address (a NAT rebinding, a new network) moves
+// the path there; a second move within the switch interval is refused.
+TEST(LiteTransport, AFreshNominatingCheckMovesThePathButNotTwiceWithinTheInterval) {
+  LiteSettings settings;
+  settings.path_switch_interval_ms = 60000;  // longer than the test
+  auto t = loopback_transport(settings);
+  ASSERT_TRUE(t);
+  Connected c;
+  ASSERT_TRUE(c.connect(*t));
+  TestListener &l = *c.listener;
+  Endpoint moved("127.0.0.2", l.server_);
+
+  // A check without USE-CANDIDATE from there is answered but moves nothing.
+  moved.send(l.make_check(l.server_pwd_, false));
+  ASSERT_FALSE(moved.receive(1000).empty()) << "a fresh check from a new address is answered";
+  ASSERT_EQ(send_frames(*c.session, 5, c.pts), 5u);
+  EXPECT_EQ(l.receive_rtp(5, 1000), 5u);
+  EXPECT_EQ(l.receive_rtp_at(moved, 1, 300), 0u);
+
+  // With USE-CANDIDATE it moves the media.
+  moved.send(l.make_check(l.server_pwd_, true));
+  ASSERT_FALSE(moved.receive(1000).empty());
+  ASSERT_EQ(send_frames(*c.session, 5, c.pts), 5u);
+  EXPECT_EQ(l.receive_rtp_at(moved, 5, 1000), 5u) << "the media did not move";
+  EXPECT_EQ(l.receive_rtp(1, 300), 0u);
+
+  // Straight back is one move too many for the interval: answered, not obeyed.
+  l.check(l.server_pwd_, true);
+  ASSERT_TRUE(l.stun_response(1000));
+  ASSERT_EQ(send_frames(*c.session, 5, c.pts), 5u);
+  EXPECT_EQ(l.receive_rtp_at(moved, 5, 1000), 5u) << "the path moved twice within the interval";
+  EXPECT_EQ(l.receive_rtp(1, 300), 0u);
+  t->remove(c.session);
+}
+
+// Finding: a check naming another remote ufrag than the answer's got a success response.
+TEST(LiteTransport, ACheckWithAnotherRemoteUfragGetsNoAnswer) {
+  auto t = loopback_transport();
+  ASSERT_TRUE(t);
+  Recorder rec;
+  auto s = t->create(7, 111, "c", rec.events());
+  TestListener l(s->offer_sdp());
+  ASSERT_FALSE(s->set_answer(l.answer()));
+  l.check(l.server_pwd_, true);
+  ASSERT_TRUE(l.stun_response(1000)) << "the right check is answered in this set-up";
+  l.check(l.server_pwd_, true, "someone-else");
+  EXPECT_FALSE(l.stun_response(1000)) << "a check for another ufrag was answered";
+  t->remove(s);
+}
+
+// Before the answer the listener's ufrag is unknown: its checks wait, and are answered once
+// the answer names their ufrag (never if it names another).
+TEST(LiteTransport, ACheckBeforeTheAnswerIsAnsweredOnlyOnceTheAnswerNamesItsUfrag) {
+  auto t = loopback_transport();
+  ASSERT_TRUE(t);
+  Recorder rec;
+  auto s = t->create(7, 111, "c", rec.events());
+  TestListener l(s->offer_sdp());
+  auto wrong = l.check(l.server_pwd_, true, "someone-else");
+  auto right = l.check(l.server_pwd_, true);
+  EXPECT_FALSE(l.stun_response(500)) << "a check was answered before the answer";
+  ASSERT_FALSE(s->set_answer(l.answer()));
+  auto response = l.stun_response(2000);
+  ASSERT_TRUE(response) << "the held check was not answered after the answer";
+  auto m = stun::parse(response->data(), response->size());
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->type, stun::kBindingSuccess);
+  EXPECT_TRUE(std::equal(m->transaction.begin(), m->transaction.end(), right.begin() + 8));
+  EXPECT_FALSE(l.stun_response(500)) << "the check for another ufrag was answered too";
+  t->remove(s);
+}
+
+// Finding: a listener silent for 30 s was reported failed, but RTP kept going. With no fresh
+// check for the consent window (shortened here), nothing more is sent; retransmitted or
+// replayed checks do not count.
+TEST(LiteTransport, SendingStopsWhenNoFreshCheckArrivesWithinTheConsentWindow) {
+  LiteSettings settings;
+  settings.consent_timeout_ms = 1500;
+  auto t = loopback_transport(settings);
+  ASSERT_TRUE(t);
+  Connected c;
+  ASSERT_TRUE(c.connect(*t));
+  TestListener &l = *c.listener;
+  Endpoint stranger("127.0.0.2", l.server_);
+  ASSERT_EQ(send_frames(*c.session, 5, c.pts), 5u);
+  ASSERT_EQ(l.receive_rtp(5, 1000), 5u);
+
+  // The listener sends no new check; the old one comes again from it and from elsewhere.
+  bool stopped = false;
+  int64_t deadline = g_get_monotonic_time() + 10 * 1000000;
+  while (!stopped && g_get_monotonic_time() < deadline) {
+    l.send(c.first_check.data(), c.first_check.size());
+    stranger.send(c.first_check);
+    stopped = send_frames(*c.session, 1, c.pts) == 0;
+    while (!l.receive(0).empty()) {
+    }
+    if (!stopped) g_usleep(20000);
+  }
+  ASSERT_TRUE(stopped) << "frames were still sent 10 s after the last fresh check";
+  ASSERT_TRUE(c.rec.wait([&] { return !c.rec.states.empty() && c.rec.states.back() == "failed"; }));
+  {
+    std::lock_guard lock(c.rec.mutex);
+    EXPECT_EQ(c.rec.failures.back(), LiteFailure::kNoConsent);
+    EXPECT_NE(c.rec.details.back().find("consent"), std::string::npos) << c.rec.details.back();
+  }
+  // What was sent before the failure has arrived (loopback delivers at once); from now on
+  // nothing at all reaches the listener: no answer to its check, no RTP, no sender report (one
+  // a second).
+  while (!l.receive(0).empty()) {
+  }
+  l.send(c.first_check.data(), c.first_check.size());
+  l.check(l.server_pwd_, false);
+  EXPECT_EQ(send_frames(*c.session, 5, c.pts), 0u);
+  auto late = l.receive(1500);
+  EXPECT_TRUE(late.empty()) << late.size() << " bytes sent after consent expired";
+  // Goodbye is not sent either: the address no longer consents.
+  t->remove(c.session);
+  EXPECT_TRUE(l.receive(300).empty());
+}
+
+// Fresh checks keep consent: a listener that checks every 300 ms keeps receiving for well
+// over the (shortened) consent window.
+TEST(LiteTransport, FreshChecksKeepConsent) {
+  LiteSettings settings;
+  settings.consent_timeout_ms = 1500;
+  auto t = loopback_transport(settings);
+  ASSERT_TRUE(t);
+  Connected c;
+  ASSERT_TRUE(c.connect(*t));
+  TestListener &l = *c.listener;
+  int64_t until = g_get_monotonic_time() + 4 * 1000000;
+  size_t sent = 0, received = 0;
+  while (g_get_monotonic_time() < until) {
+    l.check(l.server_pwd_, false);
+    for (int i = 0; i < 15; i++) {
+      sent += send_frames(*c.session, 1, c.pts);
+      received += l.receive_rtp(1, 100);
+    }
+  }
+  EXPECT_EQ(sent, received);
+  EXPECT_GT(sent, 150u) << "sending stopped although fresh checks came";
+  EXPECT_FALSE(c.rec.failed());
+  t->remove(c.session);
 }

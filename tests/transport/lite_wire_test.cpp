@@ -1,5 +1,6 @@
 // The lite transport's wire formats: STUN against the RFC 5769 test vectors, RTCP sender and
-// receiver reports, and a DTLS-SRTP handshake between two sessions in memory.
+// receiver reports, a DTLS-SRTP handshake between two sessions in memory (both SRTP profiles),
+// and the checks a listener's SDP answer passes.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -8,6 +9,7 @@
 
 #include "transport/dtls_srtp.hpp"
 #include "transport/rtp_wire.hpp"
+#include "transport/sdp_answer.hpp"
 #include "transport/stun.hpp"
 
 using namespace gramothi;
@@ -145,6 +147,8 @@ void pump(DtlsSrtpSession &a, DtlsSrtpSession &b) {
 
 }  // namespace
 
+// Both sides offer AEAD_AES_128_GCM first (as Chromium does): it is chosen, and its 16-byte tag
+// is on every packet.
 TEST(DtlsSrtp, AHandshakeInMemoryKeysBothSidesAndRtpRoundTrips) {
   auto server_id = DtlsIdentity::generate();
   auto client_id = DtlsIdentity::generate();
@@ -160,6 +164,8 @@ TEST(DtlsSrtp, AHandshakeInMemoryKeysBothSidesAndRtpRoundTrips) {
   ASSERT_FALSE(client.failed()) << client.failure();
   ASSERT_TRUE(server.ready());
   ASSERT_TRUE(client.ready());
+  EXPECT_EQ(server.srtp_profile(), "SRTP_AEAD_AES_128_GCM");
+  EXPECT_EQ(client.srtp_profile(), "SRTP_AEAD_AES_128_GCM");
 
   uint8_t packet[12 + 100 + 16];
   rtp::write_header(packet, true, 111, 1000, 48000, 0xCAFE);
@@ -167,7 +173,7 @@ TEST(DtlsSrtp, AHandshakeInMemoryKeysBothSidesAndRtpRoundTrips) {
     packet[12 + i] = static_cast<uint8_t>(i);
   int len = 112;
   ASSERT_TRUE(server.protect_rtp(packet, &len));
-  EXPECT_EQ(len, 112 + 10);        // AES_CM_128_HMAC_SHA1_80 adds an 80-bit tag
+  EXPECT_EQ(len, 112 + 16);        // AEAD_AES_128_GCM adds a 128-bit tag
   EXPECT_NE(packet[12 + 50], 50);  // the payload is encrypted
   ASSERT_TRUE(client.unprotect_rtp(packet, &len));
   EXPECT_EQ(len, 112);
@@ -192,6 +198,35 @@ TEST(DtlsSrtp, AHandshakeInMemoryKeysBothSidesAndRtpRoundTrips) {
   int replay_len = nlen;
   EXPECT_TRUE(client.unprotect_rtp(next, &nlen));
   EXPECT_FALSE(client.unprotect_rtp(replay, &replay_len));
+}
+
+// A peer that offers only AES128_CM_SHA1_80 gets it, in either DTLS role, and packets pass.
+TEST(DtlsSrtp, APeerOfferingOnlyAesCmSha1GetsIt) {
+  auto ours = DtlsIdentity::generate();
+  auto theirs = DtlsIdentity::generate("SRTP_AES128_CM_SHA1_80");
+  ASSERT_TRUE(ours && theirs);
+  for (bool we_serve : {true, false}) {
+    DtlsSrtpSession us(*ours,
+                       we_serve ? DtlsSrtpSession::Role::kServer : DtlsSrtpSession::Role::kClient,
+                       "sha-256 " + (*theirs)->fingerprint());
+    DtlsSrtpSession peer(*theirs,
+                         we_serve ? DtlsSrtpSession::Role::kClient : DtlsSrtpSession::Role::kServer,
+                         "sha-256 " + (*ours)->fingerprint());
+    (we_serve ? peer : us).start();
+    pump(us, peer);
+    ASSERT_TRUE(us.ready()) << us.failure();
+    ASSERT_TRUE(peer.ready()) << peer.failure();
+    EXPECT_EQ(us.srtp_profile(), "SRTP_AES128_CM_SHA1_80");
+    uint8_t packet[12 + 20 + 16];
+    rtp::write_header(packet, false, 111, 7, 960, 0xCAFE);
+    std::memset(packet + 12, 0x42, 20);
+    int len = 32;
+    ASSERT_TRUE(us.protect_rtp(packet, &len));
+    EXPECT_EQ(len, 32 + 10);  // an 80-bit HMAC-SHA1 tag
+    ASSERT_TRUE(peer.unprotect_rtp(packet, &len));
+    EXPECT_EQ(len, 32);
+    EXPECT_EQ(packet[12 + 19], 0x42);
+  }
 }
 
 TEST(DtlsSrtp, APeerWhoseCertificateDoesNotMatchItsFingerprintIsRefused) {
@@ -226,4 +261,76 @@ TEST(DtlsSrtp, GarbageInsteadOfAHandshakeIsDroppedWithoutHarm) {
   EXPECT_FALSE(server.ready());
   server.on_timer();
   EXPECT_FALSE(server.ready());
+}
+
+namespace {
+
+const std::string kAnswerHead = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n";
+const std::string kAnswerMedia =
+    "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\n"
+    "a=ice-ufrag:Ab+/\r\na=ice-pwd:0123456789abcdef012345\r\n"
+    "a=fingerprint:sha-256 "
+    "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:"
+    "67:89\r\na=setup:active\r\na=mid:0\r\na=recvonly\r\na=rtcp-mux\r\n"
+    "a=rtpmap:111 opus/48000/2\r\n";
+
+std::string answer_with(const std::string &from, const std::string &to) {
+  std::string m = kAnswerMedia;
+  m.replace(m.find(from), from.size(), to);
+  return kAnswerHead + m;
+}
+
+}  // namespace
+
+TEST(ListenerAnswer, AUsableAnswerGivesItsCredentialsFingerprintAndSetup) {
+  auto a = parse_listener_answer(kAnswerHead + kAnswerMedia, 111);
+  ASSERT_TRUE(a) << a.error().message;
+  EXPECT_EQ(a->ice_ufrag, "Ab+/");
+  EXPECT_EQ(a->ice_pwd, "0123456789abcdef012345");
+  EXPECT_EQ(a->fingerprint.substr(0, 11), "sha-256 AB:");
+  EXPECT_EQ(a->setup, "active");
+  // Session-level credentials and fingerprint count too; no a=setup means active.
+  std::string session_level = kAnswerHead +
+                              "a=ice-ufrag:Ab+/\r\na=ice-pwd:0123456789abcdef012345\r\n" +
+                              answer_with("a=setup:active\r\n", "").substr(kAnswerHead.size());
+  auto b = parse_listener_answer(session_level, 111);
+  ASSERT_TRUE(b) << b.error().message;
+  EXPECT_EQ(b->setup, "");
+}
+
+TEST(ListenerAnswer, EachUnusableAnswerIsInvalidSdpWithAReason) {
+  const std::string bad[] = {
+      "",
+      " \r\n\t",
+      "garbage",
+      std::string("v=0\r\n\0m=audio", 12),
+      kAnswerHead,
+      kAnswerHead + kAnswerMedia + kAnswerMedia,  // two m-lines for a one-line offer
+      answer_with("m=audio 9", "m=video 9"),
+      answer_with("m=audio 9", "m=audio 0"),
+      answer_with("UDP/TLS/RTP/SAVPF", "RTP/AVP"),
+      answer_with("SAVPF 111", "SAVPF 0"),
+      answer_with("a=recvonly", "a=inactive"),
+      answer_with("a=ice-ufrag:Ab+/\r\n", ""),
+      answer_with("a=ice-pwd:0123456789abcdef012345\r\n", ""),
+      answer_with("a=ice-ufrag:Ab+/", "a=ice-ufrag:abc"),  // shorter than 4
+      answer_with("a=ice-ufrag:Ab+/", "a=ice-ufrag:ab:cd"),
+      answer_with("a=ice-pwd:0123456789abcdef012345", "a=ice-pwd:short"),
+      answer_with("a=fingerprint:sha-256 AB", "a=fingerprint:md5 AB"),
+      answer_with("a=fingerprint:sha-256 AB:CD", "a=fingerprint:sha-256 ZZ:CD"),
+      answer_with("a=setup:active", "a=setup:holdconn"),
+      answer_with("a=setup:active", "a=setup:sideways"),
+      kAnswerHead + kAnswerMedia + "a=x:" + std::string(kMaxAnswerBytes, 'x') + "\r\n",
+  };
+  for (const auto &sdp : bad) {
+    auto a = parse_listener_answer(sdp, 111);
+    ASSERT_FALSE(a) << "accepted: " << sdp.substr(0, 200);
+    EXPECT_EQ(a.error().code, "invalid_sdp");
+    EXPECT_EQ(a.error().kind, ErrorKind::kInvalid);
+    EXPECT_FALSE(a.error().message.empty());
+  }
+  auto no_fingerprint = answer_with("a=fingerprint:", "a=x-fingerprint:");
+  auto e = parse_listener_answer(no_fingerprint, 111);
+  ASSERT_FALSE(e);
+  EXPECT_NE(e.error().message.find("fingerprint"), std::string::npos);
 }

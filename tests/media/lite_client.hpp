@@ -1,9 +1,10 @@
-// A light listener for load: the protocol a browser speaks to the server's lite transport —
-// ICE as the controlling agent (a Binding request with USE-CANDIDATE to the offer's first
-// candidate, then a consent check every 5 s), a DTLS client handshake checked against the
-// offer's fingerprint, and SRTP decryption of every packet — without a webrtcbin, a jitter
-// buffer or a decoder. It costs a socket and a few microseconds a packet, so a benchmark's load
-// clients do not crowd the server off the machine. Runs on the default main context.
+// A light listener, for load (bench/live_audio_bench) and for tests: the protocol a browser
+// speaks to the server's lite transport — ICE as the controlling agent (a Binding request with
+// USE-CANDIDATE to the offer's first candidate, then a consent check every 5 s), a DTLS client
+// handshake checked against the offer's fingerprint, and SRTP decryption of every packet —
+// without a webrtcbin, a jitter buffer or a decoder. It costs a socket and a few microseconds a
+// packet, so a benchmark's load clients do not crowd the server off the machine. Runs on the
+// default main context.
 #pragma once
 
 #include <arpa/inet.h>
@@ -22,27 +23,33 @@
 
 namespace gramothi {
 
-class LiteListener {
+class LiteClient {
  public:
-  LiteListener(WsClient &ws, std::shared_ptr<DtlsIdentity> identity)
+  LiteClient(WsClient &ws, std::shared_ptr<DtlsIdentity> identity)
       : ws_(ws), identity_(std::move(identity)) {
     ws_.on_media_message = [this](const WsMessage &m) {
       if (m.type == "offer") on_offer(m.str("sdp"));
     };
   }
-  ~LiteListener() {
+  ~LiteClient() {
     ws_.on_media_message = nullptr;
     if (watch_) g_source_remove(watch_);
     if (timer_) g_source_remove(timer_);
     if (fd_ >= 0) close(fd_);
   }
-  LiteListener(const LiteListener &) = delete;
-  LiteListener &operator=(const LiteListener &) = delete;
+  LiteClient(const LiteClient &) = delete;
+  LiteClient &operator=(const LiteClient &) = delete;
 
   void listen(const std::string &profile) {
     ws_.send(profile.empty() ? json_msg("listen", {}) : json_msg("listen", {{"profile", profile}}));
   }
   std::vector<ListenerPeer::RtpPacket> packets() const { return packets_; }
+  size_t packet_count() const { return packets_.size(); }
+  bool connected() const { return dtls_ && dtls_->ready(); }
+  // A client that stops checking (a test of consent freshness): no more Binding requests.
+  void stop_checks() { checking_ = false; }
+  // Consent checks every `ms` once connected (5 s by default, as RFC 7675 suggests).
+  void set_check_interval_ms(int ms) { check_interval_us_ = int64_t{ms} * 1000; }
 
  private:
   void on_offer(const std::string &sdp) {
@@ -75,7 +82,7 @@ class LiteListener {
     watch_ = g_unix_fd_add(
         fd_, G_IO_IN,
         [](gint, GIOCondition, gpointer self) -> gboolean {
-          static_cast<LiteListener *>(self)->on_readable();
+          static_cast<LiteClient *>(self)->on_readable();
           return G_SOURCE_CONTINUE;
         },
         this);
@@ -99,7 +106,7 @@ class LiteListener {
     timer_ = g_timeout_add(
         100,
         [](gpointer self) -> gboolean {
-          static_cast<LiteListener *>(self)->on_timer();
+          static_cast<LiteClient *>(self)->on_timer();
           return G_SOURCE_CONTINUE;
         },
         this);
@@ -135,7 +142,7 @@ class LiteListener {
   void on_timer() {
     int64_t now = g_get_monotonic_time();
     // Checks until the first answer, then consent checks every 5 s as browsers do.
-    if (now - last_check_us_ > (ice_ok_ ? 5000000 : 200000)) send_check();
+    if (checking_ && now - last_check_us_ > (ice_ok_ ? check_interval_us_ : 200000)) send_check();
     if (ice_ok_ && !dtls_->ready()) {
       dtls_->on_timer();
       flush_dtls();
@@ -179,6 +186,8 @@ class LiteListener {
   int fd_ = -1;
   guint watch_ = 0, timer_ = 0;
   bool ice_ok_ = false;
+  bool checking_ = true;
+  int64_t check_interval_us_ = 5000000;
   int64_t last_check_us_ = 0;
   std::vector<ListenerPeer::RtpPacket> packets_;
 };

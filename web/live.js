@@ -157,11 +157,15 @@ const GL = (() => {
         this.retryTimer = setTimeout(() => this.connect(), wait);
       };
       // A link that died without a FIN keeps the socket "open" for minutes: ping every 10 s
-      // and give up on it when nothing came back for 20 s.
+      // and give up on it when nothing came back for 20 s. But while the page hears the class
+      // (on.alive(): audio still arriving), the link is alive and only this TCP connection is
+      // slow (a saturated 2G link backs TCP off for a minute): closing it would end the audio
+      // for nothing, so wait up to 2 minutes.
       this.lastHeard = Date.now();
       this.pinger = setInterval(() => {
         if (ws.readyState !== 1) return;
-        if (Date.now() - this.lastHeard > 20000) return ws.close();
+        const quiet = Date.now() - this.lastHeard;
+        if (quiet > 120000 || (quiet > 20000 && !(this.on.alive && this.on.alive()))) return ws.close();
         ws.send('{"type":"ping"}');
       }, 10000);
     }

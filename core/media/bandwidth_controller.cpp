@@ -93,6 +93,10 @@ std::optional<ProfileDecision> BandwidthController::report(const LinkReport &r) 
 
   size_t target = current_;
   const char *reason = nullptr;
+  if (r.loss_fraction && *r.loss_fraction > tuning_.severe_loss && current_ > 0) {
+    bad_since_ms_ = now;
+    return change_to(0, "loss", now);
+  }
   if (r.loss_fraction) {
     if (lossy) {
       if (!bad_since_ms_) bad_since_ms_ = interval_start.value_or(now);
@@ -130,6 +134,11 @@ std::optional<ProfileDecision> BandwidthController::pin(std::optional<size_t> in
       pinned_ = false;
       bad_since_ms_.reset();
       clean_since_ms_ = now_ms;
+      // Pinned too high for the link: the student unpins to get audio back, at once.
+      if (latest_loss_ && *latest_loss_ > tuning_.severe_loss && current_ > 0) {
+        bad_since_ms_ = now_ms;
+        return change_to(0, "loss", now_ms);
+      }
     }
     return std::nullopt;
   }

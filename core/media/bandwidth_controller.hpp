@@ -6,7 +6,8 @@
 //
 // Rules (thresholds in BandwidthTuning):
 //  - Pinned: reports and ticks never change the profile. Unpinning keeps the profile and restarts
-//    the clean period, so adaptation resumes from there.
+//    the clean period, so adaptation resumes from there; but when the latest report, made while
+//    pinned, showed severe loss, unpinning moves straight to the lowest profile ("loss").
 //  - Start safe, climb fast: an automatic listener starts at the lowest profile (the caller's
 //    choice). Until its first failed step up or its first step down, a step up needs only
 //    start_clean_ms clean since the last change and one clean report made at the current
@@ -15,6 +16,9 @@
 //    previous report (the start of the interval the loss covers), or at the report itself if it is
 //    the first. Once it has lasted sustain_ms: one step down ("loss"), and the period restarts, so
 //    continued loss steps down every sustain_ms. A report with loss <= loss_down ends it.
+//  - Severe loss: a report with loss > severe_loss (a link carrying a fraction of what is sent)
+//    moves straight to the lowest profile ("loss"), without waiting for a sustained period:
+//    every second there is a second without speech.
 //  - A step up is on probation for probe_window_ms: a bad report in that time (loss > loss_down,
 //    or the rtt more than rtt_inflation_ms above the lowest rtt seen: a queue building up) steps
 //    straight back down ("probe-failed"), and that profile is tried again only after
@@ -68,6 +72,7 @@ struct BandwidthTuning {
   int64_t probe_window_ms = 10000;  // a step up is undone by a bad report this soon after
   double rtt_inflation_ms = 350;    // rtt this far above the lowest seen: a queue is building
   int64_t max_backoff_ms = 160000;  // the longest wait before trying a failed profile again
+  double severe_loss = 0.25;        // loss above this goes straight to the lowest profile
 };
 
 class BandwidthController {
@@ -82,7 +87,8 @@ class BandwidthController {
   // the reports said clean; never steps down on silence alone.
   std::optional<ProfileDecision> tick(int64_t now_ms);
   // Pins a profile (clamped to the range), or returns to automatic (nullopt). Pinning returns a
-  // "pinned" decision when the index differs from the current one; unpinning returns nullopt.
+  // "pinned" decision when the index differs from the current one; unpinning returns nullopt,
+  // or a "loss" decision for the lowest profile when the latest report showed severe loss.
   std::optional<ProfileDecision> pin(std::optional<size_t> index, int64_t now_ms);
 
   size_t current() const { return current_; }

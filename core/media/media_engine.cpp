@@ -395,8 +395,9 @@ std::optional<Error> MediaEngine::set_profile(PeerId id, const std::string &prof
   int64_t now = g_get_monotonic_time() / 1000;
   if (profile == "auto") {
     if (!l->controller->pinned()) return std::nullopt;  // already automatic
-    l->controller->pin(std::nullopt, now);
+    auto d = l->controller->pin(std::nullopt, now);
     impl_->switch_tier(*l, l->tier, "auto");
+    if (d) impl_->switch_tier(*l, d->index, d->reason);
     return std::nullopt;
   }
   const BandwidthProfile *bp = impl_->profiles.find(profile);

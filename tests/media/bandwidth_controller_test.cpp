@@ -70,12 +70,13 @@ std::vector<Change> ticks(BandwidthController &c, int64_t from_ms, int64_t to_ms
 
 using Changes = std::vector<Change>;
 
-// The rules once a listener has settled: 10 s clean to step up, no probation of a step up (the
-// start and the probation have tests of their own below).
+// The rules once a listener has settled: 10 s clean to step up, no probation of a step up, no
+// jump on severe loss (the start, the probation and severe loss have tests of their own below).
 BandwidthTuning steady() {
   BandwidthTuning t;
   t.start_clean_ms = t.clean_up_ms;
   t.probe_window_ms = 0;
+  t.severe_loss = 1.0;
   return t;
 }
 
@@ -440,7 +441,7 @@ TEST(BandwidthController, PinningIsNoProbe) {
   ASSERT_TRUE(c.pin(kHigh, 0));
   // Unpinned while the link is bad: the normal loss rule moves it, one step per second.
   EXPECT_FALSE(c.pin(std::nullopt, 1000));
-  EXPECT_EQ(feed(c, 1500, 2500, 1000, loss_at(0, 0.3)), (Changes{{2500, kMedium, "loss"}}));
+  EXPECT_EQ(feed(c, 1500, 2500, 1000, loss_at(0, 0.15)), (Changes{{2500, kMedium, "loss"}}));
 }
 
 // Issue 14: each profile's Opus FEC follows the loss its listeners report.
@@ -458,4 +459,31 @@ TEST(FecLossHint, FollowsTheListenersWhoLoseMostButNotOneBrokenLink) {
   lossy.push_back(0.08);
   lossy.push_back(0.08);
   EXPECT_EQ(fec_loss_hint(lossy, 10), 9);
+}
+
+// A link that carries a fraction of what is sent: straight to the lowest profile, not one step a
+// second. And a student pinned too high who unpins gets the lowest at once (issue 14: pinned to
+// high on 2G-bad, the audio came back only after a minute).
+TEST(BandwidthController, SevereLossGoesStraightToTheLowestAndSoDoesUnpinningAfterIt) {
+  ProfileSet profiles;
+  ASSERT_TRUE(load_shipped(&profiles));
+  BandwidthController c(profiles, kHigh);
+  EXPECT_FALSE(c.report(loss_at(0, 0.0)));
+  EXPECT_EQ(feed(c, 5000, 5000, 5000, loss_at(0, 0.20)), (Changes{{5000, kMedium, "loss"}}))
+      << "20 %: one step, the sustained rule";
+  EXPECT_EQ(feed(c, 10000, 10000, 5000, loss_at(0, 0.30)), (Changes{{10000, k2g, "loss"}}));
+
+  BandwidthController pinned(profiles, k2g);
+  ASSERT_TRUE(pinned.pin(kHigh, 0));
+  EXPECT_EQ(feed(pinned, 1000, 60000, 5000, loss_at(0, 0.75)), Changes{}) << "pinned stays";
+  auto d = pinned.pin(std::nullopt, 61000);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->index, k2g);
+  EXPECT_EQ(d->reason, "loss");
+  // Unpinning after clean reports keeps the profile.
+  BandwidthController fine(profiles, k2g);
+  ASSERT_TRUE(fine.pin(kHigh, 0));
+  EXPECT_EQ(feed(fine, 1000, 6000, 5000, loss_at(0, 0.0)), Changes{});
+  EXPECT_FALSE(fine.pin(std::nullopt, 7000));
+  EXPECT_EQ(fine.current(), kHigh);
 }

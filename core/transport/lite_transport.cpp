@@ -43,9 +43,12 @@ constexpr int64_t kSecondUs = 1000000;
 constexpr int64_t kSenderReportUs = 1 * kSecondUs;  // RTCP SR interval per listener
 constexpr size_t kMaxAddressesPerSession = 8;       // checked paths remembered per listener
 constexpr size_t kMaxHeldChecks = 8;                // checks before the answer, kept for it
-// Transaction ids of the checks a session accepted, for replay protection: at a browser's
-// pace (a check every 2.5 s or so on the selected pair) this covers well over half an hour.
-constexpr size_t kRecentTransactions = 1024;
+// Transaction ids of the checks a session accepted, for replay protection. Every one is kept
+// for the session's life: a window of recent ones ends, and a check captured before it becomes
+// fresh again (a replay that moves the media, or keeps consent for an address the listener
+// left). A browser checks every 0.9 to 2.5 s, so this is 8 hours at the fast pace; a session
+// that would need more fails (its listener may connect again). 8 bytes each.
+constexpr size_t kMaxTransactions = 32768;
 constexpr int kSrtpTrailer = 16;  // the longest SRTP tag we use (AEAD_AES_128_GCM)
 
 void log_lite(LogLevel level, const std::string &message) {
@@ -124,8 +127,7 @@ struct LiteSession::State {
     int64_t checked_at;
   };
   std::vector<Path> paths;
-  std::vector<uint64_t> seen;  // transaction_hash() | path index, a ring of kRecentTransactions
-  size_t seen_next = 0;
+  std::vector<uint64_t> seen;  // transaction_hash() | path index, sorted; kMaxTransactions
   // The path media goes to (ICE's selected pair), copied from `paths` for pack().
   int fd = -1;
   sockaddr_storage remote{};
@@ -610,10 +612,10 @@ void LiteTransport::Impl::on_datagram(int fd, uint8_t *data, size_t len,
 //   - A check gets an answer only when its USERNAME is "<our ufrag>:<the answer's ufrag>" and
 //     its MESSAGE-INTEGRITY is right. Before the answer the second half is unknown: the check
 //     is held (up to kMaxHeldChecks) and answered once the answer names that ufrag.
-//   - Replay protection: the session remembers the transaction ids of the checks it accepted
-//     (kRecentTransactions) and the path each came on. The same id again on the same path is a
-//     retransmission (answered again, changes nothing); on another path it is a replay (no
-//     answer, no effect).
+//   - Replay protection: the session remembers the transaction ids of all the checks it
+//     accepted (up to kMaxTransactions, then it fails) and the path each came on. The same id again
+//     on the same path is a retransmission (answered again, changes nothing); on another path it is
+//     a replay (no answer, no effect).
 //   - A fresh check (an id not seen) from a path makes it a known path. The first one chooses
 //     where media goes. A fresh check with USE-CANDIDATE from another path moves the media
 //     there, at once while the listener has nominated nothing yet, and afterwards at most once
@@ -701,9 +703,11 @@ bool LiteTransport::Impl::on_check(LiteSession &s, LiteSession::State &st, int f
     if (st.paths[i].key == key) path = i;
 
   uint64_t id = transaction_hash(m.transaction);
-  for (uint64_t seen : st.seen) {
-    if ((seen & ~uint64_t{0xFF}) != id) continue;
-    bool same_path = path < st.paths.size() && (seen & 0xFF) == path;
+  // Sorted by id first (the high 56 bits): the entry for this id, if any, is the first one not
+  // below it.
+  auto found = std::lower_bound(st.seen.begin(), st.seen.end(), id);
+  if (found != st.seen.end() && (*found & ~uint64_t{0xFF}) == id) {
+    bool same_path = path < st.paths.size() && (*found & 0xFF) == path;
     if (!same_path)
       log_lite(LogLevel::kDebug, "listener " + s.ufrag_ + ": replayed check from " +
                                      sockaddr_text(reinterpret_cast<const sockaddr *>(&from)) +
@@ -711,6 +715,14 @@ bool LiteTransport::Impl::on_check(LiteSession &s, LiteSession::State &st, int f
     return same_path;  // a retransmission is answered again; a replay is not
   }
 
+  if (st.seen.size() >= kMaxTransactions) {
+    // Forgetting old ids would let their checks be replayed: the session ends instead.
+    fail_connection(st, s.events_,
+                    "the listener made more than " + std::to_string(kMaxTransactions) +
+                        " connectivity checks; connect again",
+                    later);
+    return false;
+  }
   // A fresh check: its path becomes (or stays) a known one.
   if (path == st.paths.size()) {
     if (st.paths.size() >= kMaxAddressesPerSession) {
@@ -723,7 +735,7 @@ bool LiteTransport::Impl::on_check(LiteSession &s, LiteSession::State &st, int f
       st.paths.erase(st.paths.begin() + static_cast<std::ptrdiff_t>(oldest));
       if (st.fd >= 0 && st.selected > oldest) st.selected--;
       // Remembered transactions name paths by index: those of the forgotten path now name
-      // no path (0xFF), and the ones after it move down by one.
+      // no path (0xFF), and the ones after it move down by one (the order, by id, stays).
       for (uint64_t &seen : st.seen) {
         uint64_t p = seen & 0xFF;
         if (p == oldest)
@@ -737,12 +749,7 @@ bool LiteTransport::Impl::on_check(LiteSession &s, LiteSession::State &st, int f
     keys_added.push_back(key);
   }
   st.paths[path].checked_at = now;
-  if (st.seen.size() < kRecentTransactions) {
-    st.seen.push_back(id | path);
-  } else {
-    st.seen[st.seen_next] = id | path;
-    st.seen_next = (st.seen_next + 1) % kRecentTransactions;
-  }
+  st.seen.insert(std::lower_bound(st.seen.begin(), st.seen.end(), id), id | path);
 
   bool first_path = st.fd < 0;
   bool on_selected = !first_path && path == st.selected;

@@ -314,4 +314,18 @@ bool DtlsSrtpSession::unprotect_rtcp(uint8_t *packet, int *len) {
   return srtp_in_ && srtp_unprotect_rtcp(srtp_in_, packet, len) == srtp_err_status_ok;
 }
 
+bool has_plaintext_alert(const uint8_t *data, size_t len) {
+  // DTLS 1.2 record header: type (1), version (2), epoch (2), sequence (6), length (2).
+  constexpr size_t kHeader = 13;
+  constexpr uint8_t kAlert = 21;
+  size_t at = 0;
+  while (at + kHeader <= len) {
+    uint16_t epoch = static_cast<uint16_t>(data[at + 3] << 8 | data[at + 4]);
+    size_t length = static_cast<size_t>(data[at + 11] << 8 | data[at + 12]);
+    if (data[at] == kAlert && epoch == 0) return true;
+    at += kHeader + length;
+  }
+  return false;
+}
+
 }  // namespace gramothi

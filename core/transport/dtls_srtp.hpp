@@ -45,6 +45,12 @@ class DtlsIdentity {
   std::string fingerprint_;
 };
 
+// True when the datagram holds an unprotected (epoch 0) alert record. Before the handshake is
+// done, such alerts are ignored: anyone who sees the listener's address could forge one and end
+// the join (the handshake's own retransmissions decide whether it failed). Malformed record
+// framing counts as no alert.
+bool has_plaintext_alert(const uint8_t *data, size_t len);
+
 class DtlsSrtpSession {
  public:
   enum class Role { kServer, kClient };  // who waits for the ClientHello

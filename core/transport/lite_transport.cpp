@@ -795,6 +795,10 @@ void LiteTransport::Impl::on_dtls(const std::shared_ptr<LiteSession> &s, int fd,
     std::lock_guard lock(s->mutex_);
     LiteSession::State &st = *s->state_;
     if (st.removed || st.state == LiteState::kFailed || !st.dtls) return;
+    if (!st.dtls->ready() && has_plaintext_alert(data, len)) {
+      log_lite(LogLevel::kDebug, "listener " + s->ufrag_ + ": plaintext DTLS alert ignored");
+      return;
+    }
     st.dtls->receive(data, len);
     to_send = st.dtls->take_outgoing();
     if (st.dtls->failed()) {

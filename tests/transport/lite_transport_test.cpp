@@ -581,3 +581,31 @@ TEST(LiteTransport, AnOldCheckReplayedAfterManyNewerOnesIsStillAReplay) {
   EXPECT_EQ(l.receive_rtp(5, 1000), 5u);
   t->remove(c.session);
 }
+
+// Attack review of issue 13: a forged plaintext fatal alert, sent from the listener's own
+// address while the handshake runs, ended the join (connection-failed). It is ignored now and
+// the handshake completes.
+TEST(LiteTransport, AForgedAlertDuringTheHandshakeDoesNotEndTheJoin) {
+  const uint8_t alert[] = {0x15, 0xFE, 0xFD, 0, 0, 0, 0, 0, 0, 0, 5, 0, 2, 2, 40};
+  EXPECT_TRUE(has_plaintext_alert(alert, sizeof alert));
+  const uint8_t handshake_then_alert[] = {0x16, 0xFE, 0xFD, 0,    0,    0,    0,    0, 0, 0,
+                                          1,    0,    1,    0xAA, 0x15, 0xFE, 0xFD, 0, 0, 0,
+                                          0,    0,    0,    0,    2,    0,    2,    2, 40};
+  EXPECT_TRUE(has_plaintext_alert(handshake_then_alert, sizeof handshake_then_alert));
+  const uint8_t epoch1_alert[] = {0x15, 0xFE, 0xFD, 0, 1, 0, 0, 0, 0, 0, 5, 0, 2, 2, 40};
+  EXPECT_FALSE(has_plaintext_alert(epoch1_alert, sizeof epoch1_alert));
+
+  auto t = loopback_transport();
+  ASSERT_TRUE(t);
+  Recorder rec;
+  auto s = t->create(0x1234, 111, "gramothi-1", rec.events());
+  TestListener l(s->offer_sdp());
+  ASSERT_FALSE(s->set_answer(l.answer()));
+  l.check(l.server_pwd_);
+  ASSERT_TRUE(l.stun_response(1000));
+  l.send(alert, sizeof alert);
+  ASSERT_TRUE(l.handshake()) << l.dtls_->failure();
+  ASSERT_TRUE(rec.wait([&] { return !rec.states.empty() && rec.states.back() == "connected"; }))
+      << "state: " << (rec.states.empty() ? "none" : rec.states.back());
+  t->remove(s);
+}

@@ -737,6 +737,13 @@ function summarize(file) {
   for (const r of rows) console.log('| ' + cols.map((c) => String(c[1](r) ?? '-')).join(' | ') + ' |');
 }
 
+// Stopped from outside (a test's timeout): the server goes with us; Playwright closes the
+// browsers on exit.
+process.on('SIGTERM', () => {
+  for (const p of procs) p.kill('SIGTERM');
+  process.exit(143);
+});
+
 let status = 0;
 try {
   await main();

@@ -421,15 +421,16 @@ function audioMetrics(iv) {
     audio_level_max: round(Math.max(0, ...iv.filter((x) => x.has).map((x) => x.s.level || 0)), 3),
   };
 }
-// The first moment after `from` that starts a second of audio with < 10 % concealed.
+// The first moment after `from` that starts three seconds of audio, each second with packets
+// arriving and < 10 % concealed (a single good second can be a lull in a long outage).
 function audioBackAfter(iv, from) {
   const after = iv.filter((x) => x.t >= from);
-  for (let i = 0; i + 10 <= after.length; i++) {
-    const w = after.slice(i, i + 10);
+  const good = (w) => {
     const total = w.reduce((a, x) => a + x.total, 0), conc = w.reduce((a, x) => a + x.concealed, 0);
-    const got = w.reduce((a, x) => a + x.received, 0);
-    if (total > 0 && got > 0 && conc / total < 0.1) return w[0].t - w[0].dt - from;
-  }
+    return total > 0 && w.some((x) => x.received > 0) && conc / total < 0.1;
+  };
+  for (let i = 0; i + 30 <= after.length; i++)
+    if ([0, 10, 20].every((k) => good(after.slice(i + k, i + k + 10)))) return after[i].t - after[i].dt - from;
   return null;
 }
 

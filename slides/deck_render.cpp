@@ -1,37 +1,106 @@
 #include "deck_render.hpp"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <gio/gio.h>
+#include <grp.h>
 #include <json-glib/json-glib.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 #include <set>
 
 namespace gramothi {
 namespace {
 
-struct ChildLimits {
-  rlim_t cpu_seconds, memory, file_size;
+// What the worker may send: a line (a page's text is at most 16 KiB, JSON-escaped) and, per
+// image, RenderLimits::max_image_bytes.
+constexpr size_t kMaxLineBytes = 1 << 20;
+constexpr size_t kReadChunk = 64 * 1024;
+
+// The parent's half of the sandbox, applied in the child between fork and exec.
+struct ChildSetup {
+  rlim_t cpu_seconds, memory;
+  bool switch_user;  // the server is root
+  uid_t uid;
+  gid_t gid;
+  int nice;  // absolute, from the server's own
+  pid_t parent;
 };
 
-void apply_limits(gpointer data) {
-  // In the child, between fork and exec: only async-signal-safe calls.
-  auto *l = static_cast<ChildLimits *>(data);
+// A line to the parent over the worker's stdout, from the child before exec: no allocation,
+// nothing that is not async-signal-safe.
+void child_say(const char *head, long number, const char *tail) {
+  char buf[256];
+  size_t n = 0;
+  for (const char *p = head; *p && n < 200; p++)
+    buf[n++] = *p;
+  char digits[24];
+  size_t d = 0;
+  unsigned long v = number < 0 ? 0 : static_cast<unsigned long>(number);
+  do {
+    digits[d++] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v && d < sizeof digits);
+  while (d)
+    buf[n++] = digits[--d];
+  for (const char *p = tail; *p && n < sizeof buf; p++)
+    buf[n++] = *p;
+  if (write(STDOUT_FILENO, buf, n) < 0) _exit(126);
+}
+
+void set_limit(int resource, rlim_t value) {
   struct rlimit r;
-  r.rlim_cur = r.rlim_max = l->cpu_seconds;
-  setrlimit(RLIMIT_CPU, &r);
-  r.rlim_cur = r.rlim_max = l->memory;
-  setrlimit(RLIMIT_AS, &r);
-  r.rlim_cur = r.rlim_max = l->file_size;
-  setrlimit(RLIMIT_FSIZE, &r);
-  r.rlim_cur = r.rlim_max = 0;
-  setrlimit(RLIMIT_CORE, &r);
-  r.rlim_cur = r.rlim_max = 64;
-  setrlimit(RLIMIT_NOFILE, &r);
+  r.rlim_cur = r.rlim_max = value;
+  setrlimit(resource, &r);
+}
+
+void setup_child(gpointer data) {
+  // In the child, between fork and exec: only async-signal-safe calls. GLib has already put
+  // the PDF on fd 3, the pipe on stdout, /dev/null on stdin and stderr, and closed the rest.
+  const auto *s = static_cast<const ChildSetup *>(data);
+  setsid();  // no terminal, no signals meant for the server's process group
+  // A network namespace of its own: only a loopback interface, and that down.
+  bool own_net = unshare(CLONE_NEWNET) == 0;
+  int net_errno = own_net ? 0 : errno;
+  if (s->switch_user) {
+    if (setgroups(0, nullptr) != 0 || setresgid(s->gid, s->gid, s->gid) != 0 ||
+        setresuid(s->uid, s->uid, s->uid) != 0) {
+      child_say(
+          "{\"type\":\"error\",\"code\":\"worker_failed\",\"message\":\"The slide renderer "
+          "cannot switch to uid ",
+          static_cast<long>(s->uid), " (slides worker_user).\"}\n");
+      _exit(126);
+    }
+  }
+  // Without CAP_SYS_ADMIN, a user namespace (where the kernel allows them) makes one possible.
+  if (!own_net && unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0) own_net = true;
+  set_limit(RLIMIT_CPU, s->cpu_seconds);
+  set_limit(RLIMIT_AS, s->memory);
+  set_limit(RLIMIT_FSIZE, 0);  // it writes no file: its images go through the pipe
+  signal(SIGXFSZ, SIG_IGN);    // ... and a library that tries gets EFBIG, not a dead worker
+  set_limit(RLIMIT_CORE, 0);
+  set_limit(RLIMIT_NOFILE, 64);
+  // After the uid change: set before it, the kernel would refuse the exec (PF_NPROC_EXCEEDED).
+  set_limit(RLIMIT_NPROC, 0);
   // Below the server's own threads: a deck rendering must never make a live class stutter.
-  setpriority(PRIO_PROCESS, 0, 10);
+  setpriority(PRIO_PROCESS, 0, s->nice);
+  prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+  // Last: changing credentials clears it. A server that dies takes its workers with it.
+  prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  if (getppid() != s->parent) _exit(126);
+  if (!own_net)
+    child_say("{\"type\":\"sandbox\",\"missing\":\"netns\",\"errno\":", net_errno, "}\n");
+}
+
+bool looks_like_webp(const std::string &b) {
+  return b.size() >= 16 && b.compare(0, 4, "RIFF") == 0 && b.compare(8, 4, "WEBP") == 0;
 }
 
 // The worker's output is trusted no more than the PDF it read: a string member or "", an
@@ -57,7 +126,7 @@ std::string seconds_text(int ms) {
 struct Worker {
   std::weak_ptr<DeckRender::Impl> owner;
   GSubprocess *proc = nullptr;
-  GDataInputStream *out = nullptr;
+  GInputStream *out = nullptr;  // its stdout
   GCancellable *cancel = g_cancellable_new();
   std::vector<int> expected;  // its pages; empty until the page count is known (stride mode)
   int stride = 1, offset = 0;
@@ -65,6 +134,19 @@ struct Worker {
   int current = 0;         // the page it said it began
   guint timer = 0;
   std::string kill_reason;  // set when we stopped it
+
+  std::string buffer;  // received, not yet taken apart
+  // A page whose line has come and whose images' bytes are arriving.
+  struct Incoming {
+    RenderedPage page;
+    bool keep = false;               // a page of ours, not resolved yet
+    std::vector<bool> keep_image;    // for a profile we asked for, once
+    std::vector<std::string> bytes;  // filled up to `sizes`
+    std::vector<size_t> sizes;
+    size_t index = 0;
+  };
+  std::optional<Incoming> incoming;
+  bool deaf = false;  // it broke the protocol: read to the end, believe nothing
 
   ~Worker() {
     g_object_unref(cancel);
@@ -82,6 +164,12 @@ struct Worker {
     g_cancellable_cancel(cancel);
     if (proc) g_subprocess_force_exit(proc);
   }
+  void reject(const std::string &why) {
+    deaf = true;
+    buffer.clear();
+    incoming.reset();
+    stop("sent output the server does not accept (" + why + ")");
+  }
 };
 
 struct DeckRender::Impl : std::enable_shared_from_this<DeckRender::Impl> {
@@ -93,6 +181,7 @@ struct DeckRender::Impl : std::enable_shared_from_this<DeckRender::Impl> {
   int rendered = 0;
   bool finished = false;
   std::set<int> resolved;
+  std::set<std::string> noted;  // sandbox layers already reported missing
   std::vector<std::shared_ptr<Worker>> workers;
   guint deadline = 0;
 
@@ -102,7 +191,11 @@ struct DeckRender::Impl : std::enable_shared_from_this<DeckRender::Impl> {
 
   void spawn(int stride, int offset, std::vector<int> pages_list);
   void read_next(const std::shared_ptr<Worker> &w);
-  void on_line(const std::shared_ptr<Worker> &w, const char *line);
+  void take_apart(const std::shared_ptr<Worker> &w);
+  void on_line(const std::shared_ptr<Worker> &w, const std::string &line);
+  void on_page_line(const std::shared_ptr<Worker> &w, JsonObject *o, bool page_ok, int page);
+  void complete(const std::shared_ptr<Worker> &w, Worker::Incoming in);
+  void store(Worker::Incoming in);
   void on_exit(const std::shared_ptr<Worker> &w);
   void arm_page_timer(const std::shared_ptr<Worker> &w);
   void resolve(int page) {
@@ -133,6 +226,51 @@ struct WorkerRef {
   std::shared_ptr<Worker> w;
 };
 
+// A page's images on their way to the disk, on a GLib worker thread.
+struct StoreJob {
+  std::weak_ptr<DeckRender::Impl> owner;
+  std::string dir;
+  RenderedPage page;
+  std::vector<std::string> bytes;  // per page.images
+  std::string error;
+};
+
+void store_in_thread(GTask *task, gpointer, gpointer data, GCancellable *) {
+  auto *job = static_cast<StoreJob *>(data);
+  for (size_t i = 0; i < job->bytes.size(); i++) {
+    const std::string &b = job->bytes[i];
+    g_autofree char *sum = g_compute_checksum_for_data(
+        G_CHECKSUM_SHA256, reinterpret_cast<const guchar *>(b.data()), b.size());
+    RenderedImage &im = job->page.images[i];
+    im.file = std::string(sum) + ".webp";
+    im.bytes = static_cast<int64_t>(b.size());
+    std::string path = job->dir + "/" + im.file;
+    if (g_file_test(path.c_str(), G_FILE_TEST_EXISTS)) continue;  // content-addressed
+    g_autoptr(GError) err = nullptr;
+    if (!g_file_set_contents_full(path.c_str(), b.data(), static_cast<gssize>(b.size()),
+                                  G_FILE_SET_CONTENTS_CONSISTENT, 0644, &err)) {
+      job->error = err->message;
+      break;
+    }
+  }
+  g_task_return_boolean(task, TRUE);
+}
+
+void on_stored(GObject *, GAsyncResult *result, gpointer) {
+  auto *job = static_cast<StoreJob *>(g_task_get_task_data(G_TASK(result)));
+  auto impl = job->owner.lock();
+  int page = job->page.number;
+  if (!impl || impl->finished || impl->resolved.count(page)) return;
+  if (!job->error.empty()) {
+    impl->fail_page(
+        page, "page " + std::to_string(page) + ": its images cannot be stored: " + job->error);
+    return;
+  }
+  impl->rendered++;
+  if (impl->cb.page) impl->cb.page(job->page);
+  impl->resolve(page);
+}
+
 }  // namespace
 
 void DeckRender::Impl::spawn(int stride, int offset, std::vector<int> pages_list) {
@@ -142,10 +280,8 @@ void DeckRender::Impl::spawn(int stride, int offset, std::vector<int> pages_list
   w->offset = offset;
   w->expected = pages_list;
   std::vector<std::string> args = {worker_path,
-                                   "--pdf",
-                                   pdf,
-                                   "--out",
-                                   out,
+                                   "--pdf-fd",
+                                   "3",
                                    "--max-pages",
                                    std::to_string(limits.max_pages),
                                    "--quality",
@@ -153,6 +289,8 @@ void DeckRender::Impl::spawn(int stride, int offset, std::vector<int> pages_list
   for (const auto &b : boxes)
     args.push_back("--box=" + b.profile + ":" + std::to_string(b.width) + "x" +
                    std::to_string(b.height));
+  if (!limits.sandbox.test_misbehave.empty())
+    args.push_back("--test-misbehave=" + limits.sandbox.test_misbehave);
   size_t assigned;
   if (pages_list.empty()) {
     args.insert(args.end(),
@@ -170,13 +308,31 @@ void DeckRender::Impl::spawn(int stride, int offset, std::vector<int> pages_list
     argv.push_back(a.c_str());
   argv.push_back(nullptr);
 
-  auto *child = new ChildLimits{
+  // The worker gets the PDF open, never its path.
+  int pdf_fd = open(pdf.c_str(), O_RDONLY | O_CLOEXEC);
+  if (pdf_fd < 0) {
+    finish("worker_failed",
+           std::string("The uploaded deck cannot be opened: ") + g_strerror(errno));
+    return;
+  }
+  errno = 0;
+  int own_nice = getpriority(PRIO_PROCESS, 0);
+  if (errno) own_nice = 0;
+  auto *child = new ChildSetup{
       static_cast<rlim_t>(10 + limits.cpu_seconds_per_page * static_cast<long>(assigned)),
-      static_cast<rlim_t>(limits.memory_bytes), static_cast<rlim_t>(limits.max_image_bytes)};
+      static_cast<rlim_t>(limits.memory_bytes),
+      geteuid() == 0,
+      static_cast<uid_t>(limits.sandbox.uid),
+      static_cast<gid_t>(limits.sandbox.gid),
+      std::clamp(own_nice + std::max(0, limits.sandbox.nice_delta), own_nice, 19),
+      getpid()};
   GSubprocessLauncher *launcher = g_subprocess_launcher_new(
       GSubprocessFlags(G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE));
-  g_subprocess_launcher_set_child_setup(launcher, apply_limits, child,
-                                        [](gpointer d) { delete static_cast<ChildLimits *>(d); });
+  const char *no_environment[] = {nullptr};
+  g_subprocess_launcher_set_environ(launcher, const_cast<char **>(no_environment));
+  g_subprocess_launcher_take_fd(launcher, pdf_fd, 3);
+  g_subprocess_launcher_set_child_setup(launcher, setup_child, child,
+                                        [](gpointer d) { delete static_cast<ChildSetup *>(d); });
   GError *err = nullptr;
   w->proc = g_subprocess_launcher_spawnv(launcher, argv.data(), &err);
   g_object_unref(launcher);
@@ -186,7 +342,7 @@ void DeckRender::Impl::spawn(int stride, int offset, std::vector<int> pages_list
     finish("worker_failed", "The slide renderer cannot start: " + why);
     return;
   }
-  w->out = g_data_input_stream_new(g_subprocess_get_stdout_pipe(w->proc));
+  w->out = G_INPUT_STREAM(g_object_ref(g_subprocess_get_stdout_pipe(w->proc)));
   workers.push_back(w);
   arm_page_timer(w);
   read_next(w);
@@ -208,15 +364,15 @@ void DeckRender::Impl::arm_page_timer(const std::shared_ptr<Worker> &w) {
 }
 
 void DeckRender::Impl::read_next(const std::shared_ptr<Worker> &w) {
-  g_data_input_stream_read_line_async(
-      w->out, G_PRIORITY_DEFAULT, w->cancel,
+  g_input_stream_read_bytes_async(
+      w->out, kReadChunk, G_PRIORITY_DEFAULT, w->cancel,
       [](GObject *src, GAsyncResult *res, gpointer d) {
         std::unique_ptr<WorkerRef> ref(static_cast<WorkerRef *>(d));
-        g_autofree char *line = g_data_input_stream_read_line_finish_utf8(G_DATA_INPUT_STREAM(src),
-                                                                          res, nullptr, nullptr);
+        g_autoptr(GBytes) bytes =
+            g_input_stream_read_bytes_finish(G_INPUT_STREAM(src), res, nullptr);
         auto impl = ref->w->owner.lock();
         if (!impl || impl->finished) return;
-        if (!line) {
+        if (!bytes || g_bytes_get_size(bytes) == 0) {
           // End of output: wait for the exit status to learn why.
           auto *again = new WorkerRef{ref->w};
           g_subprocess_wait_async(
@@ -228,17 +384,50 @@ void DeckRender::Impl::read_next(const std::shared_ptr<Worker> &w) {
               again);
           return;
         }
-        impl->on_line(ref->w, line);
+        if (!ref->w->deaf) {
+          gsize n = 0;
+          const char *data = static_cast<const char *>(g_bytes_get_data(bytes, &n));
+          ref->w->buffer.append(data, n);
+          impl->take_apart(ref->w);
+        }
         if (!impl->finished) impl->read_next(ref->w);
       },
       new WorkerRef{w});
 }
 
-void DeckRender::Impl::on_line(const std::shared_ptr<Worker> &w, const char *line) {
+// Lines and, after a page's line, its images' bytes, as far as they have arrived.
+void DeckRender::Impl::take_apart(const std::shared_ptr<Worker> &w) {
+  while (!finished && !w->deaf) {
+    if (w->incoming) {
+      Worker::Incoming &in = *w->incoming;
+      std::string &image = in.bytes[in.index];
+      size_t take = std::min(in.sizes[in.index] - image.size(), w->buffer.size());
+      image.append(w->buffer, 0, take);
+      w->buffer.erase(0, take);
+      if (image.size() < in.sizes[in.index]) return;  // more to come
+      if (++in.index < in.sizes.size()) continue;
+      Worker::Incoming whole = std::move(in);
+      w->incoming.reset();
+      complete(w, std::move(whole));
+      continue;
+    }
+    size_t nl = w->buffer.find('\n');
+    if (nl == std::string::npos) {
+      if (w->buffer.size() > kMaxLineBytes) w->reject("a line longer than 1 MiB");
+      return;
+    }
+    std::string line = w->buffer.substr(0, nl);
+    w->buffer.erase(0, nl + 1);
+    on_line(w, line);
+  }
+}
+
+void DeckRender::Impl::on_line(const std::shared_ptr<Worker> &w, const std::string &line) {
   g_autoptr(JsonParser) parser = json_parser_new();
-  if (!json_parser_load_from_data(parser, line, -1, nullptr)) return;
+  if (!json_parser_load_from_data(parser, line.data(), static_cast<gssize>(line.size()), nullptr))
+    return;
   JsonNode *root = json_parser_get_root(parser);
-  if (!JSON_NODE_HOLDS_OBJECT(root)) return;
+  if (!root || !JSON_NODE_HOLDS_OBJECT(root)) return;
   JsonObject *o = json_node_get_object(root);
   std::string type = text_member(o, "type");
   int64_t page64 = int_member(o, "page", 0);
@@ -247,6 +436,28 @@ void DeckRender::Impl::on_line(const std::shared_ptr<Worker> &w, const char *lin
                  (w->expected.empty() ||
                   std::find(w->expected.begin(), w->expected.end(), page64) != w->expected.end());
   int page = page_ok ? static_cast<int>(page64) : 0;
+  if (type == "page") {  // even for a page not ours: its images follow and must be read past
+    on_page_line(w, o, page_ok, page);
+    return;
+  }
+  if (type == "sandbox") {
+    static const std::pair<const char *, const char *> kLayers[] = {
+        {"netns",
+         "slide workers share the server's network namespace (unshare: %s); seccomp "
+         "still refuses them any socket"},
+        {"landlock",
+         "slide workers run without Landlock (%s): they can read every file their "
+         "uid can; seccomp still refuses them writes, sockets and processes"}};
+    std::string layer = text_member(o, "missing");
+    for (const auto &[name, sentence] : kLayers)
+      if (layer == name && noted.insert(layer).second && cb.sandbox_note) {
+        int64_t e = int_member(o, "errno", 0);
+        g_autofree char *note = g_strdup_printf(
+            sentence, g_strerror(static_cast<int>(std::clamp<int64_t>(e, 0, 4095))));
+        cb.sandbox_note(note);
+      }
+    return;
+  }
   if (type != "document" && type != "error" && !page_ok) return;
   if (type == "document") {
     int64_t n64 = int_member(o, "pages", 0);
@@ -269,52 +480,95 @@ void DeckRender::Impl::on_line(const std::shared_ptr<Worker> &w, const char *lin
   } else if (type == "begin") {
     w->current = page;
     arm_page_timer(w);
-  } else if (type == "page") {
-    w->finished.insert(page);
-    arm_page_timer(w);
-    if (resolved.count(page)) return;
-    RenderedPage rp;
-    rp.number = page;
-    rp.text = text_member(o, "text");
-    JsonNode *images_node = json_object_get_member(o, "images");
-    JsonArray *images = images_node && JSON_NODE_HOLDS_ARRAY(images_node)
-                            ? json_node_get_array(images_node)
-                            : nullptr;
-    for (guint i = 0; images && i < json_array_get_length(images); i++) {
-      JsonNode *imn = json_array_get_element(images, i);
-      if (!JSON_NODE_HOLDS_OBJECT(imn)) continue;
-      JsonObject *im = json_node_get_object(imn);
-      RenderedImage ri;
-      ri.profile = text_member(im, "profile");
-      ri.width = static_cast<int>(std::clamp<int64_t>(int_member(im, "width", 0), 0, 16384));
-      ri.height = static_cast<int>(std::clamp<int64_t>(int_member(im, "height", 0), 0, 16384));
-      ri.file = text_member(im, "file");
-      ri.bytes = int_member(im, "bytes", 0);
-      ri.encoding = text_member(im, "encoding");
-      // Only images the worker could have made: "<64 hex>.webp" for a box we asked for.
-      bool known = std::any_of(boxes.begin(), boxes.end(),
-                               [&](const SlideBox &b) { return b.profile == ri.profile; });
-      bool named = ri.file.size() == 69 && ri.file.compare(64, 5, ".webp") == 0 &&
-                   std::all_of(ri.file.begin(), ri.file.begin() + 64,
-                               [](char ch) { return g_ascii_isxdigit(ch); });
-      if (known && named) rp.images.push_back(ri);
-    }
-    rendered++;
-    if (cb.page) cb.page(rp);
-    resolve(page);
   } else if (type == "page-error") {
     w->finished.insert(page);
     arm_page_timer(w);
     std::string why = text_member(o, "message");
     fail_page(page, why.empty() ? "page " + std::to_string(page) + " cannot be rendered" : why);
   } else if (type == "error") {
-    static const char *kCodes[] = {"not_pdf", "encrypted", "damaged", "no_pages", "too_many_pages"};
+    static const char *kCodes[] = {"not_pdf",  "encrypted",      "damaged",
+                                   "no_pages", "too_many_pages", "worker_failed"};
     std::string code = text_member(o, "code"), message = text_member(o, "message");
     if (std::none_of(std::begin(kCodes), std::end(kCodes),
                      [&](const char *k) { return code == k; }))
       code = "damaged";
     finish(code, message.empty() ? "The PDF cannot be read." : message);
   }
+}
+
+// {"type":"page",...,"images":[{"profile","width","height","bytes","encoding"}, ...]}, then the
+// bytes. A list that does not say exactly how many bytes follow loses us the framing: the worker
+// is stopped and its page fails.
+void DeckRender::Impl::on_page_line(const std::shared_ptr<Worker> &w, JsonObject *o, bool page_ok,
+                                    int page) {
+  JsonNode *images_node = json_object_get_member(o, "images");
+  JsonArray *images = images_node && JSON_NODE_HOLDS_ARRAY(images_node)
+                          ? json_node_get_array(images_node)
+                          : nullptr;
+  if (!images || json_array_get_length(images) > boxes.size()) {
+    w->reject("a page without a list of at most one image per profile");
+    return;
+  }
+  Worker::Incoming in;
+  in.keep = page_ok && !resolved.count(page);
+  in.page.number = page;
+  in.page.text = text_member(o, "text");
+  std::set<std::string> seen;
+  for (guint i = 0; i < json_array_get_length(images); i++) {
+    JsonNode *imn = json_array_get_element(images, i);
+    if (!JSON_NODE_HOLDS_OBJECT(imn)) {
+      w->reject("an image that is not an object");
+      return;
+    }
+    JsonObject *im = json_node_get_object(imn);
+    int64_t size = int_member(im, "bytes", 0);
+    if (size < 1 || static_cast<uint64_t>(size) > limits.max_image_bytes) {
+      w->reject("an image of " + std::to_string(size) + " bytes");
+      return;
+    }
+    RenderedImage ri;
+    ri.profile = text_member(im, "profile");
+    ri.width = static_cast<int>(std::clamp<int64_t>(int_member(im, "width", 0), 0, 16384));
+    ri.height = static_cast<int>(std::clamp<int64_t>(int_member(im, "height", 0), 0, 16384));
+    ri.encoding = text_member(im, "encoding") == "lossless" ? "lossless" : "lossy";
+    // Only images for a box we asked for, once each.
+    bool known = std::any_of(boxes.begin(), boxes.end(),
+                             [&](const SlideBox &b) { return b.profile == ri.profile; });
+    in.keep_image.push_back(known && seen.insert(ri.profile).second);
+    in.page.images.push_back(ri);
+    in.sizes.push_back(static_cast<size_t>(size));
+    in.bytes.emplace_back();
+  }
+  if (page_ok) arm_page_timer(w);
+  if (in.sizes.empty())
+    complete(w, std::move(in));
+  else
+    w->incoming = std::move(in);
+}
+
+// Every byte of a page has come: the worker is done with it (a worker that dies before is
+// charged with it, as with any page it began).
+void DeckRender::Impl::complete(const std::shared_ptr<Worker> &w, Worker::Incoming in) {
+  if (in.page.number) w->finished.insert(in.page.number);
+  store(std::move(in));
+}
+
+// A page whose images have all arrived: those that are WebP go to the disk, named by their
+// SHA-256, off the main loop; then the page is reported.
+void DeckRender::Impl::store(Worker::Incoming in) {
+  if (!in.keep || finished) return;
+  auto *job = new StoreJob{weak_from_this(), out, {}, {}, {}};
+  job->page.number = in.page.number;
+  job->page.text = std::move(in.page.text);
+  for (size_t i = 0; i < in.page.images.size(); i++)
+    if (in.keep_image[i] && looks_like_webp(in.bytes[i])) {
+      job->page.images.push_back(in.page.images[i]);
+      job->bytes.push_back(std::move(in.bytes[i]));
+    }
+  GTask *task = g_task_new(nullptr, nullptr, on_stored, nullptr);
+  g_task_set_task_data(task, job, [](gpointer d) { delete static_cast<StoreJob *>(d); });
+  g_task_run_in_thread(task, store_in_thread);
+  g_object_unref(task);
 }
 
 void DeckRender::Impl::on_exit(const std::shared_ptr<Worker> &w) {
@@ -326,8 +580,8 @@ void DeckRender::Impl::on_exit(const std::shared_ptr<Worker> &w) {
     int sig = g_subprocess_get_term_sig(w->proc);
     if (sig == SIGXCPU || sig == SIGKILL)
       why = "used more CPU time than allowed";
-    else if (sig == SIGXFSZ)
-      why = "made an image larger than allowed";
+    else if (sig == SIGSYS)
+      why = "was stopped by its sandbox (a forbidden system call)";
     else
       why = "crashed or ran out of memory (signal " + std::to_string(sig) + ")";
   } else if (why.empty() && g_subprocess_get_exit_status(w->proc) != 0) {

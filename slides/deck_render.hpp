@@ -3,11 +3,17 @@
 // so both cores work and page 1 — every profile of it — comes first, letting a teacher start
 // while the rest renders.
 //
-// Isolation: each worker runs under setrlimit (CPU seconds, address space, file size, no core
-// dumps, few files) at nice 10, below the live audio, and the parent kills it when a page takes
-// longer than the page timeout or the deck its deadline. A worker that dies on a page (a limit, a
-// crash) costs that page only: the page is reported failed, with why, and a new worker goes on with
-// the pages after it.
+// Isolation (slides/README.md): each worker gets the PDF as an open file and hands its images
+// back over its stdout pipe, so it needs no path and no write access; DeckRender checks and
+// size-limits what it sends, names each image by its SHA-256 and stores it (off the main loop).
+// Between fork and exec DeckRender gives it an empty environment, a new session, a network
+// namespace of its own where the kernel allows, an unprivileged uid when the server is root,
+// rlimits (CPU seconds, address space, no files written, no core dumps, few files, no
+// processes), a nice value 10 above the server's, and no_new_privs; the worker then shuts itself
+// in with Landlock and seccomp before it parses the PDF. The parent kills a worker when a page
+// takes longer than the page timeout or the deck its deadline. A worker that dies on a page (a
+// limit, a crash, a forbidden system call) costs that page only: the page is reported failed,
+// with why, and a new worker goes on with the pages after it.
 //
 // Ownership: the caller owns the DeckRender; destroying it kills the workers and no callback
 // runs afterwards. Callbacks run on the main loop, never inside start().
@@ -27,20 +33,29 @@ struct SlideBox {
   int width = 0, height = 0;
 };
 
+// Who the workers run as, and how far below the server.
+struct WorkerSandbox {
+  uint32_t uid = 65534, gid = 65534;  // when the server runs as root (never 0); else its own
+  int nice_delta = 10;                // the worker's nice value: the server's plus this, <= 19
+  // Tests only (no configuration sets it): passed to the worker as --test-misbehave.
+  std::string test_misbehave;
+};
+
 struct RenderLimits {
   int max_pages = 300;
   int cpu_seconds_per_page = 10;           // RLIMIT_CPU: this per page assigned, plus 10 s
   uint64_t memory_bytes = 1ull << 30;      // RLIMIT_AS per worker
-  uint64_t max_image_bytes = 32ull << 20;  // RLIMIT_FSIZE
+  uint64_t max_image_bytes = 32ull << 20;  // a larger image from the worker fails its page
   int page_timeout_ms = 30000;             // wall clock without progress
   int deck_timeout_ms = 600000;            // wall clock for the whole deck
   int quality = 70;                        // lossy WebP quality
+  WorkerSandbox sandbox;
 };
 
 struct RenderedImage {
   std::string profile;
   int width = 0, height = 0;
-  std::string file;  // "<sha256>.webp" in the output directory
+  std::string file;  // "<sha256>.webp" in the output directory, written by DeckRender
   int64_t bytes = 0;
   std::string encoding;  // "lossless" or "lossy"
 };
@@ -59,8 +74,11 @@ class DeckRender {
     std::function<void(int page, const std::string &why)> page_failed;
     // Last call. `code` empty: the deck is done (some pages may have failed). Otherwise the
     // whole deck failed: "not_pdf", "encrypted", "damaged", "no_pages", "too_many_pages",
-    // "timeout", "worker_failed", with a sentence for people.
+    // "timeout", "worker_failed" (it cannot start, or not sandboxed), with a sentence for people.
     std::function<void(const std::string &code, const std::string &message)> done;
+    // A layer of the sandbox the kernel refused (no network namespace, no Landlock), with a
+    // sentence for the log; the rest still applies. At most once per layer per DeckRender.
+    std::function<void(const std::string &note)> sandbox_note;
   };
 
   static std::unique_ptr<DeckRender> start(const std::string &worker_path,

@@ -9,6 +9,7 @@
 
 #include <set>
 
+#include <pwd.h>
 #include <stdlib.h>
 
 #include "build_config.h"
@@ -30,7 +31,7 @@ const std::map<std::string, std::set<std::string>> kKnownKeys = {
     {"web", {"dir"}},
     {"slides",
      {"worker", "max_upload_mb", "max_pages", "page_timeout_s", "deck_timeout_s", "memory_mb",
-      "cpu_seconds_per_page"}},
+      "cpu_seconds_per_page", "worker_user"}},
     {"media",
      {"pipelines_dir", "enabled", "ice_addresses", "nat_1to1_address", "ice_port_min",
       "ice_port_max", "stun_server", "ingest_latency_ms", "listener_transport",
@@ -167,6 +168,21 @@ std::string default_slide_worker() {
   const char *env = g_getenv("GRAMOTHI_SLIDE_WORKER");
   if (env && *env) return env;
   return running_from_build_tree() ? GRAMOTHI_BUILD_SLIDE_WORKER : GRAMOTHI_INSTALLED_SLIDE_WORKER;
+}
+
+std::optional<std::pair<uint32_t, uint32_t>> resolve_worker_user(const std::string &user) {
+  std::optional<std::pair<uint32_t, uint32_t>> ids;
+  guint64 number = 0;
+  if (!user.empty() &&
+      g_ascii_string_to_unsigned(user.c_str(), 10, 0, UINT32_MAX - 1, &number, nullptr)) {
+    ids.emplace(static_cast<uint32_t>(number), static_cast<uint32_t>(number));
+  } else if (struct passwd *pw = user.empty() ? nullptr : getpwnam(user.c_str())) {
+    ids.emplace(pw->pw_uid, pw->pw_gid);
+  } else if (user == "nobody") {
+    ids.emplace(65534u, 65534u);
+  }
+  if (ids && (ids->first == 0 || ids->second == 0)) ids.reset();
+  return ids;
 }
 
 std::string default_web_dir() {
@@ -382,6 +398,12 @@ Result<Config> load_config(const std::string &path) {
              "'" + c.listener_transport + "' must be lite or webrtcbin");
   }
   if (r.has("slides", "worker")) c.slide_worker = r.str("slides", "worker");
+  if (r.has("slides", "worker_user")) {
+    c.slides_worker_user = r.str("slides", "worker_user");
+    if (!resolve_worker_user(c.slides_worker_user))
+      r.fail("slides", "worker_user",
+             "'" + c.slides_worker_user + "' is neither a user nor a uid other than root's");
+  }
   if (r.has("web", "dir")) c.web_dir = r.str("web", "dir");
   struct {
     const char *key;

@@ -26,7 +26,8 @@
 //             this long gets nothing more, RFC 7675)
 //   [slides]  worker (path of gramothi-slide-worker), max_upload_mb (50), max_pages (300),
 //             page_timeout_s (30), deck_timeout_s (600), memory_mb (1024 per worker),
-//             cpu_seconds_per_page (10)
+//             cpu_seconds_per_page (10), worker_user (nobody: whom the workers run as when
+//             the server is root)
 //   [web]     dir (the browser pages; default: the source tree's web/, else the install dir)
 //   [limits]  max_connections (10000), max_connections_per_ip (1000),
 //             new_connections_per_ip_per_second (100), new_connections_per_ip_burst (500),
@@ -39,6 +40,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/error.hpp"
@@ -106,6 +108,8 @@ struct Config {
   int slides_deck_timeout_s = 600;
   int slides_memory_mb = 1024;
   int slides_cpu_seconds_per_page = 10;
+  // Whom the slide workers run as when the server runs as root: a name or a uid, never root.
+  std::string slides_worker_user = "nobody";
 
   // Client connections (README, "[limits]").
   int64_t max_connections = 10000;
@@ -134,6 +138,9 @@ std::optional<Error> validate_config(const Config &config);
 std::string default_plugin_dir();
 std::string default_pipelines_dir();
 std::string default_slide_worker();
+// The uid and gid of `[slides] worker_user` (a user name, or a number used for both); nullopt
+// when no such user exists or it is root's. "nobody" missing from the user database is 65534.
+std::optional<std::pair<uint32_t, uint32_t>> resolve_worker_user(const std::string &user);
 std::string default_web_dir();
 
 }  // namespace gramothi

@@ -3,9 +3,11 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <libsoup/soup.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <deque>
+#include <set>
 
 #include "base/ids.hpp"
 #include "base/json.hpp"
@@ -133,6 +135,7 @@ struct SlideService::Impl : std::enable_shared_from_this<SlideService::Impl> {
     int64_t total = -1, done = 0, failed = 0;
   };
   std::map<std::string, Progress> progress;
+  std::set<std::string> sandbox_notes;  // logged once per server
 
   Impl(const ProfileSet &p, StorageWorker &w, EventBus &b) : profiles(p), worker(w), bus(b) {}
 
@@ -211,6 +214,10 @@ void SlideService::Impl::start_render(const DeckInfo &deck, const std::string &p
   };
   cb.done = [weak, id](const std::string &code, const std::string &message) {
     if (auto self = weak.lock()) self->on_done(id, code, message);
+  };
+  cb.sandbox_note = [weak](const std::string &note) {
+    auto self = weak.lock();
+    if (self && self->sandbox_notes.insert(note).second) log_slides(LogLevel::kWarning, note);
   };
   renders[id] =
       DeckRender::start(worker_path, pdf_path, images_dir, std::move(boxes), limits, std::move(cb));
@@ -315,6 +322,15 @@ SlideService::SlideService(const Config &config, const ProfileSet &profiles, Sto
   impl_->limits.deck_timeout_ms = config.slides_deck_timeout_s * 1000;
   impl_->limits.memory_bytes = static_cast<uint64_t>(config.slides_memory_mb) << 20;
   impl_->limits.cpu_seconds_per_page = config.slides_cpu_seconds_per_page;
+  // Checked when the configuration was loaded; "nobody" is 65534 where it is not listed.
+  auto user = resolve_worker_user(config.slides_worker_user)
+                  .value_or(std::pair<uint32_t, uint32_t>{65534u, 65534u});
+  impl_->limits.sandbox.uid = user.first;
+  impl_->limits.sandbox.gid = user.second;
+  if (geteuid() == 0)
+    log_slides(LogLevel::kInfo,
+               "the server runs as root: slide workers run as uid " + std::to_string(user.first) +
+                   ", gid " + std::to_string(user.second) + " (" + config.slides_worker_user + ")");
   // Decks a previous run left half rendered cannot finish: say so.
   impl_->run<int64_t>([](SlideStore &s) { return s.fail_unfinished(now_ms()); },
                       [](Result<int64_t> n) {

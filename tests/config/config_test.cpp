@@ -251,3 +251,23 @@ TEST(Config, ClaimNamesAndRoleValuesAreReadAndChecked) {
   e = load_error(dir, "[auth]\njwks_file=/nonexistent/jwks.json\n");
   EXPECT_NE(e.find("[auth] jwks_file: cannot read"), std::string::npos) << e;
 }
+
+TEST(Config, SlideWorkersRunAsAUserThatIsNotRoot) {
+  EXPECT_EQ(Config().slides_worker_user, "nobody");
+  EXPECT_EQ(resolve_worker_user("nobody"), (std::pair<uint32_t, uint32_t>{65534, 65534}));
+  EXPECT_EQ(resolve_worker_user("4321"), (std::pair<uint32_t, uint32_t>{4321, 4321}));
+  EXPECT_FALSE(resolve_worker_user("root"));
+  EXPECT_FALSE(resolve_worker_user("0"));
+  EXPECT_FALSE(resolve_worker_user("no-such-user-here"));
+
+  TempDir dir;
+  auto r = load_config(dir.file("w.ini", "[slides]\nworker_user=4321\n"));
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->slides_worker_user, "4321");
+  std::string e = load_error(dir, "[slides]\nworker_user=root\n");
+  EXPECT_NE(e.find("[slides] worker_user: 'root' is neither a user nor a uid other than root's"),
+            std::string::npos)
+      << e;
+  e = load_error(dir, "[slides]\nworker_user=no-such-user-here\n");
+  EXPECT_NE(e.find("[slides] worker_user"), std::string::npos) << e;
+}

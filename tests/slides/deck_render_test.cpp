@@ -1,11 +1,23 @@
 // DeckRender and gramothi-slide-worker on decks the test makes itself: cairo PDFs (text, a
 // photo-like page, a diagram) and hand-built broken ones (random bytes, damaged, encrypted, no
-// pages, an absurd page size, a deflate bomb).
+// pages, an absurd page size, a deflate bomb); the worker's sandbox, seen from /proc while it
+// runs and by workers told to do what an exploited renderer would (--test-misbehave).
+#include <arpa/inet.h>
 #include <cairo-pdf.h>
 #include <cairo.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <gtest/gtest.h>
+#include <linux/landlock.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <webp/decode.h>
 
 #include <cmath>
@@ -28,6 +40,7 @@ struct Outcome {
   std::map<int, RenderedPage> rendered;
   std::map<int, std::string> failed;
   std::string code, message;
+  std::vector<std::string> notes;
   bool done = false;
 };
 
@@ -50,19 +63,25 @@ class DeckRenderTest : public ::testing::Test {
     return path;
   }
 
-  Outcome render(const std::string &pdf, RenderLimits limits = {}, std::string worker = "") {
-    Outcome o;
+  std::unique_ptr<DeckRender> start(Outcome &o, const std::string &pdf, RenderLimits limits = {},
+                                    std::string worker = "") {
     DeckRender::Callbacks cb;
-    cb.document = [&](int n) { o.pages = n; };
-    cb.page = [&](const RenderedPage &p) { o.rendered[p.number] = p; };
-    cb.page_failed = [&](int page, const std::string &why) { o.failed[page] = why; };
-    cb.done = [&](const std::string &code, const std::string &message) {
+    cb.document = [&o](int n) { o.pages = n; };
+    cb.page = [&o](const RenderedPage &p) { o.rendered[p.number] = p; };
+    cb.page_failed = [&o](int page, const std::string &why) { o.failed[page] = why; };
+    cb.sandbox_note = [&o](const std::string &note) { o.notes.push_back(note); };
+    cb.done = [&o](const std::string &code, const std::string &message) {
       o.code = code;
       o.message = message;
       o.done = true;
     };
     if (worker.empty()) worker = g_getenv("GRAMOTHI_SLIDE_WORKER");
-    auto r = DeckRender::start(worker, pdf, out_, kBoxes, limits, std::move(cb));
+    return DeckRender::start(worker, pdf, out_, kBoxes, limits, std::move(cb));
+  }
+
+  Outcome render(const std::string &pdf, RenderLimits limits = {}, std::string worker = "") {
+    Outcome o;
+    auto r = start(o, pdf, limits, worker);
     int64_t until = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;
     while (!o.done && g_get_monotonic_time() < until)
       g_main_context_iteration(nullptr, TRUE);
@@ -267,35 +286,302 @@ TEST_F(DeckRenderTest, AReducedPaletteKeepsASmallDistinctColour) {
   WebPFree(rgb);
 }
 
+// A folder every uid may enter (the worker runs as nobody when the tests run as root).
+std::string open_dir(const char *pattern, int mode = 0755) {
+  g_autofree char *d = g_dir_make_tmp(pattern, nullptr);
+  g_chmod(d, mode);
+  return d;
+}
+
 TEST_F(DeckRenderTest, AWorkerTakenOverByAHostilePdfCannotHurtTheServer) {
   // What a worker that poppler let an attacker control could print: wrong types, an absurd page
-  // count, pages it was not given, images with paths. None of it may crash or mislead us.
-  std::string script = dir_ + "/liar.sh";
-  std::string lines =
-      "#!/bin/sh\n"
+  // count, pages it was not given, images that are not WebP, wrong sizes, endless lines. None
+  // of it may crash or mislead us.
+  std::string scripts = open_dir("gramothi-liar-XXXXXX");
+  std::string script = scripts + "/liar.sh";
+  auto liar = [&](const std::string &body) {
+    g_file_set_contents(script.c_str(), ("#!/bin/sh\n" + body).c_str(), -1, nullptr);
+    g_chmod(script.c_str(), 0755);
+  };
+  liar(
       "echo '{\"type\":5,\"page\":\"x\"}'\n"
-      "echo '{\"type\":\"page\",\"page\":1,\"text\":7,\"images\":[{\"profile\":\"low\","
-      "\"file\":\"../../etc/passwd\"}]}'\n"
-      "echo '{\"type\":\"document\",\"pages\":2000000000}'\n";
-  g_file_set_contents(script.c_str(), lines.c_str(), -1, nullptr);
-  g_chmod(script.c_str(), 0755);
+      "echo '{\"type\":\"document\",\"pages\":2000000000}'\n");
   lecture_deck(dir_ + "/deck.pdf");
   Outcome o = render(dir_ + "/deck.pdf", {}, script);
   EXPECT_EQ(o.code, "damaged") << o.message;
   EXPECT_TRUE(o.rendered.empty());
 
-  // Pages outside the document and files that are not content hashes are dropped.
-  lines =
-      "#!/bin/sh\n"
+  // Pages outside the document are read past and dropped, images that are not WebP or not for a
+  // profile we asked for are dropped; the page keeps its text.
+  liar(
       "echo '{\"type\":\"document\",\"pages\":1}'\n"
-      "echo '{\"type\":\"page\",\"page\":7,\"text\":\"no such page\",\"images\":[]}'\n"
+      "echo '{\"type\":\"page\",\"page\":7,\"text\":\"no such page\",\"images\":[{\"profile\":"
+      "\"low\",\"bytes\":4}]}'\n"
+      "printf abcd\n"
       "echo '{\"type\":\"page\",\"page\":1,\"text\":\"one\",\"images\":[{\"profile\":"
-      "\"low\",\"file\":\"../../etc/passwd\",\"width\":1,\"height\":1}]}'\n";
-  g_file_set_contents(script.c_str(), lines.c_str(), -1, nullptr);
-  g_chmod(script.c_str(), 0755);
+      "\"low\",\"file\":\"../../etc/passwd\",\"width\":1,\"height\":1,\"bytes\":20},"
+      "{\"profile\":\"mine\",\"bytes\":20}]}'\n"
+      "printf 'RIFF....WEBPVP8 ....RIFF....WEBPVP8 ....'\n");
   o = render(dir_ + "/deck.pdf", {}, script);
   EXPECT_EQ(o.code, "") << o.message;
   ASSERT_EQ(o.rendered.size(), 1u);
   EXPECT_EQ(o.rendered[1].text, "one");
-  EXPECT_TRUE(o.rendered[1].images.empty());
+  ASSERT_EQ(o.rendered[1].images.size(), 1u);  // low: WebP-shaped, named by its hash
+  EXPECT_EQ(o.rendered[1].images[0].profile, "low");
+  EXPECT_EQ(o.rendered[1].images[0].bytes, 20);
+  EXPECT_NE(o.rendered[1].images[0].file, "../../etc/passwd");
+  EXPECT_TRUE(g_file_test((out_ + "/" + o.rendered[1].images[0].file).c_str(), G_FILE_TEST_EXISTS));
+
+  // An image larger than allowed, or a line without end: the worker is stopped, its page fails.
+  for (std::string flood : {std::string("echo '{\"type\":\"page\",\"page\":1,\"text\":\"\","
+                                        "\"images\":[{\"profile\":\"low\",\"bytes\":"
+                                        "99999999999}]}'\n"),
+                            // builtins only: the worker may start no process
+                            std::string("i=0; while [ $i -lt 3000 ]; do printf %01000d 0; "
+                                        "i=$((i+1)); done\n")}) {
+    liar(
+        "echo '{\"type\":\"document\",\"pages\":1}'\n"
+        "echo '{\"type\":\"begin\",\"page\":1}'\n" +
+        flood);
+    o = render(dir_ + "/deck.pdf", {}, script);
+    EXPECT_EQ(o.code, "") << o.message;
+    EXPECT_TRUE(o.rendered.empty());
+    ASSERT_TRUE(o.failed.count(1)) << flood;
+    EXPECT_NE(o.failed[1].find("does not accept"), std::string::npos) << o.failed[1];
+  }
+  // A layer the kernel refused is reported once per layer; a layer we do not know is ignored.
+  liar(
+      "echo '{\"type\":\"sandbox\",\"missing\":\"netns\",\"errno\":1}'\n"
+      "echo '{\"type\":\"sandbox\",\"missing\":\"netns\",\"errno\":1}'\n"
+      "echo '{\"type\":\"sandbox\",\"missing\":\"everything\",\"errno\":1}'\n"
+      "echo '{\"type\":\"document\",\"pages\":1}'\n"
+      "echo '{\"type\":\"page-error\",\"page\":1,\"message\":\"no\"}'\n");
+  o = render(dir_ + "/deck.pdf", {}, script);
+  ASSERT_EQ(o.notes.size(), 1u);
+  EXPECT_NE(o.notes[0].find("network namespace (unshare: Operation not permitted)"),
+            std::string::npos)
+      << o.notes[0];
+
+  // A worker that dies in the middle of a page's images: that page fails, the deck finishes.
+  liar(
+      "echo '{\"type\":\"document\",\"pages\":1}'\n"
+      "echo '{\"type\":\"page\",\"page\":1,\"text\":\"cut\",\"images\":[{\"profile\":"
+      "\"low\",\"bytes\":100}]}'\n"
+      "printf RIFF\n");
+  o = render(dir_ + "/deck.pdf", {}, script);
+  EXPECT_EQ(o.code, "") << o.message;
+  EXPECT_TRUE(o.rendered.empty());
+  EXPECT_TRUE(o.failed.count(1));
+  std::string cmd = "rm -rf '" + scripts + "'";
+  EXPECT_EQ(system(cmd.c_str()), 0);
+}
+
+namespace {
+
+std::string read_text(const std::string &path) {
+  g_autofree char *data = nullptr;
+  gsize len = 0;
+  if (!g_file_get_contents(path.c_str(), &data, &len, nullptr)) return "";
+  return std::string(data, len);
+}
+
+// The value after "Name:" in /proc/PID/status, "" if absent.
+std::string status_field(const std::string &status, const std::string &name) {
+  size_t at = status.find("\n" + name + ":");
+  if (at == std::string::npos) return "";
+  at += name.size() + 2;
+  size_t end = status.find('\n', at);
+  std::string v = status.substr(at, end - at);
+  return g_strstrip(v.data());
+}
+
+// The first worker, our child, whose command line says it renders from page 1 (--offset 0):
+// found once it runs the worker's own code (its name is the worker's, no longer ours).
+pid_t find_first_worker() {
+  GDir *proc = g_dir_open("/proc", 0, nullptr);
+  const char *name;
+  pid_t found = 0;
+  while (proc && !found && (name = g_dir_read_name(proc))) {
+    if (!g_ascii_isdigit(name[0])) continue;
+    std::string stat = read_text(std::string("/proc/") + name + "/stat");
+    size_t close_paren = stat.rfind(')');
+    if (stat.find("(gramothi-slide-)") == std::string::npos || close_paren == std::string::npos)
+      continue;
+    char state = 0;
+    int ppid = 0;
+    if (sscanf(stat.c_str() + close_paren + 1, " %c %d", &state, &ppid) != 2 || ppid != getpid() ||
+        state == 'Z')
+      continue;
+    std::string cmdline = read_text(std::string("/proc/") + name + "/cmdline");
+    if (cmdline.find(std::string("--offset\0"
+                                 "0\0",
+                                 11)) != std::string::npos)
+      found = atoi(name);
+  }
+  if (proc) g_dir_close(proc);
+  return found;
+}
+
+bool can_make_network_namespace() {
+  pid_t child = fork();
+  if (child == 0)  // as the worker's parent does: plainly, else in a user namespace
+    _exit(unshare(CLONE_NEWNET) == 0 || unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0 ? 0 : 1);
+  int status = 0;
+  waitpid(child, &status, 0);
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+bool kernel_has_landlock() {
+  return syscall(SYS_landlock_create_ruleset, nullptr, 0, LANDLOCK_CREATE_RULESET_VERSION) >= 1;
+}
+
+}  // namespace
+
+TEST_F(DeckRenderTest, ARunningWorkerIsConfinedLikeABrowsersRenderer) {
+  // The server's niceness moved: the worker's follows it, 10 below.
+  errno = 0;
+  int before = getpriority(PRIO_PROCESS, 0);
+  ASSERT_EQ(setpriority(PRIO_PROCESS, 0, before + 5), 0);
+  RenderLimits limits;
+  limits.sandbox.test_misbehave = "pause:1";  // page 1 waits there, to be looked at
+  Outcome o;
+  auto r = start(o, write("three.pdf", three_pages(stream("", "BT ET"), "[0 0 800 600]")), limits);
+  pid_t pid = 0;
+  std::string status;
+  int64_t until = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+  while (g_get_monotonic_time() < until && status_field(status, "Seccomp") != "2") {
+    g_main_context_iteration(nullptr, FALSE);
+    if (!pid) pid = find_first_worker();
+    if (pid) status = read_text("/proc/" + std::to_string(pid) + "/status");
+    g_usleep(10000);
+  }
+  ASSERT_NE(pid, 0) << "no worker was found";
+  std::string proc = "/proc/" + std::to_string(pid);
+  EXPECT_EQ(status_field(status, "NoNewPrivs"), "1") << status;
+  EXPECT_EQ(status_field(status, "Seccomp"), "2") << status;
+  if (geteuid() == 0) {
+    EXPECT_EQ(status_field(status, "Uid"), "65534\t65534\t65534\t65534") << status;
+    EXPECT_EQ(status_field(status, "Gid"), "65534\t65534\t65534\t65534") << status;
+    EXPECT_EQ(status_field(status, "Groups"), "") << status;
+    EXPECT_EQ(status_field(status, "CapEff"), "0000000000000000") << status;
+    EXPECT_EQ(status_field(status, "CapPrm"), "0000000000000000") << status;
+  } else {
+    printf("note: not root: the worker keeps the test's uid\n");
+  }
+  // Nothing of the server's environment (secrets, paths, tokens) reaches it.
+  EXPECT_TRUE(g_file_test((proc + "/environ").c_str(), G_FILE_TEST_EXISTS));
+  EXPECT_EQ(read_text(proc + "/environ"), "");
+  g_autofree char *own_net = g_file_read_link("/proc/self/ns/net", nullptr);
+  g_autofree char *its_net = g_file_read_link((proc + "/ns/net").c_str(), nullptr);
+  ASSERT_TRUE(own_net && its_net);
+  if (can_make_network_namespace())
+    EXPECT_STRNE(own_net, its_net) << "the worker shares the server's network namespace";
+  else
+    printf("note: this kernel lets this process make no network namespace: not checked\n");
+  std::string limits_text = read_text(proc + "/limits");
+  auto limit_line = [&](const std::string &name) {  // its words, one space apart
+    size_t at = limits_text.find(name);
+    if (at == std::string::npos) return std::string();
+    g_auto(GStrv) words =
+        g_strsplit(limits_text.substr(at, limits_text.find('\n', at) - at).c_str(), " ", -1);
+    std::string out;
+    for (char **w = words; *w; w++)
+      if (**w) out += (out.empty() ? "" : " ") + std::string(*w);
+    return out;
+  };
+  EXPECT_EQ(limit_line("Max processes"), "Max processes 0 0 processes") << limits_text;
+  EXPECT_EQ(limit_line("Max file size"), "Max file size 0 0 bytes") << limits_text;
+  EXPECT_EQ(limit_line("Max core file size"), "Max core file size 0 0 bytes") << limits_text;
+  std::string stat = read_text(proc + "/stat");
+  g_auto(GStrv) fields = g_strsplit(stat.substr(stat.rfind(')') + 2).c_str(), " ", -1);
+  ASSERT_GE(g_strv_length(fields), 17u);
+  EXPECT_EQ(atoi(fields[16]), std::min(19, before + 5 + 10))
+      << "nice, with the test at " << before + 5;
+  r.reset();
+  setpriority(PRIO_PROCESS, 0, before);  // back, where the test may (root)
+}
+
+TEST_F(DeckRenderTest, AWorkerThatWritesAFileIsStoppedAndOnlyItsPageFails) {
+  std::string open = open_dir("gramothi-writable-XXXXXX", 0777);  // even nobody may write here
+  std::string target = open + "/planted";
+  RenderLimits limits;
+  limits.sandbox.test_misbehave = "write:2:" + target;
+  Outcome o = render(write("three.pdf", three_pages(stream("", "BT ET"), "[0 0 800 600]")), limits);
+  EXPECT_FALSE(g_file_test(target.c_str(), G_FILE_TEST_EXISTS)) << "the worker wrote a file";
+  EXPECT_EQ(o.code, "") << o.message;
+  ASSERT_TRUE(o.failed.count(2)) << "page 2 rendered";
+  EXPECT_NE(o.failed[2].find("sandbox"), std::string::npos) << o.failed[2];
+  EXPECT_TRUE(o.rendered.count(1));
+  EXPECT_TRUE(o.rendered.count(3));
+  g_remove(target.c_str());
+  g_rmdir(open.c_str());
+}
+
+TEST_F(DeckRenderTest, AWorkerThatOpensASocketIsStoppedAndOnlyItsPageFails) {
+  int listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr *>(&addr), sizeof addr), 0);
+  ASSERT_EQ(listen(listener, 8), 0);
+  ASSERT_EQ(getsockname(listener, reinterpret_cast<sockaddr *>(&addr), &len), 0);
+  RenderLimits limits;
+  limits.sandbox.test_misbehave = "connect:2:" + std::to_string(ntohs(addr.sin_port));
+  Outcome o = render(write("three.pdf", three_pages(stream("", "BT ET"), "[0 0 800 600]")), limits);
+  int accepted = accept(listener, nullptr, nullptr);
+  EXPECT_LT(accepted, 0) << "the worker connected to the test";
+  if (accepted >= 0) close(accepted);
+  close(listener);
+  EXPECT_EQ(o.code, "") << o.message;
+  ASSERT_TRUE(o.failed.count(2)) << "page 2 rendered";
+  EXPECT_NE(o.failed[2].find("sandbox"), std::string::npos) << o.failed[2];
+  EXPECT_TRUE(o.rendered.count(1));
+  EXPECT_TRUE(o.rendered.count(3));
+}
+
+TEST_F(DeckRenderTest, AWorkerThatForksIsStoppedAndOnlyItsPageFails) {
+  RenderLimits limits;
+  limits.sandbox.test_misbehave = "fork:2";
+  Outcome o = render(write("three.pdf", three_pages(stream("", "BT ET"), "[0 0 800 600]")), limits);
+  EXPECT_EQ(o.code, "") << o.message;
+  ASSERT_TRUE(o.failed.count(2)) << "page 2 rendered";
+  EXPECT_NE(o.failed[2].find("sandbox"), std::string::npos) << o.failed[2];
+  EXPECT_TRUE(o.rendered.count(1));
+  EXPECT_TRUE(o.rendered.count(3));
+}
+
+TEST_F(DeckRenderTest, AWorkerCannotReadTheServersSecrets) {
+  std::string pdf = write("three.pdf", three_pages(stream("", "BT ET"), "[0 0 800 600]"));
+  auto try_to_read = [&](const std::string &path, const std::string &secret) {
+    RenderLimits limits;
+    limits.sandbox.test_misbehave = "read:2:" + path;
+    Outcome o = render(pdf, limits);
+    EXPECT_EQ(o.code, "") << o.message;
+    for (auto &[n, page] : o.rendered)
+      EXPECT_EQ(page.text.find(secret), std::string::npos) << "page " << n << " leaked it";
+    ASSERT_TRUE(o.failed.count(2)) << "page 2 rendered";
+    EXPECT_NE(o.failed[2].find("refused"), std::string::npos) << o.failed[2];
+    EXPECT_TRUE(o.rendered.count(1));
+    EXPECT_TRUE(o.rendered.count(3));
+  };
+  // The server's JWT secret: its own, mode 0600 in its 0700 data folder.
+  std::string secret = "jwt-secret-7f3a9c";
+  std::string jwt = write("jwt-secret", secret);
+  g_chmod(jwt.c_str(), 0600);
+  try_to_read(jwt, secret);
+  // A file any uid may read, outside the folders fonts and libraries live in (for a server
+  // that does not run as root, whose workers keep its uid): Landlock refuses it.
+  if (kernel_has_landlock()) {
+    std::string open = open_dir("gramothi-readable-XXXXXX");
+    std::string readable = open + "/config.ini";
+    g_file_set_contents(readable.c_str(), "jwt_secret=open-9b2e", -1, nullptr);
+    g_chmod(readable.c_str(), 0644);
+    try_to_read(readable, "open-9b2e");
+    g_remove(readable.c_str());
+    g_rmdir(open.c_str());
+  } else {
+    printf("note: this kernel has no Landlock: reading a world-readable file not checked\n");
+  }
 }

@@ -16,7 +16,17 @@ Result<std::pair<GBytes *, std::string>> extract_pdf(GBytes *body, const std::st
   if (g_ascii_strncasecmp(type.c_str(), "multipart/form-data", 19) == 0) {
     SoupMessageHeaders *h = soup_message_headers_new(SOUP_MESSAGE_HEADERS_MULTIPART);
     soup_message_headers_replace(h, "Content-Type", type.c_str());
-    SoupMultipart *m = soup_multipart_new_from_message(h, body);
+    // libsoup 3.2 looks for the end of each part's headers with strstr(), past the body's end
+    // when the body has no NUL after it (found by fuzz/multipart_fuzz: a heap over-read). It
+    // gets a copy that has one; the parts it returns point into that copy.
+    gsize body_len = 0;
+    const auto *body_data = static_cast<const char *>(g_bytes_get_data(body, &body_len));
+    auto *terminated = static_cast<char *>(g_malloc(body_len + 1));
+    if (body_len) memcpy(terminated, body_data, body_len);
+    terminated[body_len] = '\0';
+    g_autoptr(GBytes) with_nul = g_bytes_new_take(terminated, body_len + 1);
+    g_autoptr(GBytes) copy = g_bytes_new_from_bytes(with_nul, 0, body_len);
+    SoupMultipart *m = soup_multipart_new_from_message(h, copy);
     soup_message_headers_unref(h);
     if (!m) return bad("invalid_multipart", "The multipart body cannot be read.");
     for (int i = 0; i < soup_multipart_get_length(m) && !pdf; i++) {

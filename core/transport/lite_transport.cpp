@@ -204,7 +204,8 @@ LiteSession::~LiteSession() = default;
 std::optional<Error> LiteSession::set_answer(const std::string &text) {
   auto bad = [](const std::string &why) { return Error{ErrorKind::kInvalid, "invalid_sdp", why}; };
   GstSDPMessage *sdp = nullptr;
-  if (gst_sdp_message_new_from_text(text.c_str(), &sdp) != GST_SDP_OK || !sdp) {
+  // An empty text would fail an assertion in GStreamer's parser (a GLib critical).
+  if (text.empty() || gst_sdp_message_new_from_text(text.c_str(), &sdp) != GST_SDP_OK || !sdp) {
     if (sdp) gst_sdp_message_free(sdp);
     return bad("The answer is not a usable SDP.");
   }

@@ -320,6 +320,24 @@ TEST_F(LiveAudioTest, MalformedAndOutOfOrderMessagesGetErrorsAndTheSocketStaysUs
   EXPECT_FALSE(ws->closed());
 }
 
+// Found by fuzz/sdp_answer_fuzz: an empty "sdp" failed an assertion in GStreamer's SDP parser (a
+// GLib critical; these tests make criticals fatal, so the server died) before it was refused.
+TEST_F(LiveAudioTest, AnEmptySdpIsRefusedAsInvalid) {
+  std::string id = start_class("nosdp");
+  auto tws = connect(id, "teacher-1", Role::kTeacher);
+  WsMessage m;
+  tws->send(json_msg("publish", {{"sdp", ""}}));
+  ASSERT_TRUE(tws->wait_for("error", &m));
+  EXPECT_EQ(m.str("code"), "invalid_sdp");
+  auto sws = connect(id, "student-e", Role::kStudent);
+  sws->send(json_msg("listen", {}));
+  ASSERT_TRUE(sws->wait_for("offer", &m));
+  sws->send(json_msg("answer", {{"sdp", ""}}));
+  ASSERT_TRUE(sws->wait_for("error", &m));
+  EXPECT_EQ(m.str("code"), "invalid_sdp");
+  EXPECT_EQ(m.str("about"), "answer");
+}
+
 TEST_F(LiveAudioTest, ABadTokenIsRefusedAndTheSocketClosed) {
   std::string id = start_class("tok");
   WsClient ws(server_->port(), id, "not-a-token");

@@ -295,6 +295,8 @@ TEST_F(LiveAudioTest, MalformedAndOutOfOrderMessagesGetErrorsAndTheSocketStaysUs
       {"[1,2]", "invalid_json"},
       {"{\"no_type\":1}", "missing_field"},
       {"{\"type\":\"dance\"}", "unknown_type"},
+      // An unpaired surrogate decodes to bytes that are not UTF-8 (found by fuzzing).
+      {"{\"type\":\"ch\\ud800ove\"}", "invalid_field"},
       {"{\"type\":\"answer\",\"sdp\":\"v=0\"}", "unexpected_answer"},
       {"{\"type\":\"ice-candidate\",\"candidate\":\"candidate:1 1 udp 1 1.2.3.4 9 typ host\","
        "\"sdpMLineIndex\":0}",

@@ -297,6 +297,7 @@ TEST_F(LiveAudioTest, MalformedAndOutOfOrderMessagesGetErrorsAndTheSocketStaysUs
       {"{\"type\":\"dance\"}", "unknown_type"},
       // An unpaired surrogate decodes to bytes that are not UTF-8 (found by fuzzing).
       {"{\"type\":\"ch\\ud800ove\"}", "invalid_field"},
+      {"{\"t\": \"a\\ud800\"b\": 1}", "invalid_json"},  // quoted in JSON-GLib's error
       {"{\"type\":\"answer\",\"sdp\":\"v=0\"}", "unexpected_answer"},
       {"{\"type\":\"ice-candidate\",\"candidate\":\"candidate:1 1 udp 1 1.2.3.4 9 typ host\","
        "\"sdpMLineIndex\":0}",

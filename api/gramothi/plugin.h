@@ -266,9 +266,10 @@ typedef struct GramothiHost {
   const char *(*ws_param)(GramothiWsConnection *conn, const char *name);
   const char *(*ws_query)(GramothiWsConnection *conn, const char *name);
   const char *(*ws_header)(GramothiWsConnection *conn, const char *name);
-  /* Queues a text message. Returns GRAMOTHI_E_CONFLICT once the connection is closing. The
-   * host bounds what waits unsent per connection ([limits] ws_max_queued_bytes): a client that
-   * does not read is closed with 1008 "send_queue_full" and what was queued is dropped. */
+  /* Queues a text message. Returns GRAMOTHI_E_CONFLICT once the connection is closing, and
+   * GRAMOTHI_E_INVALID (nothing sent) for text that is not UTF-8. The host bounds what waits
+   * unsent per connection ([limits] ws_max_queued_bytes): a client that does not read is closed
+   * with 1008 "send_queue_full" and what was queued is dropped. */
   int32_t (*ws_send)(GramothiWsConnection *conn, const char *text);
   /* Starts the closing handshake; `closed` follows. */
   void (*ws_close)(GramothiWsConnection *conn, uint16_t code, const char *reason);

@@ -14,7 +14,7 @@
 #include "base/log.hpp"
 #include "base/main_loop.hpp"
 #include "domain/class_registry.hpp"
-#include "domain/class_registry.hpp"
+#include "domain/pdf_upload.hpp"
 
 namespace gramothi {
 namespace {
@@ -68,54 +68,6 @@ bool valid_image_name(const std::string &f) {
   for (size_t i = 0; i < 64; i++)
     if (!g_ascii_isxdigit(f[i]) || g_ascii_isupper(f[i])) return false;
   return true;
-}
-
-// The PDF in an upload: the body itself, or the file part of multipart/form-data.
-Result<std::pair<GBytes *, std::string>> extract_pdf(GBytes *body, const std::string &type) {
-  auto bad = [](const std::string &code, const std::string &m) {
-    return Error{ErrorKind::kInvalid, code, m};
-  };
-  std::string file_name = "deck.pdf";
-  GBytes *pdf = nullptr;
-  if (g_ascii_strncasecmp(type.c_str(), "multipart/form-data", 19) == 0) {
-    SoupMessageHeaders *h = soup_message_headers_new(SOUP_MESSAGE_HEADERS_MULTIPART);
-    soup_message_headers_replace(h, "Content-Type", type.c_str());
-    SoupMultipart *m = soup_multipart_new_from_message(h, body);
-    soup_message_headers_unref(h);
-    if (!m) return bad("invalid_multipart", "The multipart body cannot be read.");
-    for (int i = 0; i < soup_multipart_get_length(m) && !pdf; i++) {
-      SoupMessageHeaders *ph = nullptr;
-      GBytes *part = nullptr;
-      if (!soup_multipart_get_part(m, i, &ph, &part)) continue;
-      char *disposition = nullptr;
-      GHashTable *params = nullptr;
-      if (soup_message_headers_get_content_disposition(ph, &disposition, &params)) {
-        const char *fn = static_cast<const char *>(g_hash_table_lookup(params, "filename"));
-        if (fn) {
-          g_autofree char *base = g_path_get_basename(fn);
-          if (g_utf8_validate(base, -1, nullptr) && strlen(base) <= 200) file_name = base;
-          pdf = g_bytes_ref(part);
-        }
-        g_free(disposition);
-        g_hash_table_destroy(params);
-      }
-    }
-    soup_multipart_free(m);
-    if (!pdf) return bad("missing_file", "The form has no file part; send the PDF as a file.");
-  } else if (type.empty() || g_ascii_strncasecmp(type.c_str(), "application/pdf", 15) == 0 ||
-             g_ascii_strncasecmp(type.c_str(), "application/octet-stream", 24) == 0) {
-    pdf = g_bytes_ref(body);
-  } else {
-    return Error{ErrorKind::kInvalid, "unsupported_media_type",
-                 "Send the PDF as application/pdf or multipart/form-data, not " + type + "."};
-  }
-  gsize len = 0;
-  const char *data = static_cast<const char *>(g_bytes_get_data(pdf, &len));
-  if (len == 0 || !g_strstr_len(data, static_cast<gssize>(std::min<gsize>(len, 1024)), "%PDF-")) {
-    g_bytes_unref(pdf);
-    return bad("not_pdf", "The upload is not a PDF.");
-  }
-  return std::make_pair(pdf, file_name);
 }
 
 }  // namespace

@@ -278,8 +278,9 @@ namespace {
 // The teacher's offer, if it is an SDP with Opus audio (the caller frees it).
 Result<GstSDPMessage *> parse_offer(const std::string &offer_sdp) {
   GstSDPMessage *sdp = nullptr;
-  if (gst_sdp_message_new_from_text(offer_sdp.c_str(), &sdp) != GST_SDP_OK || !sdp ||
-      gst_sdp_message_medias_len(sdp) == 0) {
+  // An empty text would fail an assertion in GStreamer's parser (a GLib critical).
+  if (offer_sdp.empty() || gst_sdp_message_new_from_text(offer_sdp.c_str(), &sdp) != GST_SDP_OK ||
+      !sdp || gst_sdp_message_medias_len(sdp) == 0) {
     if (sdp) gst_sdp_message_free(sdp);
     return media_error(ErrorKind::kInvalid, "invalid_sdp", "The offer is not a usable SDP.");
   }

@@ -275,6 +275,8 @@ const char *host_ws_header(GramothiWsConnection *c, const char *name) {
 }
 int32_t host_ws_send(GramothiWsConnection *c, const char *text) {
   if (!c || !text || !is_open(c)) return GRAMOTHI_E_CONFLICT;
+  // A text frame must be UTF-8 (RFC 6455 §5.6): libsoup refuses anything else with a critical.
+  if (!g_utf8_validate(text, -1, nullptr)) return GRAMOTHI_E_INVALID;
   soup_websocket_connection_send_text(c->conn.get(), text);
   if (c->stream && client_stream_overflowed(c->stream.get())) close_unread(c);
   return GRAMOTHI_OK;

@@ -8,7 +8,10 @@
 //   if (auto error = fields.check(kPublish)) return reply(error->code, error->message);
 //   const char *sdp = fields.string("sdp");
 //
-// A null member counts as absent. Unknown members are ignored.
+// A null member counts as absent. Unknown members are ignored. A string must be UTF-8: JSON-GLib
+// decodes an unpaired surrogate escape ("\ud800") into bytes that are not, and such a string
+// would reach the host, or come back in an answer that no WebSocket may carry (found by
+// fuzz/signaling_fuzz).
 #pragma once
 
 #include <json-glib/json-glib.h>
@@ -57,11 +60,14 @@ class JsonFields {
  public:
   explicit JsonFields(JsonObject *object) : object_(object) {}
 
-  // Every field's presence, type and range in table order first, then the string sizes: a
-  // message hears about a wrong type before it hears about a long string.
+  // Every field's presence, type, encoding and range in table order first, then the string
+  // sizes: a message hears about a wrong type before it hears about a long string.
   std::optional<FieldError> check(std::span<const FieldRule> rules) const {
     for (const FieldRule &rule : rules) {
       JsonNode *n = member(rule.name);
+      if (n && rule.type == FieldType::kString && is_string(n) &&
+          !g_utf8_validate(json_node_get_string(n), -1, nullptr))
+        return FieldError{"invalid_field", sentence(rule, "must be UTF-8 text.")};
       if (n && (rule.type == FieldType::kString ? is_string(n) : in_range(n, rule))) continue;
       if (rule.required) return FieldError{"missing_field", sentence(rule, "is required.")};
       if (!n) continue;

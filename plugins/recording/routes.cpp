@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "access.hpp"
+#include "byte_range.hpp"
 #include "player_html.hpp"
 #include "timeline.hpp"
 
@@ -30,7 +31,7 @@ struct AudioSlice {
   int64_t size = 0;  // the whole file's
 };
 
-// bytes=A-B, bytes=A-, bytes=-N; anything else (several ranges) gets the whole file.
+// The part of audio.ogg that `range` asks for (byte_range.hpp).
 AudioSlice read_audio(const std::string &path, const std::string &range) {
   AudioSlice res;
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -41,36 +42,13 @@ AudioSlice read_audio(const std::string &path, const std::string &range) {
     return res;
   }
   res.size = st.st_size;
-  int64_t from = 0, to = st.st_size - 1;
-  if (!range.empty()) {
-    long long a = -1, b = -1;
-    int fields = sscanf(range.c_str(), "bytes=%lld-%lld", &a, &b);
-    if (fields == 2 && (a < 0 || b < a)) {
-      res.status = 416;  // bytes=5-3 and the like
-      close(fd);
-      return res;
-    }
-    if (fields == 2) {
-      from = a;
-      to = std::min<int64_t>(b, st.st_size - 1);
-      res.status = 206;
-    } else if (fields == 1 && a >= 0 && range.find(',') == std::string::npos) {
-      from = a;
-      res.status = 206;
-    } else if (sscanf(range.c_str(), "bytes=-%lld", &b) == 1 && b > 0) {
-      from = std::max<int64_t>(0, st.st_size - b);
-      res.status = 206;
-    }
-    if (res.status == 206 && from >= st.st_size) {
-      res.status = 416;
-      close(fd);
-      return res;
-    }
+  ByteRange part = byte_range(range, st.st_size, kMaxChunk);
+  res.status = part.status;
+  if (res.status == 416) {
+    close(fd);
+    return res;
   }
-  if (to - from + 1 > kMaxChunk) {
-    to = from + kMaxChunk - 1;
-    res.status = 206;
-  }
+  int64_t from = part.from, to = part.to;
   res.body.resize(static_cast<size_t>(std::max<int64_t>(0, to - from + 1)));
   size_t got = 0;
   while (got < res.body.size()) {

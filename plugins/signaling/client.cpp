@@ -21,7 +21,13 @@ bool Client::is_staff() const {
 }
 
 void Client::send(const std::string &json) const {
-  plugin.host->ws_send(conn, json.c_str());
+  // A text frame must be UTF-8, and text from a client may not be even after parsing: JSON-GLib
+  // decodes an unpaired surrogate escape ("\ud800") into bytes that are not, and quotes them in
+  // its parse errors (found by fuzz/signaling_fuzz). U+FFFD stands in for them.
+  if (g_utf8_validate(json.data(), static_cast<gssize>(json.size()), nullptr))
+    return static_cast<void>(plugin.host->ws_send(conn, json.c_str()));
+  g_autofree char *valid = g_utf8_make_valid(json.data(), static_cast<gssize>(json.size()));
+  plugin.host->ws_send(conn, valid);
 }
 
 void Client::send_error(const char *code, const std::string &text, const char *about) const {

@@ -367,6 +367,9 @@ TEST_F(LiveAudioTest, MalformedAndOutOfOrderMessagesGetErrorsAndTheSocketStaysUs
       {"[1,2]", "invalid_json"},
       {"{\"no_type\":1}", "missing_field"},
       {"{\"type\":\"dance\"}", "unknown_type"},
+      // An unpaired surrogate decodes to bytes that are not UTF-8 (found by fuzzing).
+      {"{\"type\":\"ch\\ud800ove\"}", "invalid_field"},
+      {"{\"t\": \"a\\ud800\"b\": 1}", "invalid_json"},  // quoted in JSON-GLib's error
       {"{\"type\":\"answer\",\"sdp\":\"v=0\"}", "unexpected_answer"},
       {"{\"type\":\"ice-candidate\",\"candidate\":\"candidate:1 1 udp 1 1.2.3.4 9 typ host\","
        "\"sdpMLineIndex\":0}",
@@ -442,6 +445,24 @@ TEST_F(LiveAudioTest, AnEmptyOrMalformedAnswerGetsInvalidSdpAndNoErrorInTheLog) 
   ws->send(json_msg("ping", {}));
   EXPECT_TRUE(ws->wait_for("pong", nullptr)) << "the socket still works";
   EXPECT_EQ(error_lines(server_->log(), log_from), "") << "the server logged errors";
+}
+
+// Found by fuzz/sdp_answer_fuzz: an empty "sdp" failed an assertion in GStreamer's SDP parser (a
+// GLib critical; these tests make criticals fatal, so the server died) before it was refused.
+TEST_F(LiveAudioTest, AnEmptySdpIsRefusedAsInvalid) {
+  std::string id = start_class("nosdp");
+  auto tws = connect(id, "teacher-1", Role::kTeacher);
+  WsMessage m;
+  tws->send(json_msg("publish", {{"sdp", ""}}));
+  ASSERT_TRUE(tws->wait_for("error", &m));
+  EXPECT_EQ(m.str("code"), "invalid_sdp");
+  auto sws = connect(id, "student-e", Role::kStudent);
+  sws->send(json_msg("listen", {}));
+  ASSERT_TRUE(sws->wait_for("offer", &m));
+  sws->send(json_msg("answer", {{"sdp", ""}}));
+  ASSERT_TRUE(sws->wait_for("error", &m));
+  EXPECT_EQ(m.str("code"), "invalid_sdp");
+  EXPECT_EQ(m.str("about"), "answer");
 }
 
 TEST_F(LiveAudioTest, ABadTokenIsRefusedAndTheSocketClosed) {

@@ -41,13 +41,21 @@ std::string public_pem_of(const char *type) {
 }
 
 const JwtCodec &codec() {
-  static const JwtCodec jwt = [] {
-    JwtCodec c(kSecret, "school", "gramothi", kLeeway, kMaxLifetime);
-    FUZZ_CHECK(!c.add_public_key(public_pem_of("RSA"), "rsa-1"));
-    FUZZ_CHECK(!c.add_public_key(public_pem_of("EC"), "ec-1"));
+  // Made once and kept (reachable) for the process: the codec holds a mutex, so it is not copied.
+  static const JwtCodec *jwt = [] {
+    auto *c = new JwtCodec(kSecret, "school", "gramothi", kLeeway, kMaxLifetime);
+    FUZZ_CHECK(!c->add_public_key(public_pem_of("RSA"), "rsa-1"));
+    FUZZ_CHECK(!c->add_public_key(public_pem_of("EC"), "ec-1"));
+    // Provider tokens with Keycloak-style claims, as a school would configure them.
+    c->set_claim_names(
+        ClaimNames{"sub",
+                   "realm_access.roles",
+                   "classes",
+                   "teaches",
+                   {{"student", Role::kStudent}, {"editingteacher", Role::kTeacher}}});
     return c;
   }();
-  return jwt;
+  return *jwt;
 }
 
 void check_claims(const Result<TokenClaims> &r) {

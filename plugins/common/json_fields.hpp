@@ -25,6 +25,34 @@
 
 namespace gramothi::plugin {
 
+// JSON-GLib parses recursively with no depth limit: about 75 KB of '[' overflow the main
+// thread's stack. Plugins check the nesting before they parse (the host does the same for its
+// own JSON, in core/base/json.cpp; plugins are modules built against the ABI only, so they keep
+// this copy). Brackets inside strings do not count.
+constexpr int kMaxJsonDepth = 64;
+inline bool json_depth_within(const char *data, size_t len, int max_depth = kMaxJsonDepth) {
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  for (size_t i = 0; i < len; i++) {
+    char ch = data[i];
+    if (in_string) {
+      if (escaped)
+        escaped = false;
+      else if (ch == '\\')
+        escaped = true;
+      else if (ch == '"')
+        in_string = false;
+    } else if (ch == '"') {
+      in_string = true;
+    } else if (ch == '[' || ch == '{') {
+      if (++depth > max_depth) return false;
+    } else if (ch == ']' || ch == '}') {
+      depth--;
+    }
+  }
+  return true;
+}
+
 enum class FieldType {
   kString,
   kNumber,  // a JSON integer or fraction within [min, max]; read truncated toward zero

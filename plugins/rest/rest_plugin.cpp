@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "../common/http_json.hpp"
+#include "../common/json_fields.hpp"
 #include "gramothi/plugin.h"
 
 namespace {
@@ -120,6 +121,10 @@ class Body {
     if (std::string_view(reinterpret_cast<const char *>(data), len).find("\\u0000") !=
         std::string_view::npos) {
       respond_failure(ex, {400, "invalid_json", "Strings may not contain NUL characters."});
+      return false;
+    }
+    if (!gramothi::plugin::json_depth_within(reinterpret_cast<const char *>(data), len)) {
+      respond_failure(ex, {400, "invalid_json", "The JSON nests deeper than 64 levels."});
       return false;
     }
     parser_ = json_parser_new_immutable();

@@ -131,6 +131,8 @@ void handle_message(Client &c, const char *data, size_t length, bool is_text) {
                     "Messages may be at most " + std::to_string(max_message) + " bytes.");
   if (!g_utf8_validate(data, static_cast<gssize>(length), nullptr))
     return c.refuse("invalid_json", "The message is not UTF-8 text.");
+  if (!plugin::json_depth_within(data, length))
+    return c.refuse("invalid_json", "The message nests deeper than 64 levels.");
   g_autoptr(JsonParser) parser = json_parser_new_immutable();
   g_autoptr(GError) err = nullptr;
   if (!json_parser_load_from_data(parser, data, static_cast<gssize>(length), &err))

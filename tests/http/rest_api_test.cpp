@@ -266,6 +266,8 @@ TEST_F(RestApiTest, MalformedBodiesAre400NamingTheField) {
   expect_error(post("start", teacher(), "[1,2,3]"), 400, "invalid_json");
   expect_error(post("start", teacher(), ""), 400, "invalid_json");
   expect_error(post("start", teacher(), "{}"), 400, "missing_field", "class_id");
+  expect_error(post("start", teacher(), "{\"x\":" + std::string(1000, '[') + "}"), 400,
+               "invalid_json", "64 levels");
   expect_error(post("start", teacher(), "{\"class_id\":42}"), 400, "invalid_field", "class_id");
   expect_error(post("start", teacher(), "{\"class_id\":\"\"}"), 400, "invalid_field", "class_id");
   expect_error(post("start", teacher(), "{\"class_id\":\"../../etc/passwd\"}"), 400,

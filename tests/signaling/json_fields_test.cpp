@@ -45,3 +45,14 @@ TEST(JsonFields, AStringThatIsNotUtf8IsInvalid) {
             "invalid_field: Field 'text' must be UTF-8 text.");
   EXPECT_EQ(problem(R"({"type":"\ud83d\ude00"})"), "") << "a surrogate pair is fine";
 }
+
+// Attack review (issue 18/13): JSON-GLib parses recursively without a depth limit; ~75 KB of '['
+// overflowed the stack. Plugins check the nesting first; brackets in strings do not count.
+TEST(JsonFields, DeepNestingIsRefusedBeforeParsing) {
+  std::string deep = "{\"type\":\"a\",\"x\":" + std::string(64, '[') + std::string(64, ']') + "}";
+  EXPECT_FALSE(gramothi::plugin::json_depth_within(deep.data(), deep.size()));
+  std::string ok = "{\"type\":\"a\",\"x\":" + std::string(62, '[') + std::string(62, ']') + "}";
+  EXPECT_TRUE(gramothi::plugin::json_depth_within(ok.data(), ok.size()));
+  std::string in_text = "{\"text\":\"" + std::string(5000, '[') + "\\\"[[\"}";
+  EXPECT_TRUE(gramothi::plugin::json_depth_within(in_text.data(), in_text.size()));
+}

@@ -343,7 +343,9 @@
       sock.send(report);
     }
   }
-  setInterval(measure, 5000);
+  // Every 2.5 s: the server climbs a profile only after a clean report made at the current one,
+  // and receiver reports alone come about every 5 s. A report is about 80 bytes.
+  setInterval(measure, 2500);
 
   if (!GL.token()) GL.askToken($('#token-box'), () => sock.reconnectNow());
   render();

@@ -16,6 +16,7 @@
 #include "auth/jwt.hpp"
 #include "base/ids.hpp"
 #include "base/secrets.hpp"
+#include "common/test_keys.hpp"
 #include "fuzz_support.hpp"
 
 using namespace gramothi;
@@ -27,17 +28,7 @@ constexpr int64_t kNow = 1790000000;
 constexpr int64_t kLeeway = 30, kMaxLifetime = 24 * 3600;
 
 std::string public_pem_of(const char *type) {
-  EVP_PKEY *key = std::string(type) == "RSA" ? EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", 2048)
-                                             : EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
-  FUZZ_CHECK(key);
-  BIO *bio = BIO_new(BIO_s_mem());
-  PEM_write_bio_PUBKEY(bio, key);
-  char *data = nullptr;
-  long len = BIO_get_mem_data(bio, &data);
-  std::string out(data, static_cast<size_t>(len));
-  BIO_free(bio);
-  EVP_PKEY_free(key);
-  return out;
+  return make_test_key(type).public_pem;
 }
 
 const JwtCodec &codec() {

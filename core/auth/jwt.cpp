@@ -64,15 +64,36 @@ JwtCodec::JwtCodec(std::string secret, std::string issuer, std::string audience,
       leeway_s_(leeway_s),
       max_lifetime_s_(max_lifetime_s) {}
 
+namespace {
+
+using PkeyPtr = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
+
+// A PEM key, public or private, never asking for a passphrase; null when the text is not one.
+PkeyPtr read_pem(const std::string &pem, bool private_key) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free);
+  EVP_PKEY *key = nullptr;
+  if (bio)
+    key = private_key ? PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr)
+                      : PEM_read_bio_PUBKEY(bio.get(), nullptr, no_passphrase, nullptr);
+  return PkeyPtr(key, EVP_PKEY_free);
+}
+
+// An EC key on P-256, the curve of ES256.
+bool on_p256(EVP_PKEY *key) {
+  char curve[64] = "";
+  size_t len = 0;
+  EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, curve, sizeof curve, &len);
+  return g_strcmp0(curve, "prime256v1") == 0 || g_strcmp0(curve, "P-256") == 0;
+}
+
+}  // namespace
+
 std::optional<Error> PublicKeys::add_pem(const std::string &pem, const std::string &kid) {
   auto bad = [](const std::string &why) {
     return Error{ErrorKind::kInvalid, "config_invalid", why};
   };
-  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
-      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free);
-  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> pkey(
-      bio ? PEM_read_bio_PUBKEY(bio.get(), nullptr, no_passphrase, nullptr) : nullptr,
-      EVP_PKEY_free);
+  PkeyPtr pkey = read_pem(pem, false);
   if (!pkey) return bad("not a PEM public key (-----BEGIN PUBLIC KEY-----)");
   jwt_alg_t alg = JWT_ALG_INVAL;
   if (EVP_PKEY_get_base_id(pkey.get()) == EVP_PKEY_RSA) {
@@ -88,12 +109,7 @@ std::optional<Error> PublicKeys::add_pem(const std::string &pem, const std::stri
     if (!sound) return bad("not a valid RSA public key (n and e must be odd, e greater than 1)");
     alg = JWT_ALG_RS256;
   } else if (EVP_PKEY_get_base_id(pkey.get()) == EVP_PKEY_EC) {
-    char curve[64] = "";
-    size_t len = 0;
-    EVP_PKEY_get_utf8_string_param(pkey.get(), OSSL_PKEY_PARAM_GROUP_NAME, curve, sizeof curve,
-                                   &len);
-    if (g_strcmp0(curve, "prime256v1") != 0 && g_strcmp0(curve, "P-256") != 0)
-      return bad("an EC key must be on curve P-256 (ES256)");
+    if (!on_p256(pkey.get())) return bad("an EC key must be on curve P-256 (ES256)");
     alg = JWT_ALG_ES256;
   } else {
     return bad("the key must be RSA (RS256) or EC P-256 (ES256)");
@@ -103,8 +119,6 @@ std::optional<Error> PublicKeys::add_pem(const std::string &pem, const std::stri
 }
 
 namespace {
-
-using PkeyPtr = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
 
 // A JWK's public key as EVP_PKEY (RSA from n and e, EC P-256 from x and y), or null.
 PkeyPtr jwk_key(JsonObject *k, std::string *why) {
@@ -322,20 +336,12 @@ JsonNode *string_array(const std::vector<std::string> &ids) {
 
 // A private PEM key's alg: RS256 (RSA >= 2048 bits), ES256 (EC P-256), or JWT_ALG_INVAL.
 jwt_alg_t private_key_alg(const std::string &pem) {
-  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
-      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free);
-  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> pkey(
-      bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr) : nullptr,
-      EVP_PKEY_free);
+  PkeyPtr pkey = read_pem(pem, true);
   if (!pkey) return JWT_ALG_INVAL;
   if (EVP_PKEY_get_base_id(pkey.get()) == EVP_PKEY_RSA)
     return EVP_PKEY_get_bits(pkey.get()) >= 2048 ? JWT_ALG_RS256 : JWT_ALG_INVAL;
-  if (EVP_PKEY_get_base_id(pkey.get()) != EVP_PKEY_EC) return JWT_ALG_INVAL;
-  char curve[64] = "";
-  size_t len = 0;
-  EVP_PKEY_get_utf8_string_param(pkey.get(), OSSL_PKEY_PARAM_GROUP_NAME, curve, sizeof curve, &len);
-  return g_strcmp0(curve, "prime256v1") == 0 || g_strcmp0(curve, "P-256") == 0 ? JWT_ALG_ES256
-                                                                               : JWT_ALG_INVAL;
+  if (EVP_PKEY_get_base_id(pkey.get()) == EVP_PKEY_EC && on_p256(pkey.get())) return JWT_ALG_ES256;
+  return JWT_ALG_INVAL;
 }
 
 // Encodes `claims_json` signed with `alg` and `key` by libjwt; "" on failure.

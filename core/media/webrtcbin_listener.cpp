@@ -143,10 +143,10 @@ std::optional<Error> WebrtcbinListener::remote_answer(const std::string &sdp_tex
   // Checked first: webrtcbin is given only an answer it can use.
   auto checked = parse_listener_answer(sdp_text, kOpusPt);
   if (!checked) return checked.error();
+  // parse_listener_answer refused an empty text (GStreamer's parser asserts on one) and an
+  // answer without its m-line.
   GstSDPMessage *sdp = nullptr;
-  // An empty text would fail an assertion in GStreamer's parser (a GLib critical).
-  if (sdp_text.empty() || gst_sdp_message_new_from_text(sdp_text.c_str(), &sdp) != GST_SDP_OK ||
-      !sdp || gst_sdp_message_medias_len(sdp) == 0) {
+  if (gst_sdp_message_new_from_text(sdp_text.c_str(), &sdp) != GST_SDP_OK || !sdp) {
     if (sdp) gst_sdp_message_free(sdp);
     return media_error(ErrorKind::kInvalid, "invalid_sdp", "The answer is not a usable SDP.");
   }

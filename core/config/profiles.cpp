@@ -65,6 +65,15 @@ Result<ProfileSet> ProfileSet::load(const std::string &path) {
       }
       *k.field = static_cast<int>(v);
     }
+    {
+      // Optional (0 when absent): how many earlier frames each packet repeats (RED).
+      g_autofree char *raw = g_key_file_get_value(kf, groups[i], "audio_redundancy", nullptr);
+      gint64 v = 0;
+      if (raw && !g_ascii_string_to_signed(g_strstrip(raw), 10, 0, 2, &v, nullptr))
+        return profiles_error(path + ": [" + group + "] audio_redundancy: '" + raw +
+                              "' is not a whole number from 0 to 2");
+      p.audio_redundancy = static_cast<int>(v);
+    }
     if (p.opus_frame_ms != 10 && p.opus_frame_ms != 20 && p.opus_frame_ms != 40 &&
         p.opus_frame_ms != 60) {
       return profiles_error(path + ": [" + group + "] opus_frame_ms: must be 10, 20, 40 or 60");

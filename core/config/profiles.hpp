@@ -18,6 +18,7 @@ struct BandwidthProfile {
   int link_min_kbps = 0;
   int opus_frame_ms = 20;
   int opus_loss_pct = 0;
+  int audio_redundancy = 0;  // earlier frames each packet repeats (RED), for who accepts RED
   int slide_width = 0;
   int slide_height = 0;
 };

@@ -40,11 +40,17 @@ int64_t BandwidthController::clean_needed_ms() const {
   return std::min(wait, tuning_.max_backoff_ms);
 }
 
-bool BandwidthController::may_step_up(int64_t now_ms) const {
+void BandwidthController::set_probe_by_redundancy(bool on) {
+  probe_by_redundancy_ = on;
+  if (!on) end_probe();
+}
+
+bool BandwidthController::may_step_up(int64_t now_ms, int64_t early_ms, bool to_probe) const {
   if (pinned_ || !clean_since_ms_ || bad_since_ms_) return false;
   if (current_ + 1 >= link_min_kbps_.size()) return false;
-  if (now_ms - *clean_since_ms_ < clean_needed_ms()) return false;
-  if (starting_ && !clean_report_since_change_) return false;
+  if (now_ms - *clean_since_ms_ < clean_needed_ms() - early_ms) return false;
+  // (A probe needs no report at the current profile first: its own clean report covers both.)
+  if (starting_ && !clean_report_since_change_ && !to_probe) return false;
   if (latest_loss_ && *latest_loss_ > tuning_.loss_clean) return false;
   if (latest_rtt_ms_ && *latest_rtt_ms_ > tuning_.rtt_block_up_ms) return false;
   if (rtt_inflated()) return false;
@@ -54,7 +60,28 @@ bool BandwidthController::may_step_up(int64_t now_ms) const {
   return true;
 }
 
+std::optional<ProfileDecision> BandwidthController::climb(int64_t now_ms) {
+  if (!probe_by_redundancy_) {
+    if (may_step_up(now_ms)) return change_to(current_ + 1, "recovered", now_ms);
+    return std::nullopt;
+  }
+  if (!probe_since_ms_) {
+    if (may_step_up(now_ms, tuning_.probe_ms, true)) {
+      probe_since_ms_ = now_ms;
+      probe_clean_ = false;
+    }
+    return std::nullopt;
+  }
+  if (probe_clean_ && may_step_up(now_ms)) return change_to(current_ + 1, "recovered", now_ms);
+  if (now_ms - *probe_since_ms_ >= tuning_.probe_max_ms) {
+    end_probe();
+    clean_since_ms_ = now_ms;
+  }
+  return std::nullopt;
+}
+
 ProfileDecision BandwidthController::change_to(size_t index, const char *reason, int64_t now_ms) {
+  end_probe();
   if (index < current_) starting_ = false;
   stepped_up_ms_.reset();
   if (index > current_ && std::string_view(reason) != "pinned") stepped_up_ms_ = now_ms;
@@ -83,6 +110,21 @@ std::optional<ProfileDecision> BandwidthController::report(const LinkReport &r) 
   // A step up on probation that meets loss or a growing queue is undone at once.
   if (stepped_up_ms_ && now - *stepped_up_ms_ > tuning_.probe_window_ms) stepped_up_ms_.reset();
   bool lossy = r.loss_fraction && *r.loss_fraction > tuning_.loss_down;
+  // A redundancy probe that meets loss or a growing queue fails like a step up would have, but
+  // the student's profile never changed.
+  if (probe_since_ms_) {
+    if (lossy || (r.rtt_ms && rtt_inflated())) {
+      end_probe();
+      if (current_ + 1 < failures_.size()) failures_[current_ + 1]++;
+      starting_ = false;
+      clean_since_ms_ = now;
+      if (lossy && !bad_since_ms_) bad_since_ms_ = now;
+      return std::nullopt;
+    }
+    if (r.loss_fraction && *r.loss_fraction <= tuning_.loss_clean &&
+        now - *probe_since_ms_ >= tuning_.probe_min_ms)
+      probe_clean_ = true;
+  }
   if (stepped_up_ms_ && current_ > 0 && (lossy || (r.rtt_ms && rtt_inflated()))) {
     failures_[current_]++;
     starting_ = false;
@@ -118,13 +160,12 @@ std::optional<ProfileDecision> BandwidthController::report(const LinkReport &r) 
     }
   }
   if (target != current_) return change_to(target, reason, now);
-  if (may_step_up(now)) return change_to(current_ + 1, "recovered", now);
-  return std::nullopt;
+  return climb(now);
 }
 
 std::optional<ProfileDecision> BandwidthController::tick(int64_t now_ms) {
-  if (may_step_up(now_ms)) return change_to(current_ + 1, "recovered", now_ms);
-  return std::nullopt;
+  if (pinned_ || link_min_kbps_.empty()) return std::nullopt;
+  return climb(now_ms);
 }
 
 std::optional<ProfileDecision> BandwidthController::pin(std::optional<size_t> index,
@@ -143,6 +184,7 @@ std::optional<ProfileDecision> BandwidthController::pin(std::optional<size_t> in
     return std::nullopt;
   }
   pinned_ = true;
+  end_probe();
   bad_since_ms_.reset();
   size_t target = clamp(*index);
   if (link_min_kbps_.empty() || target == current_) return std::nullopt;

@@ -24,6 +24,15 @@
 //    straight back down ("probe-failed"), and that profile is tried again only after
 //    clean_up_ms * 2^failures clean (capped at max_backoff_ms). Climbing never sits in a loss
 //    burst for a whole sustain period.
+//  - Probing with redundancy (when the owner says the listener can take it: RED, RFC 2198): the
+//    step up is tried first without touching the audio the student hears. probe_ms before the
+//    clean period ends (at once while starting, without waiting for a report at the current
+//    profile: the probe's own clean report covers both), probing() turns true and the owner sends the
+//    current profile's frames repeated up to about the next profile's rate. A report during the
+//    probe with loss > loss_down or an inflated rtt ends it as a failed step up (backoff as above,
+//    the profile never changed); the step up is taken once the clean period has passed and a
+//    report made at least probe_min_ms into the probe was clean (<= loss_clean). A probe with no
+//    verdict within probe_max_ms ends without one and the clean period starts again.
 //  - Client hint: downlink_kbps below the current profile's link_min_kbps moves straight down to
 //    the highest profile whose link_min_kbps <= the hint ("client-hint").
 //  - Up, one step ("recovered"), from report() or tick(), only when: the clean period above has
@@ -73,6 +82,9 @@ struct BandwidthTuning {
   double rtt_inflation_ms = 350;    // rtt this far above the lowest seen: a queue is building
   int64_t max_backoff_ms = 160000;  // the longest wait before trying a failed profile again
   double severe_loss = 0.25;        // loss above this goes straight to the lowest profile
+  int64_t probe_ms = 3000;          // a redundancy probe starts this long before a step up
+  int64_t probe_min_ms = 2000;      // ... and needs a clean report made this far into it
+  int64_t probe_max_ms = 12000;     // ... and ends without a verdict after this long
 };
 
 class BandwidthController {
@@ -93,11 +105,18 @@ class BandwidthController {
 
   size_t current() const { return current_; }
   bool pinned() const { return pinned_; }
+  // Step ups are probed with redundancy first (see the rules); off until the owner knows the
+  // listener takes RED.
+  void set_probe_by_redundancy(bool on);
+  // A probe is under way: the owner sends the extra redundancy.
+  bool probing() const { return probe_since_ms_.has_value(); }
 
  private:
   size_t clamp(size_t index) const;
   size_t highest_fitting(int kbps) const;
-  bool may_step_up(int64_t now_ms) const;
+  bool may_step_up(int64_t now_ms, int64_t early_ms = 0, bool to_probe = false) const;
+  std::optional<ProfileDecision> climb(int64_t now_ms);  // the step up, or the probe before it
+  void end_probe() { probe_since_ms_.reset(); }
   int64_t clean_needed_ms() const;
   bool rtt_inflated() const;
   ProfileDecision change_to(size_t index, const char *reason, int64_t now_ms);
@@ -117,6 +136,9 @@ class BandwidthController {
   std::optional<int64_t> stepped_up_ms_;    // the step up on probation, if any
   bool clean_report_since_change_ = false;  // evidence at the current profile
   std::vector<int> failures_;               // failed step ups into each profile
+  bool probe_by_redundancy_ = false;
+  std::optional<int64_t> probe_since_ms_;  // a redundancy probe of the next profile, under way
+  bool probe_clean_ = false;               // ... has had a clean report after probe_min_ms
 };
 
 }  // namespace gramothi

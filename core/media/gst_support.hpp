@@ -16,6 +16,7 @@ inline constexpr const char *kRawCaps =
 inline constexpr const char *kOpusCaps =
     "audio/x-opus,rate=48000,channels=1,channel-mapping-family=0";
 inline constexpr unsigned kOpusPt = 111;
+inline constexpr unsigned kRedPt = 63;  // RED (RFC 2198) over Opus, offered to lite listeners
 
 void log_media(LogLevel level, const std::string &message);
 Error media_error(ErrorKind kind, const std::string &code, const std::string &message);

@@ -17,6 +17,7 @@ void Listener::on_receiver_report(double loss_fraction, double jitter, double rt
   if (rtt >= 0) report.rtt_ms = rtt;
   if (jitter >= 0) report.jitter_ms = jitter;
   if (auto d = controller->report(report)) host_.switch_tier(*this, d->index, d->reason);
+  sync_probe();
 }
 
 std::optional<Error> LiteListener::start(unsigned ssrc) {
@@ -42,8 +43,8 @@ std::optional<Error> LiteListener::start(unsigned ssrc) {
       static_cast<Listener &>(p).on_receiver_report(loss, jitter_ms, rtt_ms);
     });
   };
-  session_ =
-      transport_.create(ssrc, kOpusPt, "gramothi-" + std::to_string(id()), std::move(events));
+  session_ = transport_.create(ssrc, kOpusPt, "gramothi-" + std::to_string(id()), std::move(events),
+                               kRedPt);
   feed->lite = session_;
   // The offer carries every candidate (ICE-lite gathers nothing): end-of-candidates follows.
   run_later([me] {
@@ -60,7 +61,10 @@ std::optional<Error> LiteListener::start(unsigned ssrc) {
 }
 
 std::optional<Error> LiteListener::remote_answer(const std::string &sdp) {
-  return session_->set_answer(sdp);
+  if (auto e = session_->set_answer(sdp)) return e;
+  // A listener that takes RED hears no difference while its next profile is probed.
+  controller->set_probe_by_redundancy(session_->accepts_red());
+  return std::nullopt;
 }
 
 void LiteListener::stop_media() {

@@ -41,6 +41,10 @@ class Listener : public Peer {
   void note_loss(double fraction) {
     recent_loss = recent_loss < 0 ? fraction : 0.5 * recent_loss + 0.5 * fraction;
   }
+  // The redundancy a probe of the next profile sends (the engine sets it with the profile), and
+  // the feed made to follow the controller: after every report, tick, pin and switch.
+  int probe_k = 0;
+  void sync_probe() { feed->probe_redundancy.store(controller->probing() ? probe_k : 0); }
 
  protected:
   // After the offer: tells the student where they start.

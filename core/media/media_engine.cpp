@@ -200,6 +200,10 @@ void MediaEngine::Impl::switch_tier(Listener &l, size_t tier, const std::string 
     log_media(LogLevel::kInfo, "listener " + l.user_id() + " in " + l.class_id() + " -> " +
                                    c->tier(tier).profile().name + " (" + reason + ")");
   }
+  l.probe_k = tier + 1 < c->tier_count()
+                  ? probe_redundancy(c->tier(tier).profile(), c->tier(tier + 1).profile())
+                  : 0;
+  l.sync_probe();
   if (l.observer.profile_changed) l.observer.profile_changed(c->tier(tier).profile().name, reason);
 }
 
@@ -210,6 +214,7 @@ void MediaEngine::Impl::on_tick() {
     auto &l = static_cast<Listener &>(*peer);
     l.poll_stats();  // lite listeners' reports arrive as they come
     if (auto d = l.controller->tick(now)) switch_tier(l, d->index, d->reason);
+    l.sync_probe();
   }
   if (++ticks % 4 == 0) tune_fec();
 }
@@ -422,6 +427,7 @@ std::optional<Error> MediaEngine::client_report(PeerId id, int downlink_kbps, in
   if (loss >= 0) r.loss_fraction = loss;
   if (loss >= 0) l->note_loss(loss);
   if (auto d = l->controller->report(r)) impl_->switch_tier(*l, d->index, d->reason);
+  l->sync_probe();
   return std::nullopt;
 }
 

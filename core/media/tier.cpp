@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "transport/lite_transport.hpp"
+#include "transport/rtp_wire.hpp"
 
 namespace gramothi {
 
@@ -15,6 +16,13 @@ int fec_loss_hint(std::vector<double> loss, int profile_default) {
   std::nth_element(loss.begin(), loss.begin() + static_cast<std::ptrdiff_t>(k), loss.end());
   double pct = std::clamp(loss[k], 0.0, 1.0) * 100;
   return std::clamp(static_cast<int>(std::ceil(pct)) + 1, 2, 30);
+}
+
+int probe_redundancy(const BandwidthProfile &from, const BandwidthProfile &to) {
+  int copies = (to.audio_bitrate_kbps + from.audio_bitrate_kbps - 1) /
+               std::max(1, from.audio_bitrate_kbps);  // ceil(to / from)
+  return std::clamp(std::max(copies - 1, from.audio_redundancy + 1), 1,
+                    static_cast<int>(rtp::kMaxRedundantFrames));
 }
 
 std::optional<int> Tier::tune_fec(std::vector<double> listener_loss) {
@@ -54,7 +62,9 @@ void Tier::deliver(GstBuffer *buffer) {
     if (f->lite) {
       if (!mapped && !(mapped = gst_buffer_map(buffer, &map, GST_MAP_READ))) return;
       if (batch.size() <= batched) batch.resize(batched + 16);
-      if (GST_CLOCK_TIME_IS_VALID(pts) && f->lite->pack(map.data, map.size, pts, batch[batched])) {
+      int redundancy = std::max(profile_.audio_redundancy, f->probe_redundancy.load());
+      if (GST_CLOCK_TIME_IS_VALID(pts) &&
+          f->lite->pack(map.data, map.size, pts, batch[batched], redundancy)) {
         batched++;
         f->sent++;
       }

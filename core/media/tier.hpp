@@ -31,7 +31,15 @@ struct Feed {
   std::shared_ptr<LiteSession> lite;
   GstClockTime next_pts = GST_CLOCK_TIME_NONE;
   std::atomic<uint64_t> sent{0};
+  // While the listener's controller probes the next profile: the earlier frames each packet
+  // repeats (RED), when more than its profile's own audio_redundancy.
+  std::atomic<int> probe_redundancy{0};
 };
+
+// The redundancy that makes `from`'s audio about as many bytes as `to`'s: each packet repeats
+// this many earlier frames (at least one more than `from` does, at most 4), so a probe of `to`
+// costs the link what `to` would.
+int probe_redundancy(const BandwidthProfile &from, const BandwidthProfile &to);
 
 // The Opus in-band FEC loss hint for a profile's shared encoder, from the loss its listeners
 // report (each a recent average, 0..1): enough redundancy for the listeners who lose most (the

@@ -12,6 +12,7 @@
 
 #include <cerrno>
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <map>
 #include <thread>
@@ -143,6 +144,14 @@ struct LiteSession::State {
   uint32_t packets = 0, octets = 0;
   uint32_t last_ts = 0;
   int64_t last_ts_at = 0;
+  // RED: the answer accepted it; the last frames sent, newest last, for repeating
+  bool red = false;
+  struct Sent {
+    uint32_t ts = 0;
+    std::vector<uint8_t> bytes;
+  };
+  std::array<Sent, rtp::kMaxRedundantFrames> recent;
+  size_t n_recent = 0, next_recent = 0;
   // liveness, on the transport thread
   LiteState state = LiteState::kNew;
   int64_t created_at = 0, next_sr_at = 0;
@@ -256,7 +265,7 @@ void fail_connection(LiteSession::State &st, const LiteEvents &events, const std
 LiteSession::~LiteSession() = default;
 
 std::optional<Error> LiteSession::set_answer(const std::string &text) {
-  auto answer = parse_listener_answer(text, pt_);
+  auto answer = parse_listener_answer(text, pt_, red_pt_);
   if (!answer) return answer.error();
   // "active" (what browsers answer) or absent: the listener starts the handshake.
   auto role =
@@ -269,13 +278,21 @@ std::optional<Error> LiteSession::set_answer(const std::string &text) {
   // hello once a check has made a path.
   st.answered = true;
   st.remote_ufrag = answer->ice_ufrag;
+  st.red = answer->red;
   st.role = role;
   st.dtls = std::make_unique<DtlsSrtpSession>(identity_, role, answer->fingerprint);
   return std::nullopt;
 }
 
-bool LiteSession::pack(const uint8_t *opus, size_t len, uint64_t pts_ns, OutPacket &out) {
-  if (len + 12 + kSrtpTrailer > sizeof out.data) return false;
+bool LiteSession::accepts_red() const {
+  std::lock_guard lock(mutex_);
+  return state_->red;
+}
+
+bool LiteSession::pack(const uint8_t *opus, size_t len, uint64_t pts_ns, OutPacket &out,
+                       int redundancy) {
+  constexpr size_t kRoom = sizeof out.data - 12 - kSrtpTrailer;
+  if (len > kRoom) return false;
   int64_t now = now_us();
   std::lock_guard lock(mutex_);
   State &st = *state_;
@@ -283,14 +300,36 @@ bool LiteSession::pack(const uint8_t *opus, size_t len, uint64_t pts_ns, OutPack
     return false;
   uint64_t pts_us = pts_ns / 1000;
   uint32_t ts = st.ts_base + static_cast<uint32_t>(pts_us * 48 / 1000);
-  rtp::write_header(out.data, st.first, pt_, st.seq, ts, ssrc_);
-  std::memcpy(out.data + 12, opus, len);
-  int n = static_cast<int>(12 + len);
+  size_t payload = 0;
+  if (st.red) {
+    // RED from the first packet on (with no earlier frame yet, or none wanted, it carries the
+    // primary alone), so the browser's decoder never changes payload type mid-stream.
+    rtp::RedundantFrame earlier[rtp::kMaxRedundantFrames];
+    size_t want = std::min<size_t>(static_cast<size_t>(std::max(redundancy, 0)), st.n_recent);
+    for (size_t i = 0; i < want; i++) {
+      // newest first: recent[next_recent - 1], recent[next_recent - 2], ...
+      const auto &f = st.recent[(st.next_recent + st.recent.size() - 1 - i) % st.recent.size()];
+      earlier[i] = {f.ts, f.bytes.data(), f.bytes.size()};
+    }
+    payload = rtp::write_red(out.data + 12, kRoom, pt_, ts, opus, len, earlier, want);
+    if (payload == 0) return false;
+    rtp::write_header(out.data, st.first, red_pt_, st.seq, ts, ssrc_);
+    auto &slot = st.recent[st.next_recent];
+    slot.ts = ts;
+    slot.bytes.assign(opus, opus + len);
+    st.next_recent = (st.next_recent + 1) % st.recent.size();
+    st.n_recent = std::min(st.n_recent + 1, st.recent.size());
+  } else {
+    rtp::write_header(out.data, st.first, pt_, st.seq, ts, ssrc_);
+    std::memcpy(out.data + 12, opus, len);
+    payload = len;
+  }
+  int n = static_cast<int>(12 + payload);
   if (!st.dtls->protect_rtp(out.data, &n)) return false;
   st.first = false;
   st.seq++;
   st.packets++;
-  st.octets += static_cast<uint32_t>(len);
+  st.octets += static_cast<uint32_t>(payload);
   st.last_ts = ts;
   st.last_ts_at = now;
   out.len = n;
@@ -466,10 +505,12 @@ std::vector<std::string> LiteTransport::endpoints() const {
 }
 
 std::shared_ptr<LiteSession> LiteTransport::create(uint32_t ssrc, uint8_t pt,
-                                                   const std::string &cname, LiteEvents events) {
+                                                   const std::string &cname, LiteEvents events,
+                                                   uint8_t red_pt) {
   std::shared_ptr<LiteSession> s(new LiteSession());
   s->ssrc_ = ssrc;
   s->pt_ = pt;
+  s->red_pt_ = red_pt == pt ? 0 : red_pt;
   s->cname_ = cname;
   s->events_ = std::move(events);
   s->identity_ = impl_->identity;
@@ -495,14 +536,20 @@ std::shared_ptr<LiteSession> LiteTransport::create(uint32_t ssrc, uint8_t pt,
   o += "v=0\r\n";
   o += "o=- " + std::to_string(r[0] & 0x7fffffff) + " 2 IN IP4 127.0.0.1\r\n";
   o += "s=-\r\nt=0 0\r\na=group:BUNDLE 0\r\na=ice-lite\r\na=msid-semantic: WMS gramothi\r\n";
-  o +=
-      "m=audio " + std::to_string(first.port) + " UDP/TLS/RTP/SAVPF " + std::to_string(pt) + "\r\n";
+  std::string formats = std::to_string(pt);  // Opus first: who does not know RED gets Opus
+  if (s->red_pt_) formats += " " + std::to_string(s->red_pt_);
+  o += "m=audio " + std::to_string(first.port) + " UDP/TLS/RTP/SAVPF " + formats + "\r\n";
   o += std::string("c=IN ") + ip + " " + first.advertised + "\r\n";
   o += "a=ice-ufrag:" + s->ufrag_ + "\r\na=ice-pwd:" + s->pwd_ + "\r\n";
   o += "a=fingerprint:sha-256 " + impl_->identity->fingerprint() + "\r\n";
   o += "a=setup:actpass\r\na=mid:0\r\na=sendonly\r\na=rtcp-mux\r\n";
   o += "a=rtpmap:" + std::to_string(pt) + " opus/48000/2\r\n";
   o += "a=fmtp:" + std::to_string(pt) + " minptime=10;useinbandfec=1\r\n";
+  if (s->red_pt_) {
+    o += "a=rtpmap:" + std::to_string(s->red_pt_) + " red/48000/2\r\n";
+    o += "a=fmtp:" + std::to_string(s->red_pt_) + " " + std::to_string(pt) + "/" +
+         std::to_string(pt) + "\r\n";
+  }
   o += "a=ssrc:" + std::to_string(ssrc) + " cname:" + cname + "\r\n";
   o += "a=msid:gramothi audio\r\n";
   unsigned index = 0;
@@ -600,7 +647,7 @@ void LiteTransport::Impl::on_datagram(int fd, uint8_t *data, size_t len,
     return;
   }
   auto s = session_at(address_key(fd, from, from_len));
-  if (!s) return;  // not from a path that passed a connectivity check
+  if (!s || len == 0) return;  // not from a path that passed a connectivity check, or empty
   if (data[0] >= 20 && data[0] <= 63)
     on_dtls(s, fd, data, len, from, from_len);
   else if (rtp::looks_like_rtcp(data, len))

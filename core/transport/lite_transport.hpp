@@ -82,7 +82,11 @@ class LiteSession {
   std::optional<Error> set_answer(const std::string &sdp);
   // One Opus frame (pts in nanoseconds on the shared media clock) as this listener's next SRTP
   // packet. False when the listener is not connected yet (the frame is simply not sent).
-  bool pack(const uint8_t *opus, size_t len, uint64_t pts_ns, OutPacket &out);
+  // `redundancy` (0..rtp::kMaxRedundantFrames): how many of the frames sent before it the packet
+  // repeats (RED, RFC 2198), when the listener's answer accepted RED; plain Opus otherwise.
+  bool pack(const uint8_t *opus, size_t len, uint64_t pts_ns, OutPacket &out, int redundancy = 0);
+  // The listener accepted RED in its answer.
+  bool accepts_red() const;
   uint64_t packets_sent() const { return packets_total_.load(); }
 
   struct State;  // behind the mutex; defined in lite_transport.cpp
@@ -93,7 +97,7 @@ class LiteSession {
 
   std::string ufrag_, pwd_, offer_, cname_;
   uint32_t ssrc_ = 0;
-  uint8_t pt_ = 0;
+  uint8_t pt_ = 0, red_pt_ = 0;
   int64_t consent_timeout_us_ = 0;
   LiteEvents events_;
   std::shared_ptr<DtlsIdentity> identity_;
@@ -110,9 +114,10 @@ class LiteTransport {
   LiteTransport(const LiteTransport &) = delete;
   LiteTransport &operator=(const LiteTransport &) = delete;
 
-  // A new listener: its offer (send-only Opus, payload type `pt`, SSRC `ssrc`) is ready at once.
+  // A new listener: its offer (send-only Opus, payload type `pt`, SSRC `ssrc`; and RED over
+  // Opus at `red_pt` unless it is 0) is ready at once.
   std::shared_ptr<LiteSession> create(uint32_t ssrc, uint8_t pt, const std::string &cname,
-                                      LiteEvents events);
+                                      LiteEvents events, uint8_t red_pt = 0);
   // Forgets the session and tells its peer (DTLS close_notify).
   void remove(const std::shared_ptr<LiteSession> &session);
   // Sends packets[0..n) with as few system calls as the sockets allow. Any thread.

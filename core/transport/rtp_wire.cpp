@@ -1,5 +1,9 @@
 #include "transport/rtp_wire.hpp"
 
+#include <algorithm>
+#include <cstring>
+#include <span>
+
 namespace gramothi::rtp {
 namespace {
 
@@ -30,6 +34,46 @@ void write_header(uint8_t *out, bool marker, uint8_t pt, uint16_t seq, uint32_t 
 
 bool looks_like_rtp(const uint8_t *data, size_t len) {
   return len >= 12 && data[0] >= 128 && data[0] <= 191;
+}
+
+size_t write_red(uint8_t *out, size_t cap, uint8_t pt, uint32_t ts, const uint8_t *primary,
+                 size_t len, const RedundantFrame *earlier, size_t n_earlier) {
+  constexpr uint32_t kMaxOffset = (1u << 14) - 1;
+  constexpr size_t kMaxBlock = (1u << 10) - 1;
+  const RedundantFrame *kept_[kMaxRedundantFrames];
+  size_t n_kept = 0;
+  size_t total = 1 + len;
+  for (size_t i = 0; i < n_earlier && n_kept < kMaxRedundantFrames; i++) {
+    const RedundantFrame &f = earlier[i];
+    uint32_t offset = ts - f.ts;
+    if (offset == 0 || offset > kMaxOffset || f.len == 0 || f.len > kMaxBlock) continue;
+    if (total + 4 + f.len > cap) continue;
+    total += 4 + f.len;
+    kept_[n_kept++] = &f;
+  }
+  if (total > cap) return 0;
+  std::span<const RedundantFrame *> kept(kept_, n_kept);
+  std::stable_sort(kept.begin(), kept.end(),
+                   [ts](const RedundantFrame *a, const RedundantFrame *b) {
+                     return ts - a->ts > ts - b->ts;  // oldest first
+                   });
+  uint8_t *p = out;
+  for (const RedundantFrame *f : kept) {
+    uint32_t offset = ts - f->ts;
+    p[0] = static_cast<uint8_t>(0x80 | (pt & 0x7F));
+    p[1] = static_cast<uint8_t>(offset >> 6);
+    p[2] = static_cast<uint8_t>((offset & 0x3F) << 2 | (f->len >> 8));
+    p[3] = static_cast<uint8_t>(f->len & 0xFF);
+    p += 4;
+  }
+  *p++ = static_cast<uint8_t>(pt & 0x7F);
+  for (const RedundantFrame *f : kept) {
+    std::memcpy(p, f->data, f->len);
+    p += f->len;
+  }
+  std::memcpy(p, primary, len);
+  p += len;
+  return static_cast<size_t>(p - out);
 }
 
 bool looks_like_rtcp(const uint8_t *data, size_t len) {

@@ -13,6 +13,22 @@ namespace gramothi::rtp {
 // Writes a 12-byte RTP header (version 2, no CSRC, no extension) at `out`.
 void write_header(uint8_t *out, bool marker, uint8_t pt, uint16_t seq, uint32_t ts, uint32_t ssrc);
 
+// An earlier frame repeated in a RED packet (RFC 2198), and its RTP timestamp.
+struct RedundantFrame {
+  uint32_t ts = 0;
+  const uint8_t *data = nullptr;
+  size_t len = 0;
+};
+
+// A RED payload (RFC 2198) at `out` (at most `cap` bytes): a 4-byte header per earlier frame
+// (oldest first; at most kMaxRedundantFrames are looked at), the primary's 1-byte header, then
+// the frames' bytes in the same order. Every block has payload type `pt`. Earlier frames that RED
+// cannot carry (a timestamp offset of 0 or beyond 14 bits, more than 1023 bytes) or that do not fit
+// in `cap` are left out. Returns the payload's length, or 0 when not even the primary fits.
+constexpr size_t kMaxRedundantFrames = 4;
+size_t write_red(uint8_t *out, size_t cap, uint8_t pt, uint32_t ts, const uint8_t *primary,
+                 size_t len, const RedundantFrame *earlier, size_t n_earlier);
+
 // True for RTCP under RFC 5761 multiplexing (packet type 192..223 in the second byte).
 bool looks_like_rtcp(const uint8_t *data, size_t len);
 // True for RTP/RTCP at all (version 2: first byte 128..191).

@@ -56,7 +56,8 @@ bool fingerprint_ok(const std::string &f) {
 
 }  // namespace
 
-Result<ListenerAnswer> parse_listener_answer(std::string_view text, unsigned payload_type) {
+Result<ListenerAnswer> parse_listener_answer(std::string_view text, unsigned payload_type,
+                                             unsigned red_payload_type) {
   if (text.find_first_not_of(" \t\r\n") == std::string_view::npos)
     return invalid("The answer is empty; send the SDP of the answer to the offer.");
   if (text.size() > kMaxAnswerBytes)
@@ -86,13 +87,24 @@ Result<ListenerAnswer> parse_listener_answer(std::string_view text, unsigned pay
   if (gst_sdp_media_get_attribute_val(m, "inactive") ||
       gst_sdp_media_get_attribute_val(m, "sendonly"))
     return invalid("The answer does not receive the audio (a=recvonly expected).");
-  bool has_pt = false;
-  std::string pt = std::to_string(payload_type);
-  for (guint i = 0; i < gst_sdp_media_formats_len(m); i++)
+  bool has_pt = false, has_red = false;
+  std::string pt = std::to_string(payload_type), red = std::to_string(red_payload_type);
+  for (guint i = 0; i < gst_sdp_media_formats_len(m); i++) {
     if (pt == gst_sdp_media_get_format(m, i)) has_pt = true;
+    if (red_payload_type && red == gst_sdp_media_get_format(m, i)) has_red = true;
+  }
   if (!has_pt) return invalid("The answer does not accept Opus (payload type " + pt + ").");
 
   ListenerAnswer a;
+  if (has_red) {
+    std::string want = red + " red/48000/2";
+    for (guint i = 0; i < gst_sdp_media_attributes_len(m); i++) {
+      const GstSDPAttribute *at = gst_sdp_media_get_attribute(m, i);
+      if (g_strcmp0(at->key, "rtpmap") == 0 && at->value &&
+          g_ascii_strcasecmp(at->value, want.c_str()) == 0)
+        a.red = true;
+    }
+  }
   a.ice_ufrag = attribute(raw, m, "ice-ufrag");
   a.ice_pwd = attribute(raw, m, "ice-pwd");
   if (a.ice_ufrag.empty() || a.ice_pwd.empty())

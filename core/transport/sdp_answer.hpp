@@ -4,8 +4,8 @@
 // m-line, audio, not rejected (port 0) and not inactive, over DTLS-SRTP, accepting the offered
 // payload type, with ICE credentials (RFC 8839 lengths, printable ASCII, no ':' in the ufrag), a
 // DTLS fingerprint in a hash we check (sha-1, sha-256, sha-384, sha-512) and a setup other than
-// holdconn. Anything else is an "invalid_sdp" Error whose message says what is missing; the
-// answer then changes nothing.
+// holdconn. An answer may also accept RED (RFC 2198) when it was offered. Anything else is an
+// "invalid_sdp" Error whose message says what is missing; the answer then changes nothing.
 #pragma once
 
 #include <cstddef>
@@ -22,8 +22,12 @@ struct ListenerAnswer {
   std::string ice_ufrag, ice_pwd;
   std::string fingerprint;  // as in SDP: "sha-256 AB:CD:..."
   std::string setup;        // "active", "passive", "actpass" or "" (absent)
+  bool red = false;         // accepts RED (RFC 2198) at the offered red payload type
 };
 
-Result<ListenerAnswer> parse_listener_answer(std::string_view sdp, unsigned payload_type);
+// `red_payload_type` (0: none offered): the answer accepts redundant audio when it lists that
+// payload type with a=rtpmap "red/48000/2" (browsers keep the offer's numbers).
+Result<ListenerAnswer> parse_listener_answer(std::string_view sdp, unsigned payload_type,
+                                             unsigned red_payload_type = 0);
 
 }  // namespace gramothi

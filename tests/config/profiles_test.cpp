@@ -13,7 +13,7 @@ TEST(Profiles, ShippedFileHasThe2gProfileAndTheFourOriginalOnesInLinkOrder) {
   ASSERT_TRUE(r.ok()) << r.error().message;
   ASSERT_EQ(r->all().size(), 5u);
   const char *names[] = {"2g", "ultra-low", "low", "medium", "high"};
-  int kbps[] = {16, 32, 64, 128, 192};
+  int kbps[] = {12, 32, 64, 128, 192};
   int widths[] = {480, 800, 1024, 1280, 1920};
   for (size_t i = 0; i < 5; i++) {
     EXPECT_EQ(r->all()[i].name, names[i]);
@@ -23,6 +23,9 @@ TEST(Profiles, ShippedFileHasThe2gProfileAndTheFourOriginalOnesInLinkOrder) {
   EXPECT_EQ(r->find("ultra-low")->opus_frame_ms, 60);
   EXPECT_EQ(r->find("2g")->opus_frame_ms, 60);
   EXPECT_LE(r->find("2g")->audio_bitrate_kbps, 16);
+  // RED on 2g only (measured: it halves concealment at 5 % loss); absent means none.
+  EXPECT_EQ(r->find("2g")->audio_redundancy, 1);
+  EXPECT_EQ(r->find("ultra-low")->audio_redundancy, 0);
   EXPECT_TRUE(r->is_valid_choice("auto"));
   EXPECT_TRUE(r->is_valid_choice("medium"));
   EXPECT_FALSE(r->is_valid_choice("ultra"));
@@ -40,6 +43,21 @@ TEST(Profiles, OperatorCanAddAProfile) {
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r->all()[0].name, "edge-2g");
   EXPECT_EQ(r->names_joined(), "auto, edge-2g, low");
+  EXPECT_EQ(r->all()[0].audio_redundancy, 0);
+}
+
+TEST(Profiles, AudioRedundancyIsZeroToTwo) {
+  TempDir dir;
+  std::string base =
+      "[profile low]\naudio_bitrate_kbps=64\nlink_min_kbps=0\nopus_frame_ms=40\n"
+      "opus_loss_pct=10\nslide_width=1024\nslide_height=768\n";
+  auto r = ProfileSet::load(dir.file("a.ini", base + "audio_redundancy=2\n"));
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->all()[0].audio_redundancy, 2);
+  r = ProfileSet::load(dir.file("b.ini", base + "audio_redundancy=3\n"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("[profile low] audio_redundancy: '3'"), std::string::npos)
+      << r.error().message;
 }
 
 TEST(Profiles, ErrorsNameTheGroupAndKey) {

@@ -444,6 +444,115 @@ TEST(BandwidthController, PinningIsNoProbe) {
   EXPECT_EQ(feed(c, 1500, 2500, 1000, loss_at(0, 0.15)), (Changes{{2500, kMedium, "loss"}}));
 }
 
+// ---- issue 14: step ups probed with redundancy (listeners that take RED) ----
+
+namespace {
+
+// A link that carries profiles up to `fits`; above it (including a probe of the profile above,
+// which costs what that profile would), 15 % loss and a queue.
+std::function<LinkReport(int64_t)> link_fitting_probed(const BandwidthController &c, size_t fits) {
+  return [&c, fits](int64_t) {
+    LinkReport r;
+    bool over = c.current() > fits || (c.probing() && c.current() + 1 > fits);
+    r.loss_fraction = over ? 0.15 : 0.0;
+    r.rtt_ms = over ? 900 : 300;
+    return r;
+  };
+}
+
+// run(), also counting the probes that started, and checking that every step up was probed.
+Changes run_probed(BandwidthController &c, int64_t from_ms, int64_t to_ms, int64_t report_ms,
+                   const std::function<LinkReport(int64_t)> &link, int *probes) {
+  Changes changes;
+  auto note = [&](int64_t t, bool probing_before, const std::optional<ProfileDecision> &d) {
+    if (d) {
+      changes.push_back({t, d->index, d->reason});
+      EXPECT_TRUE(probing_before || d->reason != "recovered") << "stepped up unprobed at " << t;
+    }
+    if (c.probing() && (!probing_before || d)) (*probes)++;
+  };
+  for (int64_t t = from_ms; t <= to_ms; t += 500) {
+    if ((t - from_ms) % report_ms == 0) {
+      LinkReport r = link(t);
+      r.now_ms = t;
+      bool before = c.probing();
+      note(t, before, c.report(r));
+    }
+    bool before = c.probing();
+    note(t, before, c.tick(t));
+  }
+  return changes;
+}
+
+}  // namespace
+
+TEST(BandwidthController, ProbedStepsStillReachHighWithinFifteenSecondsOnACleanLink) {
+  ProfileSet profiles;
+  ASSERT_TRUE(load_shipped(&profiles));
+  BandwidthController c(profiles, k2g);
+  c.set_probe_by_redundancy(true);
+  int probes = 0;
+  Changes changes = run_probed(c, 0, 20000, 2500, link_fitting_probed(c, kHigh), &probes);
+  ASSERT_EQ(changes.size(), 4u) << ::testing::PrintToString(changes);
+  EXPECT_EQ(changes.back().index, kHigh);
+  EXPECT_LE(changes.back().at_ms, 15000);
+  for (const auto &ch : changes)
+    EXPECT_EQ(ch.reason, "recovered");
+  EXPECT_EQ(probes, 4);
+  EXPECT_FALSE(c.probing());  // nothing above high to probe
+}
+
+// The 2G case again, probed: the profile never leaves ultra-low (no loss burst for the student:
+// only the redundancy met the loss), each failed probe ends at the first bad report, and the
+// next waits twice as long.
+TEST(BandwidthController, AFailedProbeNeverChangesTheProfileAndBacksOff) {
+  ProfileSet profiles;
+  ASSERT_TRUE(load_shipped(&profiles));
+  BandwidthController c(profiles, k2g);
+  c.set_probe_by_redundancy(true);
+  int probes = 0;
+  Changes changes = run_probed(c, 0, 180000, 2500, link_fitting_probed(c, kUltraLow), &probes);
+  EXPECT_EQ(changes, (Changes{{changes.empty() ? 0 : changes[0].at_ms, kUltraLow, "recovered"}}));
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_LE(changes[0].at_ms, 5000);
+  EXPECT_GE(probes, 2);
+  EXPECT_LE(probes, 5) << "backoff: 10, 20, 40, 80 s of clean between tries";
+  EXPECT_EQ(c.current(), kUltraLow);
+}
+
+TEST(BandwidthController, ProbingStopsWhenPinnedOrWhenTheListenerCannotTakeRedundancy) {
+  ProfileSet profiles;
+  ASSERT_TRUE(load_shipped(&profiles));
+  BandwidthController c(profiles, k2g);
+  c.set_probe_by_redundancy(true);
+  // The first clean report starts the probe of ultra-low at once (start phase).
+  EXPECT_FALSE(c.report(loss_at(0, 0.0)));
+  EXPECT_TRUE(c.probing());
+  c.set_probe_by_redundancy(false);
+  EXPECT_FALSE(c.probing());
+  c.set_probe_by_redundancy(true);
+  EXPECT_FALSE(c.report(loss_at(1000, 0.0)));
+  EXPECT_TRUE(c.probing());
+  c.pin(kLow, 1500);
+  EXPECT_FALSE(c.probing());
+  EXPECT_FALSE(c.tick(30000));
+  EXPECT_FALSE(c.probing());
+}
+
+TEST(ProbeRedundancy, CostsAboutWhatTheNextProfileWould) {
+  ProfileSet profiles;
+  ASSERT_TRUE(load_shipped(&profiles));
+  const auto &p = profiles.all();
+  // 2g (12 kbit/s, already 1 repeat) -> ultra-low (32): 3 copies = 36 kbit/s.
+  EXPECT_EQ(probe_redundancy(p[k2g], p[kUltraLow]), 2);
+  EXPECT_EQ(probe_redundancy(p[kUltraLow], p[kLow]), 1);
+  EXPECT_EQ(probe_redundancy(p[kLow], p[kMedium]), 1);
+  EXPECT_EQ(probe_redundancy(p[kMedium], p[kHigh]), 1);
+  for (size_t i = 0; i + 1 < p.size(); i++)
+    EXPECT_GE((probe_redundancy(p[i], p[i + 1]) + 1) * p[i].audio_bitrate_kbps,
+              p[i + 1].audio_bitrate_kbps);
+}
+
 // Issue 14: each profile's Opus FEC follows the loss its listeners report.
 TEST(FecLossHint, FollowsTheListenersWhoLoseMostButNotOneBrokenLink) {
   EXPECT_EQ(fec_loss_hint({}, 15), 15) << "no reports: the profile's own hint";

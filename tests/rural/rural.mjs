@@ -341,6 +341,8 @@ function instrument() {
       const stats = await pc.getStats().catch(() => null);
       if (stats)
         stats.forEach((x) => {
+          if (x.type === 'inbound-rtp' && x.kind === 'audio' && x.codecId && stats.get(x.codecId))
+            s.codec = stats.get(x.codecId).mimeType;
           if (x.type === 'inbound-rtp' && x.kind === 'audio')
             Object.assign(s, {total: x.totalSamplesReceived, concealed: x.concealedSamples,
                               silent: x.silentConcealedSamples, events: x.concealmentEvents,
@@ -390,19 +392,29 @@ function audioMetrics(iv) {
   // Concealment runs: a poll with concealment and no new event continues the run; a new event
   // ends the old run (which may have reached into this poll: counted there too, an upper bound)
   // and starts a new one.
-  let run = 0, longest = 0;
+  let run = 0, longest = 0, runStart = 0;
+  const runs = [];  // [start t, samples] of each run, for the longest few
+  const endRun = (extra) => {
+    if (run + extra > 0) runs.push([runStart, run + extra]);
+  };
   for (const x of iv) {
     if (x.concealed <= 0) {
+      endRun(0);
       longest = Math.max(longest, run);
       run = 0;
     } else if (x.events === 0) {
+      if (run === 0) runStart = x.t;
       run += x.concealed;
     } else {
+      endRun(x.concealed);
       longest = Math.max(longest, run + x.concealed);
       run = x.concealed;
+      runStart = x.t;
     }
     longest = Math.max(longest, run);
   }
+  endRun(0);
+  const t0 = iv.length ? iv[0].t : 0;
   const firstAudio = iv.find((x) => x.has && x.total > 0);
   let noAudioMs = 0;
   if (firstAudio) for (const x of iv) if (x.t > firstAudio.t && x.total <= 0) noAudioMs += x.dt;
@@ -412,6 +424,9 @@ function audioMetrics(iv) {
     concealed_pct: total ? round((100 * concealed) / total, 2) : null,
     concealed_nonsilent_pct: total ? round((100 * (concealed - silent)) / total, 2) : null,
     longest_concealment_ms: round((longest / rate) * 1000, 0),
+    concealment_runs_over_300ms: runs.filter((r) => r[1] / rate > 0.3).length,
+    longest_runs: runs.sort((a, b) => b[1] - a[1]).slice(0, 3)
+      .map((r) => ({at_s: round((r[0] - t0) / 1000, 1), ms: round((r[1] / rate) * 1000, 0)})),
     concealment_events: events,
     audio_loss_pct: lost + received > 0 ? round((100 * lost) / (lost + received), 2) : null,
     packets_received: received,
@@ -419,6 +434,7 @@ function audioMetrics(iv) {
     audio_seconds: round(total / rate, 1), no_audio_after_first_s: round(noAudioMs / 1000, 1),
     audio_payload_bytes: bytes,
     audio_level_max: round(Math.max(0, ...iv.filter((x) => x.has).map((x) => x.s.level || 0)), 3),
+    codecs: [...new Set(iv.filter((x) => x.s.codec).map((x) => x.s.codec))],
   };
 }
 // The first moment after `from` that starts three seconds of audio, each second with packets

@@ -375,6 +375,118 @@ TEST(LiteTransport, AnAnswerWithoutCredentialsOrOpusIsRefused) {
   t->remove(s);
 }
 
+// RED (RFC 2198, issue 14): offered after Opus; a listener that accepts it gets every packet as
+// RED with the frames before it repeated, one that does not gets plain Opus.
+TEST(LiteTransport, AListenerThatAcceptsRedGetsEachFrameRepeatedInTheNextPacket) {
+  auto t = loopback_transport();
+  ASSERT_TRUE(t);
+  Recorder rec;
+  auto s = t->create(0x1234, 111, "gramothi-1", rec.events(), 63);
+  const std::string &offer = s->offer_sdp();
+  EXPECT_NE(offer.find("UDP/TLS/RTP/SAVPF 111 63\r\n"), std::string::npos) << offer;
+  EXPECT_NE(offer.find("a=rtpmap:63 red/48000/2\r\na=fmtp:63 111/111\r\n"), std::string::npos);
+  TestListener l(offer);
+  std::string answer = l.answer();
+  answer.replace(answer.find("SAVPF 111"), 9, "SAVPF 111 63");
+  answer += "a=rtpmap:63 red/48000/2\r\na=fmtp:63 111/111\r\n";
+  ASSERT_FALSE(s->set_answer(answer));
+  EXPECT_TRUE(s->accepts_red());
+  l.check(l.server_pwd_);
+  ASSERT_TRUE(l.stun_response(1000));
+  ASSERT_TRUE(l.handshake());
+  ASSERT_TRUE(rec.wait([&] { return !rec.states.empty() && rec.states.back() == "connected"; }));
+
+  // Three 60 ms frames with one earlier frame repeated, then one asking for two.
+  const std::vector<uint8_t> f1 = {0xF8, 1, 1}, f2 = {0xF8, 2, 2, 2}, f3 = {0xF8, 3},
+                             f4 = {0xF8, 4};
+  OutPacket p[4];
+  uint64_t pts = 5'000'000'000;
+  ASSERT_TRUE(s->pack(f1.data(), f1.size(), pts, p[0], 1));
+  ASSERT_TRUE(s->pack(f2.data(), f2.size(), pts + 60'000'000, p[1], 1));
+  ASSERT_TRUE(s->pack(f3.data(), f3.size(), pts + 120'000'000, p[2], 1));
+  ASSERT_TRUE(s->pack(f4.data(), f4.size(), pts + 180'000'000, p[3], 2));
+  LiteTransport::send(p, 4);
+  std::vector<std::vector<uint8_t>> got;
+  for (int i = 0; i < 40 && got.size() < 4; i++) {
+    auto d = l.receive(200);
+    int len = static_cast<int>(d.size());
+    if (is_rtp(d) && l.dtls_->unprotect_rtp(d.data(), &len)) {
+      d.resize(static_cast<size_t>(len));
+      got.push_back(std::vector<uint8_t>(d.begin() + 1, d.begin() + 2));  // PT byte
+      got.back().insert(got.back().end(), d.begin() + 12, d.end());       // the RED payload
+    }
+  }
+  ASSERT_EQ(got.size(), 4u);
+  auto pt = [](const std::vector<uint8_t> &g) { return g[0] & 0x7F; };
+  for (auto &g : got)
+    EXPECT_EQ(pt(g), 63);
+  // The first: only the primary (header 0x6F = F 0, PT 111), then its bytes.
+  std::vector<uint8_t> first = {111};
+  first.insert(first.end(), f1.begin(), f1.end());
+  EXPECT_EQ(std::vector<uint8_t>(got[0].begin() + 1, got[0].end()), first);
+  // The second: f1 repeated (F 1, PT 111, offset 2880 = 60 ms, length 3), then f2.
+  std::vector<uint8_t> second = {0x80 | 111, 2880 >> 6, (2880 & 0x3F) << 2, 3, 111};
+  second.insert(second.end(), f1.begin(), f1.end());
+  second.insert(second.end(), f2.begin(), f2.end());
+  EXPECT_EQ(std::vector<uint8_t>(got[1].begin() + 1, got[1].end()), second);
+  // The fourth: f2 (offset 5760) and f3 (offset 2880), oldest first, then f4.
+  std::vector<uint8_t> fourth = {0x80 | 111, 5760 >> 6, (5760 & 0x3F) << 2, 4,
+                                 0x80 | 111, 2880 >> 6, (2880 & 0x3F) << 2, 2,
+                                 111};
+  fourth.insert(fourth.end(), f2.begin(), f2.end());
+  fourth.insert(fourth.end(), f3.begin(), f3.end());
+  fourth.insert(fourth.end(), f4.begin(), f4.end());
+  EXPECT_EQ(std::vector<uint8_t>(got[3].begin() + 1, got[3].end()), fourth);
+  t->remove(s);
+
+  // A listener that answers with Opus only gets plain Opus even when redundancy is asked for.
+  Recorder rec2;
+  auto s2 = t->create(0x5678, 111, "gramothi-2", rec2.events(), 63);
+  TestListener l2(s2->offer_sdp());
+  ASSERT_FALSE(s2->set_answer(l2.answer()));
+  EXPECT_FALSE(s2->accepts_red());
+  l2.check(l2.server_pwd_);
+  ASSERT_TRUE(l2.stun_response(1000));
+  ASSERT_TRUE(l2.handshake());
+  ASSERT_TRUE(rec2.wait([&] { return !rec2.states.empty() && rec2.states.back() == "connected"; }));
+  ASSERT_TRUE(s2->pack(f1.data(), f1.size(), pts, p[0], 1));
+  ASSERT_TRUE(s2->pack(f2.data(), f2.size(), pts + 60'000'000, p[1], 1));
+  LiteTransport::send(p, 2);
+  std::vector<std::vector<uint8_t>> plain;
+  for (int i = 0; i < 40 && plain.size() < 2; i++) {
+    auto d = l2.receive(200);
+    int len = static_cast<int>(d.size());
+    if (is_rtp(d) && l2.dtls_->unprotect_rtp(d.data(), &len)) {
+      d.resize(static_cast<size_t>(len));
+      plain.push_back(d);
+    }
+  }
+  ASSERT_EQ(plain.size(), 2u);
+  EXPECT_EQ(plain[1][1] & 0x7F, 111);
+  EXPECT_EQ(std::vector<uint8_t>(plain[1].begin() + 12, plain[1].end()), f2);
+  t->remove(s2);
+}
+
+TEST(RtpWire, RedLeavesOutFramesItCannotCarry) {
+  uint8_t out[64];
+  const uint8_t primary[] = {1, 2, 3};
+  std::vector<uint8_t> big(1024, 7), ok = {9};
+  rtp::RedundantFrame earlier[] = {
+      {uint32_t(1000) - 16384u, ok.data(), ok.size()},  // offset beyond 14 bits
+      {1000, ok.data(), ok.size()},                     // offset 0
+      {0, big.data(), big.size()},                      // longer than 1023 bytes
+      {40, ok.data(), ok.size()},                       // carried
+  };
+  size_t n = rtp::write_red(out, sizeof out, 111, 1000, primary, sizeof primary, earlier, 4);
+  ASSERT_EQ(n, 4u + 1 + 1 + 3);
+  EXPECT_EQ(out[0], 0x80 | 111);
+  EXPECT_EQ((out[1] << 6) | (out[2] >> 2), 960);
+  EXPECT_EQ(out[4], 111);
+  EXPECT_EQ(out[5], 9);
+  // Too small for even the primary: nothing.
+  EXPECT_EQ(rtp::write_red(out, 3, 111, 1000, primary, sizeof primary, earlier, 4), 0u);
+}
+
 // Finding: a captured check with USE-CANDIDATE, replayed byte for byte from another address,
 // moved the listener's media there. A replay is neither answered nor obeyed.
 TEST(LiteTransport, AReplayedCheckFromAnotherAddressGetsNoAnswerAndMovesNoMedia) {

@@ -235,13 +235,16 @@ const GL = (() => {
   // ---- slides ----
   // Shows a slide's text at once and its image once it has loaded and decoded, then swaps, so
   // moving never shows an empty or white frame. Decoded images are kept by URL (a deck is a
-  // few MB at most), so going back costs neither bytes nor time.
+  // few MB at most), so going back costs neither bytes nor time. On a slow link a download
+  // still under way when the teacher moves on is dropped: it would only delay the new slide
+  // and the audio.
   class SlideView {
     constructor(box) {
       this.box = box;
       this.img = box.querySelector('img');
       this.text = box.querySelector('.text');
       this.cache = new Map();
+      this.loading = new Map();  // url -> its Image, while it downloads
       this.url = '';
     }
     load(url, low) {
@@ -250,13 +253,25 @@ const GL = (() => {
         const im = new Image();
         if (low) im.fetchPriority = 'low';
         im.src = url;
+        this.loading.set(url, im);
         p = im.decode().then(() => im, () => {
-          this.cache.delete(url);
+          if (this.cache.get(url) === p) this.cache.delete(url);
           return null;
+        }).finally(() => {
+          if (this.loading.get(url) === im) this.loading.delete(url);
         });
         this.cache.set(url, p);
       }
       return p;
+    }
+    // Cancels the downloads of every image but `keep`.
+    drop(keep) {
+      for (const [url, im] of this.loading) {
+        if (url === keep) continue;
+        this.loading.delete(url);
+        this.cache.delete(url);
+        im.src = '';
+      }
     }
     // slide: {file_url, text, order_no, next_file_url}.
     show(slide) {
@@ -268,6 +283,7 @@ const GL = (() => {
       this.text.textContent = slide.text || (slide.order_no ? 'Slide ' + slide.order_no : '');
       this.box.classList.add('loading');
       this.box.dataset.state = 'text';
+      this.drop(url);
       if (!url) return;
       this.load(url).then((im) => {
         if (this.url !== url || !im) return;

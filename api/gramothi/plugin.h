@@ -42,7 +42,7 @@ extern "C" {
 #endif
 
 #define GRAMOTHI_PLUGIN_ABI_MAJOR 1
-#define GRAMOTHI_PLUGIN_ABI_MINOR 6
+#define GRAMOTHI_PLUGIN_ABI_MINOR 7
 #define GRAMOTHI_PLUGIN_ENTRY "gramothi_plugin_describe"
 
 #if defined(__GNUC__)
@@ -409,6 +409,12 @@ typedef struct GramothiHost {
    * (GRAMOTHI_E_UNAUTHORIZED): "ticket_invalid", "ticket_expired". */
   int32_t (*auth_verify_ticket)(GramothiPluginContext *ctx, const char *ticket, const char *scope,
                                 GramothiPrincipal *out, GramothiError *error);
+
+  /* --- 1.7: pacing --- */
+  /* The response of `ex` (not yet sent) goes out no faster than a listener on bandwidth profile
+   * `profile` has room for beside its audio, so that it never queues in front of the audio on
+   * a slow link. The highest profile and unknown names: no pacing. */
+  void (*http_pace)(GramothiPluginContext *ctx, GramothiHttpExchange *ex, const char *profile);
 } GramothiHost;
 
 /* True when `host` (of any 1.x minor) carries `field`. */

@@ -35,6 +35,13 @@ class ProfileSet {
   std::string names_joined() const;  // "auto, ultra-low, low, ..." for error messages
   std::string to_json() const;       // array of objects, for /config
 
+  // How fast a slide image may go to a listener on `profile` (bytes per second), so that it
+  // never queues up in front of the audio: what the link leaves beside the profile's audio,
+  // taking the link to be just below the next profile's link_min_kbps (the controller would
+  // have moved the listener up otherwise), less a fifth for signaling and the link's own
+  // variation; at least 1 KB/s. 0 (no pacing) for the highest profile and unknown names.
+  size_t image_pace_bytes_per_s(std::string_view profile) const;
+
  private:
   std::vector<BandwidthProfile> profiles_;
 };

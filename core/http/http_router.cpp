@@ -16,6 +16,7 @@ struct GramothiHttpExchange {
   bool disconnected = false;
   gulong disconnected_handler = 0;
   int64_t started_us = 0;
+  size_t pace = 0;  // bytes per second; 0: unpaced
 
   ~GramothiHttpExchange() {
     if (disconnected_handler) g_signal_handler_disconnect(msg.get(), disconnected_handler);
@@ -49,6 +50,65 @@ void respond_now(SoupServerMessage *msg, unsigned status, const std::string &jso
 }
 
 }  // namespace
+
+// A response body handed to libsoup a slice at a time (exchange_set_pace). libsoup writes what
+// it has and pauses the message when it runs out; each tick appends what the pace allows since
+// the start and unpauses it. Ends (and frees itself) when the message is finished or its client
+// disconnects, or when the router closes.
+struct PacedBody {
+  static constexpr int kTickMs = 100;
+  HttpRouter *router;
+  GRef<SoupServerMessage> msg;
+  std::string data;
+  size_t appended = 0, rate;
+  int64_t started_us = g_get_monotonic_time();
+  guint timer = 0;
+  gulong finished_handler = 0, disconnected_handler = 0;
+
+  PacedBody(HttpRouter *r, SoupServerMessage *m, const void *body, size_t length, size_t pace)
+      : router(r),
+        msg(GRef<SoupServerMessage>::ref(m)),
+        data(static_cast<const char *>(body), length),
+        rate(pace) {}
+  ~PacedBody() {
+    if (timer) g_source_remove(timer);
+    if (finished_handler) g_signal_handler_disconnect(msg.get(), finished_handler);
+    if (disconnected_handler) g_signal_handler_disconnect(msg.get(), disconnected_handler);
+  }
+  PacedBody(const PacedBody &) = delete;
+  PacedBody &operator=(const PacedBody &) = delete;
+
+  void start() {
+    router->paced_.insert(this);
+    auto end = +[](PacedBody *self) { self->finish(); };
+    finished_handler = g_signal_connect_swapped(msg.get(), "finished", G_CALLBACK(end), this);
+    disconnected_handler =
+        g_signal_connect_swapped(msg.get(), "disconnected", G_CALLBACK(end), this);
+    feed();
+    if (appended < data.size())
+      timer = g_timeout_add(
+          kTickMs, +[](gpointer self) { return static_cast<PacedBody *>(self)->feed(); }, this);
+  }
+  // Appends what the pace allows by now (a tick's worth at once to begin with).
+  gboolean feed() {
+    double elapsed_s = (g_get_monotonic_time() - started_us) / 1e6 + kTickMs / 1000.0;
+    size_t allowed = std::min(data.size(), static_cast<size_t>(rate * elapsed_s));
+    if (allowed > appended) {
+      SoupMessageBody *body = soup_server_message_get_response_body(msg.get());
+      soup_message_body_append(body, SOUP_MEMORY_COPY, data.data() + appended, allowed - appended);
+      appended = allowed;
+      if (appended == data.size()) soup_message_body_complete(body);
+      soup_server_message_unpause(msg.get());
+    }
+    if (appended < data.size()) return G_SOURCE_CONTINUE;
+    timer = 0;
+    return G_SOURCE_REMOVE;
+  }
+  void finish() {
+    router->paced_.erase(this);
+    delete this;
+  }
+};
 
 std::string error_json(const Error &e) {
   return "{\"error\":" + JsonObjectWriter().str("code", e.code).str("message", e.message).finish() +
@@ -237,6 +297,9 @@ void HttpRouter::close() {
   for (auto *ex : pending_)
     delete ex;
   pending_.clear();
+  for (auto *p : std::set<PacedBody *>(paced_))
+    delete p;
+  paced_.clear();
   routes_.clear();
 }
 
@@ -273,6 +336,10 @@ void exchange_add_header(GramothiHttpExchange *ex, const char *name, const char 
   soup_message_headers_append(soup_server_message_get_response_headers(ex->msg.get()), name, value);
 }
 
+void exchange_set_pace(GramothiHttpExchange *ex, size_t bytes_per_s) {
+  ex->pace = bytes_per_s;
+}
+
 void exchange_respond(GramothiHttpExchange *ex, unsigned status, const char *content_type,
                       const void *body, size_t length) {
   HttpRouter *router = ex->router;
@@ -288,9 +355,20 @@ void exchange_respond(GramothiHttpExchange *ex, unsigned status, const char *con
     if (!soup_message_headers_get_one(h, "Cache-Control"))
       soup_message_headers_replace(h, "Cache-Control", "no-store");
     soup_message_headers_replace(h, "X-Content-Type-Options", "nosniff");
-    soup_server_message_set_response(msg, content_type ? content_type : "application/octet-stream",
-                                     SOUP_MEMORY_COPY, static_cast<const char *>(body), length);
-    if (ex->paused) soup_server_message_unpause(msg);
+    const char *type = content_type ? content_type : "application/octet-stream";
+    if (ex->pace && length > ex->pace * PacedBody::kTickMs / 1000) {
+      // The length is known up front; the body follows at its pace. Not accumulated, so that
+      // libsoup answers no Range request from the part it has so far.
+      soup_message_headers_replace(h, "Content-Type", type);
+      soup_message_headers_set_content_length(h, static_cast<goffset>(length));
+      soup_message_body_set_accumulate(soup_server_message_get_response_body(msg), FALSE);
+      if (ex->paused) soup_server_message_unpause(msg);
+      (new PacedBody(router, msg, body, length, ex->pace))->start();
+    } else {
+      soup_server_message_set_response(msg, type, SOUP_MEMORY_COPY, static_cast<const char *>(body),
+                                       length);
+      if (ex->paused) soup_server_message_unpause(msg);
+    }
   }
   if (log_level() <= LogLevel::kDebug) {
     log_message(LogLevel::kDebug, "http",

@@ -30,6 +30,7 @@ struct GramothiHttpExchange;
 namespace gramothi {
 
 class HttpRouter;
+struct PacedBody;
 using HttpHandler = std::function<void(GramothiHttpExchange *ex)>;
 
 // Accessors and responders for an exchange (also behind the plugin ABI).
@@ -40,6 +41,10 @@ const char *exchange_query(GramothiHttpExchange *ex, const char *name);
 const char *exchange_header(GramothiHttpExchange *ex, const char *name);
 std::string_view exchange_body(GramothiHttpExchange *ex);
 void exchange_add_header(GramothiHttpExchange *ex, const char *name, const char *value);
+// The response of this exchange goes out at most `bytes_per_s` (0: as fast as the link takes
+// it): its body is handed to the connection a slice at a time, so that it never queues up in
+// front of what else the client is receiving. Set before responding.
+void exchange_set_pace(GramothiHttpExchange *ex, size_t bytes_per_s);
 // Sends and frees the exchange.
 void exchange_respond(GramothiHttpExchange *ex, unsigned status, const char *content_type,
                       const void *body, size_t length);
@@ -86,6 +91,7 @@ class HttpRouter {
  private:
   friend void exchange_respond(GramothiHttpExchange *, unsigned, const char *, const void *,
                                size_t);
+  friend struct PacedBody;
   struct Route {
     std::string method;
     std::vector<std::string> segments;  // "{name}" for a placeholder
@@ -114,6 +120,7 @@ class HttpRouter {
   TokenCheck token_check_;
   std::vector<Route> routes_;
   std::set<GramothiHttpExchange *> pending_;
+  std::set<PacedBody *> paced_;  // responses still going out at their pace (owned)
   bool draining_ = false;
   bool closed_ = false;
 };

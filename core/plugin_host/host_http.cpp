@@ -36,6 +36,11 @@ void host_http_respond(GramothiHttpExchange *ex, uint32_t status, const char *co
   exchange_respond(ex, status, content_type, body ? body : "", body ? length : 0);
 }
 
+void host_http_pace(GramothiPluginContext *ctx, GramothiHttpExchange *ex, const char *profile) {
+  if (!ctx || !ex || !profile) return;
+  exchange_set_pace(ex, ctx->services->profiles->image_pace_bytes_per_s(profile));
+}
+
 char *host_public_config_json(GramothiPluginContext *ctx) {
   const HostServices &s = *ctx->services;
   std::string json = JsonObjectWriter()

@@ -21,6 +21,7 @@ const char *host_data_dir(GramothiPluginContext *ctx);
 int32_t host_http_route(GramothiPluginContext *ctx, const char *method, const char *pattern,
                         size_t max_body, GramothiHttpHandler handler, void *user_data);
 const uint8_t *host_http_body(GramothiHttpExchange *ex, size_t *length);
+void host_http_pace(GramothiPluginContext *ctx, GramothiHttpExchange *ex, const char *profile);
 void host_http_respond(GramothiHttpExchange *ex, uint32_t status, const char *content_type,
                        const void *body, size_t length);
 char *host_public_config_json(GramothiPluginContext *ctx);

@@ -124,6 +124,7 @@ const GramothiHost kHostTable = {
     .class_set_teachers = host_class_set_teachers,
     .auth_ticket = host_auth_ticket,
     .auth_verify_ticket = host_auth_verify_ticket,
+    .http_pace = host_http_pace,
 };
 
 Error refuse(const std::string &code, const std::string &message) {

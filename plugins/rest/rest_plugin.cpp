@@ -410,6 +410,10 @@ void handle_slide_image(GramothiHttpExchange *ex, void *) {
     host->http_respond(ex, 304, nullptr, nullptr, 0);
     return;
   }
+  // A listener's link may be slow: its image goes at what the link leaves beside the audio
+  // (?pace=PROFILE is in the URLs the class socket gives listeners).
+  const char *pace = host->http_query(ex, "pace");
+  if (pace && GRAMOTHI_HOST_HAS(host, http_pace)) host->http_pace(ctx, ex, pace);
   host->slides_image(
       ctx, file.c_str(),
       [](const GramothiError *error, const uint8_t *data, size_t length, void *user_data) {

@@ -24,6 +24,15 @@ JsonObject *image_for(const Client &c, JsonObject *slide) {
 // The slide-sync message for one client, in the original module's shape, with the image of
 // that client's profile. `event` is a slides.sync payload: {class_id, action, timestamp, slide,
 // next}. "" when it has no slide.
+// An image's URL for `c`: a listener's image goes at what its link leaves beside the audio
+// (the REST route reads ?pace=PROFILE).
+std::string image_url(const Client &c, JsonObject *image) {
+  std::string url = json_object_get_string_member_with_default(image, "url", "");
+  if (!c.profile.empty() && !url.empty() && url.find('?') == std::string::npos)
+    url += "?pace=" + c.profile;
+  return url;
+}
+
 std::string slide_message(const std::string &event, const Client &c, const char *action) {
   g_autoptr(JsonParser) p = json_parser_new();
   if (!json_parser_load_from_data(p, event.c_str(), -1, nullptr)) return "";
@@ -51,7 +60,7 @@ std::string slide_message(const std::string &event, const Client &c, const char 
   json_builder_begin_object(b);
   json_builder_set_member_name(b, "file_url");
   if (image)
-    json_builder_add_string_value(b, json_object_get_string_member_with_default(image, "url", ""));
+    json_builder_add_string_value(b, image_url(c, image).c_str());
   else
     json_builder_add_null_value(b);
   json_builder_set_member_name(b, "order_no");
@@ -66,8 +75,7 @@ std::string slide_message(const std::string &event, const Client &c, const char 
   json_builder_add_string_value(b, json_object_get_string_member_with_default(slide, "text", ""));
   json_builder_set_member_name(b, "next_file_url");
   if (next_image)
-    json_builder_add_string_value(
-        b, json_object_get_string_member_with_default(next_image, "url", ""));
+    json_builder_add_string_value(b, image_url(c, next_image).c_str());
   else
     json_builder_add_null_value(b);
   json_builder_end_object(b);

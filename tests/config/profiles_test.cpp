@@ -46,6 +46,28 @@ TEST(Profiles, OperatorCanAddAProfile) {
   EXPECT_EQ(r->all()[0].audio_redundancy, 0);
 }
 
+// Issue 14: a listener's slide images go at what its link leaves beside its audio.
+TEST(Profiles, ImagesArePacedToWhatTheLinkLeavesBesideTheAudio) {
+  auto r =
+      ProfileSet::load(std::string(g_getenv("GRAMOTHI_SOURCE_ROOT")) + "/pipelines/profiles.ini");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  size_t last = 0;
+  for (size_t i = 0; i + 1 < r->all().size(); i++) {
+    const auto &p = r->all()[i];
+    size_t pace = r->image_pace_bytes_per_s(p.name);
+    EXPECT_GT(pace, last) << p.name;
+    // Audio (at least its bitrate, repeated for RED) plus images stay under the next profile's
+    // link rate: the listener is on this profile because its link is below that.
+    double audio_kbps = p.audio_bitrate_kbps * (1 + p.audio_redundancy);
+    EXPECT_LT(audio_kbps + pace * 8 / 1000.0, r->all()[i + 1].link_min_kbps) << p.name;
+    last = pace;
+  }
+  // 2g: a 10 KB image in under 10 s.
+  EXPECT_GE(r->image_pace_bytes_per_s("2g"), 1024u);
+  EXPECT_EQ(r->image_pace_bytes_per_s("high"), 0u);  // the top: no pacing
+  EXPECT_EQ(r->image_pace_bytes_per_s("nope"), 0u);
+}
+
 TEST(Profiles, AudioRedundancyIsZeroToTwo) {
   TempDir dir;
   std::string base =

@@ -181,6 +181,85 @@ TEST_F(HttpRouterTest, AHandlerMayAnswerLater) {
   EXPECT_EQ(router_.pending(), 0u);
 }
 
+// Issue 14: a slide image for a listener on a slow link goes at a pace, so that it never queues
+// in front of the audio. The body arrives whole, no faster than the pace (a lower bound: a busy
+// machine only makes it slower), and a Range request gets the whole body, not a slice of the
+// part sent so far.
+TEST_F(HttpRouterTest, APacedResponseArrivesWholeAndNoFasterThanItsPace) {
+  std::string image(20000, '\0');
+  for (size_t i = 0; i < image.size(); i++)
+    image[i] = static_cast<char>(i * 7 + i / 256);
+  ASSERT_TRUE(add("GET", "/paced", 0, [&image](GramothiHttpExchange *ex) {
+    exchange_set_pace(ex, 10000);  // bytes per second
+    exchange_respond(ex, 200, "image/webp", image.data(), image.size());
+  }));
+  int64_t t0 = g_get_monotonic_time();
+  Reply r = request("GET", "/paced");
+  int64_t took_ms = (g_get_monotonic_time() - t0) / 1000;
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_TRUE(r.body == image) << "got " << r.body.size() << " bytes";
+  EXPECT_GE(took_ms, 1500) << "20000 bytes at 10000 B/s";
+
+  g_autoptr(SoupSession) session = soup_session_new();
+  std::string url = "http://127.0.0.1:" + std::to_string(port_) + "/paced";
+  g_autoptr(SoupMessage) msg = soup_message_new("GET", url.c_str());
+  soup_message_headers_replace(soup_message_get_request_headers(msg), "Range", "bytes=0-99");
+  GBytes *body = nullptr;
+  bool done = false;
+  soup_session_send_and_read_async(
+      session, msg, G_PRIORITY_DEFAULT, nullptr,
+      [](GObject *src, GAsyncResult *res, gpointer p) {
+        auto **out = static_cast<GBytes **>(p);
+        *out = soup_session_send_and_read_finish(SOUP_SESSION(src), res, nullptr);
+      },
+      &body);
+  int64_t until = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+  while (!body && g_get_monotonic_time() < until)
+    g_main_context_iteration(nullptr, TRUE);
+  (void)done;
+  ASSERT_TRUE(body);
+  EXPECT_EQ(soup_message_get_status(msg), 200u);
+  EXPECT_EQ(g_bytes_get_size(body), image.size());
+  g_bytes_unref(body);
+}
+
+// A client that goes away in the middle of a paced body costs nothing more: the rest is never
+// sent and the next request is served.
+TEST_F(HttpRouterTest, AClientLeavingDuringAPacedBodyEndsIt) {
+  std::string image(50000, 'x');
+  ASSERT_TRUE(add("GET", "/paced", 0, [&image](GramothiHttpExchange *ex) {
+    exchange_set_pace(ex, 5000);
+    exchange_respond(ex, 200, "image/webp", image.data(), image.size());
+  }));
+  ASSERT_TRUE(add("GET", "/x", 0, [](GramothiHttpExchange *ex) { reply_text(ex, "x"); }));
+  GError *error = nullptr;
+  g_autoptr(GSocketClient) client = g_socket_client_new();
+  std::string host = "127.0.0.1:" + std::to_string(port_);
+  g_autoptr(GSocketConnection) conn =
+      g_socket_client_connect_to_host(client, host.c_str(), 0, nullptr, &error);
+  ASSERT_TRUE(conn) << (error ? error->message : "");
+  std::string req = "GET /paced HTTP/1.1\r\nHost: x\r\n\r\n";
+  GOutputStream *out = g_io_stream_get_output_stream(G_IO_STREAM(conn));
+  ASSERT_TRUE(g_output_stream_write_all(out, req.data(), req.size(), nullptr, nullptr, nullptr));
+  // Wait until some of the body has come, then hang up.
+  GSocket *sock = g_socket_connection_get_socket(conn);
+  g_socket_set_blocking(sock, FALSE);
+  size_t got = 0;
+  int64_t until = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+  char buf[4096];
+  while (got < 1000 && g_get_monotonic_time() < until) {
+    g_main_context_iteration(nullptr, FALSE);
+    gssize n = g_socket_receive(sock, buf, sizeof buf, nullptr, nullptr);
+    if (n > 0) got += static_cast<size_t>(n);
+  }
+  ASSERT_GE(got, 1000u);
+  g_io_stream_close(G_IO_STREAM(conn), nullptr, nullptr);
+  // Let the server notice, then ask again.
+  for (int i = 0; i < 50; i++)
+    g_main_context_iteration(nullptr, FALSE);
+  EXPECT_EQ(request("GET", "/x").body, "x");
+}
+
 TEST_F(HttpRouterTest, WhileDrainingNewRequestsGet503) {
   ASSERT_TRUE(add("GET", "/x", 0, [](GramothiHttpExchange *ex) { reply_text(ex, "x"); }));
   EXPECT_EQ(request("GET", "/x").status, 200u);

@@ -99,6 +99,31 @@ void setup_child(gpointer data) {
     child_say("{\"type\":\"sandbox\",\"missing\":\"netns\",\"errno\":", net_errno, "}\n");
 }
 
+// JSON-GLib recurses once per nesting level: a line of a few hundred kilobytes of "[[[[" (well
+// within kMaxLineBytes) overflows the server's stack. The worker's lines nest three deep.
+constexpr int kMaxLineDepth = 8;
+bool nests_at_most(const std::string &line, int max_depth) {
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  for (char ch : line) {
+    if (in_string) {
+      if (escaped)
+        escaped = false;
+      else if (ch == '\\')
+        escaped = true;
+      else if (ch == '"')
+        in_string = false;
+    } else if (ch == '"') {
+      in_string = true;
+    } else if (ch == '[' || ch == '{') {
+      if (++depth > max_depth) return false;
+    } else if (ch == ']' || ch == '}') {
+      depth--;
+    }
+  }
+  return true;
+}
+
 bool looks_like_webp(const std::string &b) {
   return b.size() >= 16 && b.compare(0, 4, "RIFF") == 0 && b.compare(8, 4, "WEBP") == 0;
 }
@@ -423,6 +448,10 @@ void DeckRender::Impl::take_apart(const std::shared_ptr<Worker> &w) {
 }
 
 void DeckRender::Impl::on_line(const std::shared_ptr<Worker> &w, const std::string &line) {
+  if (!nests_at_most(line, kMaxLineDepth)) {
+    w->reject("JSON nested deeper than " + std::to_string(kMaxLineDepth) + " levels");
+    return;
+  }
   g_autoptr(JsonParser) parser = json_parser_new();
   if (!json_parser_load_from_data(parser, line.data(), static_cast<gssize>(line.size()), nullptr))
     return;

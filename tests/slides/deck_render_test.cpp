@@ -13,6 +13,7 @@
 #include <linux/landlock.h>
 #include <netinet/in.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -575,6 +576,44 @@ TEST_F(DeckRenderTest, AWorkerThatForksIsStoppedAndOnlyItsPageFails) {
   RenderLimits limits;
   limits.sandbox.test_misbehave = "fork:2";
   Outcome o = render(write("three.pdf", three_pages(stream("", "BT ET"), "[0 0 800 600]")), limits);
+  EXPECT_EQ(o.code, "") << o.message;
+  ASSERT_TRUE(o.failed.count(2)) << "page 2 rendered";
+  EXPECT_NE(o.failed[2].find("sandbox"), std::string::npos) << o.failed[2];
+  EXPECT_TRUE(o.rendered.count(1));
+  EXPECT_TRUE(o.rendered.count(3));
+}
+
+TEST_F(DeckRenderTest, AWorkerCannotSignalAnotherProcessThroughItsOutputPipe) {
+  // F_SETOWN, F_SETSIG and O_ASYNC on its stdout would make each of our reads send SIGKILL to
+  // any process of the worker's uid: nobody's other daemons when we are root, the server itself
+  // when we are not. The victim: a child of ours with the worker's uid.
+  uid_t worker_uid = geteuid() == 0 ? WorkerSandbox{}.uid : geteuid();
+  gid_t worker_gid = geteuid() == 0 ? WorkerSandbox{}.gid : getegid();
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  pid_t victim = fork();
+  ASSERT_GE(victim, 0);
+  if (victim == 0) {
+    if (setresgid(worker_gid, worker_gid, worker_gid) != 0 ||
+        setresuid(worker_uid, worker_uid, worker_uid) != 0)
+      _exit(1);
+    if (::write(ready[1], "r", 1) != 1) _exit(1);
+    for (;;)
+      pause();
+  }
+  close(ready[1]);
+  char byte = 0;
+  ASSERT_EQ(read(ready[0], &byte, 1), 1) << "the victim could not take the worker's uid";
+  close(ready[0]);
+  RenderLimits limits;
+  limits.sandbox.test_misbehave = "signal:2:" + std::to_string(victim);
+  Outcome o = render(write("three.pdf", three_pages(stream("", "BT ET"), "[0 0 800 600]")), limits);
+  // A SIGKILL sent before this SIGTERM would be the one the victim died of.
+  kill(victim, SIGTERM);
+  int status = 0;
+  ASSERT_EQ(waitpid(victim, &status, 0), victim);
+  ASSERT_TRUE(WIFSIGNALED(status));
+  EXPECT_EQ(WTERMSIG(status), SIGTERM) << "the worker killed a process of its uid";
   EXPECT_EQ(o.code, "") << o.message;
   ASSERT_TRUE(o.failed.count(2)) << "page 2 rendered";
   EXPECT_NE(o.failed[2].find("sandbox"), std::string::npos) << o.failed[2];

@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <webp/decode.h>
+#include <webp/encode.h>
 
 #include <cmath>
 #include <map>
@@ -294,6 +295,28 @@ std::string open_dir(const char *pattern, int mode = 0755) {
   return d;
 }
 
+// A WebP of one colour, as the worker makes them (simple format).
+std::string tiny_webp(int w, int h, bool lossless) {
+  std::vector<uint8_t> rgb(static_cast<size_t>(w) * h * 3, 0x40);
+  uint8_t *out = nullptr;
+  size_t n = lossless ? WebPEncodeLosslessRGB(rgb.data(), w, h, w * 3, &out)
+                      : WebPEncodeRGB(rgb.data(), w, h, w * 3, 70, &out);
+  std::string bytes(reinterpret_cast<char *>(out), n);
+  WebPFree(out);
+  return bytes;
+}
+
+// A shell line printing `bytes` exactly, with one write (octal escapes: builtins only).
+std::string printf_bytes(const std::string &bytes) {
+  std::string line = "printf '";
+  for (unsigned char c : bytes) {
+    char esc[8];
+    snprintf(esc, sizeof esc, "\\%03o", c);
+    line += esc;
+  }
+  return line + "'\n";
+}
+
 // A worker script that prints `body` (shell builtins only: the worker may start no process),
 // in a folder the worker's uid may enter; removed with the folder.
 class LiarWorker {
@@ -328,24 +351,33 @@ TEST_F(DeckRenderTest, AWorkerTakenOverByAHostilePdfCannotHurtTheServer) {
   EXPECT_EQ(o.code, "damaged") << o.message;
   EXPECT_TRUE(o.rendered.empty());
 
-  // Pages outside the document are read past and dropped, images that are not WebP or not for a
-  // profile we asked for are dropped; the page keeps its text.
+  // Pages outside the document are read past and dropped; images that are not a simple WebP of
+  // the size they claim within their box, or not for a profile we asked for, are dropped; the
+  // page keeps its text.
+  std::string square = tiny_webp(16, 16, true), wide = tiny_webp(20, 10, false);
+  std::string junk = "RIFF\x0c\0\0\0WEBPVP8 \0\0\0\0";  // sizes that add up, no bitstream
   liar(
       "echo '{\"type\":\"document\",\"pages\":1}'\n"
       "echo '{\"type\":\"page\",\"page\":7,\"text\":\"no such page\",\"images\":[{\"profile\":"
       "\"low\",\"bytes\":4}]}'\n"
       "printf abcd\n"
-      "echo '{\"type\":\"page\",\"page\":1,\"text\":\"one\",\"images\":[{\"profile\":"
-      "\"low\",\"file\":\"../../etc/passwd\",\"width\":1,\"height\":1,\"bytes\":20},"
-      "{\"profile\":\"mine\",\"bytes\":20}]}'\n"
-      "printf 'RIFF....WEBPVP8 ....RIFF....WEBPVP8 ....'\n");
+      "echo '{\"type\":\"page\",\"page\":1,\"text\":\"one\",\"images\":["
+      "{\"profile\":\"low\",\"file\":\"../../etc/passwd\",\"width\":16,\"height\":16,"
+      "\"bytes\":" +
+      std::to_string(square.size()) +
+      "},{\"profile\":\"mine\",\"width\":16,\"height\":16,\"bytes\":" +
+      std::to_string(square.size()) +
+      "},{\"profile\":\"medium\",\"width\":16,\"height\":16,\"bytes\":" +
+      std::to_string(junk.size()) +
+      "},{\"profile\":\"high\",\"width\":10,\"height\":20,\"bytes\":" +
+      std::to_string(wide.size()) + "}]}'\n" + printf_bytes(square + square + junk + wide));
   o = render(dir_ + "/deck.pdf", {}, script);
   EXPECT_EQ(o.code, "") << o.message;
   ASSERT_EQ(o.rendered.size(), 1u);
   EXPECT_EQ(o.rendered[1].text, "one");
-  ASSERT_EQ(o.rendered[1].images.size(), 1u);  // low: WebP-shaped, named by its hash
+  ASSERT_EQ(o.rendered[1].images.size(), 1u);  // low: a WebP as claimed, named by its hash
   EXPECT_EQ(o.rendered[1].images[0].profile, "low");
-  EXPECT_EQ(o.rendered[1].images[0].bytes, 20);
+  EXPECT_EQ(o.rendered[1].images[0].bytes, static_cast<int64_t>(square.size()));
   EXPECT_NE(o.rendered[1].images[0].file, "../../etc/passwd");
   EXPECT_TRUE(g_file_test((out_ + "/" + o.rendered[1].images[0].file).c_str(), G_FILE_TEST_EXISTS));
 
@@ -353,6 +385,10 @@ TEST_F(DeckRenderTest, AWorkerTakenOverByAHostilePdfCannotHurtTheServer) {
   for (std::string flood : {std::string("echo '{\"type\":\"page\",\"page\":1,\"text\":\"\","
                                         "\"images\":[{\"profile\":\"low\",\"bytes\":"
                                         "99999999999}]}'\n"),
+                            // more than 4 bytes a pixel of its 800x600 box
+                            std::string("echo '{\"type\":\"page\",\"page\":1,\"text\":\"\","
+                                        "\"images\":[{\"profile\":\"ultra-low\",\"bytes\":"
+                                        "2000000}]}'\n"),
                             // builtins only: the worker may start no process
                             std::string("i=0; while [ $i -lt 3000 ]; do printf %01000d 0; "
                                         "i=$((i+1)); done\n")}) {
@@ -389,6 +425,42 @@ TEST_F(DeckRenderTest, AWorkerTakenOverByAHostilePdfCannotHurtTheServer) {
   EXPECT_EQ(o.code, "") << o.message;
   EXPECT_TRUE(o.rendered.empty());
   EXPECT_TRUE(o.failed.count(1));
+}
+
+TEST_F(DeckRenderTest, AWorkerCannotFillTheDiskWithImages) {
+  // A page sent again with other images: the worker is stopped, only the first copy is stored.
+  // The whole write arrives in one read, before the first copy is stored and its page resolved.
+  auto page_line = [](const std::string &image) {
+    return "{\"type\":\"page\",\"page\":1,\"text\":\"\",\"images\":[{\"profile\":\"low\","
+           "\"width\":16,\"height\":16,\"bytes\":" +
+           std::to_string(image.size()) + "}]}\n";
+  };
+  std::string first = tiny_webp(16, 16, true), second = tiny_webp(16, 16, false);
+  LiarWorker liar;
+  lecture_deck(dir_ + "/deck.pdf");
+  std::string twice = liar.say("echo '{\"type\":\"document\",\"pages\":1}'\n" +
+                               printf_bytes(page_line(first) + first + page_line(second) + second));
+  Outcome o = render(dir_ + "/deck.pdf", {}, twice);
+  EXPECT_EQ(o.code, "") << o.message;
+  ASSERT_TRUE(o.rendered.count(1));
+  GDir *dir = g_dir_open(out_.c_str(), 0, nullptr);
+  ASSERT_TRUE(dir);
+  int files = 0;
+  while (g_dir_read_name(dir))
+    files++;
+  g_dir_close(dir);
+  EXPECT_EQ(files, 1) << "the second copy of page 1 was stored too";
+
+  // All of a deck's images have a ceiling: the page that would go over it fails.
+  RenderLimits small;
+  small.max_deck_bytes = first.size() - 1;
+  o = render(dir_ + "/deck.pdf", small,
+             liar.say("echo '{\"type\":\"document\",\"pages\":1}'\n" +
+                      printf_bytes(page_line(first) + first)));
+  EXPECT_EQ(o.code, "") << o.message;
+  EXPECT_TRUE(o.rendered.empty());
+  ASSERT_TRUE(o.failed.count(1));
+  EXPECT_NE(o.failed[1].find("would take the deck over"), std::string::npos) << o.failed[1];
 }
 
 TEST_F(DeckRenderTest, ALineNestedDeepEnoughToOverflowTheJsonParserStopsOnlyTheWorker) {

@@ -174,6 +174,29 @@ int64_t int_member(JsonObject *o, const char *name, int64_t fallback) {
   return json_node_get_int(n);
 }
 
+// Words from the worker for people and logs: a page's text (its lines kept) or a message (one
+// line). Valid UTF-8 (JSON-GLib lets "\ud800" through), no other control characters (a message
+// with a newline would forge lines in the server's log), at most `most` bytes, cut at a
+// character.
+constexpr size_t kMaxTextBytes = 16 * 1024;  // the worker's own cut
+constexpr size_t kMaxMessageBytes = 300;
+std::string worker_words(const std::string &raw, size_t most, bool keep_lines) {
+  g_autofree char *valid = g_utf8_make_valid(raw.data(), static_cast<gssize>(raw.size()));
+  std::string out;
+  for (const char *p = valid; *p; p = g_utf8_next_char(p)) {
+    const char *next = g_utf8_next_char(p);
+    if (out.size() + static_cast<size_t>(next - p) > most) break;
+    gunichar c = g_utf8_get_char(p);
+    if (keep_lines && (c == '\n' || c == '\t'))
+      out += static_cast<char>(c);
+    else if (g_unichar_iscntrl(c))
+      out += ' ';
+    else
+      out.append(p, static_cast<size_t>(next - p));
+  }
+  return out;
+}
+
 std::string seconds_text(int ms) {
   return std::to_string((ms + 999) / 1000) + " s";
 }
@@ -545,12 +568,13 @@ void DeckRender::Impl::on_line(const std::shared_ptr<Worker> &w, const std::stri
   } else if (type == "page-error") {
     w->finished.insert(page);
     arm_page_timer(w);
-    std::string why = text_member(o, "message");
+    std::string why = worker_words(text_member(o, "message"), kMaxMessageBytes, false);
     fail_page(page, why.empty() ? "page " + std::to_string(page) + " cannot be rendered" : why);
   } else if (type == "error") {
     static const char *kCodes[] = {"not_pdf",  "encrypted",      "damaged",
                                    "no_pages", "too_many_pages", "worker_failed"};
-    std::string code = text_member(o, "code"), message = text_member(o, "message");
+    std::string code = text_member(o, "code");
+    std::string message = worker_words(text_member(o, "message"), kMaxMessageBytes, false);
     if (std::none_of(std::begin(kCodes), std::end(kCodes),
                      [&](const char *k) { return code == k; }))
       code = "damaged";
@@ -578,7 +602,7 @@ void DeckRender::Impl::on_page_line(const std::shared_ptr<Worker> &w, JsonObject
   Worker::Incoming in;
   in.keep = page_ok && !resolved.count(page);
   in.page.number = page;
-  in.page.text = text_member(o, "text");
+  in.page.text = worker_words(text_member(o, "text"), kMaxTextBytes, true);
   std::set<std::string> seen;
   for (guint i = 0; i < json_array_get_length(images); i++) {
     JsonNode *imn = json_array_get_element(images, i);

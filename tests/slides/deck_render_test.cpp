@@ -463,6 +463,34 @@ TEST_F(DeckRenderTest, AWorkerCannotFillTheDiskWithImages) {
   EXPECT_NE(o.failed[1].find("would take the deck over"), std::string::npos) << o.failed[1];
 }
 
+TEST_F(DeckRenderTest, AWorkersWordsReachLogsAndViewersAsBoundedValidText) {
+  // A message that would forge a line in the server's log, a page's text far beyond the
+  // worker's own 16 KiB cut, and an escape JSON-GLib turns into invalid UTF-8.
+  LiarWorker liar;
+  lecture_deck(dir_ + "/deck.pdf", 2);  // pages 1 and 3 are the first worker's
+  std::string forged =
+      "\\n2030-01-01T00:00:00.000Z ERROR gramothi[auth]: forged " + std::string(2000, 'x');
+  Outcome o = render(
+      dir_ + "/deck.pdf", {},
+      liar.say("echo '{\"type\":\"document\",\"pages\":4}'\n"
+               "printf '%s\\n' '{\"type\":\"page-error\",\"page\":1,\"message\":\"no" +
+               forged +
+               "\"}'\n"
+               "s=yyyyyyyyyyyyyyyy; i=0; while [ $i -lt 11 ]; do s=$s$s; i=$((i+1)); done\n"
+               "printf '%s\\n' '{\"type\":\"page\",\"page\":3,\"text\":\"a\\ud800b\\nline\\u0007'"
+               "$s'\",\"images\":[]}'\n"));
+  ASSERT_TRUE(o.failed.count(1));
+  EXPECT_EQ(o.failed[1].find('\n'), std::string::npos) << o.failed[1];
+  EXPECT_LE(o.failed[1].size(), 300u);
+  EXPECT_EQ(o.failed[1].rfind("no ", 0), 0u) << o.failed[1];
+  ASSERT_TRUE(o.rendered.count(3));
+  const std::string &text = o.rendered[3].text;
+  EXPECT_LE(text.size(), 16u * 1024);
+  EXPECT_TRUE(g_utf8_validate(text.data(), static_cast<gssize>(text.size()), nullptr));
+  EXPECT_EQ(text.rfind("a\xef\xbf\xbd", 0), 0u) << text.substr(0, 40);  // U+FFFD
+  EXPECT_NE(text.find("\nline y"), std::string::npos) << text.substr(0, 40);
+}
+
 TEST_F(DeckRenderTest, ALineNestedDeepEnoughToOverflowTheJsonParserStopsOnlyTheWorker) {
   // JSON-GLib recurses once per level: 256 Ki of "[" would overflow the server's stack.
   LiarWorker liar;

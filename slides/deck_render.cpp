@@ -66,6 +66,8 @@ void setup_child(gpointer data) {
   // the PDF on fd 3, the pipe on stdout, /dev/null on stdin and stderr, and closed the rest.
   const auto *s = static_cast<const ChildSetup *>(data);
   setsid();  // no terminal, no signals meant for the server's process group
+  // Not the server's folder (where ./data usually is): readlink("/proc/self/cwd") is allowed.
+  if (chdir("/") != 0) _exit(126);
   // A network namespace of its own: only a loopback interface, and that down.
   bool own_net = unshare(CLONE_NEWNET) == 0;
   int net_errno = own_net ? 0 : errno;
@@ -729,7 +731,13 @@ std::unique_ptr<DeckRender> DeckRender::start(const std::string &worker_path,
   std::unique_ptr<DeckRender> d(new DeckRender());
   d->impl_ = std::make_shared<Impl>();
   Impl &im = *d->impl_;
-  im.worker_path = worker_path;
+  // The worker starts in "/": a relative path must not depend on the server's folder.
+  if (worker_path.find('/') != std::string::npos && !g_path_is_absolute(worker_path.c_str())) {
+    g_autofree char *absolute = g_canonicalize_filename(worker_path.c_str(), nullptr);
+    im.worker_path = absolute;
+  } else {
+    im.worker_path = worker_path;
+  }
   im.pdf = pdf_path;
   im.out = out_dir;
   im.boxes = std::move(boxes);

@@ -602,6 +602,9 @@ TEST_F(DeckRenderTest, ARunningWorkerIsConfinedLikeABrowsersRenderer) {
   // Nothing of the server's environment (secrets, paths, tokens) reaches it.
   EXPECT_TRUE(g_file_test((proc + "/environ").c_str(), G_FILE_TEST_EXISTS));
   EXPECT_EQ(read_text(proc + "/environ"), "");
+  // Not in the server's folder (where ./data usually is).
+  g_autofree char *its_cwd = g_file_read_link((proc + "/cwd").c_str(), nullptr);
+  EXPECT_STREQ(its_cwd, "/");
   g_autofree char *own_net = g_file_read_link("/proc/self/ns/net", nullptr);
   g_autofree char *its_net = g_file_read_link((proc + "/ns/net").c_str(), nullptr);
   ASSERT_TRUE(own_net && its_net);

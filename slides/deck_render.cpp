@@ -66,6 +66,8 @@ void setup_child(gpointer data) {
   // the PDF on fd 3, the pipe on stdout, /dev/null on stdin and stderr, and closed the rest.
   const auto *s = static_cast<const ChildSetup *>(data);
   setsid();  // no terminal, no signals meant for the server's process group
+  // Not the server's folder (where ./data usually is): readlink("/proc/self/cwd") is allowed.
+  if (chdir("/") != 0) _exit(126);
   // A network namespace of its own: only a loopback interface, and that down.
   bool own_net = unshare(CLONE_NEWNET) == 0;
   int net_errno = own_net ? 0 : errno;
@@ -99,8 +101,65 @@ void setup_child(gpointer data) {
     child_say("{\"type\":\"sandbox\",\"missing\":\"netns\",\"errno\":", net_errno, "}\n");
 }
 
-bool looks_like_webp(const std::string &b) {
-  return b.size() >= 16 && b.compare(0, 4, "RIFF") == 0 && b.compare(8, 4, "WEBP") == 0;
+// JSON-GLib recurses once per nesting level: a line of a few hundred kilobytes of "[[[[" (well
+// within kMaxLineBytes) overflows the server's stack. The worker's lines nest three deep.
+constexpr int kMaxLineDepth = 8;
+bool nests_at_most(const std::string &line, int max_depth) {
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  for (char ch : line) {
+    if (in_string) {
+      if (escaped)
+        escaped = false;
+      else if (ch == '\\')
+        escaped = true;
+      else if (ch == '"')
+        in_string = false;
+    } else if (ch == '"') {
+      in_string = true;
+    } else if (ch == '[' || ch == '{') {
+      if (++depth > max_depth) return false;
+    } else if (ch == ']' || ch == '}') {
+      depth--;
+    }
+  }
+  return true;
+}
+
+uint32_t le32(const std::string &b, size_t at) {
+  auto u = [&](size_t i) { return static_cast<uint32_t>(static_cast<uint8_t>(b[at + i])); };
+  return u(0) | u(1) << 8 | u(2) << 16 | u(3) << 24;
+}
+
+// Whether `b` is what the worker makes: a simple-format WebP (RIFF, one "VP8 " or "VP8L" chunk,
+// sizes that add up; no VP8X with animation, ICC, EXIF or XMP for browsers to parse) whose
+// bitstream says it is `width` x `height`. Checks the framing only: the bitstream itself is
+// the viewers' decoder's to trust.
+bool is_simple_webp(const std::string &b, int width, int height) {
+  if (b.size() < 30 || b.compare(0, 4, "RIFF") != 0 || b.compare(8, 4, "WEBP") != 0 ||
+      le32(b, 4) != b.size() - 8)
+    return false;
+  uint64_t chunk = le32(b, 16);
+  if (20 + chunk + (chunk & 1) != b.size()) return false;
+  int w = 0, h = 0;
+  if (b.compare(12, 4, "VP8 ") == 0) {
+    // A key frame's tag (bit 0 clear), the start code, then 14-bit sizes without scaling.
+    if ((b[20] & 1) != 0 || b.compare(23, 3, "\x9d\x01\x2a") != 0) return false;
+    uint32_t sizes = le32(b, 26);
+    if ((sizes & 0xc000c000u) != 0) return false;
+    w = static_cast<int>(sizes & 0x3fff);
+    h = static_cast<int>(sizes >> 16 & 0x3fff);
+  } else if (b.compare(12, 4, "VP8L") == 0) {
+    // The signature, then 14-bit width-1 and height-1, the alpha hint and a zero version.
+    if (static_cast<uint8_t>(b[20]) != 0x2f) return false;
+    uint32_t bits = le32(b, 21);
+    if (bits >> 29 != 0) return false;
+    w = static_cast<int>((bits & 0x3fff) + 1);
+    h = static_cast<int>((bits >> 14 & 0x3fff) + 1);
+  } else {
+    return false;
+  }
+  return w == width && h == height;
 }
 
 // The worker's output is trusted no more than the PDF it read: a string member or "", an
@@ -115,6 +174,29 @@ int64_t int_member(JsonObject *o, const char *name, int64_t fallback) {
   if (!n || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_INT64)
     return fallback;
   return json_node_get_int(n);
+}
+
+// Words from the worker for people and logs: a page's text (its lines kept) or a message (one
+// line). Valid UTF-8 (JSON-GLib lets "\ud800" through), no other control characters (a message
+// with a newline would forge lines in the server's log), at most `most` bytes, cut at a
+// character.
+constexpr size_t kMaxTextBytes = 16 * 1024;  // the worker's own cut
+constexpr size_t kMaxMessageBytes = 300;
+std::string worker_words(const std::string &raw, size_t most, bool keep_lines) {
+  g_autofree char *valid = g_utf8_make_valid(raw.data(), static_cast<gssize>(raw.size()));
+  std::string out;
+  for (const char *p = valid; *p; p = g_utf8_next_char(p)) {
+    const char *next = g_utf8_next_char(p);
+    if (out.size() + static_cast<size_t>(next - p) > most) break;
+    gunichar c = g_utf8_get_char(p);
+    if (keep_lines && (c == '\n' || c == '\t'))
+      out += static_cast<char>(c);
+    else if (g_unichar_iscntrl(c))
+      out += ' ';
+    else
+      out.append(p, static_cast<size_t>(next - p));
+  }
+  return out;
 }
 
 std::string seconds_text(int ms) {
@@ -182,6 +264,7 @@ struct DeckRender::Impl : std::enable_shared_from_this<DeckRender::Impl> {
   bool finished = false;
   std::set<int> resolved;
   std::set<std::string> noted;  // sandbox layers already reported missing
+  uint64_t deck_bytes = 0;      // of the images kept so far, stored or on their way
   std::vector<std::shared_ptr<Worker>> workers;
   guint deadline = 0;
 
@@ -423,6 +506,10 @@ void DeckRender::Impl::take_apart(const std::shared_ptr<Worker> &w) {
 }
 
 void DeckRender::Impl::on_line(const std::shared_ptr<Worker> &w, const std::string &line) {
+  if (!nests_at_most(line, kMaxLineDepth)) {
+    w->reject("JSON nested deeper than " + std::to_string(kMaxLineDepth) + " levels");
+    return;
+  }
   g_autoptr(JsonParser) parser = json_parser_new();
   if (!json_parser_load_from_data(parser, line.data(), static_cast<gssize>(line.size()), nullptr))
     return;
@@ -483,12 +570,13 @@ void DeckRender::Impl::on_line(const std::shared_ptr<Worker> &w, const std::stri
   } else if (type == "page-error") {
     w->finished.insert(page);
     arm_page_timer(w);
-    std::string why = text_member(o, "message");
+    std::string why = worker_words(text_member(o, "message"), kMaxMessageBytes, false);
     fail_page(page, why.empty() ? "page " + std::to_string(page) + " cannot be rendered" : why);
   } else if (type == "error") {
     static const char *kCodes[] = {"not_pdf",  "encrypted",      "damaged",
                                    "no_pages", "too_many_pages", "worker_failed"};
-    std::string code = text_member(o, "code"), message = text_member(o, "message");
+    std::string code = text_member(o, "code");
+    std::string message = worker_words(text_member(o, "message"), kMaxMessageBytes, false);
     if (std::none_of(std::begin(kCodes), std::end(kCodes),
                      [&](const char *k) { return code == k; }))
       code = "damaged";
@@ -509,10 +597,14 @@ void DeckRender::Impl::on_page_line(const std::shared_ptr<Worker> &w, JsonObject
     w->reject("a page without a list of at most one image per profile");
     return;
   }
+  if (page_ok && w->finished.count(page)) {
+    w->reject("page " + std::to_string(page) + " twice");
+    return;
+  }
   Worker::Incoming in;
   in.keep = page_ok && !resolved.count(page);
   in.page.number = page;
-  in.page.text = text_member(o, "text");
+  in.page.text = worker_words(text_member(o, "text"), kMaxTextBytes, true);
   std::set<std::string> seen;
   for (guint i = 0; i < json_array_get_length(images); i++) {
     JsonNode *imn = json_array_get_element(images, i);
@@ -521,20 +613,25 @@ void DeckRender::Impl::on_page_line(const std::shared_ptr<Worker> &w, JsonObject
       return;
     }
     JsonObject *im = json_node_get_object(imn);
+    RenderedImage ri;
+    ri.profile = text_member(im, "profile");
+    // Only images for a box we asked for, once each, and no larger than that box.
+    auto box = std::find_if(boxes.begin(), boxes.end(),
+                            [&](const SlideBox &b) { return b.profile == ri.profile; });
+    uint64_t most = limits.max_image_bytes;
+    if (box != boxes.end())
+      most = std::min<uint64_t>(most, uint64_t{4} * box->width * box->height + 65536);
     int64_t size = int_member(im, "bytes", 0);
-    if (size < 1 || static_cast<uint64_t>(size) > limits.max_image_bytes) {
+    if (size < 1 || static_cast<uint64_t>(size) > most) {
       w->reject("an image of " + std::to_string(size) + " bytes");
       return;
     }
-    RenderedImage ri;
-    ri.profile = text_member(im, "profile");
     ri.width = static_cast<int>(std::clamp<int64_t>(int_member(im, "width", 0), 0, 16384));
     ri.height = static_cast<int>(std::clamp<int64_t>(int_member(im, "height", 0), 0, 16384));
     ri.encoding = text_member(im, "encoding") == "lossless" ? "lossless" : "lossy";
-    // Only images for a box we asked for, once each.
-    bool known = std::any_of(boxes.begin(), boxes.end(),
-                             [&](const SlideBox &b) { return b.profile == ri.profile; });
-    in.keep_image.push_back(known && seen.insert(ri.profile).second);
+    bool fits = box != boxes.end() && ri.width >= 1 && ri.height >= 1 && ri.width <= box->width &&
+                ri.height <= box->height;
+    in.keep_image.push_back(fits && seen.insert(ri.profile).second);
     in.page.images.push_back(ri);
     in.sizes.push_back(static_cast<size_t>(size));
     in.bytes.emplace_back();
@@ -560,11 +657,22 @@ void DeckRender::Impl::store(Worker::Incoming in) {
   auto *job = new StoreJob{weak_from_this(), out, {}, {}, {}};
   job->page.number = in.page.number;
   job->page.text = std::move(in.page.text);
+  uint64_t page_bytes = 0;
   for (size_t i = 0; i < in.page.images.size(); i++)
-    if (in.keep_image[i] && looks_like_webp(in.bytes[i])) {
+    if (in.keep_image[i] &&
+        is_simple_webp(in.bytes[i], in.page.images[i].width, in.page.images[i].height)) {
+      page_bytes += in.bytes[i].size();
       job->page.images.push_back(in.page.images[i]);
       job->bytes.push_back(std::move(in.bytes[i]));
     }
+  if (deck_bytes + page_bytes > limits.max_deck_bytes) {
+    delete job;
+    fail_page(in.page.number, "page " + std::to_string(in.page.number) +
+                                  ": its images would take the deck over " +
+                                  std::to_string(limits.max_deck_bytes >> 20) + " MiB");
+    return;
+  }
+  deck_bytes += page_bytes;
   GTask *task = g_task_new(nullptr, nullptr, on_stored, nullptr);
   g_task_set_task_data(task, job, [](gpointer d) { delete static_cast<StoreJob *>(d); });
   g_task_run_in_thread(task, store_in_thread);
@@ -623,7 +731,13 @@ std::unique_ptr<DeckRender> DeckRender::start(const std::string &worker_path,
   std::unique_ptr<DeckRender> d(new DeckRender());
   d->impl_ = std::make_shared<Impl>();
   Impl &im = *d->impl_;
-  im.worker_path = worker_path;
+  // The worker starts in "/": a relative path must not depend on the server's folder.
+  if (worker_path.find('/') != std::string::npos && !g_path_is_absolute(worker_path.c_str())) {
+    g_autofree char *absolute = g_canonicalize_filename(worker_path.c_str(), nullptr);
+    im.worker_path = absolute;
+  } else {
+    im.worker_path = worker_path;
+  }
   im.pdf = pdf_path;
   im.out = out_dir;
   im.boxes = std::move(boxes);

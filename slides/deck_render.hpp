@@ -46,9 +46,11 @@ struct RenderLimits {
   int cpu_seconds_per_page = 10;           // RLIMIT_CPU: this per page assigned, plus 10 s
   uint64_t memory_bytes = 1ull << 30;      // RLIMIT_AS per worker
   uint64_t max_image_bytes = 32ull << 20;  // a larger image from the worker fails its page
-  int page_timeout_ms = 30000;             // wall clock without progress
-  int deck_timeout_ms = 600000;            // wall clock for the whole deck
-  int quality = 70;                        // lossy WebP quality
+  // (and never more than 4 bytes a pixel of its box: libwebp's worst, noise at quality 100, is 3)
+  uint64_t max_deck_bytes = 1ull << 30;  // all of a deck's images; a page beyond it fails
+  int page_timeout_ms = 30000;           // wall clock without progress
+  int deck_timeout_ms = 600000;          // wall clock for the whole deck
+  int quality = 70;                      // lossy WebP quality
   WorkerSandbox sandbox;
 };
 

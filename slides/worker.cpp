@@ -34,7 +34,9 @@
 // --test-misbehave makes the worker do, at the start of page PAGE, what an exploited renderer
 // would try, for the tests (tests/slides/deck_render_test.cpp) to show the sandbox stops it:
 // pause (block forever, to be inspected), read:PATH (open a file and leak it in the page's
-// text), write:PATH (create a file), connect:PORT (a TCP connection to 127.0.0.1:PORT), fork.
+// text), write:PATH (create a file), connect:PORT (a TCP connection to 127.0.0.1:PORT), fork,
+// signal:PID (have each read of its stdout by the parent send SIGKILL to PID: F_SETOWN, F_SETSIG
+// and O_ASYNC on the pipe).
 // It gives nobody a switch: the server passes it only when a test sets it in WorkerSandbox,
 // and everything it tries is what the sandbox exists to refuse.
 #include <arpa/inet.h>
@@ -47,6 +49,7 @@
 #include <linux/futex.h>
 #include <netinet/in.h>
 #include <poppler.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -492,6 +495,16 @@ bool misbehave(const Misbehaviour &m, std::string &leak) {
     if (connect(s, reinterpret_cast<sockaddr *>(&to), sizeof to) == 0)
       leak = send(s, "stolen", 6, 0) == 6 ? "sent " : "";
     close(s);
+  } else if (m.action == "signal") {
+    // Every read of our stdout by the parent then sends SIGKILL to process ARG.
+    int flags = fcntl(STDOUT_FILENO, F_GETFL);
+    if (flags < 0 || fcntl(STDOUT_FILENO, F_SETOWN, atoi(m.arg.c_str())) < 0 ||
+        fcntl(STDOUT_FILENO, F_SETSIG, SIGKILL) < 0 ||
+        fcntl(STDOUT_FILENO, F_SETFL, flags | O_ASYNC) < 0) {
+      page_error(m.page,
+                 std::string("test-misbehave: signalling was refused: ") + g_strerror(errno));
+      return false;
+    }
   } else if (m.action == "fork") {
     pid_t child = fork();
     if (child < 0) {

@@ -93,7 +93,7 @@ bool install_seccomp(std::string &error) {
       SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(stat), SCMP_SYS(lstat), SCMP_SYS(statx),
       SCMP_SYS(fstatfs), SCMP_SYS(statfs), SCMP_SYS(getdents64), SCMP_SYS(readlink),
       SCMP_SYS(readlinkat), SCMP_SYS(access), SCMP_SYS(faccessat), SCMP_SYS(faccessat2),
-      SCMP_SYS(fadvise64), SCMP_SYS(fcntl),
+      SCMP_SYS(fadvise64),
       // its output to the parent
       SCMP_SYS(write), SCMP_SYS(writev),
       // itself: exit, signals, locks, time, randomness for hash tables and malloc
@@ -120,6 +120,14 @@ bool install_seccomp(std::string &error) {
         0;
   ok &=
       seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1, SCMP_A0_32(SCMP_CMP_EQ, self)) == 0;
+  // fcntl: descriptor and status flags only. F_SETOWN/F_SETSIG with O_ASYNC would have each
+  // read of our stdout by the parent send any signal to any process of our uid (the server
+  // itself when it is not root), and locks, leases and notifications reach other processes.
+  for (int cmd : {F_GETFD, F_SETFD, F_GETFL})
+    ok &= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1, SCMP_A1_32(SCMP_CMP_EQ, cmd)) ==
+          0;
+  ok &= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 2, SCMP_A1_32(SCMP_CMP_EQ, F_SETFL),
+                         SCMP_A2_32(SCMP_CMP_MASKED_EQ, O_ASYNC, 0)) == 0;
   // isatty() on stderr, which GLib and Poppler ask before printing a warning.
   ok &= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
                          SCMP_A1_32(SCMP_CMP_EQ, TCGETS)) == 0;

@@ -13,12 +13,14 @@
 #include <linux/landlock.h>
 #include <netinet/in.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <webp/decode.h>
+#include <webp/encode.h>
 
 #include <cmath>
 #include <map>
@@ -293,16 +295,54 @@ std::string open_dir(const char *pattern, int mode = 0755) {
   return d;
 }
 
+// A WebP of one colour, as the worker makes them (simple format).
+std::string tiny_webp(int w, int h, bool lossless) {
+  std::vector<uint8_t> rgb(static_cast<size_t>(w) * h * 3, 0x40);
+  uint8_t *out = nullptr;
+  size_t n = lossless ? WebPEncodeLosslessRGB(rgb.data(), w, h, w * 3, &out)
+                      : WebPEncodeRGB(rgb.data(), w, h, w * 3, 70, &out);
+  std::string bytes(reinterpret_cast<char *>(out), n);
+  WebPFree(out);
+  return bytes;
+}
+
+// A shell line printing `bytes` exactly, with one write (octal escapes: builtins only).
+std::string printf_bytes(const std::string &bytes) {
+  std::string line = "printf '";
+  for (unsigned char c : bytes) {
+    char esc[8];
+    snprintf(esc, sizeof esc, "\\%03o", c);
+    line += esc;
+  }
+  return line + "'\n";
+}
+
+// A worker script that prints `body` (shell builtins only: the worker may start no process),
+// in a folder the worker's uid may enter; removed with the folder.
+class LiarWorker {
+ public:
+  LiarWorker() : dir_(open_dir("gramothi-liar-XXXXXX")), path_(dir_ + "/liar.sh") {}
+  ~LiarWorker() {
+    g_remove(path_.c_str());
+    g_rmdir(dir_.c_str());
+  }
+  const std::string &say(const std::string &body) {
+    g_file_set_contents(path_.c_str(), ("#!/bin/sh\n" + body).c_str(), -1, nullptr);
+    g_chmod(path_.c_str(), 0755);
+    return path_;
+  }
+
+ private:
+  std::string dir_, path_;
+};
+
 TEST_F(DeckRenderTest, AWorkerTakenOverByAHostilePdfCannotHurtTheServer) {
   // What a worker that poppler let an attacker control could print: wrong types, an absurd page
   // count, pages it was not given, images that are not WebP, wrong sizes, endless lines. None
   // of it may crash or mislead us.
-  std::string scripts = open_dir("gramothi-liar-XXXXXX");
-  std::string script = scripts + "/liar.sh";
-  auto liar = [&](const std::string &body) {
-    g_file_set_contents(script.c_str(), ("#!/bin/sh\n" + body).c_str(), -1, nullptr);
-    g_chmod(script.c_str(), 0755);
-  };
+  LiarWorker liars;
+  std::string script;
+  auto liar = [&](const std::string &body) { script = liars.say(body); };
   liar(
       "echo '{\"type\":5,\"page\":\"x\"}'\n"
       "echo '{\"type\":\"document\",\"pages\":2000000000}'\n");
@@ -311,24 +351,33 @@ TEST_F(DeckRenderTest, AWorkerTakenOverByAHostilePdfCannotHurtTheServer) {
   EXPECT_EQ(o.code, "damaged") << o.message;
   EXPECT_TRUE(o.rendered.empty());
 
-  // Pages outside the document are read past and dropped, images that are not WebP or not for a
-  // profile we asked for are dropped; the page keeps its text.
+  // Pages outside the document are read past and dropped; images that are not a simple WebP of
+  // the size they claim within their box, or not for a profile we asked for, are dropped; the
+  // page keeps its text.
+  std::string square = tiny_webp(16, 16, true), wide = tiny_webp(20, 10, false);
+  std::string junk = "RIFF\x0c\0\0\0WEBPVP8 \0\0\0\0";  // sizes that add up, no bitstream
   liar(
       "echo '{\"type\":\"document\",\"pages\":1}'\n"
       "echo '{\"type\":\"page\",\"page\":7,\"text\":\"no such page\",\"images\":[{\"profile\":"
       "\"low\",\"bytes\":4}]}'\n"
       "printf abcd\n"
-      "echo '{\"type\":\"page\",\"page\":1,\"text\":\"one\",\"images\":[{\"profile\":"
-      "\"low\",\"file\":\"../../etc/passwd\",\"width\":1,\"height\":1,\"bytes\":20},"
-      "{\"profile\":\"mine\",\"bytes\":20}]}'\n"
-      "printf 'RIFF....WEBPVP8 ....RIFF....WEBPVP8 ....'\n");
+      "echo '{\"type\":\"page\",\"page\":1,\"text\":\"one\",\"images\":["
+      "{\"profile\":\"low\",\"file\":\"../../etc/passwd\",\"width\":16,\"height\":16,"
+      "\"bytes\":" +
+      std::to_string(square.size()) +
+      "},{\"profile\":\"mine\",\"width\":16,\"height\":16,\"bytes\":" +
+      std::to_string(square.size()) +
+      "},{\"profile\":\"medium\",\"width\":16,\"height\":16,\"bytes\":" +
+      std::to_string(junk.size()) +
+      "},{\"profile\":\"high\",\"width\":10,\"height\":20,\"bytes\":" +
+      std::to_string(wide.size()) + "}]}'\n" + printf_bytes(square + square + junk + wide));
   o = render(dir_ + "/deck.pdf", {}, script);
   EXPECT_EQ(o.code, "") << o.message;
   ASSERT_EQ(o.rendered.size(), 1u);
   EXPECT_EQ(o.rendered[1].text, "one");
-  ASSERT_EQ(o.rendered[1].images.size(), 1u);  // low: WebP-shaped, named by its hash
+  ASSERT_EQ(o.rendered[1].images.size(), 1u);  // low: a WebP as claimed, named by its hash
   EXPECT_EQ(o.rendered[1].images[0].profile, "low");
-  EXPECT_EQ(o.rendered[1].images[0].bytes, 20);
+  EXPECT_EQ(o.rendered[1].images[0].bytes, static_cast<int64_t>(square.size()));
   EXPECT_NE(o.rendered[1].images[0].file, "../../etc/passwd");
   EXPECT_TRUE(g_file_test((out_ + "/" + o.rendered[1].images[0].file).c_str(), G_FILE_TEST_EXISTS));
 
@@ -336,6 +385,10 @@ TEST_F(DeckRenderTest, AWorkerTakenOverByAHostilePdfCannotHurtTheServer) {
   for (std::string flood : {std::string("echo '{\"type\":\"page\",\"page\":1,\"text\":\"\","
                                         "\"images\":[{\"profile\":\"low\",\"bytes\":"
                                         "99999999999}]}'\n"),
+                            // more than 4 bytes a pixel of its 800x600 box
+                            std::string("echo '{\"type\":\"page\",\"page\":1,\"text\":\"\","
+                                        "\"images\":[{\"profile\":\"ultra-low\",\"bytes\":"
+                                        "2000000}]}'\n"),
                             // builtins only: the worker may start no process
                             std::string("i=0; while [ $i -lt 3000 ]; do printf %01000d 0; "
                                         "i=$((i+1)); done\n")}) {
@@ -372,8 +425,86 @@ TEST_F(DeckRenderTest, AWorkerTakenOverByAHostilePdfCannotHurtTheServer) {
   EXPECT_EQ(o.code, "") << o.message;
   EXPECT_TRUE(o.rendered.empty());
   EXPECT_TRUE(o.failed.count(1));
-  std::string cmd = "rm -rf '" + scripts + "'";
-  EXPECT_EQ(system(cmd.c_str()), 0);
+}
+
+TEST_F(DeckRenderTest, AWorkerCannotFillTheDiskWithImages) {
+  // A page sent again with other images: the worker is stopped, only the first copy is stored.
+  // The whole write arrives in one read, before the first copy is stored and its page resolved.
+  auto page_line = [](const std::string &image) {
+    return "{\"type\":\"page\",\"page\":1,\"text\":\"\",\"images\":[{\"profile\":\"low\","
+           "\"width\":16,\"height\":16,\"bytes\":" +
+           std::to_string(image.size()) + "}]}\n";
+  };
+  std::string first = tiny_webp(16, 16, true), second = tiny_webp(16, 16, false);
+  LiarWorker liar;
+  lecture_deck(dir_ + "/deck.pdf");
+  std::string twice = liar.say("echo '{\"type\":\"document\",\"pages\":1}'\n" +
+                               printf_bytes(page_line(first) + first + page_line(second) + second));
+  Outcome o = render(dir_ + "/deck.pdf", {}, twice);
+  EXPECT_EQ(o.code, "") << o.message;
+  ASSERT_TRUE(o.rendered.count(1));
+  GDir *dir = g_dir_open(out_.c_str(), 0, nullptr);
+  ASSERT_TRUE(dir);
+  int files = 0;
+  while (g_dir_read_name(dir))
+    files++;
+  g_dir_close(dir);
+  EXPECT_EQ(files, 1) << "the second copy of page 1 was stored too";
+
+  // All of a deck's images have a ceiling: the page that would go over it fails.
+  RenderLimits small;
+  small.max_deck_bytes = first.size() - 1;
+  o = render(dir_ + "/deck.pdf", small,
+             liar.say("echo '{\"type\":\"document\",\"pages\":1}'\n" +
+                      printf_bytes(page_line(first) + first)));
+  EXPECT_EQ(o.code, "") << o.message;
+  EXPECT_TRUE(o.rendered.empty());
+  ASSERT_TRUE(o.failed.count(1));
+  EXPECT_NE(o.failed[1].find("would take the deck over"), std::string::npos) << o.failed[1];
+}
+
+TEST_F(DeckRenderTest, AWorkersWordsReachLogsAndViewersAsBoundedValidText) {
+  // A message that would forge a line in the server's log, a page's text far beyond the
+  // worker's own 16 KiB cut, and an escape JSON-GLib turns into invalid UTF-8.
+  LiarWorker liar;
+  lecture_deck(dir_ + "/deck.pdf", 2);  // pages 1 and 3 are the first worker's
+  std::string forged =
+      "\\n2030-01-01T00:00:00.000Z ERROR gramothi[auth]: forged " + std::string(2000, 'x');
+  Outcome o = render(
+      dir_ + "/deck.pdf", {},
+      liar.say("echo '{\"type\":\"document\",\"pages\":4}'\n"
+               "printf '%s\\n' '{\"type\":\"page-error\",\"page\":1,\"message\":\"no" +
+               forged +
+               "\"}'\n"
+               "s=yyyyyyyyyyyyyyyy; i=0; while [ $i -lt 11 ]; do s=$s$s; i=$((i+1)); done\n"
+               "printf '%s\\n' '{\"type\":\"page\",\"page\":3,\"text\":\"a\\ud800b\\nline\\u0007'"
+               "$s'\",\"images\":[]}'\n"));
+  ASSERT_TRUE(o.failed.count(1));
+  EXPECT_EQ(o.failed[1].find('\n'), std::string::npos) << o.failed[1];
+  EXPECT_LE(o.failed[1].size(), 300u);
+  EXPECT_EQ(o.failed[1].rfind("no ", 0), 0u) << o.failed[1];
+  ASSERT_TRUE(o.rendered.count(3));
+  const std::string &text = o.rendered[3].text;
+  EXPECT_LE(text.size(), 16u * 1024);
+  EXPECT_TRUE(g_utf8_validate(text.data(), static_cast<gssize>(text.size()), nullptr));
+  EXPECT_EQ(text.rfind("a\xef\xbf\xbd", 0), 0u) << text.substr(0, 40);  // U+FFFD
+  EXPECT_NE(text.find("\nline y"), std::string::npos) << text.substr(0, 40);
+}
+
+TEST_F(DeckRenderTest, ALineNestedDeepEnoughToOverflowTheJsonParserStopsOnlyTheWorker) {
+  // JSON-GLib recurses once per level: 256 Ki of "[" would overflow the server's stack.
+  LiarWorker liar;
+  lecture_deck(dir_ + "/deck.pdf");
+  Outcome o = render(dir_ + "/deck.pdf", {},
+                     liar.say("echo '{\"type\":\"document\",\"pages\":1}'\n"
+                              "echo '{\"type\":\"begin\",\"page\":1}'\n"
+                              "s='[[[[[[[[[[[[[[[['; i=0\n"
+                              "while [ $i -lt 14 ]; do s=$s$s; i=$((i+1)); done\n"
+                              "printf '%s\\n' \"$s\"\n"));
+  EXPECT_EQ(o.code, "") << o.message;
+  EXPECT_TRUE(o.rendered.empty());
+  ASSERT_TRUE(o.failed.count(1));
+  EXPECT_NE(o.failed[1].find("does not accept"), std::string::npos) << o.failed[1];
 }
 
 namespace {
@@ -471,6 +602,9 @@ TEST_F(DeckRenderTest, ARunningWorkerIsConfinedLikeABrowsersRenderer) {
   // Nothing of the server's environment (secrets, paths, tokens) reaches it.
   EXPECT_TRUE(g_file_test((proc + "/environ").c_str(), G_FILE_TEST_EXISTS));
   EXPECT_EQ(read_text(proc + "/environ"), "");
+  // Not in the server's folder (where ./data usually is).
+  g_autofree char *its_cwd = g_file_read_link((proc + "/cwd").c_str(), nullptr);
+  EXPECT_STREQ(its_cwd, "/");
   g_autofree char *own_net = g_file_read_link("/proc/self/ns/net", nullptr);
   g_autofree char *its_net = g_file_read_link((proc + "/ns/net").c_str(), nullptr);
   ASSERT_TRUE(own_net && its_net);
@@ -545,6 +679,44 @@ TEST_F(DeckRenderTest, AWorkerThatForksIsStoppedAndOnlyItsPageFails) {
   RenderLimits limits;
   limits.sandbox.test_misbehave = "fork:2";
   Outcome o = render(write("three.pdf", three_pages(stream("", "BT ET"), "[0 0 800 600]")), limits);
+  EXPECT_EQ(o.code, "") << o.message;
+  ASSERT_TRUE(o.failed.count(2)) << "page 2 rendered";
+  EXPECT_NE(o.failed[2].find("sandbox"), std::string::npos) << o.failed[2];
+  EXPECT_TRUE(o.rendered.count(1));
+  EXPECT_TRUE(o.rendered.count(3));
+}
+
+TEST_F(DeckRenderTest, AWorkerCannotSignalAnotherProcessThroughItsOutputPipe) {
+  // F_SETOWN, F_SETSIG and O_ASYNC on its stdout would make each of our reads send SIGKILL to
+  // any process of the worker's uid: nobody's other daemons when we are root, the server itself
+  // when we are not. The victim: a child of ours with the worker's uid.
+  uid_t worker_uid = geteuid() == 0 ? WorkerSandbox{}.uid : geteuid();
+  gid_t worker_gid = geteuid() == 0 ? WorkerSandbox{}.gid : getegid();
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  pid_t victim = fork();
+  ASSERT_GE(victim, 0);
+  if (victim == 0) {
+    if (setresgid(worker_gid, worker_gid, worker_gid) != 0 ||
+        setresuid(worker_uid, worker_uid, worker_uid) != 0)
+      _exit(1);
+    if (::write(ready[1], "r", 1) != 1) _exit(1);
+    for (;;)
+      pause();
+  }
+  close(ready[1]);
+  char byte = 0;
+  ASSERT_EQ(read(ready[0], &byte, 1), 1) << "the victim could not take the worker's uid";
+  close(ready[0]);
+  RenderLimits limits;
+  limits.sandbox.test_misbehave = "signal:2:" + std::to_string(victim);
+  Outcome o = render(write("three.pdf", three_pages(stream("", "BT ET"), "[0 0 800 600]")), limits);
+  // A SIGKILL sent before this SIGTERM would be the one the victim died of.
+  kill(victim, SIGTERM);
+  int status = 0;
+  ASSERT_EQ(waitpid(victim, &status, 0), victim);
+  ASSERT_TRUE(WIFSIGNALED(status));
+  EXPECT_EQ(WTERMSIG(status), SIGTERM) << "the worker killed a process of its uid";
   EXPECT_EQ(o.code, "") << o.message;
   ASSERT_TRUE(o.failed.count(2)) << "page 2 rendered";
   EXPECT_NE(o.failed[2].find("sandbox"), std::string::npos) << o.failed[2];

@@ -145,16 +145,24 @@ std::string page_text(PopplerPage *page) {
   g_autofree char *raw = poppler_page_get_text(page);
   if (!raw) return "";
   std::string t = g_strstrip(raw);
+  // Made valid before it is cut: each byte made valid may become three (U+FFFD).
+  if (!g_utf8_validate(t.c_str(), static_cast<gssize>(t.size()), nullptr)) {
+    g_autofree char *valid = g_utf8_make_valid(t.c_str(), static_cast<gssize>(t.size()));
+    t = valid;
+  }
   if (t.size() > kMaxTextBytes) {
     const char *end = t.c_str() + kMaxTextBytes;
     const char *start = g_utf8_find_prev_char(t.c_str(), end + 1);
     t.resize(start ? static_cast<size_t>(start - t.c_str()) : kMaxTextBytes);
   }
-  if (!g_utf8_validate(t.c_str(), static_cast<gssize>(t.size()), nullptr)) {
-    g_autofree char *valid = g_utf8_make_valid(t.c_str(), static_cast<gssize>(t.size()));
-    t = valid;
-  }
   return t;
+}
+
+// A page's side in whole points for a message (cut, not rounded), or "huge" beyond what a long
+// holds (converting such a double is undefined).
+std::string whole_points(double v) {
+  if (!(std::fabs(v) < 1e15)) return v < 0 ? "-huge" : "huge";
+  return std::to_string(static_cast<long>(v));
 }
 
 }  // namespace
@@ -260,11 +268,13 @@ bool render_page(OutputSink &out, PopplerDocument *doc, int number, const std::v
   }
   double pw = 0, ph = 0;
   poppler_page_get_size(page, &pw, &ph);
-  if (!(pw >= 1 && ph >= 1) || pw / ph > kMaxAspect || ph / pw > kMaxAspect) {
+  // Finite first: a box Poppler read as infinite (a number of 400 digits) would pass the
+  // aspect test as NaN.
+  if (!(pw >= 1 && ph >= 1 && std::isfinite(pw) && std::isfinite(ph)) || pw / ph > kMaxAspect ||
+      ph / pw > kMaxAspect) {
     emit_page_error(out, number,
                     "page " + std::to_string(number) + " has an unusable size (" +
-                        std::to_string(static_cast<long>(pw)) + "x" +
-                        std::to_string(static_cast<long>(ph)) + " pt)");
+                        whole_points(pw) + "x" + whole_points(ph) + " pt)");
     return false;
   }
 

@@ -5,7 +5,8 @@
 // filter that lets it compute and talk to its parent and nothing else. Its parent (DeckRender)
 // has already given it an empty environment, an unprivileged uid when the server is root, a
 // network namespace of its own where the kernel allows, and CPU, memory and process limits. A
-// hostile or broken PDF can only take this process down.
+// hostile or broken PDF can only take this process down. What it does to the PDF (open, render,
+// encode, extract the text) is in worker_render.cpp, which the PDF fuzz target runs too.
 //
 //   gramothi-slide-worker --box NAME:WxH [--box ...] [--pdf-fd N]
 //                         [--pages 1,3,5 | --stride K --offset J | --count-only]
@@ -54,48 +55,22 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <webp/encode.h>
 
 #include <algorithm>
-#include <climits>
-#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
 
+#include "worker_render.hpp"
 #include "worker_sandbox.hpp"
+
+namespace slides = gramothi::slides;
 
 namespace {
 
-constexpr size_t kMaxTextBytes = 16 * 1024;
-constexpr double kMaxAspect = 20.0;
-constexpr int kPaletteColors = 32;  // 16 blurred antialiasing; 64 cost 10 % more bytes
-constexpr double kMinPalettePsnr = 30;
-
-// Poppler 22 has no g_autoptr support: own its objects with this.
-template <typename T>
-struct GObjectRef {
-  T *p = nullptr;
-  explicit GObjectRef(T *v) : p(v) {}
-  ~GObjectRef() {
-    if (p) g_object_unref(p);
-  }
-  GObjectRef(const GObjectRef &) = delete;
-  GObjectRef &operator=(const GObjectRef &) = delete;
-  T *get() const { return p; }
-  explicit operator bool() const { return p != nullptr; }
-};
-
-struct Box {
-  std::string profile;
-  int width = 0, height = 0;
-};
-
-struct Encoded {
-  std::vector<uint8_t> bytes;
-  bool lossless = false;
-};
+using slides::Box;
+using slides::GObjectRef;
 
 // Everything goes to the parent through stdout (a pipe), written whole.
 void write_out(const void *data, size_t size) {
@@ -109,274 +84,18 @@ void write_out(const void *data, size_t size) {
   }
 }
 
-void emit(JsonBuilder *b) {
-  g_autoptr(JsonNode) root = json_builder_get_root(b);
-  g_autofree char *text = json_to_string(root, FALSE);
-  std::string line = std::string(text) + "\n";
-  write_out(line.data(), line.size());
-}
+struct StdoutSink : slides::OutputSink {
+  void line(const std::string &json_line) override {
+    write_out(json_line.data(), json_line.size());
+  }
+  void image(const std::vector<uint8_t> &webp) override { write_out(webp.data(), webp.size()); }
+};
+
+StdoutSink out;  // the parent
 
 [[noreturn]] void fatal(const char *code, const std::string &message) {
-  g_autoptr(JsonBuilder) b = json_builder_new();
-  json_builder_begin_object(b);
-  json_builder_set_member_name(b, "type");
-  json_builder_add_string_value(b, "error");
-  json_builder_set_member_name(b, "code");
-  json_builder_add_string_value(b, code);
-  json_builder_set_member_name(b, "message");
-  json_builder_add_string_value(b, message.c_str());
-  json_builder_end_object(b);
-  emit(b);
+  slides::emit_error(out, code, message);
   exit(2);
-}
-
-void page_error(int page, const std::string &message) {
-  g_autoptr(JsonBuilder) b = json_builder_new();
-  json_builder_begin_object(b);
-  json_builder_set_member_name(b, "type");
-  json_builder_add_string_value(b, "page-error");
-  json_builder_set_member_name(b, "page");
-  json_builder_add_int_value(b, page);
-  json_builder_set_member_name(b, "message");
-  json_builder_add_string_value(b, message.c_str());
-  json_builder_end_object(b);
-  emit(b);
-}
-
-int webp_write(const uint8_t *data, size_t size, const WebPPicture *pic) {
-  auto *out = static_cast<std::vector<uint8_t> *>(pic->custom_ptr);
-  out->insert(out->end(), data, data + size);
-  return 1;
-}
-
-// BGRX pixels (cairo RGB24 on a little-endian machine) to WebP, lossy or lossless.
-bool encode(const uint8_t *bgrx, int w, int h, int stride, bool lossless, int quality,
-            std::vector<uint8_t> &out) {
-  WebPConfig config;
-  if (lossless) {
-    if (!WebPConfigInit(&config) || !WebPConfigLosslessPreset(&config, 1)) return false;
-  } else {
-    if (!WebPConfigPreset(&config, WEBP_PRESET_DRAWING, static_cast<float>(quality))) return false;
-    config.method = 2;  // measured: method 4 and sharp YUV doubled the time for little gain
-  }
-  WebPPicture pic;
-  if (!WebPPictureInit(&pic)) return false;
-  pic.width = w;
-  pic.height = h;
-  pic.use_argb = 1;
-  if (!WebPPictureImportBGRX(&pic, bgrx, stride)) return false;
-  out.clear();
-  pic.writer = webp_write;
-  pic.custom_ptr = &out;
-  bool ok = WebPEncode(&config, &pic);
-  WebPPictureFree(&pic);
-  return ok;
-}
-
-// Maps the image onto at most `colors` colours in place and returns its PSNR in dB, or -1 when
-// some colour that covers a visible area would change noticeably (a reduced palette must not
-// turn a red node grey). Text and diagrams survive this almost untouched (their antialiasing
-// steps are few and close together) and then compress losslessly several times better;
-// photographs do not, and go lossy.
-//
-// The palette grows greedily over a 5:5:5 histogram: first the commonest colour, then each
-// time the colour whose pixels are worst served so far (count x squared distance to the
-// nearest chosen colour), so rare but distinct colours get an entry.
-double reduce_palette(uint8_t *bgrx, int w, int h, int stride, int colors) {
-  constexpr int kBins = 1 << 15;
-  std::vector<uint32_t> count(kBins, 0);
-  std::vector<uint64_t> sum(kBins * 3, 0);
-  auto bin_of = [](const uint8_t *p) { return (p[2] >> 3) << 10 | (p[1] >> 3) << 5 | (p[0] >> 3); };
-  for (int y = 0; y < h; y++)
-    for (int x = 0; x < w; x++) {
-      const uint8_t *p = bgrx + y * stride + x * 4;
-      int b = bin_of(p);
-      count[b]++;
-      sum[b * 3] += p[2];
-      sum[b * 3 + 1] += p[1];
-      sum[b * 3 + 2] += p[0];
-    }
-  struct Rgb {
-    int r, g, b;
-  };
-  std::vector<int> used;
-  std::vector<Rgb> mean;  // per used bin
-  for (int b = 0; b < kBins; b++)
-    if (count[b]) {
-      used.push_back(b);
-      mean.push_back({static_cast<int>(sum[b * 3] / count[b]),
-                      static_cast<int>(sum[b * 3 + 1] / count[b]),
-                      static_cast<int>(sum[b * 3 + 2] / count[b])});
-    }
-  auto dist = [](const Rgb &a, const Rgb &b) {
-    int dr = a.r - b.r, dg = a.g - b.g, db = a.b - b.b;
-    return 2 * dr * dr + 4 * dg * dg + db * db;  // the eye is most sensitive to green
-  };
-  std::vector<Rgb> palette;
-  std::vector<int> best_dist(used.size(), INT32_MAX);
-  std::vector<uint16_t> nearest(used.size(), 0);
-  size_t first = 0;
-  for (size_t i = 0; i < used.size(); i++)
-    if (count[used[i]] > count[used[first]]) first = i;
-  size_t pick = first;
-  while (!used.empty() && palette.size() < static_cast<size_t>(colors)) {
-    palette.push_back(mean[pick]);
-    uint16_t index = static_cast<uint16_t>(palette.size() - 1);
-    double worst = 0;
-    size_t next = used.size();
-    for (size_t i = 0; i < used.size(); i++) {
-      int d = dist(mean[i], palette.back());
-      if (d < best_dist[i]) best_dist[i] = d, nearest[i] = index;
-      double score = static_cast<double>(count[used[i]]) * best_dist[i];
-      if (score > worst) worst = score, next = i;
-    }
-    if (next == used.size()) break;  // every colour has an exact entry
-    pick = next;
-  }
-  // A colour covering a visible area (a 24th of a percent of the picture, at least 16 pixels)
-  // must stay close to itself.
-  uint32_t visible = std::max<uint32_t>(16, static_cast<uint32_t>(int64_t{w} * h / 2400));
-  std::vector<uint16_t> lookup(kBins, 0);
-  for (size_t i = 0; i < used.size(); i++) {
-    if (count[used[i]] >= visible && best_dist[i] > 7 * 40 * 40) return -1;
-    lookup[used[i]] = nearest[i];
-  }
-  // Posterizing a photograph changes many pixels a lot; antialiased text changes a few a
-  // little. More than half a percent of pixels off by about 24 levels: not a palette picture.
-  double err = 0;
-  int64_t far = 0;
-  for (int y = 0; y < h; y++)
-    for (int x = 0; x < w; x++) {
-      uint8_t *p = bgrx + y * stride + x * 4;
-      const Rgb &c = palette[lookup[bin_of(p)]];
-      int dr = p[2] - c.r, dg = p[1] - c.g, db = p[0] - c.b;
-      err += dr * dr + dg * dg + db * db;
-      if (2 * dr * dr + 4 * dg * dg + db * db > 7 * 24 * 24) far++;
-      p[2] = static_cast<uint8_t>(c.r);
-      p[1] = static_cast<uint8_t>(c.g);
-      p[0] = static_cast<uint8_t>(c.b);
-    }
-  if (far * 200 > int64_t{w} * h) return -1;
-  double mse = err / (3.0 * w * h);
-  return mse <= 0 ? 99.0 : 10.0 * std::log10(255.0 * 255.0 / mse);
-}
-
-// The page's text, trimmed, at most kMaxTextBytes (cut at a character boundary).
-std::string page_text(PopplerPage *page) {
-  g_autofree char *raw = poppler_page_get_text(page);
-  if (!raw) return "";
-  std::string t = g_strstrip(raw);
-  if (t.size() > kMaxTextBytes) {
-    const char *end = t.c_str() + kMaxTextBytes;
-    const char *start = g_utf8_find_prev_char(t.c_str(), end + 1);
-    t.resize(start ? static_cast<size_t>(start - t.c_str()) : kMaxTextBytes);
-  }
-  if (!g_utf8_validate(t.c_str(), static_cast<gssize>(t.size()), nullptr)) {
-    g_autofree char *valid = g_utf8_make_valid(t.c_str(), static_cast<gssize>(t.size()));
-    t = valid;
-  }
-  return t;
-}
-
-bool render_page(PopplerDocument *doc, int number, const std::vector<Box> &boxes, int quality,
-                 const std::string &leak = "") {
-  GObjectRef<PopplerPage> owned(poppler_document_get_page(doc, number - 1));
-  PopplerPage *page = owned.get();
-  if (!page) {
-    page_error(number, "page " + std::to_string(number) + " cannot be read");
-    return false;
-  }
-  double pw = 0, ph = 0;
-  poppler_page_get_size(page, &pw, &ph);
-  if (!(pw >= 1 && ph >= 1) || pw / ph > kMaxAspect || ph / pw > kMaxAspect) {
-    page_error(number, "page " + std::to_string(number) + " has an unusable size (" +
-                           std::to_string(static_cast<long>(pw)) + "x" +
-                           std::to_string(static_cast<long>(ph)) + " pt)");
-    return false;
-  }
-
-  g_autoptr(JsonBuilder) b = json_builder_new();
-  json_builder_begin_object(b);
-  json_builder_set_member_name(b, "type");
-  json_builder_add_string_value(b, "page");
-  json_builder_set_member_name(b, "page");
-  json_builder_add_int_value(b, number);
-  json_builder_set_member_name(b, "text");
-  json_builder_add_string_value(b, (leak + page_text(page)).c_str());
-  json_builder_set_member_name(b, "images");
-  json_builder_begin_array(b);
-
-  // Decided on the smallest box, then used for the others: a reduced palette (lossless) when
-  // it keeps the picture (text, diagrams) and is smaller, else lossy.
-  enum { kUndecided, kLossy, kPalette } mode = kUndecided;
-  const int colors = kPaletteColors;
-  const double min_psnr = kMinPalettePsnr;
-  std::vector<Encoded> images;
-  for (const Box &box : boxes) {
-    double scale = std::min(box.width / pw, box.height / ph);
-    int w = std::max(1, static_cast<int>(std::lround(pw * scale)));
-    int h = std::max(1, static_cast<int>(std::lround(ph * scale)));
-    cairo_surface_t *surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, w, h);
-    cairo_t *cr = cairo_create(surface);
-    cairo_set_source_rgb(cr, 1, 1, 1);
-    cairo_paint(cr);
-    cairo_scale(cr, w / pw, h / ph);
-    poppler_page_render(page, cr);
-    cairo_status_t status = cairo_status(cr);
-    cairo_destroy(cr);
-    cairo_surface_flush(surface);
-    if (status != CAIRO_STATUS_SUCCESS) {
-      cairo_surface_destroy(surface);
-      page_error(number, "page " + std::to_string(number) +
-                             " cannot be drawn: " + cairo_status_to_string(status));
-      return false;
-    }
-    uint8_t *px = cairo_image_surface_get_data(surface);
-    int stride = cairo_image_surface_get_stride(surface);
-    Encoded best;
-    bool ok = true;
-    if (mode == kUndecided) {
-      Encoded lossy, reduced;
-      ok = encode(px, w, h, stride, false, quality, lossy.bytes);
-      if (ok && reduce_palette(px, w, h, stride, colors) >= min_psnr) {
-        ok = encode(px, w, h, stride, true, quality, reduced.bytes);
-        reduced.lossless = true;
-      }
-      bool use_reduced = ok && !reduced.bytes.empty() && reduced.bytes.size() <= lossy.bytes.size();
-      best = use_reduced ? std::move(reduced) : std::move(lossy);
-      mode = use_reduced ? kPalette : kLossy;
-    } else if (mode == kPalette) {
-      reduce_palette(px, w, h, stride, colors);
-      best.lossless = true;
-      ok = encode(px, w, h, stride, true, quality, best.bytes);
-    } else {
-      ok = encode(px, w, h, stride, false, quality, best.bytes);
-    }
-    cairo_surface_destroy(surface);
-    if (!ok) {
-      page_error(number, "page " + std::to_string(number) + " cannot be encoded");
-      return false;
-    }
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "profile");
-    json_builder_add_string_value(b, box.profile.c_str());
-    json_builder_set_member_name(b, "width");
-    json_builder_add_int_value(b, w);
-    json_builder_set_member_name(b, "height");
-    json_builder_add_int_value(b, h);
-    json_builder_set_member_name(b, "bytes");
-    json_builder_add_int_value(b, static_cast<gint64>(best.bytes.size()));
-    json_builder_set_member_name(b, "encoding");
-    json_builder_add_string_value(b, best.lossless ? "lossless" : "lossy");
-    json_builder_end_object(b);
-    images.push_back(std::move(best));
-  }
-  json_builder_end_array(b);
-  json_builder_end_object(b);
-  emit(b);
-  for (const Encoded &im : images)
-    write_out(im.bytes.data(), im.bytes.size());
-  return true;
 }
 
 // The whole PDF from an open descriptor (the parent's, or the shell's `3<deck.pdf`).
@@ -448,7 +167,7 @@ void report_missing_layer(const char *layer, int error_number) {
   json_builder_set_member_name(b, "errno");
   json_builder_add_int_value(b, error_number);
   json_builder_end_object(b);
-  emit(b);
+  slides::emit_line(out, b);
 }
 
 struct Misbehaviour {
@@ -467,7 +186,8 @@ bool misbehave(const Misbehaviour &m, std::string &leak) {
   if (m.action == "read") {
     int fd = open(m.arg.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-      page_error(m.page, std::string("test-misbehave: reading was refused: ") + g_strerror(errno));
+      slides::emit_page_error(
+          out, m.page, std::string("test-misbehave: reading was refused: ") + g_strerror(errno));
       return false;
     }
     char buf[4096];
@@ -477,7 +197,8 @@ bool misbehave(const Misbehaviour &m, std::string &leak) {
   } else if (m.action == "write") {
     int fd = open(m.arg.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (fd < 0) {
-      page_error(m.page, std::string("test-misbehave: writing was refused: ") + g_strerror(errno));
+      slides::emit_page_error(
+          out, m.page, std::string("test-misbehave: writing was refused: ") + g_strerror(errno));
       return false;
     }
     if (write(fd, "written by the slide worker\n", 28) < 0) leak = "short write ";
@@ -485,7 +206,8 @@ bool misbehave(const Misbehaviour &m, std::string &leak) {
   } else if (m.action == "connect") {
     int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (s < 0) {
-      page_error(m.page, std::string("test-misbehave: socket was refused: ") + g_strerror(errno));
+      slides::emit_page_error(
+          out, m.page, std::string("test-misbehave: socket was refused: ") + g_strerror(errno));
       return false;
     }
     sockaddr_in to{};
@@ -508,7 +230,8 @@ bool misbehave(const Misbehaviour &m, std::string &leak) {
   } else if (m.action == "fork") {
     pid_t child = fork();
     if (child < 0) {
-      page_error(m.page, std::string("test-misbehave: fork was refused: ") + g_strerror(errno));
+      slides::emit_page_error(
+          out, m.page, std::string("test-misbehave: fork was refused: ") + g_strerror(errno));
       return false;
     }
     if (child == 0) _exit(0);
@@ -570,38 +293,16 @@ int main(int argc, char **argv) {
 
   // Everything that reads the disk has happened; from here on the PDF is hostile input.
   warm_up();
-  gramothi::slides::SandboxOutcome sandbox = gramothi::slides::enter_sandbox();
+  slides::SandboxOutcome sandbox = slides::enter_sandbox();
   if (!sandbox.ok)
     fatal("worker_failed", "The renderer's sandbox cannot be set up: " + sandbox.error);
   if (sandbox.landlock_errno) report_missing_layer("landlock", sandbox.landlock_errno);
 
-  gsize len = 0;
-  const char *data = static_cast<const char *>(g_bytes_get_data(bytes, &len));
-  // A PDF starts with %PDF- within its first kilobyte.
-  if (!data || !g_strstr_len(data, static_cast<gssize>(std::min<gsize>(len, 1024)), "%PDF-"))
-    fatal("not_pdf", "The file is not a PDF.");
-  GObjectRef<PopplerDocument> owned_doc(poppler_document_new_from_bytes(bytes, nullptr, &err));
-  PopplerDocument *doc = owned_doc.get();
-  if (!doc) {
-    if (err && err->domain == POPPLER_ERROR && err->code == POPPLER_ERROR_ENCRYPTED)
-      fatal("encrypted", "The PDF is password-protected; upload it without a password.");
-    fatal("damaged", std::string("The PDF cannot be read: ") + (err ? err->message : "unknown"));
-  }
-  int n = poppler_document_get_n_pages(doc);
-  if (n <= 0) fatal("no_pages", "The PDF has no pages.");
-  if (n > max_pages)
-    fatal("too_many_pages", "The PDF has " + std::to_string(n) + " pages; the limit is " +
-                                std::to_string(max_pages) + ".");
-  {
-    g_autoptr(JsonBuilder) b = json_builder_new();
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "type");
-    json_builder_add_string_value(b, "document");
-    json_builder_set_member_name(b, "pages");
-    json_builder_add_int_value(b, n);
-    json_builder_end_object(b);
-    emit(b);
-  }
+  slides::OpenedDocument opened = slides::open_document(bytes, max_pages);
+  if (!opened.doc) fatal(opened.code, opened.message);
+  PopplerDocument *doc = opened.doc.get();
+  int n = opened.pages;
+  slides::emit_document(out, n);
   if (count_only) return 0;
   if (boxes.empty()) fatal("usage", "at least one --box is required");
 
@@ -618,17 +319,10 @@ int main(int argc, char **argv) {
       if ((i - 1) % stride == offset) pages.push_back(i);
   }
   for (int page : pages) {
-    g_autoptr(JsonBuilder) b = json_builder_new();
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "type");
-    json_builder_add_string_value(b, "begin");
-    json_builder_set_member_name(b, "page");
-    json_builder_add_int_value(b, page);
-    json_builder_end_object(b);
-    emit(b);
+    slides::emit_begin(out, page);
     std::string leak;
     if (page == mis.page && !misbehave(mis, leak)) continue;
-    render_page(doc, page, boxes, std::clamp(quality, 1, 100), leak);
+    slides::render_page(out, doc, page, boxes, std::clamp(quality, 1, 100), leak);
   }
   return 0;
 }

@@ -240,6 +240,19 @@ TEST_F(DeckRenderTest, AnAbsurdPageSizeFailsThatPageOnly) {
   EXPECT_NE(o.rendered[3].text.find("Third page"), std::string::npos);
 }
 
+TEST_F(DeckRenderTest, AnInfinitePageSizeFailsThatPageOnly) {
+  // More digits than a double holds: Poppler reads the side as infinite. Infinity by infinity
+  // passed the aspect test (as NaN), and converting infinity for the message was undefined.
+  const std::string inf(400, '9');
+  for (const std::string &box : {"[0 0 " + inf + " 600]", "[0 0 " + inf + " " + inf + "]"}) {
+    Outcome o = render(write("infinite.pdf", three_pages(stream("", "BT ET"), box)));
+    EXPECT_EQ(o.code, "") << o.message;
+    EXPECT_EQ(o.rendered.size(), 2u) << box.substr(0, 10);
+    ASSERT_TRUE(o.failed.count(2)) << box.substr(0, 10);
+    EXPECT_NE(o.failed[2].find("unusable size (huge"), std::string::npos) << o.failed[2];
+  }
+}
+
 TEST_F(DeckRenderTest, ADeflateBombPageIsStoppedByTheLimitsAndTheOtherPagesRender) {
   std::string bomb = deflate_bomb(size_t{3} << 30);  // 3 GiB of NUL
   std::string pdf = three_pages(stream("/Filter /FlateDecode", bomb), "[0 0 800 600]");

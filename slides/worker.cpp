@@ -223,8 +223,8 @@ bool misbehave(const Misbehaviour &m, std::string &leak) {
     if (flags < 0 || fcntl(STDOUT_FILENO, F_SETOWN, atoi(m.arg.c_str())) < 0 ||
         fcntl(STDOUT_FILENO, F_SETSIG, SIGKILL) < 0 ||
         fcntl(STDOUT_FILENO, F_SETFL, flags | O_ASYNC) < 0) {
-      page_error(m.page,
-                 std::string("test-misbehave: signalling was refused: ") + g_strerror(errno));
+      slides::emit_page_error(
+          out, m.page, std::string("test-misbehave: signalling was refused: ") + g_strerror(errno));
       return false;
     }
   } else if (m.action == "fork") {

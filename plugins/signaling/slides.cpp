@@ -9,27 +9,32 @@ namespace {
 // The image of `c`'s profile among a slide's images: a listener's current profile; otherwise
 // the profile listeners start at (the lowest: nothing is known of the link yet) for students,
 // and the largest for teachers, who present on big screens. nullptr when the slide has none.
-JsonObject *image_for(const Client &c, JsonObject *slide) {
+// `profile` gets the chosen image's profile.
+JsonObject *image_for(const Client &c, JsonObject *slide, std::string &profile) {
   JsonObject *images = slide ? json_object_get_object_member(slide, "images") : nullptr;
   if (!images || json_object_get_size(images) == 0) return nullptr;
-  if (!c.profile.empty() && json_object_has_member(images, c.profile.c_str()))
+  if (!c.profile.empty() && json_object_has_member(images, c.profile.c_str())) {
+    profile = c.profile;
     return json_object_get_object_member(images, c.profile.c_str());
+  }
   g_autoptr(GList) names = json_object_get_members(images);
   guint n = g_list_length(names);
   guint index = c.who.role == GRAMOTHI_ROLE_STUDENT ? 0 : n - 1;
-  return json_object_get_object_member(images,
-                                       static_cast<const char *>(g_list_nth_data(names, index)));
+  profile = static_cast<const char *>(g_list_nth_data(names, index));
+  return json_object_get_object_member(images, profile.c_str());
 }
 
 // The slide-sync message for one client, in the original module's shape, with the image of
 // that client's profile. `event` is a slides.sync payload: {class_id, action, timestamp, slide,
 // next}. "" when it has no slide.
-// An image's URL for `c`: a listener's image goes at what its link leaves beside the audio
-// (the REST route reads ?pace=PROFILE).
-std::string image_url(const Client &c, JsonObject *image) {
+// An image's URL for `c`: a student's (or any listener's) image of profile P goes at what a
+// link on P leaves beside the audio (the REST route reads ?pace=P). Students who have not
+// listened yet get the lowest profile's image, paced alike: the same URL once they listen at
+// the lowest profile, where every automatic listener starts, so nothing is fetched twice.
+std::string image_url(const Client &c, JsonObject *image, const std::string &profile) {
   std::string url = json_object_get_string_member_with_default(image, "url", "");
-  if (!c.profile.empty() && !url.empty() && url.find('?') == std::string::npos)
-    url += "?pace=" + c.profile;
+  bool paced = !c.profile.empty() || c.who.role == GRAMOTHI_ROLE_STUDENT;
+  if (paced && !url.empty() && url.find('?') == std::string::npos) url += "?pace=" + profile;
   return url;
 }
 
@@ -39,11 +44,12 @@ std::string slide_message(const std::string &event, const Client &c, const char 
   JsonObject *e = json_node_get_object(json_parser_get_root(p));
   JsonObject *slide = json_object_get_object_member(e, "slide");
   if (!slide) return "";
-  JsonObject *image = image_for(c, slide);
+  std::string profile, next_profile;
+  JsonObject *image = image_for(c, slide, profile);
   JsonNode *next_node = json_object_get_member(e, "next");
   JsonObject *next =
       next_node && JSON_NODE_HOLDS_OBJECT(next_node) ? json_node_get_object(next_node) : nullptr;
-  JsonObject *next_image = image_for(c, next);
+  JsonObject *next_image = image_for(c, next, next_profile);
   g_autoptr(JsonBuilder) b = json_builder_new();
   json_builder_begin_object(b);
   json_builder_set_member_name(b, "type");
@@ -60,7 +66,7 @@ std::string slide_message(const std::string &event, const Client &c, const char 
   json_builder_begin_object(b);
   json_builder_set_member_name(b, "file_url");
   if (image)
-    json_builder_add_string_value(b, image_url(c, image).c_str());
+    json_builder_add_string_value(b, image_url(c, image, profile).c_str());
   else
     json_builder_add_null_value(b);
   json_builder_set_member_name(b, "order_no");
@@ -75,7 +81,7 @@ std::string slide_message(const std::string &event, const Client &c, const char 
   json_builder_add_string_value(b, json_object_get_string_member_with_default(slide, "text", ""));
   json_builder_set_member_name(b, "next_file_url");
   if (next_image)
-    json_builder_add_string_value(b, image_url(c, next_image).c_str());
+    json_builder_add_string_value(b, image_url(c, next_image, next_profile).c_str());
   else
     json_builder_add_null_value(b);
   json_builder_end_object(b);

@@ -125,6 +125,15 @@ TEST_F(SlidesWsTest, EveryClientGetsEachMoveWithTheImageOfItsOwnProfile) {
   EXPECT_EQ(width_of(r), 480) << "students who are not listening get the starting profile's";
   EXPECT_EQ(width_of(l), 800) << "a listener gets its own profile's";
   EXPECT_NE(field(t, "file_url"), field(l, "file_url"));
+  // Issue 14: students' images go at what their link leaves beside the audio (the profile of
+  // the image they get names the pace); the teacher's image is not paced.
+  auto ends_with = [](const std::string &s, const std::string &tail) {
+    return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+  };
+  EXPECT_TRUE(ends_with(field(l, "file_url"), "?pace=ultra-low")) << field(l, "file_url");
+  EXPECT_TRUE(ends_with(field(l, "next_file_url"), "?pace=ultra-low"));
+  EXPECT_TRUE(ends_with(field(r, "file_url"), "?pace=2g")) << field(r, "file_url");
+  EXPECT_EQ(field(t, "file_url").find('?'), std::string::npos) << field(t, "file_url");
 
   // A profile change brings the current slide at the new size.
   lws->send(json_msg("profile", {{"profile", "medium"}}));

@@ -619,6 +619,13 @@ void client_stream_queue_writes(GramothiClientStream *stream, size_t max_queued,
   q.on_overflow = std::move(on_overflow);
 }
 
+void client_stream_nudge(GramothiClientStream *stream) {
+  OutputQueue &q = *stream->output->q;
+  if (!q.queueing || q.error || q.overflowed || !q.chunks.empty()) return;
+  static const uint8_t kPing[] = {0x89, 0x00};  // FIN, ping; unmasked, no payload
+  queue_write(stream->output, kPing, sizeof kPing, nullptr);
+}
+
 size_t client_stream_queued(GramothiClientStream *stream) {
   return stream->output->q->queued;
 }

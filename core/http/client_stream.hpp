@@ -49,6 +49,12 @@ void client_stream_between_requests(GramothiClientStream *stream, bool between);
 // callback on the main loop once the bound is passed.
 void client_stream_queue_writes(GramothiClientStream *stream, size_t max_queued,
                                 std::function<void()> on_overflow);
+// Once writes are queued (a WebSocket): writes a WebSocket ping frame when nothing waits in the
+// queue, so that a lone message is followed by a segment of its own. If the message is lost on
+// the way, the client's acknowledgement of the ping tells TCP at once (RACK) instead of a
+// tail-loss probe or a retransmission timeout (0.8-3 s on a 300 ms link). Browsers answer a
+// ping with a pong and show it to no page.
+void client_stream_nudge(GramothiClientStream *stream);
 // Unsent bytes in the queue.
 size_t client_stream_queued(GramothiClientStream *stream);
 bool client_stream_overflowed(GramothiClientStream *stream);

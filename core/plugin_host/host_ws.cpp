@@ -18,6 +18,9 @@
 //   - Silence: libsoup pings every ws_idle_timeout_s / 3 (at most every 20 s); a client from
 //     which nothing (no message, no pong) arrived for ws_idle_timeout_s is closed with 4408
 //     "idle_timeout".
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include <algorithm>
 #include <map>
 #include <set>
@@ -38,7 +41,8 @@ struct GramothiWsConnection {
   void *data = nullptr;
   gulong message_handler = 0, closed_handler = 0, pong_handler = 0;
   guint idle_timer = 0;
-  int64_t heard_us = 0;  // when the client was last heard from
+  guint nudge_timer = 0;  // a ping after a lone message (client_stream_nudge)
+  int64_t heard_us = 0;   // when the client was last heard from
   bool closed = false;
   gramothi::Lifetime lifetime;
 };
@@ -54,6 +58,7 @@ constexpr int64_t kMinReadBurst = 2 * 1024 * 1024;  // two messages at the hard 
 // Anything read without a whole message: the stream's backstop (see ClientReadLimits).
 constexpr int64_t kUnfinishedBackstop = 8 * 1024 * 1024;
 constexpr uint16_t kCloseIdle = 4408;
+constexpr guint kNudgeDelayMs = 30;
 
 const Config &config_of(GramothiWsConnection *c) {
   return *c->route->ctx->services->config;
@@ -64,6 +69,7 @@ void release(GramothiWsConnection *c) {
   c->closed = true;
   c->lifetime.end();
   if (c->idle_timer) g_source_remove(c->idle_timer);
+  if (c->nudge_timer) g_source_remove(c->nudge_timer);
   for (gulong id : {c->message_handler, c->closed_handler, c->pong_handler})
     g_signal_handler_disconnect(c->conn.get(), id);
   delete c;
@@ -184,6 +190,13 @@ void on_ws_open(SoupServer *, SoupServerMessage *msg, const char *path,
   const Config &config = config_of(c);
   c->stream = GRef<GramothiClientStream>::ref(route->ctx->services->router->client_stream(msg));
   if (c->stream) {
+    // The class socket is a thin stream of small messages that should arrive at once: no
+    // Nagle delay (a nudge must not wait for the acknowledgement of what it follows), and
+    // retransmission timeouts that do not double while only a few segments are in flight.
+    if (GSocket *sock = client_stream_socket(c->stream.get())) {
+      g_socket_set_option(sock, IPPROTO_TCP, TCP_NODELAY, 1, nullptr);
+      g_socket_set_option(sock, IPPROTO_TCP, TCP_THIN_LINEAR_TIMEOUTS, 1, nullptr);
+    }
     client_stream_queue_writes(c->stream.get(), static_cast<size_t>(config.ws_max_queued_bytes),
                                [c, alive = c->lifetime.watch()] {
                                  if (alive.alive()) close_unread(c);
@@ -278,7 +291,22 @@ int32_t host_ws_send(GramothiWsConnection *c, const char *text) {
   // A text frame must be UTF-8 (RFC 6455 §5.6): libsoup refuses anything else with a critical.
   if (!g_utf8_validate(text, -1, nullptr)) return GRAMOTHI_E_INVALID;
   soup_websocket_connection_send_text(c->conn.get(), text);
-  if (c->stream && client_stream_overflowed(c->stream.get())) close_unread(c);
+  if (c->stream && client_stream_overflowed(c->stream.get())) {
+    close_unread(c);
+    return GRAMOTHI_OK;
+  }
+  // A segment after it (a few segments' time later, so it is one of its own) makes a lost
+  // message cost one round trip, not a timeout (client_stream_nudge). One per burst.
+  if (c->stream && !c->nudge_timer)
+    c->nudge_timer = g_timeout_add(
+        kNudgeDelayMs,
+        +[](gpointer data) {
+          auto *conn = static_cast<GramothiWsConnection *>(data);
+          conn->nudge_timer = 0;
+          if (is_open(conn)) client_stream_nudge(conn->stream.get());
+          return G_SOURCE_REMOVE;
+        },
+        c);
   return GRAMOTHI_OK;
 }
 void host_ws_close(GramothiWsConnection *c, uint16_t code, const char *reason) {

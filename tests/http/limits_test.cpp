@@ -558,6 +558,26 @@ constexpr char kQueue[] =
     "[limits]\nws_max_queued_bytes=262144\n[plugin.ws-echo]\nanswer_bytes=4096\n";
 using WebSocketQueue = WithServer<kQueue>;
 
+// Issue 14: a lone message is followed by a ping of its own (a few ms later), so that on a lossy
+// link a lost message costs one round trip, not a TCP timeout. (This server's idle pings come
+// only every 20 s.)
+TEST_F(WebSocketQueue, ALoneMessageIsFollowedByAPing) {
+  auto s = open_websocket("127.0.0.1", port(), "/test/ws/alive");
+  ASSERT_TRUE(s->send_all(ws::client_frame(0x1, "hello")));
+  std::vector<uint8_t> opcodes;
+  s->read_until(
+      [&](const std::string &) {
+        ws::Frame f;
+        while (ws::take_frame(s->received(), &f))
+          opcodes.push_back(f.opcode);
+        return opcodes.size() >= 2;
+      },
+      5000);
+  ASSERT_GE(opcodes.size(), 2u) << "no ping after the answer";
+  EXPECT_EQ(opcodes[0], 0x1);  // the echo's text
+  EXPECT_EQ(opcodes[1], 0x9);  // then a ping
+}
+
 TEST_F(WebSocketQueue, ClientThatDoesNotReadIsClosedWith1008AndItsMemoryFreed) {
   int pid = server_->pid();
   long rss_before = status_kb(pid, "VmRSS"), peak_before = status_kb(pid, "VmHWM");

@@ -23,7 +23,10 @@
 #include <webp/encode.h>
 
 #include <cmath>
+#include <condition_variable>
+#include <functional>
 #include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -461,6 +464,96 @@ TEST_F(DeckRenderTest, AWorkerCannotFillTheDiskWithImages) {
   EXPECT_TRUE(o.rendered.empty());
   ASSERT_TRUE(o.failed.count(1));
   EXPECT_NE(o.failed[1].find("would take the deck over"), std::string::npos) << o.failed[1];
+}
+
+namespace {
+
+// A lossless WebP of noise: about 3 bytes a pixel, the most the worker's images take.
+std::string noise_webp(int w, int h) {
+  std::vector<uint8_t> rgb(static_cast<size_t>(w) * h * 3);
+  for (auto &b : rgb)
+    b = static_cast<uint8_t>(g_random_int());
+  uint8_t *out = nullptr;
+  size_t n = WebPEncodeLosslessRGB(rgb.data(), w, h, w * 3, &out);
+  std::string bytes(reinterpret_cast<char *>(out), n);
+  WebPFree(out);
+  return bytes;
+}
+
+// Runs the main loop until `done()` or `ms` have passed; says whether done.
+bool run_until(const std::function<bool()> &done, int ms) {
+  guint tick = g_timeout_add(
+      20, [](gpointer) -> gboolean { return G_SOURCE_CONTINUE; }, nullptr);
+  int64_t until = g_get_monotonic_time() + int64_t{ms} * 1000;
+  while (!done() && g_get_monotonic_time() < until)
+    g_main_context_iteration(nullptr, TRUE);
+  g_source_remove(tick);
+  return done();
+}
+
+// Holds DeckRender's writer thread before each page's images until opened.
+struct WriterGate {
+  std::mutex m;
+  std::condition_variable cv;
+  bool open = false;
+  void let_through() {
+    std::lock_guard<std::mutex> l(m);
+    open = true;
+    cv.notify_all();
+  }
+};
+
+}  // namespace
+
+TEST_F(DeckRenderTest, AWorkerFasterThanTheDiskWaitsAndTheServerHoldsABoundedBacklog) {
+  // A taken-over worker floods pages of incompressible images while the disk is stuck: the
+  // server stops reading it (it blocks on its pipe) rather than holding the deck in memory,
+  // and the wait the server imposes does not count against the page timeout.
+  const std::string image = noise_webp(96, 96);
+  const int pages = 40;
+  auto gate = std::make_shared<WriterGate>();
+  struct Opener {  // however the test ends: writer threads must not wait forever
+    std::shared_ptr<WriterGate> gate;
+    ~Opener() { gate->let_through(); }
+  } opener{gate};
+  RenderLimits limits;
+  limits.max_queued_bytes = image.size() * 5 / 2;  // two pages' images
+  limits.page_timeout_ms = 1500;
+  limits.test_before_write = [gate] {
+    std::unique_lock<std::mutex> l(gate->m);
+    gate->cv.wait(l, [&] { return gate->open; });
+  };
+  // Both workers print every page; each keeps its own (odd or even) and reads past the rest.
+  LiarWorker liar;
+  std::string script = liar.say(
+      "echo '{\"type\":\"document\",\"pages\":" + std::to_string(pages) + "}'\nimage() {\n" +
+      printf_bytes(image) + "}\np=1\nwhile [ $p -le " + std::to_string(pages) +
+      " ]; do\n"
+      "  printf '{\"type\":\"page\",\"page\":%d,\"text\":\"\",\"images\":[{\"profile\":"
+      "\"low\",\"width\":96,\"height\":96,\"bytes\":" +
+      std::to_string(image.size()) + "}]}\\n' $p\n  image\n  p=$((p+1))\ndone\n");
+  lecture_deck(dir_ + "/deck.pdf");
+  Outcome o;
+  auto r = start(o, dir_ + "/deck.pdf", limits, script);
+  auto peak = [&] { return r->stats().peak_queued_bytes; };
+  run_until([&] { return r->stats().paused_workers == 2 || peak() > limits.max_queued_bytes; },
+            30000);
+  EXPECT_LE(peak(), limits.max_queued_bytes);
+  ASSERT_EQ(r->stats().paused_workers, 2) << "the workers were not left waiting";
+  // Longer than the page timeout: that wait is the server's, no page may fail for it (a worker
+  // killed meanwhile would be seen once read again).
+  run_until([&] { return o.done; }, limits.page_timeout_ms * 2);
+  EXPECT_LE(peak(), limits.max_queued_bytes);
+
+  gate->let_through();
+  EXPECT_TRUE(run_until([&] { return o.done; }, 60000)) << "the render never finished";
+  EXPECT_EQ(o.code, "") << o.message;
+  EXPECT_EQ(o.rendered.size(), static_cast<size_t>(pages));
+  EXPECT_TRUE(o.failed.empty()) << "page " << o.failed.begin()->first << ": "
+                                << o.failed.begin()->second;
+  EXPECT_LE(peak(), limits.max_queued_bytes);
+  EXPECT_GE(r->stats().pauses, 2);
+  EXPECT_EQ(r->stats().paused_workers, 0);
 }
 
 TEST_F(DeckRenderTest, AWorkersWordsReachLogsAndViewersAsBoundedValidText) {

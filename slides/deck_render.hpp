@@ -10,11 +10,11 @@
 // Between fork and exec DeckRender gives it an empty environment, a new session, a network
 // namespace of its own where the kernel allows, an unprivileged uid when the server is root,
 // rlimits (CPU seconds, address space, no files written, no core dumps, few files, no
-// processes), a nice value 10 above the server's, and no_new_privs; the worker then shuts itself
-// in with Landlock and seccomp before it parses the PDF. The parent kills a worker when a page
-// takes longer than the page timeout or the deck its deadline. A worker that dies on a page (a
-// limit, a crash, a forbidden system call) costs that page only: the page is reported failed,
-// with why, and a new worker goes on with the pages after it.
+// processes), a nice value 10 above the server's, and no_new_privs; the worker makes itself
+// undumpable and shuts itself in with Landlock and seccomp before it parses the PDF. The parent
+// kills a worker when a page takes longer than the page timeout or the deck its deadline. A
+// worker that dies on a page (a limit, a crash, a forbidden system call) costs that page only:
+// the page is reported failed, with why, and a new worker goes on with the pages after it.
 //
 // Ownership: the caller owns the DeckRender; destroying it kills the workers and no callback
 // runs afterwards. Callbacks run on the main loop, never inside start().

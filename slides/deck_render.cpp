@@ -81,8 +81,10 @@ void setup_child(gpointer data) {
       _exit(126);
     }
   }
-  // Without CAP_SYS_ADMIN, a user namespace (where the kernel allows them) makes one possible.
-  if (!own_net && unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0) own_net = true;
+  // Without CAP_SYS_ADMIN, a user namespace (where the kernel allows them) makes one possible;
+  // not for a root server: made as worker_user, it would give every process of that uid (other
+  // daemons' nobody) CAP_SYS_PTRACE over the worker, undumpable or not. Seccomp still holds.
+  if (!own_net && !s->switch_user && unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0) own_net = true;
   set_limit(RLIMIT_CPU, s->cpu_seconds);
   set_limit(RLIMIT_AS, s->memory);
   set_limit(RLIMIT_FSIZE, 0);  // it writes no file: its images go through the pipe

@@ -11,6 +11,7 @@
 #include <glib/gstdio.h>
 #include <grp.h>
 #include <gtest/gtest.h>
+#include <linux/capability.h>
 #include <linux/landlock.h>
 #include <netinet/in.h>
 #include <sched.h>
@@ -30,6 +31,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -651,8 +653,11 @@ pid_t find_first_worker() {
 
 bool can_make_network_namespace() {
   pid_t child = fork();
-  if (child == 0)  // as the worker's parent does: plainly, else in a user namespace
-    _exit(unshare(CLONE_NEWNET) == 0 || unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0 ? 0 : 1);
+  if (child == 0)  // as the worker's parent does: plainly, else (not root) in a user namespace
+    _exit(unshare(CLONE_NEWNET) == 0 ||
+                  (geteuid() != 0 && unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0)
+              ? 0
+              : 1);
   int status = 0;
   waitpid(child, &status, 0);
   return WIFEXITED(status) && WEXITSTATUS(status) == 0;
@@ -744,53 +749,99 @@ TEST_F(DeckRenderTest, ARunningWorkerIsConfinedLikeABrowsersRenderer) {
   setpriority(PRIO_PROCESS, 0, before);  // back, where the test may (root)
 }
 
-TEST_F(DeckRenderTest, ProcessesOfTheWorkersUidCannotLookIntoIt) {
-  // nobody may be shared with other daemons: one taken over must not ptrace a worker or read
-  // its memory (another teacher's deck) through /proc.
-  RenderLimits limits;
-  limits.sandbox.test_misbehave = "pause:1";
-  Outcome o;
-  auto r = start(o, write("three.pdf", three_pages(stream("", "BT ET"), "[0 0 800 600]")), limits);
-  std::string status;
-  pid_t pid = sandboxed_first_worker(status);
-  ASSERT_NE(pid, 0) << "no worker was found";
-  std::string proc = "/proc/" + std::to_string(pid);
-  // Undumpable: the kernel gives its /proc files to root, whatever its uid.
-  for (const char *file : {"/environ", "/mem", "/maps"}) {
-    struct stat st;
-    ASSERT_EQ(stat((proc + file).c_str(), &st), 0) << file;
-    EXPECT_EQ(st.st_uid, 0u) << proc << file << " is its uid's";
+namespace {
+
+// Drops CAP_SYS_ADMIN from this thread's effective capabilities until destroyed, as for a server
+// run as root in a container without it: the worker's plain unshare(CLONE_NEWNET) is refused.
+class WithoutSysAdmin {
+ public:
+  WithoutSysAdmin() {
+    syscall(SYS_capget, &header_, saved_);
+    __user_cap_data_struct lowered[2] = {saved_[0], saved_[1]};
+    lowered[CAP_TO_INDEX(CAP_SYS_ADMIN)].effective &= ~CAP_TO_MASK(CAP_SYS_ADMIN);
+    dropped_ = syscall(SYS_capset, &header_, lowered) == 0;
   }
-  if (geteuid() != 0) {
-    printf("note: not root: the worker keeps the test's uid; no other process to try from\n");
-    return;
-  }
-  // A process of its uid tries what a taken-over daemon of nobody's would.
-  uid_t uid = WorkerSandbox{}.uid;
-  gid_t gid = WorkerSandbox{}.gid;
+  ~WithoutSysAdmin() { syscall(SYS_capset, &header_, saved_); }
+  bool dropped() const { return dropped_; }
+
+ private:
+  __user_cap_header_struct header_{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct saved_[2] = {};
+  bool dropped_ = false;
+};
+
+// A process of uid:gid tries what a taken-over daemon of nobody's would against `pid`: open its
+// environ, its mem, and ptrace it. A bit for each that worked (4, 2, 1), or 100.
+int try_to_look_into(pid_t pid, uid_t uid, gid_t gid) {
   pid_t peer = fork();
-  ASSERT_GE(peer, 0);
   if (peer == 0) {
     if (setgroups(0, nullptr) != 0 || setresgid(gid, gid, gid) != 0 ||
         setresuid(uid, uid, uid) != 0)
       _exit(100);
     int got = 0;
     for (const char *file : {"/environ", "/mem"}) {
-      int fd = open((proc + file).c_str(), O_RDONLY | O_CLOEXEC);
+      int fd = open(("/proc/" + std::to_string(pid) + file).c_str(), O_RDONLY | O_CLOEXEC);
       got = got * 2 + (fd >= 0);
       if (fd >= 0) close(fd);
     }
     got = got * 2 + (ptrace(PTRACE_SEIZE, pid, nullptr, nullptr) == 0);  // detached at exit
     _exit(got);
   }
-  int exit_status = 0;
-  ASSERT_EQ(waitpid(peer, &exit_status, 0), peer);
-  ASSERT_TRUE(WIFEXITED(exit_status));
-  int got = WEXITSTATUS(exit_status);
-  ASSERT_NE(got, 100) << "the test cannot take the worker's uid";
-  EXPECT_FALSE(got & 4) << "a process of its uid read its environ";
-  EXPECT_FALSE(got & 2) << "a process of its uid opened its memory";
-  EXPECT_FALSE(got & 1) << "a process of its uid could ptrace it";
+  int status = 0;
+  if (peer < 0 || waitpid(peer, &status, 0) != peer || !WIFEXITED(status)) return 100;
+  return WEXITSTATUS(status);
+}
+
+}  // namespace
+
+TEST_F(DeckRenderTest, ProcessesOfTheWorkersUidCannotLookIntoIt) {
+  // nobody may be shared with other daemons: one taken over must not ptrace a worker or read
+  // its memory (another teacher's deck) through /proc. Also when the server, root without
+  // CAP_SYS_ADMIN, cannot give it a network namespace: one made in a user namespace owned by
+  // nobody would give every process of nobody's CAP_SYS_PTRACE over the worker.
+  std::string pdf = write("three.pdf", three_pages(stream("", "BT ET"), "[0 0 800 600]"));
+  for (bool sys_admin : {true, false}) {
+    SCOPED_TRACE(sys_admin ? "the server has CAP_SYS_ADMIN" : "the server lacks CAP_SYS_ADMIN");
+    if (!sys_admin && geteuid() != 0) break;
+    RenderLimits limits;
+    limits.sandbox.test_misbehave = "pause:1";
+    Outcome o;
+    std::unique_ptr<DeckRender> r;
+    std::string status;
+    pid_t pid = 0;
+    {
+      std::optional<WithoutSysAdmin> lowered;
+      if (!sys_admin) {
+        ASSERT_TRUE(lowered.emplace().dropped());
+      }
+      r = start(o, pdf, limits);
+      pid = sandboxed_first_worker(status);  // spawned from in here
+    }
+    ASSERT_NE(pid, 0) << "no worker was found";
+    std::string proc = "/proc/" + std::to_string(pid);
+    // Undumpable: the kernel gives its /proc files to root, whatever its uid.
+    for (const char *file : {"/environ", "/mem", "/maps"}) {
+      struct stat st;
+      ASSERT_EQ(stat((proc + file).c_str(), &st), 0) << file;
+      EXPECT_EQ(st.st_uid, 0u) << proc << file << " is its uid's";
+    }
+    if (geteuid() != 0) {
+      printf("note: not root: the worker keeps the test's uid; no other process to try from\n");
+      break;
+    }
+    int got = try_to_look_into(pid, WorkerSandbox{}.uid, WorkerSandbox{}.gid);
+    ASSERT_NE(got, 100) << "the test cannot take the worker's uid";
+    EXPECT_FALSE(got & 4) << "a process of its uid read its environ";
+    EXPECT_FALSE(got & 2) << "a process of its uid opened its memory";
+    EXPECT_FALSE(got & 1) << "a process of its uid could ptrace it";
+    r.reset();  // and wait for it to be gone, so the next round finds its own
+    int64_t until = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    while (g_get_monotonic_time() < until) {
+      std::string stat = read_text(proc + "/stat");
+      if (stat.empty() || stat.find(") Z") != std::string::npos) break;
+      g_usleep(10000);
+    }
+  }
 }
 
 TEST_F(DeckRenderTest, AWorkerThatWritesAFileIsStoppedAndOnlyItsPageFails) {

@@ -81,8 +81,10 @@ void setup_child(gpointer data) {
       _exit(126);
     }
   }
-  // Without CAP_SYS_ADMIN, a user namespace (where the kernel allows them) makes one possible.
-  if (!own_net && unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0) own_net = true;
+  // Without CAP_SYS_ADMIN, a user namespace (where the kernel allows them) makes one possible;
+  // not for a root server: made as worker_user, it would give every process of that uid (other
+  // daemons' nobody) CAP_SYS_PTRACE over the worker, undumpable or not. Seccomp still holds.
+  if (!own_net && !s->switch_user && unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0) own_net = true;
   set_limit(RLIMIT_CPU, s->cpu_seconds);
   set_limit(RLIMIT_AS, s->memory);
   set_limit(RLIMIT_FSIZE, 0);  // it writes no file: its images go through the pipe
@@ -203,6 +205,17 @@ std::string seconds_text(int ms) {
   return std::to_string((ms + 999) / 1000) + " s";
 }
 
+// A page's images on their way to the disk, on a GLib worker thread.
+struct StoreJob {
+  std::weak_ptr<DeckRender::Impl> owner;
+  std::string dir;
+  RenderedPage page;
+  std::vector<std::string> bytes;  // per page.images
+  uint64_t queued = 0;             // their sum
+  std::function<void()> before_write;
+  std::string error;
+};
+
 }  // namespace
 
 struct Worker {
@@ -215,6 +228,11 @@ struct Worker {
   std::set<int> finished;  // rendered or reported failed by the worker itself
   int current = 0;         // the page it said it began
   guint timer = 0;
+  int64_t timer_due = 0;  // monotonic, µs
+  // A page whose images wait for the writer: the worker is not read meanwhile (it blocks on
+  // its full pipe), and its page timer stands still with this left.
+  std::unique_ptr<StoreJob> waiting;
+  int64_t timer_left = 0;
   std::string kill_reason;  // set when we stopped it
 
   std::string buffer;  // received, not yet taken apart
@@ -265,6 +283,8 @@ struct DeckRender::Impl : std::enable_shared_from_this<DeckRender::Impl> {
   std::set<int> resolved;
   std::set<std::string> noted;  // sandbox layers already reported missing
   uint64_t deck_bytes = 0;      // of the images kept so far, stored or on their way
+  uint64_t queued_bytes = 0;    // handed to the writer, not yet written
+  DeckRender::Stats stats;
   std::vector<std::shared_ptr<Worker>> workers;
   guint deadline = 0;
 
@@ -278,9 +298,19 @@ struct DeckRender::Impl : std::enable_shared_from_this<DeckRender::Impl> {
   void on_line(const std::shared_ptr<Worker> &w, const std::string &line);
   void on_page_line(const std::shared_ptr<Worker> &w, JsonObject *o, bool page_ok, int page);
   void complete(const std::shared_ptr<Worker> &w, Worker::Incoming in);
-  void store(Worker::Incoming in);
+  std::unique_ptr<StoreJob> keep(Worker::Incoming in);
+  bool may_queue(const StoreJob &job) const {
+    // A page larger than the bound goes alone.
+    return queued_bytes == 0 || queued_bytes + job.queued <= limits.max_queued_bytes;
+  }
+  void to_writer(std::unique_ptr<StoreJob> job);
+  void pause(const std::shared_ptr<Worker> &w, std::unique_ptr<StoreJob> job);
+  void resume_waiting();
   void on_exit(const std::shared_ptr<Worker> &w);
-  void arm_page_timer(const std::shared_ptr<Worker> &w);
+  void arm_page_timer(const std::shared_ptr<Worker> &w, int64_t ms);
+  void arm_page_timer(const std::shared_ptr<Worker> &w) {
+    arm_page_timer(w, limits.page_timeout_ms);
+  }
   void resolve(int page) {
     resolved.insert(page);
     if (pages >= 0 && static_cast<int>(resolved.size()) >= pages) finish("", "");
@@ -309,17 +339,9 @@ struct WorkerRef {
   std::shared_ptr<Worker> w;
 };
 
-// A page's images on their way to the disk, on a GLib worker thread.
-struct StoreJob {
-  std::weak_ptr<DeckRender::Impl> owner;
-  std::string dir;
-  RenderedPage page;
-  std::vector<std::string> bytes;  // per page.images
-  std::string error;
-};
-
 void store_in_thread(GTask *task, gpointer, gpointer data, GCancellable *) {
   auto *job = static_cast<StoreJob *>(data);
+  if (job->before_write) job->before_write();
   for (size_t i = 0; i < job->bytes.size(); i++) {
     const std::string &b = job->bytes[i];
     g_autofree char *sum = g_compute_checksum_for_data(
@@ -342,16 +364,20 @@ void store_in_thread(GTask *task, gpointer, gpointer data, GCancellable *) {
 void on_stored(GObject *, GAsyncResult *result, gpointer) {
   auto *job = static_cast<StoreJob *>(g_task_get_task_data(G_TASK(result)));
   auto impl = job->owner.lock();
+  if (!impl) return;
+  impl->queued_bytes -= job->queued;
   int page = job->page.number;
-  if (!impl || impl->finished || impl->resolved.count(page)) return;
-  if (!job->error.empty()) {
-    impl->fail_page(
-        page, "page " + std::to_string(page) + ": its images cannot be stored: " + job->error);
-    return;
+  if (!impl->finished && !impl->resolved.count(page)) {
+    if (!job->error.empty()) {
+      impl->fail_page(
+          page, "page " + std::to_string(page) + ": its images cannot be stored: " + job->error);
+    } else {
+      impl->rendered++;
+      if (impl->cb.page) impl->cb.page(job->page);
+      impl->resolve(page);
+    }
   }
-  impl->rendered++;
-  if (impl->cb.page) impl->cb.page(job->page);
-  impl->resolve(page);
+  if (!impl->finished) impl->resume_waiting();
 }
 
 }  // namespace
@@ -431,11 +457,12 @@ void DeckRender::Impl::spawn(int stride, int offset, std::vector<int> pages_list
   read_next(w);
 }
 
-void DeckRender::Impl::arm_page_timer(const std::shared_ptr<Worker> &w) {
+void DeckRender::Impl::arm_page_timer(const std::shared_ptr<Worker> &w, int64_t ms) {
   if (w->timer) g_source_remove(w->timer);
+  w->timer_due = g_get_monotonic_time() + ms * 1000;
   auto *ref = new WorkerRef{w};
   w->timer = g_timeout_add_full(
-      G_PRIORITY_DEFAULT, static_cast<guint>(limits.page_timeout_ms),
+      G_PRIORITY_DEFAULT, static_cast<guint>(ms),
       [](gpointer d) -> gboolean {
         auto &worker = static_cast<WorkerRef *>(d)->w;
         worker->timer = 0;
@@ -473,14 +500,14 @@ void DeckRender::Impl::read_next(const std::shared_ptr<Worker> &w) {
           ref->w->buffer.append(data, n);
           impl->take_apart(ref->w);
         }
-        if (!impl->finished) impl->read_next(ref->w);
+        if (!impl->finished && !ref->w->waiting) impl->read_next(ref->w);
       },
       new WorkerRef{w});
 }
 
 // Lines and, after a page's line, its images' bytes, as far as they have arrived.
 void DeckRender::Impl::take_apart(const std::shared_ptr<Worker> &w) {
-  while (!finished && !w->deaf) {
+  while (!finished && !w->deaf && !w->waiting) {
     if (w->incoming) {
       Worker::Incoming &in = *w->incoming;
       std::string &image = in.bytes[in.index];
@@ -647,36 +674,77 @@ void DeckRender::Impl::on_page_line(const std::shared_ptr<Worker> &w, JsonObject
 // charged with it, as with any page it began).
 void DeckRender::Impl::complete(const std::shared_ptr<Worker> &w, Worker::Incoming in) {
   if (in.page.number) w->finished.insert(in.page.number);
-  store(std::move(in));
+  std::unique_ptr<StoreJob> job = keep(std::move(in));
+  if (!job) return;
+  if (may_queue(*job))
+    to_writer(std::move(job));
+  else
+    pause(w, std::move(job));
 }
 
-// A page whose images have all arrived: those that are WebP go to the disk, named by their
-// SHA-256, off the main loop; then the page is reported.
-void DeckRender::Impl::store(Worker::Incoming in) {
-  if (!in.keep || finished) return;
-  auto *job = new StoreJob{weak_from_this(), out, {}, {}, {}};
+// The images of a page of ours that are WebP, within the deck's ceiling; nothing when the page
+// is not ours or fails.
+std::unique_ptr<StoreJob> DeckRender::Impl::keep(Worker::Incoming in) {
+  if (!in.keep || finished) return nullptr;
+  auto job = std::make_unique<StoreJob>();
+  job->owner = weak_from_this();
+  job->dir = out;
+  job->before_write = limits.test_before_write;
   job->page.number = in.page.number;
   job->page.text = std::move(in.page.text);
-  uint64_t page_bytes = 0;
   for (size_t i = 0; i < in.page.images.size(); i++)
     if (in.keep_image[i] &&
         is_simple_webp(in.bytes[i], in.page.images[i].width, in.page.images[i].height)) {
-      page_bytes += in.bytes[i].size();
+      job->queued += in.bytes[i].size();
       job->page.images.push_back(in.page.images[i]);
       job->bytes.push_back(std::move(in.bytes[i]));
     }
-  if (deck_bytes + page_bytes > limits.max_deck_bytes) {
-    delete job;
+  if (deck_bytes + job->queued > limits.max_deck_bytes) {
     fail_page(in.page.number, "page " + std::to_string(in.page.number) +
                                   ": its images would take the deck over " +
                                   std::to_string(limits.max_deck_bytes >> 20) + " MiB");
-    return;
+    return nullptr;
   }
-  deck_bytes += page_bytes;
+  deck_bytes += job->queued;
+  return job;
+}
+
+// Names the images by their SHA-256 and writes them, off the main loop; then reports the page.
+void DeckRender::Impl::to_writer(std::unique_ptr<StoreJob> job) {
+  queued_bytes += job->queued;
+  stats.peak_queued_bytes = std::max(stats.peak_queued_bytes, queued_bytes);
   GTask *task = g_task_new(nullptr, nullptr, on_stored, nullptr);
-  g_task_set_task_data(task, job, [](gpointer d) { delete static_cast<StoreJob *>(d); });
+  g_task_set_task_data(task, job.release(), [](gpointer d) { delete static_cast<StoreJob *>(d); });
   g_task_run_in_thread(task, store_in_thread);
   g_object_unref(task);
+}
+
+// The writer is behind: the worker's page waits, and the worker with it. Time it spends blocked
+// on its full pipe is the server's, not its page's: the page timer stands still.
+void DeckRender::Impl::pause(const std::shared_ptr<Worker> &w, std::unique_ptr<StoreJob> job) {
+  w->waiting = std::move(job);
+  w->timer_left = 0;
+  if (w->timer) {
+    w->timer_left = std::max<int64_t>(1, (w->timer_due - g_get_monotonic_time()) / 1000);
+    g_source_remove(w->timer);
+    w->timer = 0;
+  }
+  stats.pauses++;
+  stats.paused_workers++;
+}
+
+// The writer caught up: waiting pages go to it, in the workers' order, and their workers are
+// read again.
+void DeckRender::Impl::resume_waiting() {
+  for (auto w : std::vector<std::shared_ptr<Worker>>(workers)) {
+    if (finished) return;
+    if (!w->waiting || !may_queue(*w->waiting)) continue;
+    to_writer(std::move(w->waiting));
+    stats.paused_workers--;
+    if (w->timer_left) arm_page_timer(w, w->timer_left);
+    take_apart(w);  // what was read after the page
+    if (!finished && !w->waiting) read_next(w);
+  }
 }
 
 void DeckRender::Impl::on_exit(const std::shared_ptr<Worker> &w) {
@@ -777,6 +845,10 @@ std::unique_ptr<DeckRender> DeckRender::start(const std::string &worker_path,
       },
       start_ref, [](gpointer p) { delete static_cast<std::weak_ptr<Impl> *>(p); });
   return d;
+}
+
+DeckRender::Stats DeckRender::stats() const {
+  return impl_ ? impl_->stats : Stats{};
 }
 
 DeckRender::~DeckRender() {

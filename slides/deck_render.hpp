@@ -5,15 +5,16 @@
 //
 // Isolation (slides/README.md): each worker gets the PDF as an open file and hands its images
 // back over its stdout pipe, so it needs no path and no write access; DeckRender checks and
-// size-limits what it sends, names each image by its SHA-256 and stores it (off the main loop).
+// size-limits what it sends, names each image by its SHA-256 and stores it (off the main loop);
+// while more than max_queued_bytes wait for the disk it stops reading, and the workers wait.
 // Between fork and exec DeckRender gives it an empty environment, a new session, a network
 // namespace of its own where the kernel allows, an unprivileged uid when the server is root,
 // rlimits (CPU seconds, address space, no files written, no core dumps, few files, no
-// processes), a nice value 10 above the server's, and no_new_privs; the worker then shuts itself
-// in with Landlock and seccomp before it parses the PDF. The parent kills a worker when a page
-// takes longer than the page timeout or the deck its deadline. A worker that dies on a page (a
-// limit, a crash, a forbidden system call) costs that page only: the page is reported failed,
-// with why, and a new worker goes on with the pages after it.
+// processes), a nice value 10 above the server's, and no_new_privs; the worker makes itself
+// undumpable and shuts itself in with Landlock and seccomp before it parses the PDF. The parent
+// kills a worker when a page takes longer than the page timeout or the deck its deadline. A
+// worker that dies on a page (a limit, a crash, a forbidden system call) costs that page only:
+// the page is reported failed, with why, and a new worker goes on with the pages after it.
 //
 // Ownership: the caller owns the DeckRender; destroying it kills the workers and no callback
 // runs afterwards. Callbacks run on the main loop, never inside start().
@@ -48,10 +49,15 @@ struct RenderLimits {
   uint64_t max_image_bytes = 32ull << 20;  // a larger image from the worker fails its page
   // (and never more than 4 bytes a pixel of its box: libwebp's worst, noise at quality 100, is 3)
   uint64_t max_deck_bytes = 1ull << 30;  // all of a deck's images; a page beyond it fails
-  int page_timeout_ms = 30000;           // wall clock without progress
-  int deck_timeout_ms = 600000;          // wall clock for the whole deck
-  int quality = 70;                      // lossy WebP quality
+  // Images read but not yet on disk: a page that would go over waits (unless it is alone) and
+  // its worker is not read meanwhile; the page timeout does not count that wait.
+  uint64_t max_queued_bytes = 32ull << 20;
+  int page_timeout_ms = 30000;   // wall clock without progress
+  int deck_timeout_ms = 600000;  // wall clock for the whole deck
+  int quality = 70;              // lossy WebP quality
   WorkerSandbox sandbox;
+  // Tests only: runs on the writer thread before each page's images are written.
+  std::function<void()> test_before_write;
 };
 
 struct RenderedImage {
@@ -90,6 +96,14 @@ class DeckRender {
   ~DeckRender();
   DeckRender(const DeckRender &) = delete;
   DeckRender &operator=(const DeckRender &) = delete;
+
+  // How far reading got ahead of the disk.
+  struct Stats {
+    uint64_t peak_queued_bytes = 0;  // images read and kept but not yet written, at most
+    int pauses = 0;                  // times a worker was left unread until the writer caught up
+    int paused_workers = 0;          // left unread now
+  };
+  Stats stats() const;
 
   struct Impl;
 

@@ -287,6 +287,8 @@ int main(int argc, char **argv) {
     mis.arg = parts[2] ? parts[2] : "";
   }
 
+  // Before the deck is in memory: no process of our uid may read it (ptrace, /proc/PID/mem).
+  if (!gramothi::slides::make_undumpable()) fatal("worker_failed", "prctl(PR_SET_DUMPABLE) failed");
   std::string read_error;
   g_autoptr(GBytes) bytes = read_all(pdf_fd, read_error);
   if (!bytes) fatal("usage", read_error);

@@ -149,8 +149,16 @@ bool install_seccomp(std::string &error) {
 
 }  // namespace
 
+bool make_undumpable() {
+  return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0;
+}
+
 SandboxOutcome enter_sandbox() {
   SandboxOutcome out;
+  if (!make_undumpable()) {
+    out.error = std::string("PR_SET_DUMPABLE: ") + strerror(errno);
+    return out;
+  }
   // The parent set it already (before exec); again, so the worker is safe started by hand.
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
     out.error = std::string("no_new_privs: ") + strerror(errno);

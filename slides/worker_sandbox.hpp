@@ -14,8 +14,13 @@ struct SandboxOutcome {
   int landlock_errno = 0;  // 0: Landlock is on; else why the kernel refused it (ENOSYS: none)
 };
 
-// no_new_privs, then Landlock (reads beneath the library, share and font folders only, no
-// writes anywhere) where the kernel offers it, then the seccomp filter. Irreversible.
+// Not dumpable: the process's /proc/PID files become root's, and processes of its uid (other
+// daemons sharing `nobody`, when the server is root) can neither ptrace it nor read its memory
+// (the deck) or environment. Call before the deck is read; enter_sandbox() makes sure of it.
+bool make_undumpable();
+
+// Undumpable, no_new_privs, then Landlock (reads beneath the library, share and font folders
+// only, no writes anywhere) where the kernel offers it, then the seccomp filter. Irreversible.
 SandboxOutcome enter_sandbox();
 
 }  // namespace gramothi::slides

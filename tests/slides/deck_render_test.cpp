@@ -9,13 +9,17 @@
 #include <fcntl.h>
 #include <gio/gio.h>
 #include <glib/gstdio.h>
+#include <grp.h>
 #include <gtest/gtest.h>
+#include <linux/capability.h>
 #include <linux/landlock.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/ptrace.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,7 +27,11 @@
 #include <webp/encode.h>
 
 #include <cmath>
+#include <condition_variable>
+#include <functional>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -476,6 +484,96 @@ TEST_F(DeckRenderTest, AWorkerCannotFillTheDiskWithImages) {
   EXPECT_NE(o.failed[1].find("would take the deck over"), std::string::npos) << o.failed[1];
 }
 
+namespace {
+
+// A lossless WebP of noise: about 3 bytes a pixel, the most the worker's images take.
+std::string noise_webp(int w, int h) {
+  std::vector<uint8_t> rgb(static_cast<size_t>(w) * h * 3);
+  for (auto &b : rgb)
+    b = static_cast<uint8_t>(g_random_int());
+  uint8_t *out = nullptr;
+  size_t n = WebPEncodeLosslessRGB(rgb.data(), w, h, w * 3, &out);
+  std::string bytes(reinterpret_cast<char *>(out), n);
+  WebPFree(out);
+  return bytes;
+}
+
+// Runs the main loop until `done()` or `ms` have passed; says whether done.
+bool run_until(const std::function<bool()> &done, int ms) {
+  guint tick = g_timeout_add(
+      20, [](gpointer) -> gboolean { return G_SOURCE_CONTINUE; }, nullptr);
+  int64_t until = g_get_monotonic_time() + int64_t{ms} * 1000;
+  while (!done() && g_get_monotonic_time() < until)
+    g_main_context_iteration(nullptr, TRUE);
+  g_source_remove(tick);
+  return done();
+}
+
+// Holds DeckRender's writer thread before each page's images until opened.
+struct WriterGate {
+  std::mutex m;
+  std::condition_variable cv;
+  bool open = false;
+  void let_through() {
+    std::lock_guard<std::mutex> l(m);
+    open = true;
+    cv.notify_all();
+  }
+};
+
+}  // namespace
+
+TEST_F(DeckRenderTest, AWorkerFasterThanTheDiskWaitsAndTheServerHoldsABoundedBacklog) {
+  // A taken-over worker floods pages of incompressible images while the disk is stuck: the
+  // server stops reading it (it blocks on its pipe) rather than holding the deck in memory,
+  // and the wait the server imposes does not count against the page timeout.
+  const std::string image = noise_webp(96, 96);
+  const int pages = 40;
+  auto gate = std::make_shared<WriterGate>();
+  struct Opener {  // however the test ends: writer threads must not wait forever
+    std::shared_ptr<WriterGate> gate;
+    ~Opener() { gate->let_through(); }
+  } opener{gate};
+  RenderLimits limits;
+  limits.max_queued_bytes = image.size() * 5 / 2;  // two pages' images
+  limits.page_timeout_ms = 1500;
+  limits.test_before_write = [gate] {
+    std::unique_lock<std::mutex> l(gate->m);
+    gate->cv.wait(l, [&] { return gate->open; });
+  };
+  // Both workers print every page; each keeps its own (odd or even) and reads past the rest.
+  LiarWorker liar;
+  std::string script = liar.say(
+      "echo '{\"type\":\"document\",\"pages\":" + std::to_string(pages) + "}'\nimage() {\n" +
+      printf_bytes(image) + "}\np=1\nwhile [ $p -le " + std::to_string(pages) +
+      " ]; do\n"
+      "  printf '{\"type\":\"page\",\"page\":%d,\"text\":\"\",\"images\":[{\"profile\":"
+      "\"low\",\"width\":96,\"height\":96,\"bytes\":" +
+      std::to_string(image.size()) + "}]}\\n' $p\n  image\n  p=$((p+1))\ndone\n");
+  lecture_deck(dir_ + "/deck.pdf");
+  Outcome o;
+  auto r = start(o, dir_ + "/deck.pdf", limits, script);
+  auto peak = [&] { return r->stats().peak_queued_bytes; };
+  run_until([&] { return r->stats().paused_workers == 2 || peak() > limits.max_queued_bytes; },
+            30000);
+  EXPECT_LE(peak(), limits.max_queued_bytes);
+  ASSERT_EQ(r->stats().paused_workers, 2) << "the workers were not left waiting";
+  // Longer than the page timeout: that wait is the server's, no page may fail for it (a worker
+  // killed meanwhile would be seen once read again).
+  run_until([&] { return o.done; }, limits.page_timeout_ms * 2);
+  EXPECT_LE(peak(), limits.max_queued_bytes);
+
+  gate->let_through();
+  EXPECT_TRUE(run_until([&] { return o.done; }, 60000)) << "the render never finished";
+  EXPECT_EQ(o.code, "") << o.message;
+  EXPECT_EQ(o.rendered.size(), static_cast<size_t>(pages));
+  EXPECT_TRUE(o.failed.empty()) << "page " << o.failed.begin()->first << ": "
+                                << o.failed.begin()->second;
+  EXPECT_LE(peak(), limits.max_queued_bytes);
+  EXPECT_GE(r->stats().pauses, 2);
+  EXPECT_EQ(r->stats().paused_workers, 0);
+}
+
 TEST_F(DeckRenderTest, AWorkersWordsReachLogsAndViewersAsBoundedValidText) {
   // A message that would forge a line in the server's log, a page's text far beyond the
   // worker's own 16 KiB cut, and an escape JSON-GLib turns into invalid UTF-8.
@@ -568,8 +666,11 @@ pid_t find_first_worker() {
 
 bool can_make_network_namespace() {
   pid_t child = fork();
-  if (child == 0)  // as the worker's parent does: plainly, else in a user namespace
-    _exit(unshare(CLONE_NEWNET) == 0 || unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0 ? 0 : 1);
+  if (child == 0)  // as the worker's parent does: plainly, else (not root) in a user namespace
+    _exit(unshare(CLONE_NEWNET) == 0 ||
+                  (geteuid() != 0 && unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0)
+              ? 0
+              : 1);
   int status = 0;
   waitpid(child, &status, 0);
   return WIFEXITED(status) && WEXITSTATUS(status) == 0;
@@ -577,6 +678,20 @@ bool can_make_network_namespace() {
 
 bool kernel_has_landlock() {
   return syscall(SYS_landlock_create_ruleset, nullptr, 0, LANDLOCK_CREATE_RULESET_VERSION) >= 1;
+}
+
+// The first worker, told to pause on page 1, once it is sandboxed (its seccomp filter is the
+// last layer); 0 if none is found. `status` gets its /proc/PID/status.
+pid_t sandboxed_first_worker(std::string &status) {
+  pid_t pid = 0;
+  int64_t until = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+  while (g_get_monotonic_time() < until && status_field(status, "Seccomp") != "2") {
+    g_main_context_iteration(nullptr, FALSE);
+    if (!pid) pid = find_first_worker();
+    if (pid) status = read_text("/proc/" + std::to_string(pid) + "/status");
+    g_usleep(10000);
+  }
+  return pid;
 }
 
 }  // namespace
@@ -590,15 +705,8 @@ TEST_F(DeckRenderTest, ARunningWorkerIsConfinedLikeABrowsersRenderer) {
   limits.sandbox.test_misbehave = "pause:1";  // page 1 waits there, to be looked at
   Outcome o;
   auto r = start(o, write("three.pdf", three_pages(stream("", "BT ET"), "[0 0 800 600]")), limits);
-  pid_t pid = 0;
   std::string status;
-  int64_t until = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
-  while (g_get_monotonic_time() < until && status_field(status, "Seccomp") != "2") {
-    g_main_context_iteration(nullptr, FALSE);
-    if (!pid) pid = find_first_worker();
-    if (pid) status = read_text("/proc/" + std::to_string(pid) + "/status");
-    g_usleep(10000);
-  }
+  pid_t pid = sandboxed_first_worker(status);
   ASSERT_NE(pid, 0) << "no worker was found";
   std::string proc = "/proc/" + std::to_string(pid);
   EXPECT_EQ(status_field(status, "NoNewPrivs"), "1") << status;
@@ -617,14 +725,20 @@ TEST_F(DeckRenderTest, ARunningWorkerIsConfinedLikeABrowsersRenderer) {
   EXPECT_EQ(read_text(proc + "/environ"), "");
   // Not in the server's folder (where ./data usually is).
   g_autofree char *its_cwd = g_file_read_link((proc + "/cwd").c_str(), nullptr);
-  EXPECT_STREQ(its_cwd, "/");
   g_autofree char *own_net = g_file_read_link("/proc/self/ns/net", nullptr);
   g_autofree char *its_net = g_file_read_link((proc + "/ns/net").c_str(), nullptr);
-  ASSERT_TRUE(own_net && its_net);
-  if (can_make_network_namespace())
-    EXPECT_STRNE(own_net, its_net) << "the worker shares the server's network namespace";
-  else
-    printf("note: this kernel lets this process make no network namespace: not checked\n");
+  if (geteuid() != 0 && !its_cwd && !its_net) {
+    // Undumpable, it hides them from a process without CAP_SYS_PTRACE over it: one not root,
+    // when the kernel gave the worker no user namespace of ours.
+    printf("note: not root, no user namespace: the worker's cwd and net namespace unseen\n");
+  } else {
+    EXPECT_STREQ(its_cwd, "/");
+    ASSERT_TRUE(own_net && its_net);
+    if (can_make_network_namespace())
+      EXPECT_STRNE(own_net, its_net) << "the worker shares the server's network namespace";
+    else
+      printf("note: this kernel lets this process make no network namespace: not checked\n");
+  }
   std::string limits_text = read_text(proc + "/limits");
   auto limit_line = [&](const std::string &name) {  // its words, one space apart
     size_t at = limits_text.find(name);
@@ -646,6 +760,101 @@ TEST_F(DeckRenderTest, ARunningWorkerIsConfinedLikeABrowsersRenderer) {
       << "nice, with the test at " << before + 5;
   r.reset();
   setpriority(PRIO_PROCESS, 0, before);  // back, where the test may (root)
+}
+
+namespace {
+
+// Drops CAP_SYS_ADMIN from this thread's effective capabilities until destroyed, as for a server
+// run as root in a container without it: the worker's plain unshare(CLONE_NEWNET) is refused.
+class WithoutSysAdmin {
+ public:
+  WithoutSysAdmin() {
+    syscall(SYS_capget, &header_, saved_);
+    __user_cap_data_struct lowered[2] = {saved_[0], saved_[1]};
+    lowered[CAP_TO_INDEX(CAP_SYS_ADMIN)].effective &= ~CAP_TO_MASK(CAP_SYS_ADMIN);
+    dropped_ = syscall(SYS_capset, &header_, lowered) == 0;
+  }
+  ~WithoutSysAdmin() { syscall(SYS_capset, &header_, saved_); }
+  bool dropped() const { return dropped_; }
+
+ private:
+  __user_cap_header_struct header_{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct saved_[2] = {};
+  bool dropped_ = false;
+};
+
+// A process of uid:gid tries what a taken-over daemon of nobody's would against `pid`: open its
+// environ, its mem, and ptrace it. A bit for each that worked (4, 2, 1), or 100.
+int try_to_look_into(pid_t pid, uid_t uid, gid_t gid) {
+  pid_t peer = fork();
+  if (peer == 0) {
+    if (setgroups(0, nullptr) != 0 || setresgid(gid, gid, gid) != 0 ||
+        setresuid(uid, uid, uid) != 0)
+      _exit(100);
+    int got = 0;
+    for (const char *file : {"/environ", "/mem"}) {
+      int fd = open(("/proc/" + std::to_string(pid) + file).c_str(), O_RDONLY | O_CLOEXEC);
+      got = got * 2 + (fd >= 0);
+      if (fd >= 0) close(fd);
+    }
+    got = got * 2 + (ptrace(PTRACE_SEIZE, pid, nullptr, nullptr) == 0);  // detached at exit
+    _exit(got);
+  }
+  int status = 0;
+  if (peer < 0 || waitpid(peer, &status, 0) != peer || !WIFEXITED(status)) return 100;
+  return WEXITSTATUS(status);
+}
+
+}  // namespace
+
+TEST_F(DeckRenderTest, ProcessesOfTheWorkersUidCannotLookIntoIt) {
+  // nobody may be shared with other daemons: one taken over must not ptrace a worker or read
+  // its memory (another teacher's deck) through /proc. Also when the server, root without
+  // CAP_SYS_ADMIN, cannot give it a network namespace: one made in a user namespace owned by
+  // nobody would give every process of nobody's CAP_SYS_PTRACE over the worker.
+  std::string pdf = write("three.pdf", three_pages(stream("", "BT ET"), "[0 0 800 600]"));
+  for (bool sys_admin : {true, false}) {
+    SCOPED_TRACE(sys_admin ? "the server has CAP_SYS_ADMIN" : "the server lacks CAP_SYS_ADMIN");
+    if (!sys_admin && geteuid() != 0) break;
+    RenderLimits limits;
+    limits.sandbox.test_misbehave = "pause:1";
+    Outcome o;
+    std::unique_ptr<DeckRender> r;
+    std::string status;
+    pid_t pid = 0;
+    {
+      std::optional<WithoutSysAdmin> lowered;
+      if (!sys_admin) {
+        ASSERT_TRUE(lowered.emplace().dropped());
+      }
+      r = start(o, pdf, limits);
+      pid = sandboxed_first_worker(status);  // spawned from in here
+    }
+    ASSERT_NE(pid, 0) << "no worker was found";
+    std::string proc = "/proc/" + std::to_string(pid);
+    // Undumpable: the kernel gives its /proc files to root, whatever its uid.
+    for (const char *file : {"/environ", "/mem", "/maps"}) {
+      struct stat st;
+      ASSERT_EQ(stat((proc + file).c_str(), &st), 0) << file;
+      EXPECT_EQ(st.st_uid, 0u) << proc << file << " is its uid's";
+    }
+    if (geteuid() != 0) {
+      printf("note: not root: the worker keeps the test's uid; no other process to try from\n");
+      break;
+    }
+    int got = try_to_look_into(pid, WorkerSandbox{}.uid, WorkerSandbox{}.gid);
+    ASSERT_NE(got, 100) << "the test cannot take the worker's uid";
+    EXPECT_FALSE(got & 4) << "a process of its uid read its environ";
+    EXPECT_FALSE(got & 2) << "a process of its uid opened its memory";
+    EXPECT_FALSE(got & 1) << "a process of its uid could ptrace it";
+    r.reset();  // and wait for it to be gone, so the next round finds its own
+    int64_t until = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    while (g_get_monotonic_time() < until) {
+      std::string stat = read_text(proc + "/stat");
+      if (stat.empty() || stat.find(") Z") != std::string::npos) break;
+      g_usleep(10000);
+    }
+  }
 }
 
 TEST_F(DeckRenderTest, AWorkerThatWritesAFileIsStoppedAndOnlyItsPageFails) {

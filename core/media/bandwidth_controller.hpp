@@ -27,8 +27,8 @@
 //  - Probing with redundancy (when the owner says the listener can take it: RED, RFC 2198): the
 //    step up is tried first without touching the audio the student hears. probe_ms before the
 //    clean period ends (at once while starting, without waiting for a report at the current
-//    profile: the probe's own clean report covers both), probing() turns true and the owner sends the
-//    current profile's frames repeated up to about the next profile's rate. A report during the
+//    profile: the probe's own clean report covers both), probing() turns true and the owner sends
+//    the current profile's frames repeated up to about the next profile's rate. A report during the
 //    probe with loss > loss_down or an inflated rtt ends it as a failed step up (backoff as above,
 //    the profile never changed); the step up is taken once the clean period has passed and a
 //    report made at least probe_min_ms into the probe was clean (<= loss_clean). A probe with no

@@ -41,9 +41,11 @@ std::string_view lite_state_name(LiteState state) {
 namespace {
 
 constexpr int64_t kSecondUs = 1000000;
-constexpr int64_t kSenderReportUs = 1 * kSecondUs;  // RTCP SR interval per listener
-constexpr size_t kMaxAddressesPerSession = 8;       // checked paths remembered per listener
-constexpr size_t kMaxHeldChecks = 8;                // checks before the answer, kept for it
+// RTCP SR interval per listener: RFC 3550 gives a sender a quarter of 5 % of the session's
+// bandwidth, one 100-byte SR every 2 s at 2g's 40 kbit/s.
+constexpr int64_t kSenderReportUs = 2 * kSecondUs;
+constexpr size_t kMaxAddressesPerSession = 8;  // checked paths remembered per listener
+constexpr size_t kMaxHeldChecks = 8;           // checks before the answer, kept for it
 // Transaction ids of the checks a session accepted, for replay protection. Every one is kept
 // for the session's life: a window of recent ones ends, and a check captured before it becomes
 // fresh again (a replay that moves the media, or keeps consent for an address the listener

@@ -8,7 +8,7 @@
 //     consent_timeout_ms (RFC 7675 consent). The rules are spelled out in lite_transport.cpp.
 //   - DTLS-SRTP per listener (DtlsSrtpSession): keys from the handshake, the peer's certificate
 //     checked against its SDP fingerprint.
-//   - RTCP: a Sender Report a second per listener; the listener's receiver reports come back
+//   - RTCP: a Sender Report every 2 s per listener; the listener's receiver reports come back
 //     as LiteEvents::report (loss, jitter, round-trip time) for its BandwidthController.
 // Encoders' streaming threads pack each Opus frame per listener (LiteSession::pack: RTP header,
 // SRTP) and send the whole batch with one sendmmsg per socket, so a listener costs no thread,

@@ -13,7 +13,7 @@ TEST(Profiles, ShippedFileHasThe2gProfileAndTheFourOriginalOnesInLinkOrder) {
   ASSERT_TRUE(r.ok()) << r.error().message;
   ASSERT_EQ(r->all().size(), 5u);
   const char *names[] = {"2g", "ultra-low", "low", "medium", "high"};
-  int kbps[] = {12, 32, 64, 128, 192};
+  int kbps[] = {10, 32, 64, 128, 192};
   int widths[] = {480, 800, 1024, 1280, 1920};
   for (size_t i = 0; i < 5; i++) {
     EXPECT_EQ(r->all()[i].name, names[i]);

@@ -543,8 +543,8 @@ TEST(ProbeRedundancy, CostsAboutWhatTheNextProfileWould) {
   ProfileSet profiles;
   ASSERT_TRUE(load_shipped(&profiles));
   const auto &p = profiles.all();
-  // 2g (12 kbit/s, already 1 repeat) -> ultra-low (32): 3 copies = 36 kbit/s.
-  EXPECT_EQ(probe_redundancy(p[k2g], p[kUltraLow]), 2);
+  // 2g (10 kbit/s, already 1 repeat) -> ultra-low (32): 4 copies = 40 kbit/s.
+  EXPECT_EQ(probe_redundancy(p[k2g], p[kUltraLow]), 3);
   EXPECT_EQ(probe_redundancy(p[kUltraLow], p[kLow]), 1);
   EXPECT_EQ(probe_redundancy(p[kLow], p[kMedium]), 1);
   EXPECT_EQ(probe_redundancy(p[kMedium], p[kHigh]), 1);

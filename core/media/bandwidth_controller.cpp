@@ -66,7 +66,7 @@ std::optional<ProfileDecision> BandwidthController::climb(int64_t now_ms) {
     return std::nullopt;
   }
   if (!probe_since_ms_) {
-    if (may_step_up(now_ms, tuning_.probe_ms, true)) {
+    if (may_step_up(now_ms, starting_ ? tuning_.probe_ms : tuning_.probe_long_ms, true)) {
       probe_since_ms_ = now_ms;
       probe_clean_ = false;
     }
@@ -113,7 +113,9 @@ std::optional<ProfileDecision> BandwidthController::report(const LinkReport &r) 
   // A redundancy probe that meets loss or a growing queue fails like a step up would have, but
   // the student's profile never changed.
   if (probe_since_ms_) {
-    if (lossy || (r.rtt_ms && rtt_inflated())) {
+    double inflation = starting_ ? tuning_.rtt_inflation_ms : tuning_.probe_rtt_inflation_ms;
+    bool queue = r.rtt_ms && lowest_rtt_ms_ && *r.rtt_ms > *lowest_rtt_ms_ + inflation;
+    if (lossy || queue) {
       end_probe();
       if (current_ + 1 < failures_.size()) failures_[current_ + 1]++;
       starting_ = false;
@@ -122,7 +124,7 @@ std::optional<ProfileDecision> BandwidthController::report(const LinkReport &r) 
       return std::nullopt;
     }
     if (r.loss_fraction && *r.loss_fraction <= tuning_.loss_clean &&
-        now - *probe_since_ms_ >= tuning_.probe_min_ms)
+        now - *probe_since_ms_ >= (starting_ ? tuning_.probe_min_ms : tuning_.probe_long_ms))
       probe_clean_ = true;
   }
   if (stepped_up_ms_ && current_ > 0 && (lossy || (r.rtt_ms && rtt_inflated()))) {

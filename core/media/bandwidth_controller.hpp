@@ -31,8 +31,11 @@
 //    the current profile's frames repeated up to about the next profile's rate. A report during the
 //    probe with loss > loss_down or an inflated rtt ends it as a failed step up (backoff as above,
 //    the profile never changed); the step up is taken once the clean period has passed and a
-//    report made at least probe_min_ms into the probe was clean (<= loss_clean). A probe with no
-//    verdict within probe_max_ms ends without one and the clean period starts again.
+//    report made at least probe_min_ms into the probe was clean (<= loss_clean). Once starting
+//    is over (a failed step up or a step down), probes last probe_long_ms and fail already on an
+//    rtt probe_rtt_inflation_ms above the lowest: a link only slightly too slow fills its queue
+//    slowly, and only a long probe sees it. A probe with no verdict within probe_max_ms ends
+//    without one and the clean period starts again.
 //  - Client hint: downlink_kbps below the current profile's link_min_kbps moves straight down to
 //    the highest profile whose link_min_kbps <= the hint ("client-hint").
 //  - Up, one step ("recovered"), from report() or tick(), only when: the clean period above has
@@ -84,7 +87,9 @@ struct BandwidthTuning {
   double severe_loss = 0.25;        // loss above this goes straight to the lowest profile
   int64_t probe_ms = 3000;          // a redundancy probe starts this long before a step up
   int64_t probe_min_ms = 2000;      // ... and needs a clean report made this far into it
-  int64_t probe_max_ms = 12000;     // ... and ends without a verdict after this long
+  int64_t probe_long_ms = 10000;    // ... both, once a step up has failed or the profile dropped
+  int64_t probe_max_ms = 16000;     // ... and ends without a verdict after this long
+  double probe_rtt_inflation_ms = 150;  // a probe fails on an rtt this far above the lowest
 };
 
 class BandwidthController {

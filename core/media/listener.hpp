@@ -38,13 +38,18 @@ class Listener : public Peer {
   // The recent loss (0..1), averaged over reports (RTCP and the client's): negative before the
   // first. Tunes the FEC of the listener's profile.
   double recent_loss = -1;
+  // A link that loses packets gets RED on every profile (loss_redundancy_after).
   void note_loss(double fraction) {
     recent_loss = recent_loss < 0 ? fraction : 0.5 * recent_loss + 0.5 * fraction;
+    feed->loss_redundancy.store(loss_redundancy_after(recent_loss, feed->loss_redundancy.load()));
   }
+  bool lossy() const { return feed->loss_redundancy.load() > 0; }
   // The redundancy a probe of the next profile sends (the engine sets it with the profile), and
   // the feed made to follow the controller: after every report, tick, pin and switch.
-  int probe_k = 0;
-  void sync_probe() { feed->probe_redundancy.store(controller->probing() ? probe_k : 0); }
+  int probe_k = 0, probe_k_lossy = 0;
+  void sync_probe() {
+    feed->probe_redundancy.store(controller->probing() ? (lossy() ? probe_k_lossy : probe_k) : 0);
+  }
 
  protected:
   // After the offer: tells the student where they start.

@@ -200,9 +200,10 @@ void MediaEngine::Impl::switch_tier(Listener &l, size_t tier, const std::string 
     log_media(LogLevel::kInfo, "listener " + l.user_id() + " in " + l.class_id() + " -> " +
                                    c->tier(tier).profile().name + " (" + reason + ")");
   }
-  l.probe_k = tier + 1 < c->tier_count()
-                  ? probe_redundancy(c->tier(tier).profile(), c->tier(tier + 1).profile())
-                  : 0;
+  bool top = tier + 1 >= c->tier_count();
+  l.probe_k = top ? 0 : probe_redundancy(c->tier(tier).profile(), c->tier(tier + 1).profile());
+  l.probe_k_lossy =
+      top ? 0 : probe_redundancy(c->tier(tier).profile(), c->tier(tier + 1).profile(), true);
   l.sync_probe();
   if (l.observer.profile_changed) l.observer.profile_changed(c->tier(tier).profile().name, reason);
 }

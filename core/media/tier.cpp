@@ -18,10 +18,12 @@ int fec_loss_hint(std::vector<double> loss, int profile_default) {
   return std::clamp(static_cast<int>(std::ceil(pct)) + 1, 2, 30);
 }
 
-int probe_redundancy(const BandwidthProfile &from, const BandwidthProfile &to) {
-  int copies = (to.audio_bitrate_kbps + from.audio_bitrate_kbps - 1) /
+int probe_redundancy(const BandwidthProfile &from, const BandwidthProfile &to, bool lossy) {
+  int from_red = std::max(from.audio_redundancy, lossy ? 1 : 0);
+  int to_kbps = to.audio_bitrate_kbps * (1 + std::max(to.audio_redundancy, lossy ? 1 : 0));
+  int copies = (to_kbps + from.audio_bitrate_kbps - 1) /
                std::max(1, from.audio_bitrate_kbps);  // ceil(to / from)
-  return std::clamp(std::max(copies - 1, from.audio_redundancy + 1), 1,
+  return std::clamp(std::max(copies - 1, from_red + 1), 1,
                     static_cast<int>(rtp::kMaxRedundantFrames));
 }
 
@@ -62,7 +64,8 @@ void Tier::deliver(GstBuffer *buffer) {
     if (f->lite) {
       if (!mapped && !(mapped = gst_buffer_map(buffer, &map, GST_MAP_READ))) return;
       if (batch.size() <= batched) batch.resize(batched + 16);
-      int redundancy = std::max(profile_.audio_redundancy, f->probe_redundancy.load());
+      int redundancy = std::max(
+          {profile_.audio_redundancy, f->probe_redundancy.load(), f->loss_redundancy.load()});
       if (GST_CLOCK_TIME_IS_VALID(pts) &&
           f->lite->pack(map.data, map.size, pts, batch[batched], redundancy)) {
         batched++;

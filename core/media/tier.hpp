@@ -34,12 +34,24 @@ struct Feed {
   // While the listener's controller probes the next profile: the earlier frames each packet
   // repeats (RED), when more than its profile's own audio_redundancy.
   std::atomic<int> probe_redundancy{0};
+  // While the listener's link loses packets (its recent loss, with hysteresis): at least one
+  // earlier frame per packet on any profile.
+  std::atomic<int> loss_redundancy{0};
 };
 
 // The redundancy that makes `from`'s audio about as many bytes as `to`'s: each packet repeats
-// this many earlier frames (at least one more than `from` does, at most 4), so a probe of `to`
-// costs the link what `to` would.
-int probe_redundancy(const BandwidthProfile &from, const BandwidthProfile &to);
+// this many earlier frames (at least one more than `from` does, at most
+// rtp::kMaxRedundantFrames), so a probe of `to` costs the link what `to` would. `lossy`: the
+// listener gets at least one repeat on every profile (Feed::loss_redundancy), `to` included.
+int probe_redundancy(const BandwidthProfile &from, const BandwidthProfile &to, bool lossy = false);
+
+// Feed::loss_redundancy after a listener's recent loss (0..1) is updated: 1 from 1 % on, 0 under
+// 0.3 %, unchanged between (so that a link near the line does not flip every report).
+inline int loss_redundancy_after(double recent_loss, int current) {
+  if (recent_loss >= 0.01) return 1;
+  if (recent_loss < 0.003) return 0;
+  return current;
+}
 
 // The Opus in-band FEC loss hint for a profile's shared encoder, from the loss its listeners
 // report (each a recent average, 0..1): enough redundancy for the listeners who lose most (the

@@ -25,7 +25,7 @@ struct RedundantFrame {
 // the frames' bytes in the same order. Every block has payload type `pt`. Earlier frames that RED
 // cannot carry (a timestamp offset of 0 or beyond 14 bits, more than 1023 bytes) or that do not fit
 // in `cap` are left out. Returns the payload's length, or 0 when not even the primary fits.
-constexpr size_t kMaxRedundantFrames = 4;
+constexpr size_t kMaxRedundantFrames = 8;
 size_t write_red(uint8_t *out, size_t cap, uint8_t pt, uint32_t ts, const uint8_t *primary,
                  size_t len, const RedundantFrame *earlier, size_t n_earlier);
 

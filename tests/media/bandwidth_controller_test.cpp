@@ -520,6 +520,65 @@ TEST(BandwidthController, AFailedProbeNeverChangesTheProfileAndBacksOff) {
   EXPECT_EQ(c.current(), kUltraLow);
 }
 
+// A link only slightly too slow for the next profile fills its queue slowly: once starting is
+// over, probes last 10 s and fail on a queue of 150 ms, which a probation step would not notice.
+TEST(BandwidthController, AfterAFailureProbesAreLongAndFailOnASmallQueue) {
+  ProfileSet profiles;
+  ASSERT_TRUE(load_shipped(&profiles));
+  BandwidthController c(profiles, kUltraLow);
+  c.set_probe_by_redundancy(true);
+  LinkReport r = loss_at(0, 0.0);
+  r.rtt_ms = 200;
+  EXPECT_FALSE(c.report(r));
+  // Loss during the first probe ends it (the probe's extra bytes may be the cause); loss that
+  // goes on steps down, which ends starting.
+  r.loss_fraction = 0.3;
+  r.now_ms = 1000;
+  EXPECT_FALSE(c.report(r));
+  EXPECT_FALSE(c.probing());
+  r.now_ms = 1500;
+  ASSERT_TRUE(c.report(r));
+  ASSERT_EQ(c.current(), k2g);
+  // Clean from here on; the probe of ultra-low starts 10 s before the 20 s of clean end...
+  r.loss_fraction = 0.0;
+  int64_t started = -1;
+  for (int64_t t = 2000; t < 40000 && started < 0; t += 500) {
+    r.now_ms = t;
+    if (t % 2500 == 0) {
+      EXPECT_FALSE(c.report(r));
+    }
+    EXPECT_FALSE(c.tick(t));
+    if (c.probing()) started = t;
+  }
+  ASSERT_GE(started, 0) << "no probe";
+  // ... and a report 2.5 s in with the rtt 180 ms up (no loss) fails it; no profile change.
+  r.now_ms = started + 2500;
+  r.rtt_ms = 380;
+  EXPECT_FALSE(c.report(r));
+  EXPECT_FALSE(c.probing());
+  EXPECT_EQ(c.current(), k2g);
+}
+
+// While starting, the same queue does not fail a probe (3 s probes, 350 ms): a clean link's
+// jitter must not stop the climb; the probation after the step still watches.
+TEST(BandwidthController, AProbeWhileStartingNeedsOnlyTwoSecondsAndToleratesJitter) {
+  ProfileSet profiles;
+  ASSERT_TRUE(load_shipped(&profiles));
+  BandwidthController c(profiles, k2g);
+  c.set_probe_by_redundancy(true);
+  LinkReport r = loss_at(0, 0.0);
+  r.rtt_ms = 200;
+  EXPECT_FALSE(c.report(r));
+  EXPECT_TRUE(c.probing());
+  r.now_ms = 2500;
+  r.rtt_ms = 380;
+  EXPECT_FALSE(c.report(r));
+  EXPECT_TRUE(c.probing());
+  auto d = c.tick(3000);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->index, kUltraLow);
+}
+
 TEST(BandwidthController, ProbingStopsWhenPinnedOrWhenTheListenerCannotTakeRedundancy) {
   ProfileSet profiles;
   ASSERT_TRUE(load_shipped(&profiles));
@@ -551,6 +610,22 @@ TEST(ProbeRedundancy, CostsAboutWhatTheNextProfileWould) {
   for (size_t i = 0; i + 1 < p.size(); i++)
     EXPECT_GE((probe_redundancy(p[i], p[i + 1]) + 1) * p[i].audio_bitrate_kbps,
               p[i + 1].audio_bitrate_kbps);
+  // On a lossy link every profile carries one repeat: the probe costs what the next profile
+  // with its repeat would (2g -> ultra-low: 7 x 10 >= 2 x 32).
+  EXPECT_EQ(probe_redundancy(p[k2g], p[kUltraLow], true), 6);
+  EXPECT_EQ(probe_redundancy(p[kUltraLow], p[kLow], true), 3);
+  EXPECT_EQ(probe_redundancy(p[kMedium], p[kHigh], true), 2);
+  for (size_t i = 0; i + 1 < p.size(); i++)
+    EXPECT_GE((probe_redundancy(p[i], p[i + 1], true) + 1) * p[i].audio_bitrate_kbps,
+              2 * p[i + 1].audio_bitrate_kbps);
+}
+
+TEST(LossRedundancy, OnFromOnePercentOffUnderAThirdWithNoFlappingBetween) {
+  EXPECT_EQ(loss_redundancy_after(0.0, 0), 0);
+  EXPECT_EQ(loss_redundancy_after(0.012, 0), 1);
+  EXPECT_EQ(loss_redundancy_after(0.005, 1), 1);  // between: stays on
+  EXPECT_EQ(loss_redundancy_after(0.005, 0), 0);  // ... or off
+  EXPECT_EQ(loss_redundancy_after(0.002, 1), 0);
 }
 
 // Issue 14: each profile's Opus FEC follows the loss its listeners report.

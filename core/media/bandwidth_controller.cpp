@@ -51,7 +51,7 @@ bool BandwidthController::may_step_up(int64_t now_ms, int64_t early_ms, bool to_
   if (now_ms - *clean_since_ms_ < clean_needed_ms() - early_ms) return false;
   // (A probe needs no report at the current profile first: its own clean report covers both.)
   if (starting_ && !clean_report_since_change_ && !to_probe) return false;
-  if (latest_loss_ && *latest_loss_ > tuning_.loss_clean) return false;
+  if (latest_loss_ && *latest_loss_ > clean_loss()) return false;
   if (latest_rtt_ms_ && *latest_rtt_ms_ > tuning_.rtt_block_up_ms) return false;
   if (rtt_inflated()) return false;
   if (latest_downlink_kbps_ &&
@@ -98,7 +98,16 @@ std::optional<ProfileDecision> BandwidthController::report(const LinkReport &r) 
   const std::optional<int64_t> interval_start = last_report_ms_;
   last_report_ms_ = now;
   if (!clean_since_ms_) clean_since_ms_ = now;
-  if (r.loss_fraction) latest_loss_ = *r.loss_fraction;
+  // The loss decisions use. With RED (probe_by_redundancy_), the loss smoothed over reports: one
+  // report covers a few dozen packets, so at 2 % random loss one in twenty says over 5 %, and
+  // random loss is what RED repairs; a link that is too slow shows as a growing rtt first.
+  std::optional<double> loss;
+  if (r.loss_fraction) {
+    smoothed_loss_ =
+        smoothed_loss_ ? 0.5 * *smoothed_loss_ + 0.5 * *r.loss_fraction : *r.loss_fraction;
+    loss = probe_by_redundancy_ ? *smoothed_loss_ : *r.loss_fraction;
+    latest_loss_ = *loss;
+  }
   if (r.rtt_ms) {
     latest_rtt_ms_ = *r.rtt_ms;
     if (*r.rtt_ms > 0 && (!lowest_rtt_ms_ || *r.rtt_ms < *lowest_rtt_ms_))
@@ -109,7 +118,7 @@ std::optional<ProfileDecision> BandwidthController::report(const LinkReport &r) 
 
   // A step up on probation that meets loss or a growing queue is undone at once.
   if (stepped_up_ms_ && now - *stepped_up_ms_ > tuning_.probe_window_ms) stepped_up_ms_.reset();
-  bool lossy = r.loss_fraction && *r.loss_fraction > tuning_.loss_down;
+  bool lossy = loss && *loss > tuning_.loss_down;
   // A redundancy probe that meets loss or a growing queue fails like a step up would have, but
   // the student's profile never changed.
   if (probe_since_ms_) {
@@ -123,7 +132,7 @@ std::optional<ProfileDecision> BandwidthController::report(const LinkReport &r) 
       if (lossy && !bad_since_ms_) bad_since_ms_ = now;
       return std::nullopt;
     }
-    if (r.loss_fraction && *r.loss_fraction <= tuning_.loss_clean &&
+    if (loss && *loss <= clean_loss() &&
         now - *probe_since_ms_ >= (starting_ ? tuning_.probe_min_ms : tuning_.probe_long_ms))
       probe_clean_ = true;
   }
@@ -141,7 +150,7 @@ std::optional<ProfileDecision> BandwidthController::report(const LinkReport &r) 
     bad_since_ms_ = now;
     return change_to(0, "loss", now);
   }
-  if (r.loss_fraction) {
+  if (loss) {
     if (lossy) {
       if (!bad_since_ms_) bad_since_ms_ = interval_start.value_or(now);
       clean_since_ms_ = now;
@@ -151,7 +160,7 @@ std::optional<ProfileDecision> BandwidthController::report(const LinkReport &r) 
       }
     } else {
       bad_since_ms_.reset();
-      if (*r.loss_fraction <= tuning_.loss_clean) clean_report_since_change_ = true;
+      if (*loss <= clean_loss()) clean_report_since_change_ = true;
     }
   }
   if (r.downlink_kbps && *r.downlink_kbps < link_min_kbps_[target]) {

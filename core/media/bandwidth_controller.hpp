@@ -35,7 +35,10 @@
 //    is over (a failed step up or a step down), probes last probe_long_ms and fail already on an
 //    rtt probe_rtt_inflation_ms above the lowest: a link only slightly too slow fills its queue
 //    slowly, and only a long probe sees it. A probe with no verdict within probe_max_ms ends
-//    without one and the clean period starts again.
+//    without one and the clean period starts again. Such listeners' loss decisions use the loss
+//    smoothed over reports (each report halves the weight of the ones before), and loss up to
+//    loss_down counts as clean: RED repairs random loss, and a link too slow for a profile
+//    shows as a growing rtt before it drops packets.
 //  - Client hint: downlink_kbps below the current profile's link_min_kbps moves straight down to
 //    the highest profile whose link_min_kbps <= the hint ("client-hint").
 //  - Up, one step ("recovered"), from report() or tick(), only when: the clean period above has
@@ -122,6 +125,10 @@ class BandwidthController {
   bool may_step_up(int64_t now_ms, int64_t early_ms = 0, bool to_probe = false) const;
   std::optional<ProfileDecision> climb(int64_t now_ms);  // the step up, or the probe before it
   void end_probe() { probe_since_ms_.reset(); }
+  // Loss at or under this is clean: loss_clean, or loss_down for a listener with RED.
+  double clean_loss() const {
+    return probe_by_redundancy_ ? tuning_.loss_down : tuning_.loss_clean;
+  }
   int64_t clean_needed_ms() const;
   bool rtt_inflated() const;
   ProfileDecision change_to(size_t index, const char *reason, int64_t now_ms);
@@ -143,6 +150,7 @@ class BandwidthController {
   std::vector<int> failures_;               // failed step ups into each profile
   bool probe_by_redundancy_ = false;
   std::optional<int64_t> probe_since_ms_;  // a redundancy probe of the next profile, under way
+  std::optional<double> smoothed_loss_;    // over reports, halved each report
   bool probe_clean_ = false;               // ... has had a clean report after probe_min_ms
 };
 

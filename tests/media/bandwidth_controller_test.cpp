@@ -4,6 +4,7 @@
 #include <glib.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
 #include <ostream>
 #include <vector>
@@ -577,6 +578,31 @@ TEST(BandwidthController, AProbeWhileStartingNeedsOnlyTwoSecondsAndToleratesJitt
   auto d = c.tick(3000);
   ASSERT_TRUE(d);
   EXPECT_EQ(d->index, kUltraLow);
+}
+
+// With RED, one noisy report is not a lossy link: at 2 % random loss a 2.5 s report of ~40
+// packets says 7.5 % now and then. A listener without RED steps down on it (every lost packet
+// is heard); one with RED decides on the smoothed loss, and climbs while it stays <= 5 %.
+TEST(BandwidthController, WithRedOneNoisyReportDoesNotStepDownAndRandomLossDoesNotBlockClimbing) {
+  ProfileSet profiles;
+  ASSERT_TRUE(load_shipped(&profiles));
+  auto noisy = [](int64_t t) {
+    LinkReport r;
+    r.loss_fraction = (t / 2500) % 6 == 5 ? 0.075 : 0.02;
+    r.rtt_ms = 100;
+    return r;
+  };
+  BandwidthController plain(profiles, kLow, steady());
+  Changes p = run(plain, 0, 60000, 2500, noisy);
+  EXPECT_TRUE(std::any_of(p.begin(), p.end(), [](const Change &c) { return c.reason == "loss"; }))
+      << ::testing::PrintToString(p);
+
+  BandwidthController red(profiles, k2g);
+  red.set_probe_by_redundancy(true);
+  Changes r = run(red, 0, 60000, 2500, noisy);
+  for (const auto &ch : r)
+    EXPECT_EQ(ch.reason, "recovered") << ::testing::PrintToString(r);
+  EXPECT_EQ(red.current(), kHigh) << ::testing::PrintToString(r);
 }
 
 TEST(BandwidthController, ProbingStopsWhenPinnedOrWhenTheListenerCannotTakeRedundancy) {

@@ -141,6 +141,7 @@ std::optional<ProfileDecision> BandwidthController::report(const LinkReport &r) 
     starting_ = false;
     if (lossy && !bad_since_ms_) bad_since_ms_ = now;
     clean_since_ms_ = now;
+    drain_until_ms_ = now + tuning_.drain_ms;
     return change_to(current_ - 1, "probe-failed", now);
   }
 
@@ -154,7 +155,9 @@ std::optional<ProfileDecision> BandwidthController::report(const LinkReport &r) 
     if (lossy) {
       if (!bad_since_ms_) bad_since_ms_ = interval_start.value_or(now);
       clean_since_ms_ = now;
-      if (now - *bad_since_ms_ >= tuning_.sustain_ms && target > 0) {
+      // (Not while the queue the failed step up filled drains: that loss is the step's.)
+      bool draining = drain_until_ms_ && now < *drain_until_ms_;
+      if (now - *bad_since_ms_ >= tuning_.sustain_ms && target > 0 && !draining) {
         target--;
         reason = "loss";
       }

@@ -21,7 +21,8 @@
 //    every second there is a second without speech.
 //  - A step up is on probation for probe_window_ms: a bad report in that time (loss > loss_down,
 //    or the rtt more than rtt_inflation_ms above the lowest rtt seen: a queue building up) steps
-//    straight back down ("probe-failed"), and that profile is tried again only after
+//    straight back down ("probe-failed"; the loss of the next drain_ms, while the queue the
+//    step filled drains, steps no further), and that profile is tried again only after
 //    clean_up_ms * 2^failures clean (capped at max_backoff_ms). Climbing never sits in a loss
 //    burst for a whole sustain period.
 //  - Probing with redundancy (when the owner says the listener can take it: RED, RFC 2198): the
@@ -93,6 +94,7 @@ struct BandwidthTuning {
   int64_t probe_long_ms = 10000;    // ... both, once a step up has failed or the profile dropped
   int64_t probe_max_ms = 16000;     // ... and ends without a verdict after this long
   double probe_rtt_inflation_ms = 150;  // a probe fails on an rtt this far above the lowest
+  int64_t drain_ms = 5000;  // after a failed step up, loss does not step down for this long
 };
 
 class BandwidthController {
@@ -152,6 +154,7 @@ class BandwidthController {
   std::optional<int64_t> probe_since_ms_;  // a redundancy probe of the next profile, under way
   std::optional<double> smoothed_loss_;    // over reports, halved each report
   bool probe_clean_ = false;               // ... has had a clean report after probe_min_ms
+  std::optional<int64_t> drain_until_ms_;  // the queue of a failed step up drains until then
 };
 
 }  // namespace gramothi

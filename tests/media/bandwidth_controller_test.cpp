@@ -435,6 +435,34 @@ TEST(BandwidthController, AGrowingQueueFailsAProbeAndBlocksClimbing) {
   EXPECT_EQ(later[0].index, kLow);
 }
 
+// 3g-lossy measured: a failed step up to medium left a full queue, and its loss then stepped
+// the listener down twice more (low -> ultra-low -> 2g within 4 s). That loss is the failed
+// step's: for drain_ms after "probe-failed" loss steps no further; later it does.
+TEST(BandwidthController, TheQueueOfAFailedStepUpDrainsWithoutFurtherStepsDown) {
+  ProfileSet profiles;
+  ASSERT_TRUE(load_shipped(&profiles));
+  BandwidthController c(profiles, kLow);
+  LinkReport r = loss_at(0, 0.0);
+  r.rtt_ms = 100;
+  EXPECT_FALSE(c.report(r));
+  auto up = c.tick(3000);
+  ASSERT_TRUE(up);
+  ASSERT_EQ(up->index, kMedium);
+  r.loss_fraction = 0.12;
+  r.now_ms = 4000;
+  auto failed = c.report(r);
+  ASSERT_TRUE(failed);
+  EXPECT_EQ(failed->reason, "probe-failed");
+  EXPECT_EQ(c.current(), kLow);
+  // The queue drains: lossy reports for the next 5 s change nothing.
+  EXPECT_EQ(feed(c, 5000, 8500, 500, r), Changes{});
+  EXPECT_EQ(c.current(), kLow);
+  // Loss that goes on after that is the link's: down.
+  Changes later = feed(c, 9500, 11000, 500, r);
+  ASSERT_FALSE(later.empty());
+  EXPECT_EQ(later[0], (Change{9500, kUltraLow, "loss"}));
+}
+
 TEST(BandwidthController, PinningIsNoProbe) {
   ProfileSet profiles;
   ASSERT_TRUE(load_shipped(&profiles));

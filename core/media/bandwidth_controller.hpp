@@ -38,8 +38,8 @@
 //    slowly, and only a long probe sees it. A probe with no verdict within probe_max_ms ends
 //    without one and the clean period starts again. Such listeners' loss decisions use the loss
 //    smoothed over reports (each report halves the weight of the ones before), and loss up to
-//    loss_down counts as clean: RED repairs random loss, and a link too slow for a profile
-//    shows as a growing rtt before it drops packets.
+//    loss_clean_red counts as clean: RED repairs random loss, and a link too slow for a profile
+//    shows as a growing rtt before it drops packets (but on a 5 % link, stay put).
 //  - Client hint: downlink_kbps below the current profile's link_min_kbps moves straight down to
 //    the highest profile whose link_min_kbps <= the hint ("client-hint").
 //  - Up, one step ("recovered"), from report() or tick(), only when: the clean period above has
@@ -90,11 +90,12 @@ struct BandwidthTuning {
   int64_t max_backoff_ms = 160000;  // the longest wait before trying a failed profile again
   double severe_loss = 0.25;        // loss above this goes straight to the lowest profile
   int64_t probe_ms = 3000;          // a redundancy probe starts this long before a step up
-  int64_t probe_min_ms = 2000;      // ... and needs a clean report made this far into it
+  int64_t probe_min_ms = 1000;      // ... and needs a clean report made this far into it
   int64_t probe_long_ms = 10000;    // ... both, once a step up has failed or the profile dropped
   int64_t probe_max_ms = 16000;     // ... and ends without a verdict after this long
   double probe_rtt_inflation_ms = 150;  // a probe fails on an rtt this far above the lowest
-  int64_t drain_ms = 5000;  // after a failed step up, loss does not step down for this long
+  int64_t drain_ms = 5000;        // after a failed step up, loss does not step down for this long
+  double loss_clean_red = 0.035;  // "clean" for a listener with RED (smoothed loss)
 };
 
 class BandwidthController {
@@ -127,9 +128,9 @@ class BandwidthController {
   bool may_step_up(int64_t now_ms, int64_t early_ms = 0, bool to_probe = false) const;
   std::optional<ProfileDecision> climb(int64_t now_ms);  // the step up, or the probe before it
   void end_probe() { probe_since_ms_.reset(); }
-  // Loss at or under this is clean: loss_clean, or loss_down for a listener with RED.
+  // Loss at or under this is clean: loss_clean, or loss_clean_red for a listener with RED.
   double clean_loss() const {
-    return probe_by_redundancy_ ? tuning_.loss_down : tuning_.loss_clean;
+    return probe_by_redundancy_ ? tuning_.loss_clean_red : tuning_.loss_clean;
   }
   int64_t clean_needed_ms() const;
   bool rtt_inflated() const;

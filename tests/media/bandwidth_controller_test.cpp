@@ -590,7 +590,7 @@ TEST(BandwidthController, AfterAFailureProbesAreLongAndFailOnASmallQueue) {
 
 // While starting, the same queue does not fail a probe (3 s probes, 350 ms): a clean link's
 // jitter must not stop the climb; the probation after the step still watches.
-TEST(BandwidthController, AProbeWhileStartingNeedsOnlyTwoSecondsAndToleratesJitter) {
+TEST(BandwidthController, AProbeWhileStartingIsShortAndToleratesJitter) {
   ProfileSet profiles;
   ASSERT_TRUE(load_shipped(&profiles));
   BandwidthController c(profiles, k2g);
@@ -610,7 +610,7 @@ TEST(BandwidthController, AProbeWhileStartingNeedsOnlyTwoSecondsAndToleratesJitt
 
 // With RED, one noisy report is not a lossy link: at 2 % random loss a 2.5 s report of ~40
 // packets says 7.5 % now and then. A listener without RED steps down on it (every lost packet
-// is heard); one with RED decides on the smoothed loss, and climbs while it stays <= 5 %.
+// is heard); one with RED decides on the smoothed loss, and climbs while it stays <= 3.5 %.
 TEST(BandwidthController, WithRedOneNoisyReportDoesNotStepDownAndRandomLossDoesNotBlockClimbing) {
   ProfileSet profiles;
   ASSERT_TRUE(load_shipped(&profiles));

@@ -16,6 +16,8 @@
 #include <optional>
 #include <set>
 
+#include "base/json_depth.hpp"
+
 namespace gramothi {
 namespace {
 
@@ -106,27 +108,6 @@ void setup_child(gpointer data) {
 // JSON-GLib recurses once per nesting level: a line of a few hundred kilobytes of "[[[[" (well
 // within kMaxLineBytes) overflows the server's stack. The worker's lines nest three deep.
 constexpr int kMaxLineDepth = 8;
-bool nests_at_most(const std::string &line, int max_depth) {
-  int depth = 0;
-  bool in_string = false, escaped = false;
-  for (char ch : line) {
-    if (in_string) {
-      if (escaped)
-        escaped = false;
-      else if (ch == '\\')
-        escaped = true;
-      else if (ch == '"')
-        in_string = false;
-    } else if (ch == '"') {
-      in_string = true;
-    } else if (ch == '[' || ch == '{') {
-      if (++depth > max_depth) return false;
-    } else if (ch == ']' || ch == '}') {
-      depth--;
-    }
-  }
-  return true;
-}
 
 uint32_t le32(const std::string &b, size_t at) {
   auto u = [&](size_t i) { return static_cast<uint32_t>(static_cast<uint8_t>(b[at + i])); };
@@ -533,7 +514,7 @@ void DeckRender::Impl::take_apart(const std::shared_ptr<Worker> &w) {
 }
 
 void DeckRender::Impl::on_line(const std::shared_ptr<Worker> &w, const std::string &line) {
-  if (!nests_at_most(line, kMaxLineDepth)) {
+  if (!json_depth_within(line, kMaxLineDepth)) {
     w->reject("JSON nested deeper than " + std::to_string(kMaxLineDepth) + " levels");
     return;
   }

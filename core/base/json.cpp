@@ -59,28 +59,6 @@ JsonObjectWriter &JsonObjectWriter::raw(std::string_view k, std::string_view jso
   return *this;
 }
 
-bool json_depth_within(std::string_view data, int max_depth) {
-  int depth = 0;
-  bool in_string = false, escaped = false;
-  for (char ch : data) {
-    if (in_string) {
-      if (escaped)
-        escaped = false;
-      else if (ch == '\\')
-        escaped = true;
-      else if (ch == '"')
-        in_string = false;
-    } else if (ch == '"') {
-      in_string = true;
-    } else if (ch == '[' || ch == '{') {
-      if (++depth > max_depth) return false;
-    } else if (ch == ']' || ch == '}') {
-      depth--;
-    }
-  }
-  return true;
-}
-
 Result<JsonNodePtr> parse_json_object(std::string_view data) {
   if (!json_depth_within(data, kMaxJsonDepth))
     return Error{ErrorKind::kInvalid, "invalid_json",

@@ -12,6 +12,8 @@
 
 #include "base/error.hpp"
 
+#include "base/json_depth.hpp"
+
 namespace gramothi {
 
 // `s` as a JSON string literal, quotes included. Invalid UTF-8 is replaced, not passed on.
@@ -45,8 +47,6 @@ using JsonNodePtr = std::unique_ptr<JsonNode, JsonNodeDeleter>;
 // Errors: kInvalid "invalid_json".
 constexpr int kMaxJsonDepth = 256;
 Result<JsonNodePtr> parse_json_object(std::string_view data);
-// Whether arrays and objects in `data` nest at most `max_depth` deep (strings are skipped).
-bool json_depth_within(std::string_view data, int max_depth);
 
 // "2026-11-24T10:00:00.123Z" for a unix time in milliseconds.
 std::string iso8601_from_ms(int64_t ms);

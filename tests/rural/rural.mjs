@@ -406,6 +406,7 @@ function audioMetrics(iv) {
       if (run === 0) runStart = x.t;
       run += x.concealed;
     } else {
+      if (run === 0) runStart = x.t;
       endRun(x.concealed);
       longest = Math.max(longest, run + x.concealed);
       run = x.concealed;

@@ -70,10 +70,11 @@ struct Client : std::enable_shared_from_this<Client> {
   MediaRole media_role = MediaRole::kListener;  // what `peer` is
   bool joined = false;                          // attendance recorded
   guint auth_timer = 0;
-  guint expiry_timer = 0;   // closes the socket when its token expires
-  std::string profile;      // the listener's profile, for slide images ("" until it listens)
-  std::string media_state;  // the host's word for the session's last state ("" without one)
-  RateGate rate;            // the socket's message rate (dispatch.cpp)
+  guint expiry_timer = 0;       // closes the socket when its token expires
+  std::string profile;          // the listener's profile, for slide images ("" until it listens)
+  bool profile_pinned = false;  // ... chosen by the student, not measured from its link
+  std::string media_state;      // the host's word for the session's last state ("" without one)
+  RateGate rate;                // the socket's message rate (dispatch.cpp)
   int refusals_before_auth = 0;
 };
 

@@ -49,6 +49,7 @@ void on_profile_changed(const char *profile, const char *reason, void *client) {
   // The slide on screen again, at the new profile's size.
   bool changed = c.profile != profile;
   c.profile = profile;
+  c.profile_pinned = strcmp(reason, "pinned") == 0;
   if (changed) send_current_slide(c, "profile");
   roster_changed(c.plugin, c.class_id);
 }

@@ -27,13 +27,15 @@ JsonObject *image_for(const Client &c, JsonObject *slide, std::string &profile) 
 // The slide-sync message for one client, in the original module's shape, with the image of
 // that client's profile. `event` is a slides.sync payload: {class_id, action, timestamp, slide,
 // next}. "" when it has no slide.
-// An image's URL for `c`: a student's (or any listener's) image of profile P goes at what a
-// link on P leaves beside the audio (the REST route reads ?pace=P). Students who have not
-// listened yet get the lowest profile's image, paced alike: the same URL once they listen at
-// the lowest profile, where every automatic listener starts, so nothing is fetched twice.
+// An image's URL for `c`: when `c`'s profile says how fast its link is (a student listening on
+// automatic quality, whose profile the server measured from its link; or one not listening yet,
+// who gets the lowest profile's image, where automatic listeners start), the image of profile P
+// goes at what a link on P leaves beside the audio (the REST route reads ?pace=P). A student who
+// pinned a profile chose it; its link is unknown, and its images are not paced. Teachers'
+// images are not paced either.
 std::string image_url(const Client &c, JsonObject *image, const std::string &profile) {
   std::string url = json_object_get_string_member_with_default(image, "url", "");
-  bool paced = !c.profile.empty() || c.who.role == GRAMOTHI_ROLE_STUDENT;
+  bool paced = c.who.role == GRAMOTHI_ROLE_STUDENT && !c.profile_pinned;
   if (paced && !url.empty() && url.find('?') == std::string::npos) url += "?pace=" + profile;
   return url;
 }

@@ -79,18 +79,7 @@ void text_page(cairo_t *cr, int) {
 }
 
 void diagram_page(cairo_t *cr, int) {
-  cairo_set_line_width(cr, 4);
-  for (int i = 0; i < 3; i++) {
-    cairo_set_source_rgb(cr, i == 0 ? 0.8 : 0.1, i == 1 ? 0.6 : 0.2, i == 2 ? 0.8 : 0.2);
-    cairo_rectangle(cr, 60 + 250 * i, 250, 180, 100);
-    cairo_fill(cr);
-    if (i < 2) {
-      cairo_set_source_rgb(cr, 0, 0, 0);
-      cairo_move_to(cr, 240 + 250 * i, 300);
-      cairo_line_to(cr, 310 + 250 * i, 300);
-      cairo_stroke(cr);
-    }
-  }
+  draw_diagram(cr);
 }
 
 // Smooth colour fields with noise, as a camera picture has (lecture_deck's, smaller).
@@ -235,16 +224,7 @@ int main(int argc, char **argv) {
           if (i == 2) diagram_page(cr, i);
         }));
   write("widescreen", cairo_deck(1280, 720, 1, text_page));
-  write("red-dot", cairo_deck(800, 600, 1, [](cairo_t *cr, int) {
-          cairo_set_font_size(cr, 28);
-          for (int l = 0; l < 8; l++) {
-            cairo_move_to(cr, 60, 80 + 50 * l);
-            cairo_show_text(cr, "Water evaporates, condenses and falls as rain");
-          }
-          cairo_set_source_rgb(cr, 0.9, 0.1, 0.1);
-          cairo_arc(cr, 700, 540, 6, 0, 2 * M_PI);
-          cairo_fill(cr);
-        }));
+  write("red-dot", cairo_deck(800, 600, 1, [](cairo_t *cr, int) { draw_red_dot(cr); }));
   write("jpeg", one_page("[0 0 800 600]", stream("", "q 640 0 0 480 80 60 cm /Im1 Do Q"),
                          "<< /XObject << /Im1 5 0 R >> >>",
                          {stream("/Type /XObject /Subtype /Image /Width 64 /Height 48 "

@@ -282,14 +282,7 @@ TEST_F(DeckRenderTest, AReducedPaletteKeepsASmallDistinctColour) {
   std::string path = dir_ + "/dot.pdf";
   cairo_surface_t *s = cairo_pdf_surface_create(path.c_str(), 800, 600);
   cairo_t *cr = cairo_create(s);
-  cairo_set_font_size(cr, 28);
-  for (int l = 0; l < 8; l++) {
-    cairo_move_to(cr, 60, 80 + 50 * l);
-    cairo_show_text(cr, "Water evaporates, condenses and falls as rain");
-  }
-  cairo_set_source_rgb(cr, 0.9, 0.1, 0.1);
-  cairo_arc(cr, 700, 540, 6, 0, 2 * M_PI);
-  cairo_fill(cr);
+  draw_red_dot(cr);
   cairo_show_page(cr);
   cairo_destroy(cr);
   cairo_surface_destroy(s);

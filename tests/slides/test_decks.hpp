@@ -15,6 +15,34 @@
 namespace {
 
 // A 4:3 deck (800x600 pt): a text page, a photo-like page and a diagram page.
+// Boxes and arrows in three flat colours, on an 800x600 page.
+inline void draw_diagram(cairo_t *cr) {
+  cairo_set_line_width(cr, 4);
+  for (int i = 0; i < 3; i++) {
+    cairo_set_source_rgb(cr, i == 0 ? 0.8 : 0.1, i == 1 ? 0.6 : 0.2, i == 2 ? 0.8 : 0.2);
+    cairo_rectangle(cr, 60 + 250 * i, 250, 180, 100);
+    cairo_fill(cr);
+    if (i < 2) {
+      cairo_set_source_rgb(cr, 0, 0, 0);
+      cairo_move_to(cr, 240 + 250 * i, 300);
+      cairo_line_to(cr, 310 + 250 * i, 300);
+      cairo_stroke(cr);
+    }
+  }
+}
+
+// Black text with one small red dot (800x600): a reduced palette must keep the dot red.
+inline void draw_red_dot(cairo_t *cr) {
+  cairo_set_font_size(cr, 28);
+  for (int l = 0; l < 8; l++) {
+    cairo_move_to(cr, 60, 80 + 50 * l);
+    cairo_show_text(cr, "Water evaporates, condenses and falls as rain");
+  }
+  cairo_set_source_rgb(cr, 0.9, 0.1, 0.1);
+  cairo_arc(cr, 700, 540, 6, 0, 2 * M_PI);
+  cairo_fill(cr);
+}
+
 inline std::string lecture_deck(const std::string &path, int text_pages = 1) {
   cairo_surface_t *s = cairo_pdf_surface_create(path.c_str(), 800, 600);
   cairo_t *cr = cairo_create(s);
@@ -56,19 +84,7 @@ inline std::string lecture_deck(const std::string &path, int text_pages = 1) {
   cairo_restore(cr);
   cairo_surface_destroy(img);
   cairo_show_page(cr);
-  // Diagram: boxes and arrows in three flat colours.
-  cairo_set_line_width(cr, 4);
-  for (int i = 0; i < 3; i++) {
-    cairo_set_source_rgb(cr, i == 0 ? 0.8 : 0.1, i == 1 ? 0.6 : 0.2, i == 2 ? 0.8 : 0.2);
-    cairo_rectangle(cr, 60 + 250 * i, 250, 180, 100);
-    cairo_fill(cr);
-    if (i < 2) {
-      cairo_set_source_rgb(cr, 0, 0, 0);
-      cairo_move_to(cr, 240 + 250 * i, 300);
-      cairo_line_to(cr, 310 + 250 * i, 300);
-      cairo_stroke(cr);
-    }
-  }
+  draw_diagram(cr);
   cairo_show_page(cr);
   cairo_destroy(cr);
   cairo_surface_finish(s);

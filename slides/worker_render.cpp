@@ -191,26 +191,26 @@ void emit_error(OutputSink &out, const char *code, const std::string &message) {
   emit_line(out, b);
 }
 
-void emit_document(OutputSink &out, int pages) {
+namespace {
+// {"type": TYPE, KEY: VALUE}
+void emit_typed_int(OutputSink &out, const char *type, const char *key, int value) {
   g_autoptr(JsonBuilder) b = json_builder_new();
   json_builder_begin_object(b);
   json_builder_set_member_name(b, "type");
-  json_builder_add_string_value(b, "document");
-  json_builder_set_member_name(b, "pages");
-  json_builder_add_int_value(b, pages);
+  json_builder_add_string_value(b, type);
+  json_builder_set_member_name(b, key);
+  json_builder_add_int_value(b, value);
   json_builder_end_object(b);
   emit_line(out, b);
 }
+}  // namespace
+
+void emit_document(OutputSink &out, int pages) {
+  emit_typed_int(out, "document", "pages", pages);
+}
 
 void emit_begin(OutputSink &out, int page) {
-  g_autoptr(JsonBuilder) b = json_builder_new();
-  json_builder_begin_object(b);
-  json_builder_set_member_name(b, "type");
-  json_builder_add_string_value(b, "begin");
-  json_builder_set_member_name(b, "page");
-  json_builder_add_int_value(b, page);
-  json_builder_end_object(b);
-  emit_line(out, b);
+  emit_typed_int(out, "begin", "page", page);
 }
 
 void emit_page_error(OutputSink &out, int page, const std::string &message) {

@@ -10,6 +10,7 @@
     me: '', live: false, ended: false, teacherLive: false, want: false, conn: 'reconnecting',
     media: '', profile: '', pc: null, pending: [], session: '', stopMeter: null,
     audioBytesDone: 0, base: {audio: 0, slides: 0, other: 0}, lossPrev: null,
+    holdMs: 150,  // the jitter buffer floor while RED is on (holdForRepeats)
   };
   $('#title').textContent = GL.classId;
   document.title = GL.classId + ' — GramOthi Live';
@@ -99,11 +100,30 @@
       for (const c of st.pending.splice(0)) await pc.addIceCandidate(c).catch(() => {});
       await pc.setLocalDescription(await pc.createAnswer());
       if (pc !== st.pc) return;
+      holdForRepeats(pc);
       sock.send({type: 'answer', sdp: pc.localDescription.sdp});
     } catch (e) {
       if (pc !== st.pc) return;
       GL.status('Audio could not start: ' + e.message, 'bad');
       mend(3000);
+    }
+  }
+  // With RED (audio/red, RFC 2198) each packet repeats the frame before it, so a lost packet is
+  // rebuilt from the next one, which comes one frame (up to 60 ms) later. Chromium's jitter
+  // buffer holds only about one frame on a steady link, and a repeat that arrives after its
+  // frame was due is thrown away; a 150 ms floor keeps two 60 ms frames and the link's jitter.
+  // Once the link has lost packets (a report interval with 1 % or more, the line from which the
+  // server sends RED), 500 ms: on such a link a queue that builds up for a second or two (a slide
+  // image, the server trying the next profile) delays the packets, and what the buffer holds
+  // plays on instead of gaps. A lecture is one-way: half a second more delay costs the student
+  // nothing, a gap costs a word. Never lowered within a session.
+  function holdForRepeats(pc) {
+    if (!pc) return;
+    for (const r of pc.getReceivers()) {
+      const codecs = (r.getParameters().codecs || []).map((c) => (c.mimeType || '').toLowerCase());
+      if (!codecs.includes('audio/red')) continue;
+      if ('jitterBufferTarget' in r) r.jitterBufferTarget = st.holdMs;
+      else if ('playoutDelayHint' in r) r.playoutDelayHint = st.holdMs / 1000;
     }
   }
   function onCandidate(m) {
@@ -330,6 +350,10 @@
       if (dl + dg > 0) lossPct = Math.max(0, Math.min(100, (100 * dl) / (dl + dg)));
     }
     st.lossPrev = lost === null ? null : {lost, got};
+    if (lossPct !== null && lossPct >= 1 && st.holdMs < 500) {
+      st.holdMs = 500;
+      holdForRepeats(st.pc);
+    }
     const parts = [];
     if (rtt !== null) parts.push(Math.round(rtt) + ' ms');
     if (lossPct !== null) parts.push(lossPct.toFixed(1) + '% lost');

@@ -94,17 +94,18 @@ const BandwidthProfile *ProfileSet::find(std::string_view name) const {
   return nullptr;
 }
 
+double audio_wire_kbps(const BandwidthProfile &p, double redundancy) {
+  double packets_per_s = 1000.0 / std::max(1, p.opus_frame_ms);
+  double header_bytes = 56 + (redundancy > 0 ? 1 + 4 * redundancy : 0);
+  return p.audio_bitrate_kbps * (1 + redundancy) + packets_per_s * header_bytes * 8 / 1000;
+}
+
 size_t ProfileSet::image_pace_bytes_per_s(std::string_view name) const {
   for (size_t i = 0; i + 1 < profiles_.size(); i++) {
     const BandwidthProfile &p = profiles_[i];
     if (p.name != name) continue;
-    // The audio on the wire: the Opus bytes, repeated for RED, plus per packet 12 (RTP), 16
-    // (the SRTP tag), 8 (UDP) and 20 (IPv4) bytes, and RED's block headers.
-    double packets_per_s = 1000.0 / p.opus_frame_ms;
-    double header_bytes = 56 + (p.audio_redundancy ? 1 + 4 * p.audio_redundancy : 0);
-    double audio_kbps =
-        p.audio_bitrate_kbps * (1 + p.audio_redundancy) + packets_per_s * header_bytes * 8 / 1000;
-    double left_kbps = (profiles_[i + 1].link_min_kbps - audio_kbps) * 0.8;
+    double left_kbps =
+        (profiles_[i + 1].link_min_kbps - audio_wire_kbps(p, p.audio_redundancy)) * 0.75;
     return std::max<size_t>(1024, static_cast<size_t>(left_kbps * 1000 / 8));
   }
   return 0;

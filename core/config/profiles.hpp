@@ -23,6 +23,12 @@ struct BandwidthProfile {
   int slide_height = 0;
 };
 
+// What a profile's audio costs on the wire (kbit/s) with `redundancy` earlier frames repeated in
+// each packet (RED): the Opus bytes, each repeat as many again, and per packet 12 (RTP), 16 (the
+// SRTP tag), 8 (UDP) and 20 (IPv4) bytes, with RED's block headers (1, and 4 per repeat).
+// `redundancy` may be fractional: the average over packets.
+double audio_wire_kbps(const BandwidthProfile &p, double redundancy);
+
 class ProfileSet {
  public:
   // Errors name the file, the group and the key (kInvalid, "profiles_invalid").
@@ -35,11 +41,12 @@ class ProfileSet {
   std::string names_joined() const;  // "auto, ultra-low, low, ..." for error messages
   std::string to_json() const;       // array of objects, for /config
 
-  // How fast a slide image may go to a listener on `profile` (bytes per second), so that it
-  // never queues up in front of the audio: what the link leaves beside the profile's audio,
-  // taking the link to be just below the next profile's link_min_kbps (the controller would
-  // have moved the listener up otherwise), less a fifth for signaling and the link's own
-  // variation; at least 1 KB/s. 0 (no pacing) for the highest profile and unknown names.
+  // How fast a slide image may go to a listener on `profile` (bytes per second on the wire,
+  // TCP/IP headers included), so that it never queues up in front of the audio: what the link
+  // leaves beside the profile's audio, taking the link to be just below the next profile's
+  // link_min_kbps (the controller would have moved the listener up otherwise), less a quarter
+  // for signaling, retransmissions and the link's own variation; at least 1 KB/s. 0 (no
+  // pacing) for the highest profile and unknown names.
   size_t image_pace_bytes_per_s(std::string_view profile) const;
 
  private:

@@ -1,5 +1,7 @@
 #include "http/http_router.hpp"
 
+#include <algorithm>
+
 #include "base/json.hpp"
 #include "base/log.hpp"
 #include "build_config.h"
@@ -55,12 +57,21 @@ void respond_now(SoupServerMessage *msg, unsigned status, const std::string &jso
 // it has and pauses the message when it runs out; each tick appends what the pace allows since
 // the start and unpauses it. Ends (and frees itself) when the message is finished or its client
 // disconnects, or when the router closes.
+//
+// The pace counts what the slices cost the link: each goes out as at least one TCP segment with
+// kHeaderBytes of TCP/IP headers. Slices are a tenth of a second's worth, but at least
+// kMinSliceBytes: at 2 KB/s, 200-byte slices would spend a fifth of the pace on headers.
 struct PacedBody {
   static constexpr int kTickMs = 100;
+  static constexpr size_t kMinSliceBytes = 600, kHeaderBytes = 52;
+  // The body bytes of one slice, and the ticks between slices, at a pace (wire bytes per second).
+  static size_t slice_bytes(size_t pace) { return std::max(kMinSliceBytes, pace * kTickMs / 1000); }
   HttpRouter *router;
   GRef<SoupServerMessage> msg;
   std::string data;
-  size_t appended = 0, rate;
+  size_t appended = 0;
+  double rate;  // body bytes per second
+  int tick_ms;
   int64_t started_us = g_get_monotonic_time();
   guint timer = 0;
   gulong finished_handler = 0, disconnected_handler = 0;
@@ -69,7 +80,8 @@ struct PacedBody {
       : router(r),
         msg(GRef<SoupServerMessage>::ref(m)),
         data(static_cast<const char *>(body), length),
-        rate(pace) {}
+        rate(static_cast<double>(pace) * slice_bytes(pace) / (slice_bytes(pace) + kHeaderBytes)),
+        tick_ms(static_cast<int>(slice_bytes(pace) * 1000 / std::max<size_t>(1, pace))) {}
   ~PacedBody() {
     if (timer) g_source_remove(timer);
     if (finished_handler) g_signal_handler_disconnect(msg.get(), finished_handler);
@@ -87,11 +99,11 @@ struct PacedBody {
     feed();
     if (appended < data.size())
       timer = g_timeout_add(
-          kTickMs, +[](gpointer self) { return static_cast<PacedBody *>(self)->feed(); }, this);
+          tick_ms, +[](gpointer self) { return static_cast<PacedBody *>(self)->feed(); }, this);
   }
-  // Appends what the pace allows by now (a tick's worth at once to begin with).
+  // Appends what the pace allows by now (a slice at once to begin with).
   gboolean feed() {
-    double elapsed_s = (g_get_monotonic_time() - started_us) / 1e6 + kTickMs / 1000.0;
+    double elapsed_s = (g_get_monotonic_time() - started_us) / 1e6 + tick_ms / 1000.0;
     size_t allowed = std::min(data.size(), static_cast<size_t>(rate * elapsed_s));
     if (allowed > appended) {
       SoupMessageBody *body = soup_server_message_get_response_body(msg.get());
@@ -356,7 +368,7 @@ void exchange_respond(GramothiHttpExchange *ex, unsigned status, const char *con
       soup_message_headers_replace(h, "Cache-Control", "no-store");
     soup_message_headers_replace(h, "X-Content-Type-Options", "nosniff");
     const char *type = content_type ? content_type : "application/octet-stream";
-    if (ex->pace && length > ex->pace * PacedBody::kTickMs / 1000) {
+    if (ex->pace && length > PacedBody::slice_bytes(ex->pace)) {
       // The length is known up front; the body follows at its pace. Not accumulated, so that
       // libsoup answers no Range request from the part it has so far.
       soup_message_headers_replace(h, "Content-Type", type);

@@ -41,9 +41,9 @@ const char *exchange_query(GramothiHttpExchange *ex, const char *name);
 const char *exchange_header(GramothiHttpExchange *ex, const char *name);
 std::string_view exchange_body(GramothiHttpExchange *ex);
 void exchange_add_header(GramothiHttpExchange *ex, const char *name, const char *value);
-// The response of this exchange goes out at most `bytes_per_s` (0: as fast as the link takes
-// it): its body is handed to the connection a slice at a time, so that it never queues up in
-// front of what else the client is receiving. Set before responding.
+// The response of this exchange costs the link at most `bytes_per_s`, TCP/IP headers included
+// (0: as fast as the link takes it): its body is handed to the connection a slice at a time, so
+// that it never queues up in front of what else the client is receiving. Set before responding.
 void exchange_set_pace(GramothiHttpExchange *ex, size_t bytes_per_s);
 // Sends and frees the exchange.
 void exchange_respond(GramothiHttpExchange *ex, unsigned status, const char *content_type,

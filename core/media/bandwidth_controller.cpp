@@ -66,7 +66,7 @@ std::optional<ProfileDecision> BandwidthController::climb(int64_t now_ms) {
     return std::nullopt;
   }
   if (!probe_since_ms_) {
-    if (may_step_up(now_ms, starting_ ? tuning_.probe_ms : tuning_.probe_long_ms, true)) {
+    if (may_step_up(now_ms, quick_probes() ? tuning_.probe_ms : tuning_.probe_long_ms, true)) {
       probe_since_ms_ = now_ms;
       probe_clean_ = false;
     }
@@ -103,6 +103,7 @@ std::optional<ProfileDecision> BandwidthController::report(const LinkReport &r) 
   // random loss is what RED repairs; a link that is too slow shows as a growing rtt first.
   std::optional<double> loss;
   if (r.loss_fraction) {
+    if (*r.loss_fraction >= tuning_.lossy_link) seen_loss_ = true;
     smoothed_loss_ =
         smoothed_loss_ ? 0.5 * *smoothed_loss_ + 0.5 * *r.loss_fraction : *r.loss_fraction;
     loss = probe_by_redundancy_ ? *smoothed_loss_ : *r.loss_fraction;
@@ -122,7 +123,7 @@ std::optional<ProfileDecision> BandwidthController::report(const LinkReport &r) 
   // A redundancy probe that meets loss or a growing queue fails like a step up would have, but
   // the student's profile never changed.
   if (probe_since_ms_) {
-    double inflation = starting_ ? tuning_.rtt_inflation_ms : tuning_.probe_rtt_inflation_ms;
+    double inflation = quick_probes() ? tuning_.rtt_inflation_ms : tuning_.probe_rtt_inflation_ms;
     bool queue = r.rtt_ms && lowest_rtt_ms_ && *r.rtt_ms > *lowest_rtt_ms_ + inflation;
     if (lossy || queue) {
       end_probe();
@@ -133,7 +134,7 @@ std::optional<ProfileDecision> BandwidthController::report(const LinkReport &r) 
       return std::nullopt;
     }
     if (loss && *loss <= clean_loss() &&
-        now - *probe_since_ms_ >= (starting_ ? tuning_.probe_min_ms : tuning_.probe_long_ms))
+        now - *probe_since_ms_ >= (quick_probes() ? tuning_.probe_min_ms : tuning_.probe_long_ms))
       probe_clean_ = true;
   }
   if (stepped_up_ms_ && current_ > 0 && (lossy || (r.rtt_ms && rtt_inflated()))) {

@@ -33,9 +33,10 @@
 //    probe with loss > loss_down or an inflated rtt ends it as a failed step up (backoff as above,
 //    the profile never changed); the step up is taken once the clean period has passed and a
 //    report made at least probe_min_ms into the probe was clean (<= loss_clean). Once starting
-//    is over (a failed step up or a step down), probes last probe_long_ms and fail already on an
-//    rtt probe_rtt_inflation_ms above the lowest: a link only slightly too slow fills its queue
-//    slowly, and only a long probe sees it. A probe with no verdict within probe_max_ms ends
+//    is over (a failed step up or a step down), or from the first report with loss >=
+//    lossy_link, probes last probe_long_ms and fail already on an rtt probe_rtt_inflation_ms
+//    above the lowest: a link only slightly too slow fills its queue slowly, and only a long
+//    probe sees it. A probe with no verdict within probe_max_ms ends
 //    without one and the clean period starts again. Such listeners' loss decisions use the loss
 //    smoothed over reports (each report halves the weight of the ones before), and loss up to
 //    loss_clean_red counts as clean: RED repairs random loss, and a link too slow for a profile
@@ -96,6 +97,7 @@ struct BandwidthTuning {
   double probe_rtt_inflation_ms = 150;  // a probe fails on an rtt this far above the lowest
   int64_t drain_ms = 5000;        // after a failed step up, loss does not step down for this long
   double loss_clean_red = 0.035;  // "clean" for a listener with RED (smoothed loss)
+  double lossy_link = 0.01;       // a report with this much loss: a starting listener probes long
 };
 
 class BandwidthController {
@@ -133,6 +135,10 @@ class BandwidthController {
     return probe_by_redundancy_ ? tuning_.loss_clean_red : tuning_.loss_clean;
   }
   int64_t clean_needed_ms() const;
+  // Short, jitter-tolerant probes: while starting on a link that has not shown loss. A lossy
+  // link is no clean link to climb fast on, and one only slightly too slow for the next
+  // profile fills its queue too slowly for a short probe to see.
+  bool quick_probes() const { return starting_ && !seen_loss_; }
   bool rtt_inflated() const;
   ProfileDecision change_to(size_t index, const char *reason, int64_t now_ms);
 
@@ -156,6 +162,7 @@ class BandwidthController {
   std::optional<double> smoothed_loss_;    // over reports, halved each report
   bool probe_clean_ = false;               // ... has had a clean report after probe_min_ms
   std::optional<int64_t> drain_until_ms_;  // the queue of a failed step up drains until then
+  bool seen_loss_ = false;                 // a report with loss >= lossy_link, ever
 };
 
 }  // namespace gramothi

@@ -8,7 +8,7 @@ namespace gramothi {
 
 void Listener::on_receiver_report(double loss_fraction, double jitter, double rtt) {
   loss = loss_fraction;
-  if (loss_fraction >= 0) note_loss(loss_fraction);
+  if (loss_fraction >= 0) note_loss(loss_fraction, g_get_monotonic_time() / 1000);
   rtt_ms = rtt;
   jitter_ms = jitter;
   LinkReport report;

@@ -38,17 +38,19 @@ class Listener : public Peer {
   // The recent loss (0..1), averaged over reports (RTCP and the client's): negative before the
   // first. Tunes the FEC of the listener's profile.
   double recent_loss = -1;
-  // A link that loses packets gets RED on every profile (loss_redundancy_after).
-  void note_loss(double fraction) {
+  // A link that loses packets gets RED on every profile (LossyLink).
+  LossyLink lossy_link;
+  void note_loss(double fraction, int64_t now_ms) {
     recent_loss = recent_loss < 0 ? fraction : 0.5 * recent_loss + 0.5 * fraction;
-    feed->loss_redundancy.store(loss_redundancy_after(recent_loss, feed->loss_redundancy.load()));
+    feed->loss_redundancy.store(lossy_link.update(fraction, recent_loss, now_ms));
   }
   bool lossy() const { return feed->loss_redundancy.load() > 0; }
   // The redundancy a probe of the next profile sends (the engine sets it with the profile), and
   // the feed made to follow the controller: after every report, tick, pin and switch.
-  int probe_k = 0, probe_k_lossy = 0;
+  int probe_x100 = 0, probe_x100_lossy = 0;
   void sync_probe() {
-    feed->probe_redundancy.store(controller->probing() ? (lossy() ? probe_k_lossy : probe_k) : 0);
+    feed->probe_redundancy_x100.store(
+        controller->probing() ? (lossy() ? probe_x100_lossy : probe_x100) : 0);
   }
 
  protected:

@@ -201,9 +201,9 @@ void MediaEngine::Impl::switch_tier(Listener &l, size_t tier, const std::string 
                                    c->tier(tier).profile().name + " (" + reason + ")");
   }
   bool top = tier + 1 >= c->tier_count();
-  l.probe_k = top ? 0 : probe_redundancy(c->tier(tier).profile(), c->tier(tier + 1).profile());
-  l.probe_k_lossy =
-      top ? 0 : probe_redundancy(c->tier(tier).profile(), c->tier(tier + 1).profile(), true);
+  const BandwidthProfile &from = c->tier(tier).profile();
+  l.probe_x100 = top ? 0 : probe_redundancy_x100(from, c->tier(tier + 1).profile());
+  l.probe_x100_lossy = top ? 0 : probe_redundancy_x100(from, c->tier(tier + 1).profile(), true);
   l.sync_probe();
   if (l.observer.profile_changed) l.observer.profile_changed(c->tier(tier).profile().name, reason);
 }
@@ -426,7 +426,7 @@ std::optional<Error> MediaEngine::client_report(PeerId id, int downlink_kbps, in
   if (downlink_kbps >= 0) r.downlink_kbps = downlink_kbps;
   if (rtt_ms >= 0) r.rtt_ms = rtt_ms;
   if (loss >= 0) r.loss_fraction = loss;
-  if (loss >= 0) l->note_loss(loss);
+  if (loss >= 0) l->note_loss(loss, r.now_ms);
   if (auto d = l->controller->report(r)) impl_->switch_tier(*l, d->index, d->reason);
   l->sync_probe();
   return std::nullopt;

@@ -18,13 +18,15 @@ int fec_loss_hint(std::vector<double> loss, int profile_default) {
   return std::clamp(static_cast<int>(std::ceil(pct)) + 1, 2, 30);
 }
 
-int probe_redundancy(const BandwidthProfile &from, const BandwidthProfile &to, bool lossy) {
+int probe_redundancy_x100(const BandwidthProfile &from, const BandwidthProfile &to, bool lossy) {
   int from_red = std::max(from.audio_redundancy, lossy ? 1 : 0);
-  int to_kbps = to.audio_bitrate_kbps * (1 + std::max(to.audio_redundancy, lossy ? 1 : 0));
-  int copies = (to_kbps + from.audio_bitrate_kbps - 1) /
-               std::max(1, from.audio_bitrate_kbps);  // ceil(to / from)
-  return std::clamp(std::max(copies - 1, from_red + 1), 1,
-                    static_cast<int>(rtp::kMaxRedundantFrames));
+  double target = audio_wire_kbps(to, std::max(to.audio_redundancy, lossy ? 1 : 0)) * kProbeMargin;
+  // audio_wire_kbps is linear in the redundancy from one repeat on: solve wire(from, r) = target.
+  double one = audio_wire_kbps(from, 1), per_repeat = audio_wire_kbps(from, 2) - one;
+  double r = per_repeat > 0 ? 1 + (target - one) / per_repeat : 0;
+  int x100 = static_cast<int>(std::ceil(std::clamp(r, 0.0, 100.0) * 100));
+  return std::clamp(std::max(x100, (from_red + 1) * 100), 100,
+                    static_cast<int>(rtp::kMaxRedundantFrames) * 100);
 }
 
 std::optional<int> Tier::tune_fec(std::vector<double> listener_loss) {
@@ -64,8 +66,8 @@ void Tier::deliver(GstBuffer *buffer) {
     if (f->lite) {
       if (!mapped && !(mapped = gst_buffer_map(buffer, &map, GST_MAP_READ))) return;
       if (batch.size() <= batched) batch.resize(batched + 16);
-      int redundancy = std::max(
-          {profile_.audio_redundancy, f->probe_redundancy.load(), f->loss_redundancy.load()});
+      int probe = next_probe_repeats(f->probe_redundancy_x100.load(), f->probe_carry);
+      int redundancy = std::max({profile_.audio_redundancy, probe, f->loss_redundancy.load()});
       if (GST_CLOCK_TIME_IS_VALID(pts) &&
           f->lite->pack(map.data, map.size, pts, batch[batched], redundancy)) {
         batched++;

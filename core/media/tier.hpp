@@ -32,26 +32,57 @@ struct Feed {
   GstClockTime next_pts = GST_CLOCK_TIME_NONE;
   std::atomic<uint64_t> sent{0};
   // While the listener's controller probes the next profile: the earlier frames each packet
-  // repeats (RED), when more than its profile's own audio_redundancy.
-  std::atomic<int> probe_redundancy{0};
+  // repeats (RED), in hundredths (250: every other packet repeats three, the rest two), when
+  // more than its profile's own audio_redundancy; probe_carry spreads the fraction (under mutex).
+  std::atomic<int> probe_redundancy_x100{0};
+  int probe_carry = 0;
   // While the listener's link loses packets (its recent loss, with hysteresis): at least one
   // earlier frame per packet on any profile.
   std::atomic<int> loss_redundancy{0};
 };
 
-// The redundancy that makes `from`'s audio about as many bytes as `to`'s: each packet repeats
-// this many earlier frames (at least one more than `from` does, at most
-// rtp::kMaxRedundantFrames), so a probe of `to` costs the link what `to` would. `lossy`: the
+// The redundancy, in hundredths of a frame per packet, that makes `from`'s audio cost the link
+// kProbeMargin more than `to`'s would, headers included (audio_wire_kbps): a probe that passes
+// shows the link carries `to` with a little to spare, and one that fails overshoots the link by
+// little, so the queue it builds, and the audio it delays, stay small until a report fails it.
+// At least one repeat more than `from` has, at most rtp::kMaxRedundantFrames. `lossy`: the
 // listener gets at least one repeat on every profile (Feed::loss_redundancy), `to` included.
-int probe_redundancy(const BandwidthProfile &from, const BandwidthProfile &to, bool lossy = false);
-
-// Feed::loss_redundancy after a listener's recent loss (0..1) is updated: 1 from 1 % on, 0 under
-// 0.3 %, unchanged between (so that a link near the line does not flip every report).
-inline int loss_redundancy_after(double recent_loss, int current) {
-  if (recent_loss >= 0.01) return 1;
-  if (recent_loss < 0.003) return 0;
-  return current;
+inline constexpr double kProbeMargin = 1.05;
+// The repeats the next packet of a probe carries: the whole ones of `x100`, and one more in the
+// share of packets its hundredths ask for (`carry` keeps the remainder between packets).
+inline int next_probe_repeats(int x100, int &carry) {
+  if (x100 <= 0) {
+    carry = 0;
+    return 0;
+  }
+  carry += x100 % 100;
+  int extra = carry >= 100 ? 1 : 0;
+  carry %= 100;
+  return x100 / 100 + extra;
 }
+int probe_redundancy_x100(const BandwidthProfile &from, const BandwidthProfile &to,
+                          bool lossy = false);
+
+// Whether a listener's link loses packets, for Feed::loss_redundancy: on as soon as one report's
+// loss, or the recent loss (both 0..1), reaches 1 %; off only once the recent loss has stayed
+// under 0.3 % for kCleanForMs. At 2 % random loss a few reports in a row see none (at 25 packets
+// a second, 2.5 s reports are all clean 3 % of the time): the link has not healed, and dropping
+// RED then would let it climb to a profile that only fits without RED, and fall back with a
+// burst of loss when RED returns. Likewise RED comes at the first lossy report, before the
+// listener climbs on a start that happened to be clean.
+struct LossyLink {
+  static constexpr int64_t kCleanForMs = 60000;
+  int redundancy = 0;                 // earlier frames each packet repeats: 0 or 1
+  std::optional<int64_t> unclean_ms;  // the latest report with recent loss >= 0.3 %
+  int update(double report_loss, double recent_loss, int64_t now_ms) {
+    if (recent_loss >= 0.003) unclean_ms = now_ms;
+    if (recent_loss >= 0.01 || report_loss >= 0.01)
+      redundancy = 1;
+    else if (redundancy && (!unclean_ms || now_ms - *unclean_ms >= kCleanForMs))
+      redundancy = 0;
+    return redundancy;
+  }
+};
 
 // The Opus in-band FEC loss hint for a profile's shared encoder, from the loss its listeners
 // report (each a recent average, 0..1): enough redundancy for the listeners who lose most (the

@@ -223,6 +223,53 @@ TEST_F(HttpRouterTest, APacedResponseArrivesWholeAndNoFasterThanItsPace) {
   g_bytes_unref(body);
 }
 
+// At a slow pace the body goes in slices of at least 600 bytes, not a tenth of a second's
+// worth: 120-byte slices would each carry 52 bytes of TCP/IP headers the pace does not see. The
+// pace counts those headers.
+TEST_F(HttpRouterTest, ASlowPaceSendsFewSlicesAndCountsTheirHeaders) {
+  std::string image(3000, 'x');
+  ASSERT_TRUE(add("GET", "/slow", 0, [&image](GramothiHttpExchange *ex) {
+    exchange_set_pace(ex, 1200);
+    exchange_respond(ex, 200, "image/webp", image.data(), image.size());
+  }));
+  GError *error = nullptr;
+  g_autoptr(GSocketClient) client = g_socket_client_new();
+  std::string host = "127.0.0.1:" + std::to_string(port_);
+  g_autoptr(GSocketConnection) conn =
+      g_socket_client_connect_to_host(client, host.c_str(), 0, nullptr, &error);
+  ASSERT_TRUE(conn) << (error ? error->message : "");
+  std::string req = "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n";
+  GOutputStream *out = g_io_stream_get_output_stream(G_IO_STREAM(conn));
+  int64_t t0 = g_get_monotonic_time();
+  ASSERT_TRUE(g_output_stream_write_all(out, req.data(), req.size(), nullptr, nullptr, nullptr));
+  GSocket *sock = g_socket_connection_get_socket(conn);
+  g_socket_set_blocking(sock, FALSE);
+  std::string got;
+  int reads = 0;
+  int64_t until = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+  char buf[8192];
+  auto body_done = [&] {
+    size_t end = got.find("\r\n\r\n");
+    return end != std::string::npos && got.size() - end - 4 >= image.size();
+  };
+  while (!body_done() && g_get_monotonic_time() < until) {
+    g_main_context_iteration(nullptr, FALSE);
+    gssize n = g_socket_receive(sock, buf, sizeof buf, nullptr, nullptr);
+    if (n > 0) {
+      got.append(buf, static_cast<size_t>(n));
+      reads++;
+    } else {
+      g_usleep(1000);
+    }
+  }
+  int64_t took_ms = (g_get_monotonic_time() - t0) / 1000;
+  ASSERT_TRUE(body_done()) << got.size() << " bytes";
+  // The headers and five or so slices (a busy machine only merges reads).
+  EXPECT_LE(reads, 8) << "slices of a tenth of a second would take ~25 reads";
+  // No faster than the pace less the headers: 1104 body bytes a second after the first slice.
+  EXPECT_GE(took_ms, 2000) << "3000 bytes at 1200 B/s, less 52 bytes of headers per slice";
+}
+
 // A client that goes away in the middle of a paced body costs nothing more: the rest is never
 // sent and the next request is served.
 TEST_F(HttpRouterTest, AClientLeavingDuringAPacedBodyEndsIt) {

@@ -338,6 +338,9 @@ function instrument() {
         pcSeq++;
       }
       s.pc = pcSeq;
+      const rx = pc.getReceivers()[0];
+      if (rx && rx.jitterBufferTarget !== undefined) s.jbTarget = rx.jitterBufferTarget;
+      if (rx) s.red = (rx.getParameters().codecs || []).some((c) => /^audio\/red$/i.test(c.mimeType));
       const stats = await pc.getStats().catch(() => null);
       if (stats)
         stats.forEach((x) => {
@@ -377,7 +380,7 @@ function intervals(samples, t0, t1) {
     const d = (k) => (has ? (s[k] || 0) - (base ? base[k] || 0 : 0) : 0);
     out.push({t: s.t, dt: prev ? s.t - prev.t : 0, has, total: d('total'), concealed: d('concealed'),
               silent: d('silent'), events: d('events'), duration: d('duration'), lost: d('lost'),
-              received: d('received'), bytes: d('bytes'), s});
+              received: d('received'), bytes: d('bytes'), jbDelay: d('jbDelay'), jbEmitted: d('jbEmitted'), s});
     prev = s;
   }
   return out;
@@ -436,6 +439,10 @@ function audioMetrics(iv) {
     audio_payload_bytes: bytes,
     audio_level_max: round(Math.max(0, ...iv.filter((x) => x.has).map((x) => x.s.level || 0)), 3),
     codecs: [...new Set(iv.filter((x) => x.s.codec).map((x) => x.s.codec))],
+    // RED negotiated (the stats name the primary codec only), and the floor the page asked of
+    // the jitter buffer (RTCRtpReceiver.jitterBufferTarget), last.
+    red_negotiated: iv.some((x) => x.s.red),
+    jitter_buffer_target_ms: iv.filter((x) => x.s.jbTarget !== undefined).map((x) => x.s.jbTarget).pop() ?? null,
   };
 }
 // The first moment after `from` that starts three seconds of audio, each second with packets
@@ -661,6 +668,20 @@ dir = ${pluginDir}
   });
   result.profile_seconds = share;
   result.final_profile = page.profile;
+  // Where the concealment came from: per profile the page showed, the share concealed, the
+  // packet loss and the jitter buffer's mean delay.
+  result.by_profile = {};
+  for (const name of new Set(iv.map((x) => x.s.profile || '-'))) {
+    const part = iv.filter((x) => (x.s.profile || '-') === name && x.has);
+    const sum = (k) => part.reduce((a, x) => a + x[k], 0);
+    const total = sum('total'), lost = sum('lost'), received = sum('received'), emitted = sum('jbEmitted');
+    result.by_profile[name] = {
+      seconds: round(part.reduce((a, x) => a + x.dt, 0) / 1000, 1),
+      concealed_pct: total ? round((100 * sum('concealed')) / total, 2) : null,
+      loss_pct: lost + received > 0 ? round((100 * lost) / (lost + received), 2) : null,
+      jitter_buffer_ms: emitted > 0 ? round((1000 * sum('jbDelay')) / emitted, 0) : null,
+    };
+  }
   // The profile the page showed every 10 s (from the polls), for a glance at the timeline.
   result.profile_every_10s = [];
   for (let t = tJoin; t <= tEnd; t += 10000) {
@@ -727,6 +748,12 @@ dir = ${pluginDir}
     const lastThird = iv.filter((x) => x.t > tEnd - (listened * 1000) / 3);
     check(lastThird.reduce((s, x) => s + x.received, 0) > 0, 'audio still arrives in the last third of the run');
     check(result.audio_level_max > 0.01, `the teacher's voice is heard (audio level up to ${result.audio_level_max})`);
+    // With RED the page holds the repeated frames long enough to use them: 150 ms, and 500 ms
+    // once the link has lost packets.
+    check(result.red_negotiated, 'the student\'s browser took RED (audio/red) for the class audio');
+    if (result.red_negotiated)
+      check(result.jitter_buffer_target_ms >= (a.loss_pct > 0 ? 500 : 150),
+            `the page keeps the jitter buffer at ${result.jitter_buffer_target_ms} ms with RED on a ${a.loss_pct} % loss link`);
     check(result.socket_closes === 0 && events.ws_opened === 1,
           `the student's socket survives (closes at ${JSON.stringify(events.ws_closed)} s, ${events.ws_opened} opened)`);
     check(perMove.length > 0 && perMove[0].text_ms !== null,

@@ -181,6 +181,7 @@
     'ice-candidate': onCandidate,
     'media-state'(m) {
       st.media = m.state;
+      if (m.state === 'connected') reportSoon(1000);
       if (m.state === 'closed') {
         closePc();
         if (m.detail === 'replaced') {
@@ -195,6 +196,7 @@
     },
     'profile-changed'(m) {
       st.profile = m.profile;
+      reportSoon(1200);
       render();
     },
     'slide-sync'(m) {
@@ -370,6 +372,12 @@
   // Every 2.5 s: the server climbs a profile only after a clean report made at the current one,
   // and receiver reports alone come about every 5 s. A report is about 80 bytes.
   setInterval(measure, 2500);
+  // And one soon after the audio starts and after each profile change, a second into it: the
+  // evidence the next step up waits for (on a clean link, a climb from 2g to high in ~12 s).
+  function reportSoon(ms) {
+    clearTimeout(st.soonTimer);
+    st.soonTimer = setTimeout(measure, ms);
+  }
 
   if (!GL.token()) GL.askToken($('#token-box'), () => sock.reconnectNow());
   render();

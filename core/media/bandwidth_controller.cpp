@@ -40,6 +40,13 @@ int64_t BandwidthController::clean_needed_ms() const {
   return std::min(wait, tuning_.max_backoff_ms);
 }
 
+double BandwidthController::probe_share(int64_t now_ms) const {
+  if (!probe_since_ms_) return 0;
+  if (quick_probes() || tuning_.probe_ramp_ms <= 0) return 1;
+  return std::clamp(static_cast<double>(now_ms - *probe_since_ms_) / tuning_.probe_ramp_ms, 0.0,
+                    1.0);
+}
+
 void BandwidthController::set_probe_by_redundancy(bool on) {
   probe_by_redundancy_ = on;
   if (!on) end_probe();

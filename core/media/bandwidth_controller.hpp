@@ -36,8 +36,9 @@
 //    is over (a failed step up or a step down), or from the first report with loss >=
 //    lossy_link, probes last probe_long_ms and fail already on an rtt probe_rtt_inflation_ms
 //    above the lowest: a link only slightly too slow fills its queue slowly, and only a long
-//    probe sees it. A probe with no verdict within probe_max_ms ends
-//    without one and the clean period starts again. Such listeners' loss decisions use the loss
+//    probe sees it. Long probes ramp their redundancy up over probe_ramp_ms (probe_share). A
+//    probe with no verdict within probe_max_ms ends without one and the clean period starts
+//    again. Such listeners' loss decisions use the loss
 //    smoothed over reports (each report halves the weight of the ones before), and loss up to
 //    loss_clean_red counts as clean: RED repairs random loss, and a link too slow for a profile
 //    shows as a growing rtt before it drops packets (but on a 5 % link, stay put).
@@ -94,6 +95,7 @@ struct BandwidthTuning {
   int64_t probe_min_ms = 1000;      // ... and needs a clean report made this far into it
   int64_t probe_long_ms = 10000;    // ... both, once a step up has failed or the profile dropped
   int64_t probe_max_ms = 16000;     // ... and ends without a verdict after this long
+  int64_t probe_ramp_ms = 6000;     // a long probe's redundancy reaches the full rate after this
   double probe_rtt_inflation_ms = 150;  // a probe fails on an rtt this far above the lowest
   int64_t drain_ms = 5000;        // after a failed step up, loss does not step down for this long
   double loss_clean_red = 0.035;  // "clean" for a listener with RED (smoothed loss)
@@ -123,6 +125,11 @@ class BandwidthController {
   void set_probe_by_redundancy(bool on);
   // A probe is under way: the owner sends the extra redundancy.
   bool probing() const { return probe_since_ms_.has_value(); }
+  // How much of the extra redundancy the owner sends now (0..1): all of it at once in a short
+  // probe; a long one ramps up over probe_ramp_ms, so that on a link too slow for the next
+  // profile the queue starts growing slowly, late in the ramp, and the report that fails the
+  // probe (up to a few seconds later) finds a small queue rather than a long one.
+  double probe_share(int64_t now_ms) const;
 
  private:
   size_t clamp(size_t index) const;

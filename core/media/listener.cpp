@@ -17,7 +17,7 @@ void Listener::on_receiver_report(double loss_fraction, double jitter, double rt
   if (rtt >= 0) report.rtt_ms = rtt;
   if (jitter >= 0) report.jitter_ms = jitter;
   if (auto d = controller->report(report)) host_.switch_tier(*this, d->index, d->reason);
-  sync_probe();
+  sync_probe(report.now_ms);
 }
 
 std::optional<Error> LiteListener::start(unsigned ssrc) {

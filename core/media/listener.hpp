@@ -7,6 +7,8 @@
 // the profile from the listener's RTCP and client reports unless the student pinned one.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <memory>
 
 #include "media/bandwidth_controller.hpp"
@@ -47,10 +49,17 @@ class Listener : public Peer {
   bool lossy() const { return feed->loss_redundancy.load() > 0; }
   // The redundancy a probe of the next profile sends (the engine sets it with the profile), and
   // the feed made to follow the controller: after every report, tick, pin and switch.
-  int probe_x100 = 0, probe_x100_lossy = 0;
-  void sync_probe() {
+  // probe_from_x100: the current profile's own repeats (x100), where a long probe's ramp starts.
+  int probe_x100 = 0, probe_x100_lossy = 0, probe_from_x100 = 0;
+  void sync_probe(int64_t now_ms) {
+    if (!controller->probing()) {
+      feed->probe_redundancy_x100.store(0);
+      return;
+    }
+    int target = lossy() ? probe_x100_lossy : probe_x100;
+    int from = std::max(probe_from_x100, lossy() ? 100 : 0);
     feed->probe_redundancy_x100.store(
-        controller->probing() ? (lossy() ? probe_x100_lossy : probe_x100) : 0);
+        from + static_cast<int>(std::lround((target - from) * controller->probe_share(now_ms))));
   }
 
  protected:

@@ -204,7 +204,8 @@ void MediaEngine::Impl::switch_tier(Listener &l, size_t tier, const std::string 
   const BandwidthProfile &from = c->tier(tier).profile();
   l.probe_x100 = top ? 0 : probe_redundancy_x100(from, c->tier(tier + 1).profile());
   l.probe_x100_lossy = top ? 0 : probe_redundancy_x100(from, c->tier(tier + 1).profile(), true);
-  l.sync_probe();
+  l.probe_from_x100 = from.audio_redundancy * 100;
+  l.sync_probe(g_get_monotonic_time() / 1000);
   if (l.observer.profile_changed) l.observer.profile_changed(c->tier(tier).profile().name, reason);
 }
 
@@ -215,7 +216,7 @@ void MediaEngine::Impl::on_tick() {
     auto &l = static_cast<Listener &>(*peer);
     l.poll_stats();  // lite listeners' reports arrive as they come
     if (auto d = l.controller->tick(now)) switch_tier(l, d->index, d->reason);
-    l.sync_probe();
+    l.sync_probe(now);
   }
   if (++ticks % 4 == 0) tune_fec();
 }
@@ -428,7 +429,7 @@ std::optional<Error> MediaEngine::client_report(PeerId id, int downlink_kbps, in
   if (loss >= 0) r.loss_fraction = loss;
   if (loss >= 0) l->note_loss(loss, r.now_ms);
   if (auto d = l->controller->report(r)) impl_->switch_tier(*l, d->index, d->reason);
-  l->sync_probe();
+  l->sync_probe(r.now_ms);
   return std::nullopt;
 }
 

@@ -659,6 +659,29 @@ TEST(BandwidthController, AStartingListenerOnALossyLinkProbesLong) {
   EXPECT_TRUE(once.probing());
 }
 
+// A long probe ramps its redundancy up over 6 s: on a link too slow for the next profile the
+// queue starts growing late and slowly, so the report that fails the probe finds little of it.
+// A short one (a clean start) sends it all at once.
+TEST(BandwidthController, ALongProbeRampsUpAndAShortOneDoesNot) {
+  ProfileSet profiles;
+  ASSERT_TRUE(load_shipped(&profiles));
+  BandwidthController quick(profiles, kLow);
+  quick.set_probe_by_redundancy(true);
+  EXPECT_EQ(quick.probe_share(0), 0.0);
+  EXPECT_FALSE(quick.report(loss_at(0, 0.0)));
+  ASSERT_TRUE(quick.probing());
+  EXPECT_EQ(quick.probe_share(0), 1.0);
+
+  BandwidthController c(profiles, kLow);
+  c.set_probe_by_redundancy(true);
+  EXPECT_FALSE(c.report(loss_at(0, 0.02)));
+  ASSERT_TRUE(c.probing());
+  EXPECT_EQ(c.probe_share(0), 0.0);
+  EXPECT_NEAR(c.probe_share(3000), 0.5, 1e-9);
+  EXPECT_EQ(c.probe_share(6000), 1.0);
+  EXPECT_EQ(c.probe_share(9000), 1.0);
+}
+
 // With RED, one noisy report is not a lossy link: at 2 % random loss a 2.5 s report of ~40
 // packets says 7.5 % now and then. A listener without RED steps down on it (every lost packet
 // is heard); one with RED decides on the smoothed loss, and climbs while it stays <= 3.5 %.

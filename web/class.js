@@ -291,8 +291,10 @@
   // Profiles from the server; the choice is kept per class on this device.
   GL.publicConfig().then((cfg) => {
     const sel = $('#profile');
-    for (const p of cfg.profiles || [])
+    for (const p of cfg.profiles || []) {
       sel.append(el('option', {value: p.name}, p.name + ' (' + p.audio_bitrate_kbps + ' kbit/s)'));
+      if (p.opus_frame_ms > 0) frameMs[p.name] = p.opus_frame_ms;
+    }
     sel.value = localStorage.getItem(pinKey) || 'auto';
     if (sel.selectedIndex < 0) sel.value = 'auto';
   }).catch(() => {});
@@ -337,6 +339,12 @@
           }
         });
     }
+    // The round trip a packet sent now would see: the last measured one may be seconds old,
+    // the queue watch's is a quarter second old.
+    if (rtt !== null) {
+      st.rttLowest = Math.min(st.rttLowest || Infinity, rtt);
+      if (st.qw && st.qw.pc === st.pc) rtt = Math.max(rtt, st.rttLowest + st.qw.queue);
+    }
     const used = {
       audio: st.base.audio + st.audioBytesDone + (st.pcBytes || 0),
       slides: st.base.slides + GL.slidesTransferred() - (st.slidesAtStart || 0),
@@ -378,6 +386,53 @@
     clearTimeout(st.soonTimer);
     st.soonTimer = setTimeout(measure, ms);
   }
+
+  // The queue watch. The server sends one packet per Opus frame of the student's profile
+  // (opus_frame_ms, from /config; no DTX). When a queue builds up in the link (a slide image,
+  // or the server trying the next profile, that the link cannot carry), the packets received or
+  // known lost fall behind that clock: how far behind, over the least it was in the last 30 s,
+  // is the queue. Reports add it to the lowest round trip seen, and one goes at once when it
+  // stays over 150 ms for 0.4 s, so that the server stops what fills the link within about half
+  // a second instead of at the next measured round trip, seconds later. Reset when the profile
+  // or the connection changes, and after 2 s without packets (the teacher paused).
+  const frameMs = {};
+  async function watchQueue() {
+    const pc = st.pc, frame = frameMs[st.profile];
+    if (!pc || st.media !== 'connected' || !frame) return;
+    const stats = await pc.getStats().catch(() => null);
+    if (!stats || pc !== st.pc) return;
+    let n = null;
+    stats.forEach((s) => {
+      if (s.type === 'inbound-rtp' && s.kind === 'audio') n = (s.packetsReceived || 0) + (s.packetsLost || 0);
+    });
+    if (n === null) return;
+    const now = performance.now();
+    let q = st.qw;
+    if (!q || q.pc !== pc || q.profile !== st.profile || (n === q.n && now - q.nAt > 2000)) {
+      st.qw = {pc, profile: st.profile, frame, t0: now, n0: n, n, nAt: now, lows: [[now, 0]], queue: 0, over: 0};
+      return;
+    }
+    if (n !== q.n) {
+      q.n = n;
+      q.nAt = now;
+    }
+    const lag = now - q.t0 - (n - q.n0) * frame;
+    // The lowest lag per second, for the last 30 s.
+    const last = q.lows[q.lows.length - 1];
+    if (now - last[0] < 1000) last[1] = Math.min(last[1], lag);
+    else q.lows.push([now, lag]);
+    while (q.lows.length > 1 && now - q.lows[0][0] > 30000) q.lows.shift();
+    q.queue = Math.max(0, lag - Math.min(...q.lows.map((x) => x[1])));
+    if (q.queue <= 150) {
+      q.over = 0;
+    } else if (!q.over) {
+      q.over = now;
+    } else if (now - q.over >= 400 && now - (st.urgentAt || 0) >= 1000) {
+      st.urgentAt = now;
+      measure();
+    }
+  }
+  setInterval(watchQueue, 250);
 
   if (!GL.token()) GL.askToken($('#token-box'), () => sock.reconnectNow());
   render();

@@ -127,6 +127,7 @@ std::string ProfileSet::to_json() const {
                .str("description", p.description)
                .num("audio_bitrate_kbps", int64_t{p.audio_bitrate_kbps})
                .num("link_min_kbps", int64_t{p.link_min_kbps})
+               .num("opus_frame_ms", int64_t{p.opus_frame_ms})
                .num("slide_width", int64_t{p.slide_width})
                .num("slide_height", int64_t{p.slide_height})
                .finish();

@@ -40,6 +40,10 @@ int64_t BandwidthController::clean_needed_ms() const {
   return std::min(wait, tuning_.max_backoff_ms);
 }
 
+void BandwidthController::probe_sent_at_rate(int64_t ms) {
+  if (probe_since_ms_ && ms > 0) probe_full_ms_ += ms;
+}
+
 double BandwidthController::probe_share(int64_t now_ms) const {
   if (!probe_since_ms_) return 0;
   if (quick_probes() || tuning_.probe_ramp_ms <= 0) return 1;
@@ -76,11 +80,13 @@ std::optional<ProfileDecision> BandwidthController::climb(int64_t now_ms) {
     if (may_step_up(now_ms, quick_probes() ? tuning_.probe_ms : tuning_.probe_long_ms, true)) {
       probe_since_ms_ = now_ms;
       probe_clean_ = false;
+      probe_full_ms_ = 0;
     }
     return std::nullopt;
   }
   if (probe_clean_ && may_step_up(now_ms)) return change_to(current_ + 1, "recovered", now_ms);
-  if (now_ms - *probe_since_ms_ >= tuning_.probe_max_ms) {
+  if (now_ms - *probe_since_ms_ >=
+      (quick_probes() ? tuning_.probe_max_ms : tuning_.probe_max_long_ms)) {
     end_probe();
     clean_since_ms_ = now_ms;
   }
@@ -140,9 +146,10 @@ std::optional<ProfileDecision> BandwidthController::report(const LinkReport &r) 
       if (lossy && !bad_since_ms_) bad_since_ms_ = now;
       return std::nullopt;
     }
-    if (loss && *loss <= clean_loss() &&
-        now - *probe_since_ms_ >= (quick_probes() ? tuning_.probe_min_ms : tuning_.probe_long_ms))
-      probe_clean_ = true;
+    bool long_enough = quick_probes() ? now - *probe_since_ms_ >= tuning_.probe_min_ms
+                                      : now - *probe_since_ms_ >= tuning_.probe_long_ms &&
+                                            probe_full_ms_ >= tuning_.probe_full_ms;
+    if (loss && *loss <= clean_loss() && long_enough) probe_clean_ = true;
   }
   if (stepped_up_ms_ && current_ > 0 && (lossy || (r.rtt_ms && rtt_inflated()))) {
     failures_[current_]++;

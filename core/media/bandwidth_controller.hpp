@@ -36,8 +36,10 @@
 //    is over (a failed step up or a step down), or from the first report with loss >=
 //    lossy_link, probes last probe_long_ms and fail already on an rtt probe_rtt_inflation_ms
 //    above the lowest: a link only slightly too slow fills its queue slowly, and only a long
-//    probe sees it. Long probes ramp their redundancy up over probe_ramp_ms (probe_share). A
-//    probe with no verdict within probe_max_ms ends without one and the clean period starts
+//    probe sees it. Long probes ramp their redundancy up over probe_ramp_ms (probe_share), and
+//    pass only once they have also been sent at their full rate for probe_full_ms
+//    (probe_sent_at_rate: not in the teacher's pauses). A probe with no verdict within
+//    probe_max_ms (long: probe_max_long_ms) ends without one and the clean period starts
 //    again. Such listeners' loss decisions use the loss
 //    smoothed over reports (each report halves the weight of the ones before), and loss up to
 //    loss_clean_red counts as clean: RED repairs random loss, and a link too slow for a profile
@@ -86,16 +88,18 @@ struct BandwidthTuning {
   int64_t clean_up_ms = 10000;    // clean this long since the last change or bad report -> step up
   double headroom = 1.25;         // a hint must be >= next link_min_kbps * headroom to step up
   double rtt_block_up_ms = 1000;  // rtt above this blocks stepping up
-  int64_t start_clean_ms = 3000;  // the clean period while starting (before any failure)
-  int64_t probe_window_ms = 10000;  // a step up is undone by a bad report this soon after
-  double rtt_inflation_ms = 350;    // rtt this far above the lowest seen: a queue is building
-  int64_t max_backoff_ms = 160000;  // the longest wait before trying a failed profile again
-  double severe_loss = 0.25;        // loss above this goes straight to the lowest profile
-  int64_t probe_ms = 3000;          // a redundancy probe starts this long before a step up
-  int64_t probe_min_ms = 1000;      // ... and needs a clean report made this far into it
-  int64_t probe_long_ms = 10000;    // ... both, once a step up has failed or the profile dropped
-  int64_t probe_max_ms = 16000;     // ... and ends without a verdict after this long
-  int64_t probe_ramp_ms = 6000;     // a long probe's redundancy reaches the full rate after this
+  int64_t start_clean_ms = 2500;  // the clean period while starting (before any failure)
+  int64_t probe_window_ms = 10000;    // a step up is undone by a bad report this soon after
+  double rtt_inflation_ms = 350;      // rtt this far above the lowest seen: a queue is building
+  int64_t max_backoff_ms = 160000;    // the longest wait before trying a failed profile again
+  double severe_loss = 0.25;          // loss above this goes straight to the lowest profile
+  int64_t probe_ms = 3000;            // a redundancy probe starts this long before a step up
+  int64_t probe_min_ms = 1000;        // ... and needs a clean report made this far into it
+  int64_t probe_long_ms = 10000;      // ... both, once a step up has failed or the profile dropped
+  int64_t probe_max_ms = 16000;       // ... and ends without a verdict after this long
+  int64_t probe_ramp_ms = 6000;       // a long probe's redundancy reaches the full rate after this
+  int64_t probe_full_ms = 4000;       // ... and it must have sent that rate this long to pass
+  int64_t probe_max_long_ms = 30000;  // ... or it ends without a verdict after this long
   double probe_rtt_inflation_ms = 150;  // a probe fails on an rtt this far above the lowest
   int64_t drain_ms = 5000;        // after a failed step up, loss does not step down for this long
   double loss_clean_red = 0.035;  // "clean" for a listener with RED (smoothed loss)
@@ -130,6 +134,10 @@ class BandwidthController {
   // profile the queue starts growing slowly, late in the ramp, and the report that fails the
   // probe (up to a few seconds later) finds a small queue rather than a long one.
   double probe_share(int64_t now_ms) const;
+  // The owner sent the probe's full rate for `ms` more (measured in bytes on the wire: speech
+  // in variable-bitrate Opus costs its nominal rate, a pause far less, and a probe sent in a
+  // pause shows nothing about the link). A long probe passes only with probe_full_ms of it.
+  void probe_sent_at_rate(int64_t ms);
 
  private:
   size_t clamp(size_t index) const;
@@ -168,6 +176,7 @@ class BandwidthController {
   std::optional<int64_t> probe_since_ms_;  // a redundancy probe of the next profile, under way
   std::optional<double> smoothed_loss_;    // over reports, halved each report
   bool probe_clean_ = false;               // ... has had a clean report after probe_min_ms
+  int64_t probe_full_ms_ = 0;              // ... time it was sent at its full rate
   std::optional<int64_t> drain_until_ms_;  // the queue of a failed step up drains until then
   bool seen_loss_ = false;                 // a report with loss >= lossy_link, ever
 };

@@ -49,17 +49,33 @@ class Listener : public Peer {
   bool lossy() const { return feed->loss_redundancy.load() > 0; }
   // The redundancy a probe of the next profile sends (the engine sets it with the profile), and
   // the feed made to follow the controller: after every report, tick, pin and switch.
-  // probe_from_x100: the current profile's own repeats (x100), where a long probe's ramp starts.
+  // probe_from_x100: the current profile's own repeats (x100), where a long probe's ramp starts;
+  // probe_kbps*: what the probe costs the link at its full rate (the next profile's cost).
   int probe_x100 = 0, probe_x100_lossy = 0, probe_from_x100 = 0;
+  double probe_kbps = 0, probe_kbps_lossy = 0;
+  // The feed's bytes and the time at the previous sync, to measure the rate sent since.
+  uint64_t synced_bytes = 0;
+  int64_t synced_ms = 0;
   void sync_probe(int64_t now_ms) {
+    uint64_t bytes = feed->sent_bytes.load();
+    int64_t since_ms = synced_ms ? now_ms - synced_ms : 0;
+    double sent_kbps = since_ms > 0 ? (bytes - synced_bytes) * 8.0 / since_ms : 0;
+    synced_bytes = bytes;
+    synced_ms = now_ms;
     if (!controller->probing()) {
       feed->probe_redundancy_x100.store(0);
       return;
     }
+    // The last interval counts as sent at the full rate when the ramp was done and the bytes
+    // came to nine tenths of it.
+    double full_kbps = lossy() ? probe_kbps_lossy : probe_kbps;
+    double share = controller->probe_share(now_ms);
+    if (share >= 1 && since_ms > 0 && since_ms < 5000 && sent_kbps >= 0.9 * full_kbps)
+      controller->probe_sent_at_rate(since_ms);
     int target = lossy() ? probe_x100_lossy : probe_x100;
     int from = std::max(probe_from_x100, lossy() ? 100 : 0);
-    feed->probe_redundancy_x100.store(
-        from + static_cast<int>(std::lround((target - from) * controller->probe_share(now_ms))));
+    feed->probe_redundancy_x100.store(from +
+                                      static_cast<int>(std::lround((target - from) * share)));
   }
 
  protected:

@@ -70,6 +70,7 @@ void Tier::deliver(GstBuffer *buffer) {
       int redundancy = std::max({profile_.audio_redundancy, probe, f->loss_redundancy.load()});
       if (GST_CLOCK_TIME_IS_VALID(pts) &&
           f->lite->pack(map.data, map.size, pts, batch[batched], redundancy)) {
+        f->sent_bytes += static_cast<uint64_t>(batch[batched].len) + 28;
         batched++;
         f->sent++;
       }

@@ -31,6 +31,7 @@ struct Feed {
   std::shared_ptr<LiteSession> lite;
   GstClockTime next_pts = GST_CLOCK_TIME_NONE;
   std::atomic<uint64_t> sent{0};
+  std::atomic<uint64_t> sent_bytes{0};  // on the wire (lite: UDP payload + 28 bytes UDP/IPv4)
   // While the listener's controller probes the next profile: the earlier frames each packet
   // repeats (RED), in hundredths (250: every other packet repeats three, the rest two), when
   // more than its profile's own audio_redundancy; probe_carry spreads the fraction (under mutex).
@@ -62,6 +63,11 @@ inline int next_probe_repeats(int x100, int &carry) {
 }
 int probe_redundancy_x100(const BandwidthProfile &from, const BandwidthProfile &to,
                           bool lossy = false);
+// What `from`'s audio costs the link with `x100` hundredths of repeats: a probe at full rate,
+// with UDP/IPv4 headers, as Feed::sent_bytes counts them.
+inline double probe_wire_kbps(const BandwidthProfile &from, int x100) {
+  return audio_wire_kbps(from, x100 / 100.0);
+}
 
 // Whether a listener's link loses packets, for Feed::loss_redundancy: on as soon as one report's
 // loss, or the recent loss (both 0..1), reaches 1 %; off only once the recent loss has stayed

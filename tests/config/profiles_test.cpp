@@ -46,6 +46,18 @@ TEST(Profiles, OperatorCanAddAProfile) {
   EXPECT_EQ(r->all()[0].audio_redundancy, 0);
 }
 
+// Clients learn each profile's frame duration from /config: the class page times its queue
+// watch by it.
+TEST(Profiles, TheClientConfigNamesEachProfilesFrameDuration) {
+  auto r =
+      ProfileSet::load(std::string(g_getenv("GRAMOTHI_SOURCE_ROOT")) + "/pipelines/profiles.ini");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  std::string json = r->to_json();
+  EXPECT_NE(json.find("\"name\":\"2g\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"opus_frame_ms\":60"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"opus_frame_ms\":20"), std::string::npos) << json;
+}
+
 // Issue 14: a listener's slide images go at what its link leaves beside its audio.
 TEST(Profiles, ImagesArePacedToWhatTheLinkLeavesBesideTheAudio) {
   auto r =

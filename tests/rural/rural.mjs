@@ -331,7 +331,8 @@ function instrument() {
   }).observe(box, {attributes: true, subtree: true, childList: true, characterData: true});
   const tick = async () => {
     const st = window.glStudent, pc = st && st.pc;
-    const s = {t: Date.now(), conn: st.conn, media: st.media, profile: st.profile, pc: 0};
+    const s = {t: Date.now(), conn: st.conn, media: st.media, profile: st.profile, pc: 0,
+               queue: st.qw ? Math.round(st.qw.queue) : null};
     if (pc) {
       if (pc !== lastPc) {
         lastPc = pc;

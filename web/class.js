@@ -353,13 +353,21 @@
     if (st.session) localStorage.setItem(dataKey(), JSON.stringify(used));
     $('#data-used').textContent = 'Data used this class: ' + GL.mb(used.audio + used.slides + used.other) +
         ' (audio ' + GL.mb(used.audio) + ', slides ' + GL.mb(used.slides) + ')';
-    // Loss over the last interval, and the link as this device sees it; sent as a hint.
+    // Loss since the last report that carried one, and the link as this device sees it; sent
+    // as a hint. Over at least 30 packets: the early reports (reportSoon, the queue watch) come
+    // between the regular ones, and one lost packet in five is no 20 % loss.
     let lossPct = null;
-    if (lost !== null && st.lossPrev) {
+    if (lost === null) {
+      st.lossPrev = null;
+    } else if (!st.lossPrev || got < st.lossPrev.got) {
+      st.lossPrev = {lost, got};
+    } else {
       const dl = lost - st.lossPrev.lost, dg = got - st.lossPrev.got;
-      if (dl + dg > 0) lossPct = Math.max(0, Math.min(100, (100 * dl) / (dl + dg)));
+      if (dl + dg >= 30) {
+        lossPct = Math.max(0, Math.min(100, (100 * dl) / (dl + dg)));
+        st.lossPrev = {lost, got};
+      }
     }
-    st.lossPrev = lost === null ? null : {lost, got};
     if (lossPct !== null && lossPct >= 1 && st.holdMs < 500) {
       st.holdMs = 500;
       holdForRepeats(st.pc);
@@ -406,10 +414,19 @@
       if (s.type === 'inbound-rtp' && s.kind === 'audio') n = (s.packetsReceived || 0) + (s.packetsLost || 0);
     });
     if (n === null) return;
-    const now = performance.now();
+    // When the stats were taken (not when this code runs: a busy page is no queue in the link).
+    let now = null;
+    stats.forEach((s) => {
+      if (s.type === 'inbound-rtp' && s.kind === 'audio' && s.timestamp) now = s.timestamp;
+    });
+    if (now === null) now = performance.now();
     let q = st.qw;
-    if (!q || q.pc !== pc || q.profile !== st.profile || (n === q.n && now - q.nAt > 2000)) {
-      st.qw = {pc, profile: st.profile, frame, t0: now, n0: n, n, nAt: now, lows: [[now, 0]], queue: 0, over: 0};
+    // A new baseline when the profile or the connection changes, a second later (packets of the
+    // old frame size may still be on their way), and after 2 s without packets.
+    if (!q || q.pc !== pc || q.profile !== st.profile || (n === q.n && now - q.nAt > 2000) ||
+        now < q.warm) {
+      const warm = q && q.pc === pc && q.profile === st.profile ? q.warm : now + 1000;
+      st.qw = {pc, profile: st.profile, frame, warm, t0: now, n0: n, n, nAt: now, lows: [[now, 0]], queue: 0, over: 0};
       return;
     }
     if (n !== q.n) {
@@ -422,7 +439,8 @@
     if (now - last[0] < 1000) last[1] = Math.min(last[1], lag);
     else q.lows.push([now, lag]);
     while (q.lows.length > 1 && now - q.lows[0][0] > 30000) q.lows.shift();
-    q.queue = Math.max(0, lag - Math.min(...q.lows.map((x) => x[1])));
+    // Packets come whole: a lag of up to a frame is the counting, not a queue.
+    q.queue = Math.max(0, lag - Math.min(...q.lows.map((x) => x[1])) - frame);
     if (q.queue <= 150) {
       q.over = 0;
     } else if (!q.over) {

@@ -81,7 +81,9 @@ struct PacedBody {
         msg(GRef<SoupServerMessage>::ref(m)),
         data(static_cast<const char *>(body), length),
         rate(static_cast<double>(pace) * slice_bytes(pace) / (slice_bytes(pace) + kHeaderBytes)),
-        tick_ms(static_cast<int>(slice_bytes(pace) * 1000 / std::max<size_t>(1, pace))) {}
+        // A slice and its headers per tick: the wire carries the pace.
+        tick_ms(static_cast<int>(((slice_bytes(pace) + kHeaderBytes) * 1000 + pace - 1) /
+                                 std::max<size_t>(1, pace))) {}
   ~PacedBody() {
     if (timer) g_source_remove(timer);
     if (finished_handler) g_signal_handler_disconnect(msg.get(), finished_handler);

@@ -46,7 +46,7 @@ void BandwidthController::probe_sent_at_rate(int64_t ms) {
 
 double BandwidthController::probe_share(int64_t now_ms) const {
   if (!probe_since_ms_) return 0;
-  if (quick_probes() || tuning_.probe_ramp_ms <= 0) return 1;
+  if (probe_quick_ || tuning_.probe_ramp_ms <= 0) return 1;
   return std::clamp(static_cast<double>(now_ms - *probe_since_ms_) / tuning_.probe_ramp_ms, 0.0,
                     1.0);
 }
@@ -81,12 +81,13 @@ std::optional<ProfileDecision> BandwidthController::climb(int64_t now_ms) {
       probe_since_ms_ = now_ms;
       probe_clean_ = false;
       probe_full_ms_ = 0;
+      probe_quick_ = quick_probes();
     }
     return std::nullopt;
   }
   if (probe_clean_ && may_step_up(now_ms)) return change_to(current_ + 1, "recovered", now_ms);
   if (now_ms - *probe_since_ms_ >=
-      (quick_probes() ? tuning_.probe_max_ms : tuning_.probe_max_long_ms)) {
+      (probe_quick_ ? tuning_.probe_max_ms : tuning_.probe_max_long_ms)) {
     end_probe();
     clean_since_ms_ = now_ms;
   }
@@ -136,7 +137,7 @@ std::optional<ProfileDecision> BandwidthController::report(const LinkReport &r) 
   // A redundancy probe that meets loss or a growing queue fails like a step up would have, but
   // the student's profile never changed.
   if (probe_since_ms_) {
-    double inflation = quick_probes() ? tuning_.rtt_inflation_ms : tuning_.probe_rtt_inflation_ms;
+    double inflation = probe_quick_ ? tuning_.rtt_inflation_ms : tuning_.probe_rtt_inflation_ms;
     bool queue = r.rtt_ms && lowest_rtt_ms_ && *r.rtt_ms > *lowest_rtt_ms_ + inflation;
     if (lossy || queue) {
       end_probe();
@@ -146,9 +147,15 @@ std::optional<ProfileDecision> BandwidthController::report(const LinkReport &r) 
       if (lossy && !bad_since_ms_) bad_since_ms_ = now;
       return std::nullopt;
     }
-    bool long_enough = quick_probes() ? now - *probe_since_ms_ >= tuning_.probe_min_ms
-                                      : now - *probe_since_ms_ >= tuning_.probe_long_ms &&
-                                            probe_full_ms_ >= tuning_.probe_full_ms;
+    // A short probe that meets some loss (not enough to fail it) ends with no verdict: the link
+    // is no clean one, and the next probe (at once, below) is a long one that ramps up from the
+    // listener's own rate.
+    if (probe_quick_ && !quick_probes()) end_probe();
+  }
+  if (probe_since_ms_) {
+    bool long_enough = probe_quick_ ? now - *probe_since_ms_ >= tuning_.probe_min_ms
+                                    : now - *probe_since_ms_ >= tuning_.probe_long_ms &&
+                                          probe_full_ms_ >= tuning_.probe_full_ms;
     if (loss && *loss <= clean_loss() && long_enough) probe_clean_ = true;
   }
   if (stepped_up_ms_ && current_ > 0 && (lossy || (r.rtt_ms && rtt_inflated()))) {

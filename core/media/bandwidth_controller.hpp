@@ -177,6 +177,7 @@ class BandwidthController {
   std::optional<double> smoothed_loss_;    // over reports, halved each report
   bool probe_clean_ = false;               // ... has had a clean report after probe_min_ms
   int64_t probe_full_ms_ = 0;              // ... time it was sent at its full rate
+  bool probe_quick_ = false;               // ... started as a short one (quick_probes())
   std::optional<int64_t> drain_until_ms_;  // the queue of a failed step up drains until then
   bool seen_loss_ = false;                 // a report with loss >= lossy_link, ever
 };

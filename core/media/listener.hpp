@@ -56,22 +56,26 @@ class Listener : public Peer {
   // The feed's bytes and the time at the previous sync, to measure the rate sent since.
   uint64_t synced_bytes = 0;
   int64_t synced_ms = 0;
+  bool synced_full = false;  // the probe was at its full rate since the previous sync
   void sync_probe(int64_t now_ms) {
     uint64_t bytes = feed->sent_bytes.load();
     int64_t since_ms = synced_ms ? now_ms - synced_ms : 0;
     double sent_kbps = since_ms > 0 ? (bytes - synced_bytes) * 8.0 / since_ms : 0;
     synced_bytes = bytes;
     synced_ms = now_ms;
+    bool was_full = synced_full;
+    synced_full = false;
     if (!controller->probing()) {
       feed->probe_redundancy_x100.store(0);
       return;
     }
-    // The last interval counts as sent at the full rate when the ramp was done and the bytes
-    // came to nine tenths of it.
+    // The interval since the previous sync counts as sent at the full rate when the probe was
+    // at its full rate throughout and the bytes came to nine tenths of it.
     double full_kbps = lossy() ? probe_kbps_lossy : probe_kbps;
     double share = controller->probe_share(now_ms);
-    if (share >= 1 && since_ms > 0 && since_ms < 5000 && sent_kbps >= 0.9 * full_kbps)
+    if (was_full && since_ms > 0 && since_ms <= 10000 && sent_kbps >= 0.9 * full_kbps)
       controller->probe_sent_at_rate(since_ms);
+    synced_full = share >= 1;
     int target = lossy() ? probe_x100_lossy : probe_x100;
     int from = std::max(probe_from_x100, lossy() ? 100 : 0);
     feed->probe_redundancy_x100.store(from +

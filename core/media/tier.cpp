@@ -25,8 +25,7 @@ int probe_redundancy_x100(const BandwidthProfile &from, const BandwidthProfile &
   double one = audio_wire_kbps(from, 1), per_repeat = audio_wire_kbps(from, 2) - one;
   double r = per_repeat > 0 ? 1 + (target - one) / per_repeat : 0;
   int x100 = static_cast<int>(std::ceil(std::clamp(r, 0.0, 100.0) * 100));
-  return std::clamp(std::max(x100, (from_red + 1) * 100), 100,
-                    static_cast<int>(rtp::kMaxRedundantFrames) * 100);
+  return std::clamp(x100, from_red * 100 + 1, max_repeats(from) * 100);
 }
 
 std::optional<int> Tier::tune_fec(std::vector<double> listener_loss) {

@@ -10,6 +10,7 @@
 #include <gst/app/gstappsrc.h>
 #include <gst/gst.h>
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <mutex>
@@ -18,6 +19,7 @@
 
 #include "base/gref.hpp"
 #include "config/profiles.hpp"
+#include "transport/rtp_wire.hpp"
 
 namespace gramothi {
 
@@ -46,9 +48,17 @@ struct Feed {
 // kProbeMargin more than `to`'s would, headers included (audio_wire_kbps): a probe that passes
 // shows the link carries `to` with a little to spare, and one that fails overshoots the link by
 // little, so the queue it builds, and the audio it delays, stay small until a report fails it.
-// At least one repeat more than `from` has, at most rtp::kMaxRedundantFrames. `lossy`: the
-// listener gets at least one repeat on every profile (Feed::loss_redundancy), `to` included.
+// More than `from` has, at most max_repeats(from): where that is not enough (2g's 60 ms frames
+// repeat at most five, 70 kbit/s, for ultra-low with RED's 72), the probe is that much weaker
+// and the probation after the step covers the rest. `lossy`: the listener gets at least one
+// repeat on every profile (Feed::loss_redundancy), `to` included.
 inline constexpr double kProbeMargin = 1.05;
+// The most earlier frames a packet of `p` can repeat: RED's timestamp offset has 14 bits
+// (16383 ticks at 48 kHz: five 60 ms frames, eight 40 ms ones), and rtp::kMaxRedundantFrames.
+inline int max_repeats(const BandwidthProfile &p) {
+  int by_offset = 16383 / (std::max(1, p.opus_frame_ms) * 48);
+  return std::clamp(by_offset, 1, static_cast<int>(rtp::kMaxRedundantFrames));
+}
 // The repeats the next packet of a probe carries: the whole ones of `x100`, and one more in the
 // share of packets its hundredths ask for (`carry` keeps the remainder between packets).
 inline int next_probe_repeats(int x100, int &carry) {

@@ -648,12 +648,16 @@ TEST(BandwidthController, AStartingListenerOnALossyLinkProbesLong) {
   ASSERT_TRUE(d);
   EXPECT_EQ(d->index, kMedium);
   // One lossy report among clean ones is enough (one packet in 60: 1.6 %, while the smoothed
-  // loss is under 1 %): the probe that was under way becomes a long one.
+  // loss is under 1 %): the short probe under way ends with no verdict and a long one starts,
+  // ramping up from the listener's own rate.
   BandwidthController once(profiles, kLow);
   once.set_probe_by_redundancy(true);
   EXPECT_FALSE(once.report(loss_at(0, 0.0)));
   EXPECT_TRUE(once.probing());
+  EXPECT_EQ(once.probe_share(2000), 1.0);
   EXPECT_FALSE(once.report(loss_at(2500, 0.016)));
+  EXPECT_TRUE(once.probing());
+  EXPECT_EQ(once.probe_share(2500), 0.0);
   EXPECT_FALSE(once.tick(3000));
   EXPECT_FALSE(once.report(loss_at(5000, 0.0)));
   EXPECT_FALSE(once.tick(5500));
@@ -772,25 +776,31 @@ TEST(ProbeRedundancy, CostsTheLinkALittleMoreThanTheNextProfileWould) {
   ProfileSet profiles;
   ASSERT_TRUE(load_shipped(&profiles));
   const auto &p = profiles.all();
-  // The wire rates, headers included: low (64 kbit/s in 40 ms frames) costs 75.4 kbit/s,
+  // The wire rates, headers included: low (64 kbit/s in 40 ms frames) costs 75.2 kbit/s,
   // medium (128 in 20 ms frames) 150.4, and 280.4 with a repeat.
   EXPECT_NEAR(audio_wire_kbps(p[kLow], 0), 75.2, 0.1);
   EXPECT_NEAR(audio_wire_kbps(p[kMedium], 0), 150.4, 0.1);
   EXPECT_NEAR(audio_wire_kbps(p[kMedium], 1), 280.4, 0.1);
+  // RED's 14-bit offset: five 60 ms frames back, eight 40 ms ones (and kMaxRedundantFrames).
+  EXPECT_EQ(max_repeats(p[k2g]), 5);
+  EXPECT_EQ(max_repeats(p[kLow]), 8);
+  EXPECT_EQ(max_repeats(p[kHigh]), 8);
   for (bool lossy : {false, true}) {
     for (size_t i = 0; i + 1 < p.size(); i++) {
       SCOPED_TRACE(p[i].name + (lossy ? " lossy" : ""));
       int x100 = probe_redundancy_x100(p[i], p[i + 1], lossy);
+      int own = std::max(p[i].audio_redundancy, lossy ? 1 : 0) * 100;
       double target = audio_wire_kbps(p[i + 1], std::max(p[i + 1].audio_redundancy, lossy ? 1 : 0));
       double probe = audio_wire_kbps(p[i], x100 / 100.0);
-      // At least the next profile plus the margin, and no more than a hundredth of a repeat
-      // above it (unless the floor of one repeat more than `from` has sets it).
-      EXPECT_GE(probe, target * kProbeMargin);
-      int floor = (std::max(p[i].audio_redundancy, lossy ? 1 : 0) + 1) * 100;
-      if (x100 > floor) {
-        EXPECT_LT(audio_wire_kbps(p[i], (x100 - 1) / 100.0), target * kProbeMargin);
+      EXPECT_GT(x100, own);
+      EXPECT_LE(x100, max_repeats(p[i]) * 100);
+      if (x100 < max_repeats(p[i]) * 100) {
+        // The next profile plus the margin, and no more than a hundredth of a repeat above it.
+        EXPECT_GE(probe, target * kProbeMargin);
+        if (x100 > own + 1) {
+          EXPECT_LT(audio_wire_kbps(p[i], (x100 - 1) / 100.0), target * kProbeMargin);
+        }
       }
-      EXPECT_LE(x100, 800);
     }
   }
   // 3G with loss: low with a repeat probes medium with a repeat at 294 kbit/s, which a
@@ -798,8 +808,13 @@ TEST(ProbeRedundancy, CostsTheLinkALittleMoreThanTheNextProfileWould) {
   int x100 = probe_redundancy_x100(p[kLow], p[kMedium], true);
   EXPECT_GT(audio_wire_kbps(p[kLow], x100 / 100.0), 290);
   EXPECT_LT(audio_wire_kbps(p[kLow], x100 / 100.0), 296);
-  // A profile that already repeats (2g) probes with at least one repeat more.
-  EXPECT_GE(probe_redundancy_x100(p[k2g], p[kUltraLow]), 200);
+  // medium -> high without loss: 57 hundredths, 5 % over high's 214 kbit/s (a floor of one
+  // whole repeat made it 280, which a link that carries high need not).
+  x100 = probe_redundancy_x100(p[kMedium], p[kHigh]);
+  EXPECT_LT(x100, 100);
+  EXPECT_LT(audio_wire_kbps(p[kMedium], x100 / 100.0), 226);
+  // 2g with loss reaches only five repeats (70 kbit/s for ultra-low with RED's 72): capped.
+  EXPECT_EQ(probe_redundancy_x100(p[k2g], p[kUltraLow], true), 500);
 }
 
 TEST(ProbeRedundancy, PacketsCarryTheFractionOnAverage) {

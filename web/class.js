@@ -400,7 +400,7 @@
   // or the server trying the next profile, that the link cannot carry), the packets received or
   // known lost fall behind that clock: how far behind, over the least it was in the last 30 s,
   // is the queue. Reports add it to the lowest round trip seen, and one goes at once when it
-  // stays over 150 ms for 0.4 s, so that the server stops what fills the link within about half
+  // stays over 100 ms for 0.4 s, so that the server stops what fills the link within about half
   // a second instead of at the next measured round trip, seconds later. Reset when the profile
   // or the connection changes, and after 2 s without packets (the teacher paused).
   const frameMs = {};
@@ -441,7 +441,7 @@
     while (q.lows.length > 1 && now - q.lows[0][0] > 30000) q.lows.shift();
     // Packets come whole: a lag of up to a frame is the counting, not a queue.
     q.queue = Math.max(0, lag - Math.min(...q.lows.map((x) => x[1])) - frame);
-    if (q.queue <= 150) {
+    if (q.queue <= 100) {
       q.over = 0;
     } else if (!q.over) {
       q.over = now;

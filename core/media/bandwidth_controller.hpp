@@ -97,7 +97,7 @@ struct BandwidthTuning {
   int64_t probe_min_ms = 1000;        // ... and needs a clean report made this far into it
   int64_t probe_long_ms = 10000;      // ... both, once a step up has failed or the profile dropped
   int64_t probe_max_ms = 16000;       // ... and ends without a verdict after this long
-  int64_t probe_ramp_ms = 6000;       // a long probe's redundancy reaches the full rate after this
+  int64_t probe_ramp_ms = 10000;      // a long probe's redundancy reaches the full rate after this
   int64_t probe_full_ms = 4000;       // ... and it must have sent that rate this long to pass
   int64_t probe_max_long_ms = 30000;  // ... or it ends without a verdict after this long
   double probe_rtt_inflation_ms = 150;  // a probe fails on an rtt this far above the lowest

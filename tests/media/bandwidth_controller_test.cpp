@@ -665,7 +665,7 @@ TEST(BandwidthController, AStartingListenerOnALossyLinkProbesLong) {
   EXPECT_TRUE(once.probing());
 }
 
-// A long probe ramps its redundancy up over 6 s: on a link too slow for the next profile the
+// A long probe ramps its redundancy up over 10 s: on a link too slow for the next profile the
 // queue starts growing late and slowly, so the report that fails the probe finds little of it.
 // A short one (a clean start) sends it all at once.
 TEST(BandwidthController, ALongProbeRampsUpAndAShortOneDoesNot) {
@@ -683,9 +683,9 @@ TEST(BandwidthController, ALongProbeRampsUpAndAShortOneDoesNot) {
   EXPECT_FALSE(c.report(loss_at(0, 0.02)));
   ASSERT_TRUE(c.probing());
   EXPECT_EQ(c.probe_share(0), 0.0);
-  EXPECT_NEAR(c.probe_share(3000), 0.5, 1e-9);
-  EXPECT_EQ(c.probe_share(6000), 1.0);
-  EXPECT_EQ(c.probe_share(9000), 1.0);
+  EXPECT_NEAR(c.probe_share(5000), 0.5, 1e-9);
+  EXPECT_EQ(c.probe_share(10000), 1.0);
+  EXPECT_EQ(c.probe_share(12000), 1.0);
 }
 
 // A long probe passes only once it has gone out at its full rate for 4 s: Opus is variable

@@ -36,6 +36,24 @@ class HttpRouterTest : public ::testing::Test {
                              why ? why : &ignored);
   }
 
+  // A plain TCP connection that has sent `raw` (a request written by hand), non-blocking for
+  // reading; null (and a test failure) if it cannot connect.
+  GSocketConnection *send_raw(const std::string &raw) {
+    GError *error = nullptr;
+    g_autoptr(GSocketClient) client = g_socket_client_new();
+    std::string host = "127.0.0.1:" + std::to_string(port_);
+    GSocketConnection *conn =
+        g_socket_client_connect_to_host(client, host.c_str(), 0, nullptr, &error);
+    if (!conn) {
+      ADD_FAILURE() << (error ? error->message : "connect failed");
+      g_clear_error(&error);
+      return nullptr;
+    }
+    GOutputStream *out = g_io_stream_get_output_stream(G_IO_STREAM(conn));
+    EXPECT_TRUE(g_output_stream_write_all(out, raw.data(), raw.size(), nullptr, nullptr, nullptr));
+    g_socket_set_blocking(g_socket_connection_get_socket(conn), FALSE);
+    return conn;
+  }
   Reply request(const std::string &method, const std::string &path, const std::string &body = "",
                 const char *authorization = nullptr) {
     g_autoptr(SoupSession) session = soup_session_new();
@@ -233,18 +251,10 @@ TEST_F(HttpRouterTest, ASlowPaceSendsFewSlicesAndCountsTheirHeaders) {
     exchange_set_pace(ex, 1200);
     exchange_respond(ex, 200, "image/webp", image.data(), image.size());
   }));
-  GError *error = nullptr;
-  g_autoptr(GSocketClient) client = g_socket_client_new();
-  std::string host = "127.0.0.1:" + std::to_string(port_);
-  g_autoptr(GSocketConnection) conn =
-      g_socket_client_connect_to_host(client, host.c_str(), 0, nullptr, &error);
-  ASSERT_TRUE(conn) << (error ? error->message : "");
-  std::string req = "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n";
-  GOutputStream *out = g_io_stream_get_output_stream(G_IO_STREAM(conn));
   int64_t t0 = g_get_monotonic_time();
-  ASSERT_TRUE(g_output_stream_write_all(out, req.data(), req.size(), nullptr, nullptr, nullptr));
+  g_autoptr(GSocketConnection) conn = send_raw("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(conn);
   GSocket *sock = g_socket_connection_get_socket(conn);
-  g_socket_set_blocking(sock, FALSE);
   std::string got;
   std::vector<size_t> reads;
   int64_t until = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
@@ -284,18 +294,10 @@ TEST_F(HttpRouterTest, AClientLeavingDuringAPacedBodyEndsIt) {
     exchange_respond(ex, 200, "image/webp", image.data(), image.size());
   }));
   ASSERT_TRUE(add("GET", "/x", 0, [](GramothiHttpExchange *ex) { reply_text(ex, "x"); }));
-  GError *error = nullptr;
-  g_autoptr(GSocketClient) client = g_socket_client_new();
-  std::string host = "127.0.0.1:" + std::to_string(port_);
-  g_autoptr(GSocketConnection) conn =
-      g_socket_client_connect_to_host(client, host.c_str(), 0, nullptr, &error);
-  ASSERT_TRUE(conn) << (error ? error->message : "");
-  std::string req = "GET /paced HTTP/1.1\r\nHost: x\r\n\r\n";
-  GOutputStream *out = g_io_stream_get_output_stream(G_IO_STREAM(conn));
-  ASSERT_TRUE(g_output_stream_write_all(out, req.data(), req.size(), nullptr, nullptr, nullptr));
+  g_autoptr(GSocketConnection) conn = send_raw("GET /paced HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(conn);
   // Wait until some of the body has come, then hang up.
   GSocket *sock = g_socket_connection_get_socket(conn);
-  g_socket_set_blocking(sock, FALSE);
   size_t got = 0;
   int64_t until = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
   char buf[4096];

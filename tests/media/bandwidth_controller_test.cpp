@@ -590,17 +590,30 @@ TEST(BandwidthController, AfterAFailureProbesAreLongAndFailOnASmallQueue) {
   EXPECT_EQ(c.current(), k2g);
 }
 
+namespace {
+
+// A listener that takes RED, at `index`, after a first report (at 0 ms) of `loss` and round
+// trip `rtt_ms`, which starts a probe of the next profile at once. `r` is that report, for the
+// test to change and send again.
+BandwidthController probing_from(size_t index, double loss, double rtt_ms, LinkReport *r) {
+  ProfileSet profiles;
+  EXPECT_TRUE(load_shipped(&profiles));
+  BandwidthController c(profiles, index);
+  c.set_probe_by_redundancy(true);
+  *r = loss_at(0, loss);
+  r->rtt_ms = rtt_ms;
+  EXPECT_FALSE(c.report(*r));
+  EXPECT_TRUE(c.probing());
+  return c;
+}
+
+}  // namespace
+
 // While starting, the same queue does not fail a probe (2.5 s probes, 350 ms): a clean link's
 // jitter must not stop the climb; the probation after the step still watches.
 TEST(BandwidthController, AProbeWhileStartingIsShortAndToleratesJitter) {
-  ProfileSet profiles;
-  ASSERT_TRUE(load_shipped(&profiles));
-  BandwidthController c(profiles, k2g);
-  c.set_probe_by_redundancy(true);
-  LinkReport r = loss_at(0, 0.0);
-  r.rtt_ms = 200;
-  EXPECT_FALSE(c.report(r));
-  EXPECT_TRUE(c.probing());
+  LinkReport r;
+  BandwidthController c = probing_from(k2g, 0.0, 200, &r);
   r.now_ms = 2000;
   r.rtt_ms = 380;
   EXPECT_FALSE(c.report(r));
@@ -616,12 +629,8 @@ TEST(BandwidthController, AProbeWhileStartingIsShortAndToleratesJitter) {
 TEST(BandwidthController, AStartingListenerOnALossyLinkProbesLong) {
   ProfileSet profiles;
   ASSERT_TRUE(load_shipped(&profiles));
-  BandwidthController c(profiles, kLow);
-  c.set_probe_by_redundancy(true);
-  LinkReport r = loss_at(0, 0.02);
-  r.rtt_ms = 100;
-  EXPECT_FALSE(c.report(r));
-  EXPECT_TRUE(c.probing());
+  LinkReport r;
+  BandwidthController c = probing_from(kLow, 0.02, 100, &r);
   // A short probe would have been decided by now (a clean report 1 s in, 3 s of clean).
   r.now_ms = 2500;
   EXPECT_FALSE(c.report(r));
@@ -636,11 +645,8 @@ TEST(BandwidthController, AStartingListenerOnALossyLinkProbesLong) {
   EXPECT_FALSE(c.probing());
   EXPECT_EQ(c.current(), kLow);
   // The same link without loss, starting: the short probe tolerates that rtt and steps up.
-  BandwidthController quick(profiles, kLow);
-  quick.set_probe_by_redundancy(true);
-  LinkReport q = loss_at(0, 0.0);
-  q.rtt_ms = 100;
-  EXPECT_FALSE(quick.report(q));
+  LinkReport q;
+  BandwidthController quick = probing_from(kLow, 0.0, 100, &q);
   q.now_ms = 2000;
   q.rtt_ms = 280;
   EXPECT_FALSE(quick.report(q));

@@ -44,6 +44,11 @@ void BandwidthController::probe_sent_at_rate(int64_t ms) {
   if (probe_since_ms_ && ms > 0) probe_full_ms_ += ms;
 }
 
+std::optional<ProfileDecision> BandwidthController::make_room(size_t index, int64_t now_ms) {
+  if (pinned_ || link_min_kbps_.empty() || clamp(index) >= current_) return std::nullopt;
+  return change_to(clamp(index), "loss", now_ms);
+}
+
 double BandwidthController::probe_share(int64_t now_ms) const {
   if (!probe_since_ms_) return 0;
   if (probe_quick_ || tuning_.probe_ramp_ms <= 0) return 1;

@@ -122,6 +122,10 @@ class BandwidthController {
   // or a "loss" decision for the lowest profile when the latest report showed severe loss.
   std::optional<ProfileDecision> pin(std::optional<size_t> index, int64_t now_ms);
 
+  // The owner's own step down to `index` ("loss"), when its listener's audio is about to cost
+  // more at the current profile (RED coming on); nothing when pinned or not below the current.
+  std::optional<ProfileDecision> make_room(size_t index, int64_t now_ms);
+
   size_t current() const { return current_; }
   bool pinned() const { return pinned_; }
   // Step ups are probed with redundancy first (see the rules); off until the owner knows the

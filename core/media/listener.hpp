@@ -41,10 +41,18 @@ class Listener : public Peer {
   // first. Tunes the FEC of the listener's profile.
   double recent_loss = -1;
   // A link that loses packets gets RED on every profile (LossyLink).
+  // When RED comes on, a listener whose audio would then cost more than its link has carried
+  // steps down to red_fit (red_fit_tier; set with the profile).
   LossyLink lossy_link;
+  size_t red_fit = 0;
   void note_loss(double fraction, int64_t now_ms) {
     recent_loss = recent_loss < 0 ? fraction : 0.5 * recent_loss + 0.5 * fraction;
-    feed->loss_redundancy.store(lossy_link.update(fraction, recent_loss, now_ms));
+    int before = feed->loss_redundancy.load();
+    int after = lossy_link.update(fraction, recent_loss, now_ms);
+    feed->loss_redundancy.store(after);
+    if (after > before && red_fit < tier)
+      if (auto d = controller->make_room(red_fit, now_ms))
+        host_.switch_tier(*this, d->index, d->reason);
   }
   bool lossy() const { return feed->loss_redundancy.load() > 0; }
   // The redundancy a probe of the next profile sends (the engine sets it with the profile), and

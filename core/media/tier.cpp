@@ -28,6 +28,15 @@ int probe_redundancy_x100(const BandwidthProfile &from, const BandwidthProfile &
   return std::clamp(x100, from_red * 100 + 1, max_repeats(from) * 100);
 }
 
+size_t red_fit_tier(const std::vector<BandwidthProfile> &profiles, size_t tier) {
+  if (tier >= profiles.size()) return tier;
+  double carried = audio_wire_kbps(profiles[tier], profiles[tier].audio_redundancy) * kProbeMargin;
+  for (size_t i = tier + 1; i-- > 0;)
+    if (audio_wire_kbps(profiles[i], std::max(profiles[i].audio_redundancy, 1)) <= carried)
+      return i;
+  return 0;
+}
+
 std::optional<int> Tier::tune_fec(std::vector<double> listener_loss) {
   int hint = fec_loss_hint(std::move(listener_loss), profile_.opus_loss_pct);
   if (!opusenc_ || std::abs(hint - fec_loss_pct_) < 2) return std::nullopt;

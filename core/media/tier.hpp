@@ -73,6 +73,13 @@ inline int next_probe_repeats(int x100, int &carry) {
 }
 int probe_redundancy_x100(const BandwidthProfile &from, const BandwidthProfile &to,
                           bool lossy = false);
+// Where a listener at profile `tier` goes when RED comes on for it: the highest profile at or
+// below `tier` whose audio with a repeat costs the link no more than `tier`'s audio did (with
+// kProbeMargin): the link has carried that rate, and not necessarily more. Without this, RED
+// coming on at `medium` (150 kbit/s, 280 with RED) is a step up nobody probed; it goes to `low`
+// (140 with RED), and climbs back by probes.
+size_t red_fit_tier(const std::vector<BandwidthProfile> &profiles, size_t tier);
+
 // What `from`'s audio costs the link with `x100` hundredths of repeats: a probe at full rate,
 // with UDP/IPv4 headers, as Feed::sent_bytes counts them.
 inline double probe_wire_kbps(const BandwidthProfile &from, int x100) {

@@ -823,6 +823,40 @@ TEST(ProbeRedundancy, CostsTheLinkALittleMoreThanTheNextProfileWould) {
   EXPECT_EQ(probe_redundancy_x100(p[k2g], p[kUltraLow], true), 500);
 }
 
+// RED coming on at a profile doubles its audio: a listener goes where its audio with RED costs
+// no more than the link has carried (3G with loss: medium's 150 kbit/s -> low with RED, 140).
+TEST(RedFitTier, RedComingOnKeepsTheRateTheLinkCarried) {
+  ProfileSet profiles;
+  ASSERT_TRUE(load_shipped(&profiles));
+  const auto &p = profiles.all();
+  EXPECT_EQ(red_fit_tier(p, kHigh), kLow);  // high 214; medium with RED 280
+  EXPECT_EQ(red_fit_tier(p, kMedium), kLow);
+  EXPECT_EQ(red_fit_tier(p, kLow), kUltraLow);  // low 75; ultra-low with RED 72
+  EXPECT_EQ(red_fit_tier(p, kUltraLow), k2g);
+  EXPECT_EQ(red_fit_tier(p, k2g), k2g);  // 2g repeats already
+  for (size_t i = 0; i < p.size(); i++) {
+    size_t fit = red_fit_tier(p, i);
+    EXPECT_LE(fit, i);
+    EXPECT_LE(audio_wire_kbps(p[fit], 1), audio_wire_kbps(p[i], p[i].audio_redundancy) * 1.05);
+  }
+}
+
+TEST(BandwidthController, MakeRoomStepsDownUnlessPinned) {
+  ProfileSet profiles;
+  ASSERT_TRUE(load_shipped(&profiles));
+  BandwidthController c(profiles, kMedium);
+  EXPECT_FALSE(c.make_room(kMedium, 0));
+  EXPECT_FALSE(c.make_room(kHigh, 0));
+  auto d = c.make_room(kLow, 0);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->index, kLow);
+  EXPECT_EQ(d->reason, "loss");
+  EXPECT_EQ(c.current(), kLow);
+  c.pin(kHigh, 1000);
+  EXPECT_FALSE(c.make_room(kLow, 2000));
+  EXPECT_EQ(c.current(), kHigh);
+}
+
 TEST(ProbeRedundancy, PacketsCarryTheFractionOnAverage) {
   int carry = 0, sum = 0;
   for (int i = 0; i < 100; i++) {

@@ -135,9 +135,14 @@
 
   const chat = new GL.Chat($('#messages'), () => st.me, null);
   const sock = new GL.Socket({
-    // Audio arrived within the last two measurements: the link is alive even if the socket is slow.
+    // Audio arrived within the last two measurements and loses a tenth or more of its packets:
+    // the link is alive but saturated (a profile pinned too high), TCP on it backs off for a
+    // minute or two, and a new connection would fare no better, so the socket may stay quiet
+    // for longer. On a link that now carries the audio well, a socket quiet for 20 s is one
+    // TCP connection still backed off from before (its messages, profile changes and slides,
+    // stuck for up to two minutes): a new one starts afresh.
     alive() {
-      return !!st.pc && Date.now() - (st.audioAt || 0) < 12000;
+      return !!st.pc && Date.now() - (st.audioAt || 0) < 12000 && (st.lastLossPct ?? 100) >= 10;
     },
     state(s, reason = '') {
       st.conn = s;
@@ -366,6 +371,7 @@
       if (dl + dg >= 30) {
         lossPct = Math.max(0, Math.min(100, (100 * dl) / (dl + dg)));
         st.lossPrev = {lost, got};
+        st.lastLossPct = lossPct;
       }
     }
     if (lossPct !== null && lossPct >= 1 && st.holdMs < 500) {

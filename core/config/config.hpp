@@ -31,7 +31,7 @@
 //   [web]     dir (the browser pages; default: the source tree's web/, else the install dir)
 //   [limits]  max_connections (10000), max_connections_per_ip (1000),
 //             new_connections_per_ip_per_second (100), new_connections_per_ip_burst (500),
-//             header_timeout_s (20), idle_timeout_s (60), ws_idle_timeout_s (60),
+//             header_timeout_s (20), idle_timeout_s (60), ws_idle_timeout_s (150),
 //             ws_max_queued_bytes (1048576), ws_max_read_bytes_per_second (65536)
 //   [plugin.NAME] free-form keys, handed to plugin NAME
 #pragma once
@@ -118,7 +118,10 @@ struct Config {
   int64_t new_connections_per_ip_burst = 500;
   int header_timeout_s = 20;
   int idle_timeout_s = 60;
-  int ws_idle_timeout_s = 60;
+  // Longer than TCP's longest retransmission backoff (120 s): a student whose 2G link was
+  // saturated (a profile pinned too high) has its socket's TCP backed off for up to two
+  // minutes, and is still there, its audio playing.
+  int ws_idle_timeout_s = 150;
   int64_t ws_max_queued_bytes = 1024 * 1024;
   int64_t ws_max_read_bytes_per_second = 64 * 1024;
 

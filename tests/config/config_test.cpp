@@ -185,7 +185,7 @@ TEST(Config, LimitsHaveDefaultsForASchoolBehindOneAddress) {
   EXPECT_EQ(c.new_connections_per_ip_burst, 500);
   EXPECT_EQ(c.header_timeout_s, 20);
   EXPECT_EQ(c.idle_timeout_s, 60);
-  EXPECT_EQ(c.ws_idle_timeout_s, 60);
+  EXPECT_EQ(c.ws_idle_timeout_s, 150);
   EXPECT_EQ(c.ws_max_queued_bytes, 1024 * 1024);
   EXPECT_EQ(c.ws_max_read_bytes_per_second, 64 * 1024);
 }

@@ -447,6 +447,12 @@
     while (q.lows.length > 1 && now - q.lows[0][0] > 30000) q.lows.shift();
     // Packets come whole: a lag of up to a frame is the counting, not a queue.
     q.queue = Math.max(0, lag - Math.min(...q.lows.map((x) => x[1])) - frame);
+    // More than 3 s is no queue the watch can judge: the profile it times by is stale (its
+    // profile-changed held back on a slow socket) or the link stalled. Start again.
+    if (q.queue > 3000) {
+      st.qw = null;
+      return;
+    }
     if (q.queue <= 100) {
       q.over = 0;
     } else if (!q.over) {

@@ -64,11 +64,17 @@
     sock.send({type: 'listen', profile: pin});
     render();
   }
-  // The audio path broke while the socket lives: ask for a new session (a new offer).
+  // The audio path broke while the socket lives: ask for a new session (a new offer). Not while
+  // audio still arrives on a connection that has not failed: on a saturated link (a profile
+  // pinned too high) the answers to the browser's ICE consent checks are lost and it says
+  // "disconnected", but the path works; a new session would end the one that plays, and its
+  // offer may wait behind the socket's backed-off TCP for half a minute. Checked again later.
   function mend(after) {
     clearTimeout(st.mendTimer);
     st.mendTimer = setTimeout(() => {
-      if (st.want && st.live && sock.authed && (!st.pc || st.pc.connectionState !== 'connected')) listen();
+      if (!(st.want && st.live && sock.authed) || (st.pc && st.pc.connectionState === 'connected')) return;
+      if (st.pc && st.pc.connectionState !== 'failed' && Date.now() - (st.audioAt || 0) < 5000) return mend(after);
+      listen();
     }, after);
   }
 

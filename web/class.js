@@ -141,14 +141,16 @@
 
   const chat = new GL.Chat($('#messages'), () => st.me, null);
   const sock = new GL.Socket({
-    // Audio arrived within the last two measurements and loses a tenth or more of its packets:
-    // the link is alive but saturated (a profile pinned too high), TCP on it backs off for a
-    // minute or two, and a new connection would fare no better, so the socket may stay quiet
-    // for longer. On a link that now carries the audio well, a socket quiet for 20 s is one
-    // TCP connection still backed off from before (its messages, profile changes and slides,
-    // stuck for up to two minutes): a new one starts afresh.
+    // Audio arrived within the last two measurements, and the link loses a tenth or more of its
+    // packets or did so in the last 15 s: it is alive but saturated (a profile pinned too high),
+    // or just healed, and TCP on it backs off for a minute or two; a new connection would fare
+    // no better, and the old one often recovers within seconds of the link healing, so the
+    // socket may stay quiet for longer. Once the link has carried the audio well for 15 s, a
+    // socket quiet for 20 s is a TCP connection still backed off from before (its messages,
+    // profile changes and slides, stuck for up to two minutes): a new one starts afresh.
     alive() {
-      return !!st.pc && Date.now() - (st.audioAt || 0) < 12000 && (st.lastLossPct ?? 100) >= 10;
+      const healed = st.healthySince && Date.now() - st.healthySince > 15000;
+      return !!st.pc && Date.now() - (st.audioAt || 0) < 12000 && !healed;
     },
     state(s, reason = '') {
       st.conn = s;
@@ -377,7 +379,8 @@
       if (dl + dg >= 30) {
         lossPct = Math.max(0, Math.min(100, (100 * dl) / (dl + dg)));
         st.lossPrev = {lost, got};
-        st.lastLossPct = lossPct;
+        if (lossPct >= 10) st.healthySince = 0;
+        else if (!st.healthySince) st.healthySince = Date.now();
       }
     }
     if (lossPct !== null && lossPct >= 1 && st.holdMs < 500) {

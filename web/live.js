@@ -165,9 +165,18 @@ const GL = (() => {
       this.pinger = setInterval(() => {
         if (ws.readyState !== 1) return;
         const quiet = Date.now() - this.lastHeard;
-        if (quiet > 120000 || (quiet > 20000 && !(this.on.alive && this.on.alive()))) return ws.close();
+        if (quiet > 120000 || (quiet > 20000 && !(this.on.alive && this.on.alive()))) return this.abandon(ws);
         ws.send('{"type":"ping"}');
       }, 10000);
+    }
+    // Gives up on a socket that stalled: its closing handshake would wait behind the same stalled
+    // TCP connection (for up to two minutes), so the page goes on at once as if it had closed.
+    abandon(ws) {
+      const closed = ws.onclose;
+      ws.onclose = null;
+      ws.onmessage = null;
+      ws.close();
+      if (closed) closed({code: 1006, reason: 'stalled'});
     }
     // Also the way to try again after a new token was pasted.
     reconnectNow() {

@@ -40,8 +40,8 @@
 //    pass only once they have also been sent at their full rate for probe_full_ms
 //    (probe_sent_at_rate: not in the teacher's pauses). A probe with no verdict within
 //    probe_max_ms (long: probe_max_long_ms) ends without one and the clean period starts
-//    again. Such listeners' loss decisions use the loss
-//    smoothed over reports (each report halves the weight of the ones before), and loss up to
+//    again. Such listeners' loss decisions use the loss smoothed over reports (each report
+//    halves the weight of the ones before), and loss up to
 //    loss_clean_red counts as clean: RED repairs random loss, and a link too slow for a profile
 //    shows as a growing rtt before it drops packets (but on a 5 % link, stay put).
 //  - Client hint: downlink_kbps below the current profile's link_min_kbps moves straight down to

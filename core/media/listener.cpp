@@ -7,12 +7,13 @@
 namespace gramothi {
 
 void Listener::on_receiver_report(double loss_fraction, double jitter, double rtt) {
+  int64_t now_ms = g_get_monotonic_time() / 1000;
   loss = loss_fraction;
-  if (loss_fraction >= 0) note_loss(loss_fraction, g_get_monotonic_time() / 1000);
+  if (loss_fraction >= 0) note_loss(loss_fraction, now_ms);
   rtt_ms = rtt;
   jitter_ms = jitter;
   LinkReport report;
-  report.now_ms = g_get_monotonic_time() / 1000;
+  report.now_ms = now_ms;
   report.loss_fraction = loss_fraction;
   if (rtt >= 0) report.rtt_ms = rtt;
   if (jitter >= 0) report.jitter_ms = jitter;

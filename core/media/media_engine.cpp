@@ -206,8 +206,8 @@ void MediaEngine::Impl::switch_tier(Listener &l, size_t tier, const std::string 
   l.probe_x100_lossy = top ? 0 : probe_redundancy_x100(from, c->tier(tier + 1).profile(), true);
   l.probe_from_x100 = from.audio_redundancy * 100;
   l.red_fit = red_fit_tier(profiles.all(), tier);
-  l.probe_kbps = top ? 0 : probe_wire_kbps(from, l.probe_x100);
-  l.probe_kbps_lossy = top ? 0 : probe_wire_kbps(from, l.probe_x100_lossy);
+  l.probe_kbps = top ? 0 : audio_wire_kbps(from, l.probe_x100 / 100.0);
+  l.probe_kbps_lossy = top ? 0 : audio_wire_kbps(from, l.probe_x100_lossy / 100.0);
   l.sync_probe(g_get_monotonic_time() / 1000);
   if (l.observer.profile_changed) l.observer.profile_changed(c->tier(tier).profile().name, reason);
 }

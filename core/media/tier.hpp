@@ -80,12 +80,6 @@ int probe_redundancy_x100(const BandwidthProfile &from, const BandwidthProfile &
 // (140 with RED), and climbs back by probes.
 size_t red_fit_tier(const std::vector<BandwidthProfile> &profiles, size_t tier);
 
-// What `from`'s audio costs the link with `x100` hundredths of repeats: a probe at full rate,
-// with UDP/IPv4 headers, as Feed::sent_bytes counts them.
-inline double probe_wire_kbps(const BandwidthProfile &from, int x100) {
-  return audio_wire_kbps(from, x100 / 100.0);
-}
-
 // Whether a listener's link loses packets, for Feed::loss_redundancy: on as soon as one report's
 // loss, or the recent loss (both 0..1), reaches 1 %; off only once the recent loss has stayed
 // under 0.3 % for kCleanForMs. At 2 % random loss a few reports in a row see none (at 25 packets

@@ -377,8 +377,9 @@ void DeckRender::Impl::spawn(int stride, int offset, std::vector<int> pages_list
                                    "--quality",
                                    std::to_string(limits.quality)};
   for (const auto &b : boxes)
-    args.push_back("--box=" + b.profile + ":" + std::to_string(b.width) + "x" +
-                   std::to_string(b.height));
+    args.push_back((b.preview_bytes ? "--preview=" : "--box=") + b.profile + ":" +
+                   std::to_string(b.width) + "x" + std::to_string(b.height) +
+                   (b.preview_bytes ? ":" + std::to_string(b.preview_bytes) : ""));
   if (!limits.sandbox.test_misbehave.empty())
     args.push_back("--test-misbehave=" + limits.sandbox.test_misbehave);
   size_t assigned;

@@ -32,6 +32,9 @@ namespace gramothi {
 struct SlideBox {
   std::string profile;
   int width = 0, height = 0;
+  // > 0: a preview, shown while a slow link brings the slide's real image: always lossy, at the
+  // best quality that fits this many bytes (down to the lowest, which may not).
+  size_t preview_bytes = 0;
 };
 
 // Who the workers run as, and how far below the server.

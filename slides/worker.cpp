@@ -8,7 +8,7 @@
 // hostile or broken PDF can only take this process down. What it does to the PDF (open, render,
 // encode, extract the text) is in worker_render.cpp, which the PDF fuzz target runs too.
 //
-//   gramothi-slide-worker --box NAME:WxH [--box ...] [--pdf-fd N]
+//   gramothi-slide-worker --box NAME:WxH [--box ...] [--preview NAME:WxH:BYTES] [--pdf-fd N]
 //                         [--pages 1,3,5 | --stride K --offset J | --count-only]
 //                         [--max-pages N] [--quality Q] [--test-misbehave ACTION:PAGE[:ARG]]
 //
@@ -19,7 +19,9 @@
 // chosen on the smallest box by encoding it both ways: a reduced palette of 32 colours,
 // lossless (text, diagrams), or lossy (photographs), whichever is smaller — the palette only
 // when it keeps every visible colour and changes few pixels much — and that choice is used for
-// the page's other boxes.
+// the page's other boxes. A --preview box is not part of that choice: its image is always lossy,
+// at the best quality from 50 down to 5 that fits BYTES (a blurred glimpse of the slide that a
+// 2G link brings in a second, while the real image follows).
 //
 // stdout, one JSON object per line, a page's images right after its line:
 //   {"type":"document","pages":N}
@@ -244,12 +246,14 @@ bool misbehave(const Misbehaviour &m, std::string &leak) {
 
 int main(int argc, char **argv) {
   g_autofree char *pages_arg = nullptr, *misbehave_arg = nullptr;
-  g_auto(GStrv) box_args = nullptr;
+  g_auto(GStrv) box_args = nullptr, preview_args = nullptr;
   gboolean count_only = FALSE;
   int pdf_fd = 3, max_pages = 500, quality = 70, stride = 1, offset = 0;
   GOptionEntry entries[] = {
       {"pdf-fd", 0, 0, G_OPTION_ARG_INT, &pdf_fd, "The PDF's open descriptor (3)", "N"},
       {"box", 0, 0, G_OPTION_ARG_STRING_ARRAY, &box_args, "A profile's box", "NAME:WxH"},
+      {"preview", 0, 0, G_OPTION_ARG_STRING_ARRAY, &preview_args, "A preview's box and size",
+       "NAME:WxH:BYTES"},
       {"pages", 0, 0, G_OPTION_ARG_STRING, &pages_arg, "Pages to render (1-based)", "1,3,5"},
       {"stride", 0, 0, G_OPTION_ARG_INT, &stride, "Without --pages: every STRIDE-th page", "K"},
       {"offset", 0, 0, G_OPTION_ARG_INT, &offset, "... starting at page OFFSET+1", "J"},
@@ -272,6 +276,18 @@ int main(int argc, char **argv) {
         box.height < 16 || box.width > 8192 || box.height > 8192)
       fatal("usage", std::string("bad --box ") + *a);
     box.profile = name;
+    boxes.push_back(box);
+  }
+  for (char **a = preview_args; a && *a; a++) {
+    Box box;
+    char name[64] = "";
+    unsigned long max_bytes = 0;
+    if (sscanf(*a, "%63[^:]:%dx%d:%lu", name, &box.width, &box.height, &max_bytes) != 4 ||
+        box.width < 16 || box.height < 16 || box.width > 1024 || box.height > 1024 ||
+        max_bytes < 64 || max_bytes > (1ul << 20))
+      fatal("usage", std::string("bad --preview ") + *a);
+    box.profile = name;
+    box.max_bytes = max_bytes;
     boxes.push_back(box);
   }
   // The smallest box first: it decides each page's encoding cheaply.

@@ -294,8 +294,8 @@ bool render_page(OutputSink &out, PopplerDocument *doc, int number, const std::v
   json_builder_set_member_name(b, "images");
   json_builder_begin_array(b);
 
-  // Decided on the smallest box, then used for the others: a reduced palette (lossless) when
-  // it keeps the picture (text, diagrams) and is smaller, else lossy.
+  // Decided on the smallest box (previews aside), then used for the others: a reduced palette
+  // (lossless) when it keeps the picture (text, diagrams) and is smaller, else lossy.
   enum { kUndecided, kLossy, kPalette } mode = kUndecided;
   const int colors = kPaletteColors;
   const double min_psnr = kMinPalettePsnr;
@@ -324,7 +324,12 @@ bool render_page(OutputSink &out, PopplerDocument *doc, int number, const std::v
     int stride = cairo_image_surface_get_stride(surface);
     Encoded best;
     bool ok = true;
-    if (mode == kUndecided) {
+    if (box.max_bytes) {
+      for (int q : {50, 35, 20, 10, 5}) {
+        ok = encode(px, w, h, stride, false, q, best.bytes);
+        if (!ok || best.bytes.size() <= box.max_bytes) break;
+      }
+    } else if (mode == kUndecided) {
       Encoded lossy, reduced;
       ok = encode(px, w, h, stride, false, quality, lossy.bytes);
       if (ok && reduce_palette(px, w, h, stride, colors) >= min_psnr) {

@@ -50,6 +50,7 @@ struct GObjectRef {
 struct Box {
   std::string profile;
   int width = 0, height = 0;
+  size_t max_bytes = 0;  // > 0: a preview (--preview): lossy, the best quality within this
 };
 
 // Where the output goes, in order: each JSON line (one object, ending in "\n") and, after a
@@ -85,9 +86,9 @@ struct OpenedDocument {
 OpenedDocument open_document(GBytes *pdf, int max_pages);
 
 // Page `number` (1-based) rendered into each box (the smallest first: it decides the page's
-// encoding, see worker.cpp) with lossy WebP quality `quality` (1-100): its "page" line, with
-// `leak` (tests only, see --test-misbehave) before its text, then its images; or a
-// "page-error" line and false.
+// encoding, see worker.cpp; a preview box has its own) with lossy WebP quality `quality` (1-100):
+// its "page" line, with `leak` (tests only, see --test-misbehave) before its text, then its images;
+// or a "page-error" line and false.
 bool render_page(OutputSink &out, PopplerDocument *doc, int number, const std::vector<Box> &boxes,
                  int quality, const std::string &leak = "");
 

@@ -246,7 +246,8 @@ const GL = (() => {
   // moving never shows an empty or white frame. Decoded images are kept by URL (a deck is a
   // few MB at most), so going back costs neither bytes nor time. On a slow link a download
   // still under way when the teacher moves on is dropped: it would only delay the new slide
-  // and the audio.
+  // and the audio. On the slowest profiles a slide comes with a tiny preview (preview_url, about
+  // a kilobyte): it is fetched first, alone, and shown with the text until the image arrives.
   class SlideView {
     constructor(box) {
       this.box = box;
@@ -254,6 +255,7 @@ const GL = (() => {
       this.text = box.querySelector('.text');
       this.cache = new Map();
       this.loading = new Map();  // url -> its Image, while it downloads
+      this.ready = new Set();    // urls decoded
       this.url = '';
     }
     load(url, low) {
@@ -263,7 +265,10 @@ const GL = (() => {
         if (low) im.fetchPriority = 'low';
         im.src = url;
         this.loading.set(url, im);
-        p = im.decode().then(() => im, () => {
+        p = im.decode().then(() => {
+          this.ready.add(url);
+          return im;
+        }, () => {
           if (this.cache.get(url) === p) this.cache.delete(url);
           return null;
         }).finally(() => {
@@ -273,18 +278,27 @@ const GL = (() => {
       }
       return p;
     }
-    // Cancels the downloads of every image but `keep`.
+    // Cancels the downloads of every image but those in `keep`.
     drop(keep) {
       for (const [url, im] of this.loading) {
-        if (url === keep) continue;
+        if (keep.includes(url)) continue;
         this.loading.delete(url);
         this.cache.delete(url);
         im.src = '';
       }
     }
-    // slide: {file_url, text, order_no, next_file_url}.
+    // The decoded image itself goes on screen: no second decode, no blank frame.
+    put(im, state) {
+      im.alt = this.img.alt;
+      if (im !== this.img) this.img.replaceWith(im);
+      this.img = im;
+      this.box.classList.toggle('loading', state !== 'image');
+      this.box.dataset.state = state;
+    }
+    // slide: {file_url, preview_url, text, order_no, next_file_url}.
     show(slide) {
       const url = slide.file_url || '';
+      const preview = (url && !this.ready.has(url) && slide.preview_url) || '';
       this.url = url;
       this.box.dataset.order = slide.order_no || '';
       const num = this.box.querySelector('.num');
@@ -292,17 +306,23 @@ const GL = (() => {
       this.text.textContent = slide.text || (slide.order_no ? 'Slide ' + slide.order_no : '');
       this.box.classList.add('loading');
       this.box.dataset.state = 'text';
-      this.drop(url);
+      this.drop([url, preview]);
       if (!url) return;
-      this.load(url).then((im) => {
+      const image = () => this.load(url).then((im) => {
         if (this.url !== url || !im) return;
-        // The decoded image itself goes on screen: no second decode, no blank frame.
-        im.alt = this.img.alt;
-        if (im !== this.img) this.img.replaceWith(im);
-        this.img = im;
-        this.box.classList.remove('loading');
-        this.box.dataset.state = 'image';
+        this.put(im, 'image');
         if (slide.next_file_url) setTimeout(() => this.load(slide.next_file_url, true), 300);
+      });
+      if (!preview) {
+        image();
+        return;
+      }
+      // The preview alone first: the server paces each download at what the link leaves beside
+      // the audio, so two at once would take twice that.
+      this.load(preview).then((im) => {
+        if (this.url !== url) return;
+        if (im && !this.ready.has(url)) this.put(im, 'preview');
+        image();
       });
     }
   }

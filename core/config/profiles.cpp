@@ -74,6 +74,17 @@ Result<ProfileSet> ProfileSet::load(const std::string &path) {
                               "' is not a whole number from 0 to 2");
       p.audio_redundancy = static_cast<int>(v);
     }
+    {
+      // Optional (false when absent).
+      g_autofree char *raw = g_key_file_get_value(kf, groups[i], "slide_preview", nullptr);
+      if (raw) {
+        std::string v = g_strstrip(raw);
+        if (v != "true" && v != "false")
+          return profiles_error(path + ": [" + group + "] slide_preview: '" + v +
+                                "' is not true or false");
+        p.slide_preview = v == "true";
+      }
+    }
     if (p.opus_frame_ms != 10 && p.opus_frame_ms != 20 && p.opus_frame_ms != 40 &&
         p.opus_frame_ms != 60) {
       return profiles_error(path + ": [" + group + "] opus_frame_ms: must be 10, 20, 40 or 60");
@@ -130,6 +141,7 @@ std::string ProfileSet::to_json() const {
                .num("opus_frame_ms", int64_t{p.opus_frame_ms})
                .num("slide_width", int64_t{p.slide_width})
                .num("slide_height", int64_t{p.slide_height})
+               .boolean("slide_preview", p.slide_preview)
                .finish();
   }
   return out + "]";

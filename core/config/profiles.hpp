@@ -21,6 +21,9 @@ struct BandwidthProfile {
   int audio_redundancy = 0;  // earlier frames each packet repeats (RED), for who accepts RED
   int slide_width = 0;
   int slide_height = 0;
+  // Students on this profile get a tiny preview of each slide (SlideService::kPreview*) before
+  // its image: for links where the image takes many seconds beside the audio.
+  bool slide_preview = false;
 };
 
 // What a profile's audio costs on the wire (kbit/s) with `redundancy` earlier frames repeated in

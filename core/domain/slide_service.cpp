@@ -5,6 +5,7 @@
 #include <libsoup/soup.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <deque>
 #include <set>
@@ -60,6 +61,26 @@ std::string slide_json(const SlideInfo &s) {
       .str("text", s.text)
       .raw("images", s.images_json)
       .opt_str("error", s.error);
+  return w.finish();
+}
+
+// The preview of a slide that profiles with slide_preview carry: a glimpse of the slide that a
+// 2G link brings in under a second beside the audio, while the image takes many. Its box's
+// name cannot be a profile's ('_' is not allowed in one).
+constexpr const char *kPreviewBox = "_preview";
+constexpr int kPreviewWidth = 160, kPreviewHeight = 120;
+constexpr size_t kPreviewBytes = 1536;
+
+// {"url","width","height","bytes","encoding"} of a rendered image, and "preview", the same of
+// `preview`, when there is one.
+std::string image_json(const RenderedImage &im, const RenderedImage *preview = nullptr) {
+  JsonObjectWriter w;
+  w.str("url", SlideService::image_url(im.file))
+      .num("width", int64_t{im.width})
+      .num("height", int64_t{im.height})
+      .num("bytes", im.bytes)
+      .str("encoding", im.encoding);
+  if (preview) w.raw("preview", image_json(*preview));
   return w.finish();
 }
 
@@ -145,8 +166,12 @@ void SlideService::Impl::start_render(const DeckInfo &deck, const std::string &p
     return;
   }
   std::vector<SlideBox> boxes;
-  for (const auto &p : profiles.all())
+  bool previews = false;
+  for (const auto &p : profiles.all()) {
     boxes.push_back({p.name, p.slide_width, p.slide_height});
+    previews = previews || p.slide_preview;
+  }
+  if (previews) boxes.push_back({kPreviewBox, kPreviewWidth, kPreviewHeight, kPreviewBytes});
   progress[deck.deck_id] = Progress{deck.class_id};
   std::weak_ptr<Impl> weak = weak_from_this();
   std::string id = deck.deck_id;
@@ -183,15 +208,18 @@ void SlideService::Impl::on_page(const std::string &deck_id, const RenderedPage 
   s.slide_id = deck_id + "-" + std::to_string(p.number);
   s.status = "ready";
   s.text = p.text;
+  // Each profile's image; with it, on profiles that show one, the preview, where it is less
+  // than half the image (a simple diagram's lossless image can be smaller than any preview).
+  auto preview = std::find_if(p.images.begin(), p.images.end(),
+                              [](const RenderedImage &im) { return im.profile == kPreviewBox; });
   JsonObjectWriter images;
-  for (const auto &im : p.images)
-    images.raw(im.profile, JsonObjectWriter()
-                               .str("url", SlideService::image_url(im.file))
-                               .num("width", int64_t{im.width})
-                               .num("height", int64_t{im.height})
-                               .num("bytes", im.bytes)
-                               .str("encoding", im.encoding)
-                               .finish());
+  for (const auto &im : p.images) {
+    const BandwidthProfile *profile = profiles.find(im.profile);
+    if (!profile) continue;
+    bool with_preview =
+        profile->slide_preview && preview != p.images.end() && preview->bytes * 2 < im.bytes;
+    images.raw(im.profile, image_json(im, with_preview ? &*preview : nullptr));
+  }
   s.images_json = images.finish();
   progress[deck_id].done++;
   std::string class_id = progress[deck_id].class_id;

@@ -71,6 +71,14 @@ std::string slide_message(const std::string &event, const Client &c, const char 
     json_builder_add_string_value(b, image_url(c, image, profile).c_str());
   else
     json_builder_add_null_value(b);
+  // The slowest profiles' images come with a tiny preview (profiles.ini slide_preview), shown
+  // until the image arrives; its URL is paced like the image's.
+  JsonNode *preview_node = image ? json_object_get_member(image, "preview") : nullptr;
+  if (preview_node && JSON_NODE_HOLDS_OBJECT(preview_node)) {
+    json_builder_set_member_name(b, "preview_url");
+    json_builder_add_string_value(
+        b, image_url(c, json_node_get_object(preview_node), profile).c_str());
+  }
   json_builder_set_member_name(b, "order_no");
   json_builder_add_int_value(b, json_object_get_int_member_with_default(slide, "order_no", 0));
   if (image) {

@@ -94,6 +94,34 @@ TEST(Profiles, AudioRedundancyIsZeroToTwo) {
       << r.error().message;
 }
 
+// Issue 14: the slowest profiles show a tiny preview of each slide before its image.
+TEST(Profiles, SlidePreviewIsOnForTheSlowestProfilesAndIsTrueOrFalse) {
+  auto shipped =
+      ProfileSet::load(std::string(g_getenv("GRAMOTHI_SOURCE_ROOT")) + "/pipelines/profiles.ini");
+  ASSERT_TRUE(shipped.ok()) << shipped.error().message;
+  EXPECT_TRUE(shipped->find("2g")->slide_preview);
+  EXPECT_TRUE(shipped->find("ultra-low")->slide_preview);
+  EXPECT_FALSE(shipped->find("low")->slide_preview);
+  EXPECT_FALSE(shipped->find("high")->slide_preview);
+  EXPECT_NE(shipped->to_json().find("\"slide_preview\":true"), std::string::npos);
+
+  TempDir dir;
+  std::string base =
+      "[profile low]\naudio_bitrate_kbps=64\nlink_min_kbps=0\nopus_frame_ms=40\n"
+      "opus_loss_pct=10\nslide_width=1024\nslide_height=768\n";
+  auto r = ProfileSet::load(dir.file("a.ini", base));
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_FALSE(r->all()[0].slide_preview);  // absent: off
+  r = ProfileSet::load(dir.file("b.ini", base + "slide_preview = true\n"));
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_TRUE(r->all()[0].slide_preview);
+  r = ProfileSet::load(dir.file("c.ini", base + "slide_preview=yes\n"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("[profile low] slide_preview: 'yes' is not true or false"),
+            std::string::npos)
+      << r.error().message;
+}
+
 TEST(Profiles, ErrorsNameTheGroupAndKey) {
   TempDir dir;
   auto r = ProfileSet::load(dir.file("p.ini",

@@ -16,8 +16,9 @@
 //     concealment event starts (concealmentEvents), in ms. An upper bound within one poll;
 //   - audio loss (packetsLost, packetsReceived), jitter, time without audio at all;
 //   - the profile over time (the server's profile-changed messages, seen on the page's socket);
-//   - each slide move: when its text and when its image appeared on the student page, from the
-//     REST call (same machine clock);
+//   - each slide move: when its text, its preview (the slowest profiles, where the image was not
+//     prefetched) and its image appeared on the student page, from the REST call (same machine
+//     clock); and when the slide on screen at the page's opening showed its preview and image;
 //   - bytes on the student's wire (its veth's counters, Ethernet frames both ways), per hour;
 //   - socket closes and media sessions of the student page.
 // --pin PROFILE pins the student for --pin-seconds (default: half the window), then sets it back
@@ -25,8 +26,8 @@
 //
 // One JSON line on stdout at the end; progress on stderr. --mode short also asserts behaviour
 // (not timing targets): the link measures near what was asked, audio reaches the student, the
-// socket survives, a slide move reaches the student (text, and its image eventually); exit 1 if
-// not.
+// socket survives, a slide move reaches the student (text, and its image eventually), the first
+// slide shows its preview before its image; exit 1 if not.
 import assert from 'node:assert/strict';
 import {spawn, execFileSync} from 'node:child_process';
 import {createHmac} from 'node:crypto';
@@ -327,6 +328,7 @@ function instrument() {
     if (!n) return;
     const s = (r.seen[n] = r.seen[n] || {});
     if (!s.text && box.querySelector('.text').textContent.trim()) s.text = now;
+    if (!s.preview && box.dataset.state === 'preview') s.preview = now;
     if (!s.image && box.dataset.state === 'image') s.image = now;
   }).observe(box, {attributes: true, subtree: true, childList: true, characterData: true});
   const tick = async () => {
@@ -578,6 +580,21 @@ dir = ${pluginDir}
       if (m.type === 'media-state') events.media.push([rel(), m.state, m.detail || '']);
     });
   });
+  // The slide's states from the page's first moment (instrument() comes after the page is
+  // ready, when the first slide may be on screen already): text, preview, image.
+  await student.addInitScript(() => {
+    window.__slideStates = [];
+    document.addEventListener('DOMContentLoaded', () => {
+      const box = document.querySelector('#slide');
+      if (!box) return;
+      new MutationObserver(() => {
+        const list = window.__slideStates, last = list[list.length - 1];
+        const state = box.dataset.state, order = box.dataset.order;
+        if (state && (!last || last.state !== state || last.order !== order))
+          list.push({t: Date.now(), state, order});
+      }).observe(box, {attributes: true});
+    });
+  });
   const wire0 = wireBytes();
   const tLoad = Date.now();
   await student.goto(`${base}/class/${classId}#token=${token('student-asha', 'student')}`, {timeout: 120000});
@@ -647,6 +664,7 @@ dir = ${pluginDir}
                 () => student.evaluate((k) => !!(window.__rural.seen[k] || {}).image, n), 250).catch(() => {});
   }
   const page = await student.evaluate(() => ({samples: window.__rural.samples, seen: window.__rural.seen,
+                                               slideStates: window.__slideStates,
                                                conn: window.glStudent.conn, media: window.glStudent.media,
                                                profile: window.glStudent.profile}));
 
@@ -693,12 +711,25 @@ dir = ${pluginDir}
     const seen = page.seen[String(m.order_no)] || {};
     const nextT0 = i + 1 < moves.length ? moves[i + 1].t0 : Infinity;
     const ok = (t) => t && t >= m.t0 && t < nextT0 ? t - m.t0 : null;
-    return {order_no: m.order_no, at_s: m.at_s, text_ms: ok(seen.text), image_ms: ok(seen.image)};
+    return {order_no: m.order_no, at_s: m.at_s, text_ms: ok(seen.text), preview_ms: ok(seen.preview),
+            image_ms: ok(seen.image)};
   });
   const texts = perMove.map((m) => m.text_ms), images = perMove.map((m) => m.image_ms);
+  // The slide on screen when the page opened: when its preview and its image showed, after the
+  // page was asked for.
+  const firstOrder = (page.slideStates[0] || {}).order;
+  const firstAt = (state) => {
+    const x = page.slideStates.find((e) => e.order === firstOrder && e.state === state);
+    return x ? x.t - tLoad : null;
+  };
+  result.first_slide = {order_no: firstOrder ? Number(firstOrder) : null, preview_ms: firstAt('preview'),
+                        image_ms: firstAt('image')};
+  // Previews show only where the image was not at hand (prefetched) when the move came.
+  const previews = perMove.map((m) => m.preview_ms).filter((x) => x !== null);
   result.slides = {
     moves: perMove.length, text_ms_p50: pct(texts, 0.5), text_ms_max: pct(texts, 1),
     texts_not_shown: texts.filter((x) => x === null).length,
+    previews_shown: previews.length, preview_ms_p50: pct(previews, 0.5), preview_ms_max: pct(previews, 1),
     image_ms_p50: pct(images, 0.5), image_ms_max: pct(images, 1),
     images_not_shown: images.filter((x) => x === null).length, per_move: perMove,
   };
@@ -759,6 +790,10 @@ dir = ${pluginDir}
           `the student's socket survives (closes at ${JSON.stringify(events.ws_closed)} s, ${events.ws_opened} opened)`);
     check(perMove.length > 0 && perMove[0].text_ms !== null,
           `the slide move's text reaches the student (after ${perMove[0] && perMove[0].text_ms} ms)`);
+    // The slowest profile's slides come with a tiny preview, shown before the image arrives.
+    const fs1 = result.first_slide;
+    check(fs1.preview_ms !== null && fs1.image_ms !== null && fs1.preview_ms <= fs1.image_ms,
+          `the first slide shows its preview (after ${fs1.preview_ms} ms), then its image (after ${fs1.image_ms} ms)`);
     const lastSeen = page.seen[String(moves[moves.length - 1].order_no)] || {};
     check(!!lastSeen.image, `the slide's image reaches the student, eventually (after ${lastSeen.image ? lastSeen.image - moves[moves.length - 1].t0 : '-'} ms)`);
   }
@@ -774,6 +809,7 @@ function summarize(file) {
     ['profiles (s)', (r) => Object.entries(r.profile_seconds || {}).map(([k, v]) => `${k} ${v}`).join(', ')],
     ['text p50/max ms', (r) => `${r.slides.text_ms_p50}/${r.slides.text_ms_max}`],
     ['image p50/max ms', (r) => `${r.slides.image_ms_p50}/${r.slides.image_ms_max}` + (r.slides.images_not_shown ? ` (${r.slides.images_not_shown} not shown)` : '')],
+    ['first slide preview/image ms', (r) => r.first_slide ? `${r.first_slide.preview_ms}/${r.first_slide.image_ms}` : '-'],
     ['profile changes', (r) => r.profile_changes],
     ['MB/h wire', (r) => r.wire_mb_per_hour], ['socket closes', (r) => r.socket_closes],
   ];

@@ -26,6 +26,7 @@
 #include <webp/decode.h>
 #include <webp/encode.h>
 
+#include <algorithm>
 #include <cmath>
 #include <condition_variable>
 #include <functional>
@@ -86,7 +87,7 @@ class DeckRenderTest : public ::testing::Test {
       o.done = true;
     };
     if (worker.empty()) worker = g_getenv("GRAMOTHI_SLIDE_WORKER");
-    return DeckRender::start(worker, pdf, out_, kBoxes, limits, std::move(cb));
+    return DeckRender::start(worker, pdf, out_, boxes_, limits, std::move(cb));
   }
 
   Outcome render(const std::string &pdf, RenderLimits limits = {}, std::string worker = "") {
@@ -100,6 +101,7 @@ class DeckRenderTest : public ::testing::Test {
   }
 
   std::string dir_, out_;
+  std::vector<SlideBox> boxes_ = kBoxes;
 };
 
 void expect_image(const std::string &dir, const RenderedImage &im, int w, int h) {
@@ -163,6 +165,43 @@ TEST_F(DeckRenderTest, DiagramsAreLosslessAndPhotographsLossy) {
   // Text and diagrams stay small enough for a 2G link at the smallest profile.
   for (int p : {1, 3})
     EXPECT_LT(o.rendered[p].images[0].bytes, 25 * 1024) << "page " << p;
+}
+
+// Issue 14: a preview box gets a lossy image within its bytes on every page (the photograph
+// too, at a lower quality), and does not decide the profiles' encoding (the diagram stays
+// lossless in the profile boxes).
+TEST_F(DeckRenderTest, APreviewIsLossyWithinItsBytesAndLeavesTheProfilesEncodingAlone) {
+  lecture_deck(dir_ + "/deck.pdf");
+  boxes_.push_back({"_preview", 160, 120, 1536});
+  Outcome o = render(dir_ + "/deck.pdf");
+  EXPECT_EQ(o.code, "") << o.message;
+  ASSERT_EQ(o.rendered.size(), 3u);
+  for (auto &[n, page] : o.rendered) {
+    ASSERT_EQ(page.images.size(), 5u) << "page " << n;
+    auto preview = std::find_if(page.images.begin(), page.images.end(),
+                                [](const RenderedImage &im) { return im.profile == "_preview"; });
+    ASSERT_NE(preview, page.images.end()) << "page " << n;
+    expect_image(out_, *preview, 160, 120);
+    EXPECT_EQ(preview->encoding, "lossy") << "page " << n;
+    EXPECT_LE(preview->bytes, 1536) << "page " << n;
+    EXPECT_GT(preview->bytes, 100) << "page " << n << ": a picture, not an empty frame";
+  }
+  for (const auto &im : o.rendered[3].images) {
+    if (im.profile == "_preview") continue;
+    EXPECT_EQ(im.encoding, "lossless") << im.profile;
+  }
+  // A budget the photograph's first preview does not fit: it still fits, at a lower quality.
+  auto photo = std::find_if(o.rendered[2].images.begin(), o.rendered[2].images.end(),
+                            [](const RenderedImage &im) { return im.profile == "_preview"; });
+  ASSERT_NE(photo, o.rendered[2].images.end());
+  EXPECT_GT(photo->bytes, 600);
+  boxes_.back().preview_bytes = 600;
+  Outcome tight = render(dir_ + "/deck.pdf");
+  ASSERT_TRUE(tight.rendered.count(2));
+  for (const auto &im : tight.rendered[2].images) {
+    if (im.profile != "_preview") continue;
+    EXPECT_LE(im.bytes, 600);
+  }
 }
 
 TEST_F(DeckRenderTest, InputsThatAreNotUsablePdfsGetAClearError) {
@@ -459,9 +498,11 @@ TEST_F(DeckRenderTest, AWorkerCannotFillTheDiskWithImages) {
   ASSERT_TRUE(o.rendered.count(1));
   GDir *dir = g_dir_open(out_.c_str(), 0, nullptr);
   ASSERT_TRUE(dir);
+  // Images only: another worker's copy of the first image may still be on its way to the same
+  // name (a temporary "<hash>.webp.XXXXXX" on a busy machine).
   int files = 0;
-  while (g_dir_read_name(dir))
-    files++;
+  while (const char *name = g_dir_read_name(dir))
+    files += g_str_has_suffix(name, ".webp");
   g_dir_close(dir);
   EXPECT_EQ(files, 1) << "the second copy of page 1 was stored too";
 

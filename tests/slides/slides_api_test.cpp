@@ -18,7 +18,7 @@ const std::string kSecret = "slides-test-secret-0123456789abcdef-0123";
 std::string token(const std::string &user, Role role) {
   // teacher-2 teaches none of the test classes.
   if (user == "teacher-2") return test_token(kSecret, user, role);
-  return test_token(kSecret, user, role, {"bio-1", "bio-2", "chem", "hist"});
+  return test_token(kSecret, user, role, {"bio-1", "bio-2", "bio-p", "chem", "hist"});
 }
 
 class SlidesApiTest : public ::testing::Test {
@@ -121,6 +121,50 @@ TEST_F(SlidesApiTest, AnUploadedDeckRendersForEveryProfileAndPageOneIsCurrent) {
   EXPECT_EQ(member(first, "images.low.url").rfind("/api/v1/streaming/slides/images/", 0), 0u);
   // Students read the list too.
   EXPECT_EQ(http_->get("/api/v1/streaming/slides/bio-1", student_).status, 200u);
+}
+
+// Issue 14: on the slowest profiles (profiles.ini slide_preview) an image takes seconds beside
+// the audio; each comes with a preview a 2G link brings in under a second, unless the image
+// itself is that small.
+TEST_F(SlidesApiTest, TheSlowestProfilesImagesComeWithATinyPreview) {
+  ASSERT_EQ(upload("bio-p", teacher_, deck_).status, 202u);
+  HttpResponse list = wait_rendered("bio-p");
+  JsonArray *slides = slides_of(list);
+  ASSERT_EQ(json_array_get_length(slides), 3u);
+  for (guint i = 0; i < 3; i++) {
+    JsonObject *slide = json_array_get_object_element(slides, i);
+    SCOPED_TRACE("page " + std::to_string(i + 1));
+    for (const char *profile : {"2g", "ultra-low"}) {
+      std::string at = std::string("images.") + profile + ".preview.";
+      int64_t image_bytes =
+          std::stoll(member(slide, (std::string("images.") + profile + ".bytes").c_str()));
+      if (i == 2) {
+        // The diagram's lossless image is a few hundred bytes: a preview would not pay.
+        EXPECT_LT(image_bytes, 1000) << profile;
+        EXPECT_EQ(member(slide, (at + "url").c_str()), "<missing>") << profile;
+        continue;
+      }
+      // The 800x600 pt page fitted into 160x120, lossy, within 1.5 KB, even the photograph.
+      EXPECT_EQ(member(slide, (at + "width").c_str()), "160");
+      EXPECT_EQ(member(slide, (at + "height").c_str()), "120");
+      EXPECT_EQ(member(slide, (at + "encoding").c_str()), "lossy");
+      HttpResponse img = http_->get(member(slide, (at + "url").c_str()));
+      ASSERT_EQ(img.status, 200u) << img.body;
+      EXPECT_EQ(img.content_type, "image/webp");
+      EXPECT_LE(img.body.size(), 1536u);
+      EXPECT_EQ(member(slide, (at + "bytes").c_str()), std::to_string(img.body.size()));
+      EXPECT_EQ(img.body.compare(0, 4, "RIFF"), 0);
+      EXPECT_EQ(img.body.compare(8, 4, "WEBP"), 0);
+      // Less than half the image it stands in for.
+      EXPECT_LT(static_cast<int64_t>(img.body.size()) * 2, image_bytes) << profile;
+    }
+    EXPECT_EQ(member(slide, "images.2g.preview.url"), member(slide, "images.ultra-low.preview.url"))
+        << "one preview per slide";
+    for (const char *profile : {"low", "medium", "high"})
+      EXPECT_EQ(member(slide, (std::string("images.") + profile + ".preview").c_str()),
+                "<missing>");
+    EXPECT_EQ(member(slide, "images._preview"), "<missing>") << "the preview is not a profile";
+  }
 }
 
 TEST_F(SlidesApiTest, ImagesAreContentAddressedImmutableAndAnswer304ToTheirETag) {

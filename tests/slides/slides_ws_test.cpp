@@ -143,6 +143,17 @@ TEST_F(SlidesWsTest, EveryClientGetsEachMoveWithTheImageOfItsOwnProfile) {
   EXPECT_TRUE(ends_with(field(r, "file_url"), "?pace=2g")) << field(r, "file_url");
   EXPECT_EQ(field(l, "file_url").find('?'), std::string::npos) << field(l, "file_url");
   EXPECT_EQ(field(t, "file_url").find('?'), std::string::npos) << field(t, "file_url");
+  // The slowest profiles (2g, ultra-low) get a preview to show until the image arrives, paced
+  // like the image; the others (the teacher's) none.
+  EXPECT_TRUE(ends_with(field(a, "preview_url"), "?pace=2g")) << field(a, "preview_url");
+  EXPECT_TRUE(ends_with(field(r, "preview_url"), "?pace=2g")) << field(r, "preview_url");
+  EXPECT_EQ(field(l, "preview_url").rfind("/api/v1/streaming/slides/images/", 0), 0u);
+  EXPECT_EQ(field(l, "preview_url").find('?'), std::string::npos) << field(l, "preview_url");
+  EXPECT_NE(field(l, "preview_url"), field(l, "file_url"));
+  EXPECT_EQ(field(t, "preview_url"), "<null>");
+  HttpResponse preview = http_->get(field(a, "preview_url"));
+  ASSERT_EQ(preview.status, 200u);
+  EXPECT_LE(preview.body.size(), 1536u);
 
   // A profile change brings the current slide at the new size.
   lws->send(json_msg("profile", {{"profile", "medium"}}));
@@ -150,6 +161,7 @@ TEST_F(SlidesWsTest, EveryClientGetsEachMoveWithTheImageOfItsOwnProfile) {
   EXPECT_EQ(field(l, "action"), "profile");
   EXPECT_EQ(field(l, "order_no"), "2");
   EXPECT_EQ(width_of(l), 960);
+  EXPECT_EQ(field(l, "preview_url"), "<null>") << "medium images need no preview";
 
   // The first page's text reaches students with the slide.
   teacher->send(json_msg("slide-sync", {{"action", "goto"}, {"slide_id", field(t, "slide_id")}}));

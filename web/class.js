@@ -146,7 +146,7 @@
     // or just healed, and TCP on it backs off for a minute or two; a new connection would fare
     // no better, and the old one often recovers within seconds of the link healing, so the
     // socket may stay quiet for longer. Once the link has carried the audio well for 15 s, a
-    // socket quiet for 20 s is a TCP connection still backed off from before (its messages,
+    // socket 20 s behind is a TCP connection still backed off from before (its messages,
     // profile changes and slides, stuck for up to two minutes): a new one starts afresh.
     alive() {
       const healed = st.healthySince && Date.now() - st.healthySince > 15000;

@@ -121,6 +121,7 @@ const GL = (() => {
         } catch (_) {
           return;
         }
+        if (m.type === 'pong') this.pings.shift();
         if (m.type === 'authenticated') {
           this.authed = true;
           this.delay = 1000;
@@ -161,12 +162,18 @@ const GL = (() => {
       // (on.alive(): audio still arriving), the link is alive and only this TCP connection is
       // slow (a saturated 2G link backs TCP off for a minute): closing it would end the audio
       // for nothing, so wait up to 2 minutes.
+      // How far behind the socket is: the time since anything came, or since the oldest ping
+      // still unanswered was sent (a connection backed off by TCP may still bring a message now
+      // and then, each minutes old: pongs come in order, one per ping).
       this.lastHeard = Date.now();
+      this.pings = [];
       this.pinger = setInterval(() => {
         if (ws.readyState !== 1) return;
-        const quiet = Date.now() - this.lastHeard;
-        if (quiet > 120000 || (quiet > 20000 && !(this.on.alive && this.on.alive()))) return this.abandon(ws);
+        const now = Date.now();
+        const behind = Math.max(now - this.lastHeard, this.pings.length ? now - this.pings[0] : 0);
+        if (behind > 120000 || (behind > 20000 && !(this.on.alive && this.on.alive()))) return this.abandon(ws);
         ws.send('{"type":"ping"}');
+        if (this.pings.length < 100) this.pings.push(now);
       }, 10000);
     }
     // Gives up on a socket that stalled: its closing handshake would wait behind the same stalled

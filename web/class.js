@@ -62,6 +62,7 @@
     const pin = localStorage.getItem(pinKey) || 'auto';
     st.media = 'new';
     sock.send({type: 'listen', profile: pin});
+    mark('listen');
     render();
   }
   // The audio path broke while the socket lives: ask for a new session (a new offer). Not while
@@ -78,15 +79,22 @@
     }, after);
   }
 
+  // The steps of a join, as User Timing marks ("gl-listen", "gl-offer", …): what each round
+  // trip costs on a slow link can be read off the page (performance.getEntriesByType('mark')).
+  const mark = (name) => performance.mark && performance.mark('gl-' + name);
+
   async function onOffer(sdp) {
+    mark('offer');
     closePc();
     const mine = generation;
     const cfg = await GL.rtcConfig();
     if (mine !== generation || !st.want) return;
     const pc = new RTCPeerConnection(cfg);
     st.pc = pc;
+    pc.oniceconnectionstatechange = () => pc.iceConnectionState === 'connected' && mark('ice-connected');
     pc.ontrack = (e) => {
       if (pc !== st.pc) return;
+      mark('track');
       const stream = e.streams[0] || new MediaStream([e.track]);
       audio.srcObject = stream;
       audio.play().catch(() => GL.status('Tap anywhere to play the audio.', 'warn'));
@@ -98,6 +106,7 @@
       sock.send(Object.assign({type: 'ice-candidate'}, e.candidate ? e.candidate.toJSON() : {candidate: null}));
     pc.onconnectionstatechange = () => {
       if (pc !== st.pc) return;
+      if (pc.connectionState === 'connected') mark('connected');
       if (pc.connectionState === 'failed') mend(500);
       else if (pc.connectionState === 'disconnected') mend(4000);
     };
@@ -108,6 +117,7 @@
       if (pc !== st.pc) return;
       holdForRepeats(pc);
       sock.send({type: 'answer', sdp: pc.localDescription.sdp});
+      mark('answer');
     } catch (e) {
       if (pc !== st.pc) return;
       GL.status('Audio could not start: ' + e.message, 'bad');
@@ -168,6 +178,7 @@
       st.ended = m.class.state === 'ended' && !!m.class.started_at;  // not a class never started
       const session = m.class.session_id || '';
       if (session !== st.session) loadData(session);
+      GL.rtcConfig();  // the ICE servers, fetched now rather than after the offer of a join
       if (st.ended) showRecordingsSoon(0);
       listen();
       render();
@@ -278,6 +289,7 @@
   }
 
   $('#join').onclick = () => {
+    mark('join');
     st.want = true;
     audio.play().catch(() => {});  // the tap lets audio play from now on
     listen();

@@ -107,10 +107,16 @@ const GL = (() => {
       if (this.stopped) return;
       const url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + API +
                   '/ws/' + encodeURIComponent(classId);
-      const ws = new WebSocket(url);
+      // The socket the page opened before its scripts arrived (class.html), once, if it is for
+      // this token and still open: it has sent (or will send) `authenticate` itself.
+      const early = window.GLEarly;
+      window.GLEarly = null;
+      const adopt = early && !early.closed && early.token === token && early.ws.readyState <= 1;
+      if (early && !adopt) early.ws.close();
+      const ws = adopt ? early.ws : new WebSocket(url);
       this.ws = ws;
       this.authed = false;
-      ws.onopen = () => ws.send(JSON.stringify({type: 'authenticate', token}));
+      if (!adopt) ws.onopen = () => ws.send(JSON.stringify({type: 'authenticate', token}));
       ws.onmessage = (e) => {
         if (ws !== this.ws) return;
         this.bytes += e.data.length;
@@ -175,6 +181,10 @@ const GL = (() => {
         ws.send('{"type":"ping"}');
         if (this.pings.length < 100) this.pings.push(now);
       }, 10000);
+      // What the early socket heard, in order, once the page's script has finished (its
+      // handlers may name what it defines after this); no newer message can come first: a
+      // message is a task, and this a microtask.
+      if (adopt) Promise.resolve().then(() => early.heard.forEach((e) => ws.onmessage && ws.onmessage(e)));
     }
     // Gives up on a socket that stalled: its closing handshake would wait behind the same stalled
     // TCP connection (for up to two minutes), so the page goes on at once as if it had closed.

@@ -2,7 +2,9 @@
 
 #include <gio/gio.h>
 
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 namespace gramothi {
 namespace {
@@ -38,10 +40,121 @@ std::string gzip(const std::string &data) {
   return out;
 }
 
+// `<tag ... attr="/web/NAME" ...>` at `at`: NAME, or "" when the tag does not name a file of
+// web/ that way.
+std::string web_file_named(const std::string &html, size_t at, size_t end, const char *attr) {
+  std::string key = std::string(attr) + "=\"/web/";
+  size_t a = html.find(key, at);
+  if (a == std::string::npos || a > end) return "";
+  size_t start = a + key.size(), stop = html.find('"', start);
+  if (stop == std::string::npos || stop > end) return "";
+  return html.substr(start, stop - start);
+}
+
+bool contains_nocase(const std::string &text, const char *needle) {
+  g_autofree char *lower = g_ascii_strdown(text.c_str(), static_cast<gssize>(text.size()));
+  return strstr(lower, needle) != nullptr;
+}
+
 }  // namespace
+
+std::string WebPages::minify_js(const std::string &js) {
+  // Only what is safe without parsing: whole-line `//` comments and indentation go. A template
+  // literal (a backtick) or a line continued with a backslash could span lines whose text that
+  // would change: such a script is left as it is.
+  std::vector<std::string> lines;
+  g_auto(GStrv) split = g_strsplit(js.c_str(), "\n", -1);
+  for (char **l = split; *l; l++) {
+    std::string line = *l;
+    size_t first = line.find_first_not_of(" \t\r");
+    if (first == std::string::npos) continue;
+    line.erase(0, first);
+    if (line.rfind("//", 0) == 0) continue;
+    if (line.find('`') != std::string::npos || line.back() == '\\') return js;
+    lines.push_back(std::move(line));
+  }
+  std::string out;
+  for (const auto &l : lines)
+    out += l + "\n";
+  return out;
+}
+
+std::string WebPages::minify_css(const std::string &css) {
+  // Comments go (outside quoted strings), then indentation and blank lines.
+  std::string bare;
+  char quote = 0;
+  for (size_t i = 0; i < css.size(); i++) {
+    char c = css[i];
+    if (quote) {
+      bare += c;
+      if (c == '\\' && i + 1 < css.size())
+        bare += css[++i];
+      else if (c == quote)
+        quote = 0;
+    } else if (c == '"' || c == '\'') {
+      quote = c;
+      bare += c;
+    } else if (c == '/' && i + 1 < css.size() && css[i + 1] == '*') {
+      size_t end = css.find("*/", i + 2);
+      if (end == std::string::npos) return css;  // unterminated: not ours to fix
+      i = end + 1;
+    } else {
+      bare += c;
+    }
+  }
+  std::string out;
+  g_auto(GStrv) split = g_strsplit(bare.c_str(), "\n", -1);
+  for (char **l = split; *l; l++) {
+    std::string line = *l;
+    size_t first = line.find_first_not_of(" \t\r");
+    if (first != std::string::npos) out += line.substr(first) + "\n";
+  }
+  return out;
+}
+
+std::string WebPages::inline_assets(const std::string &html,
+                                    const std::map<std::string, std::string> &files) {
+  // <link rel="stylesheet" href="/web/X.css"> and <script src="/web/X.js"></script> become
+  // <style> and <script> with the file's text, made smaller; a file that could end the element
+  // early (its text holds "</style" or "</script") stays a reference. The page's own <script>s
+  // are made smaller too.
+  std::string out;
+  size_t pos = 0;
+  while (pos < html.size()) {
+    size_t link = html.find("<link rel=\"stylesheet\"", pos);
+    size_t script = html.find("<script src=", pos);
+    size_t own = html.find("<script>", pos);  // the page's own script: minified in place
+    size_t at = std::min({link, script, own});
+    if (at == std::string::npos) break;
+    if (at == own) {
+      size_t body = own + strlen("<script>"), end = html.find("</script>", body);
+      if (end == std::string::npos) break;
+      out += html.substr(pos, body - pos) + "\n" + minify_js(html.substr(body, end - body));
+      pos = end;
+      continue;
+    }
+    bool is_script = at == script;
+    size_t end = is_script ? html.find("</script>", at) : html.find('>', at);
+    if (end == std::string::npos) break;
+    end += is_script ? strlen("</script>") : 1;
+    std::string name = web_file_named(html, at, end, is_script ? "src" : "href");
+    auto file = name.empty() ? files.end() : files.find(name);
+    const char *closing = is_script ? "</script" : "</style";
+    if (file == files.end() || contains_nocase(file->second, closing)) {
+      out += html.substr(pos, end - pos);
+    } else {
+      out += html.substr(pos, at - pos);
+      out += is_script ? "<script>\n" + minify_js(file->second) + "</script>"
+                       : "<style>\n" + minify_css(file->second) + "</style>";
+    }
+    pos = end;
+  }
+  return out + html.substr(std::min(pos, html.size()));
+}
 
 Result<std::unique_ptr<WebPages>> WebPages::load(const std::string &dir) {
   auto pages = std::make_unique<WebPages>();
+  std::map<std::string, std::string> texts;  // every file's bytes, by name
   g_autoptr(GError) err = nullptr;
   g_autoptr(GDir) d = g_dir_open(dir.c_str(), 0, &err);
   if (!d)
@@ -55,11 +168,16 @@ Result<std::unique_ptr<WebPages>> WebPages::load(const std::string &dir) {
     if (!g_file_get_contents(path.c_str(), &data, &len, &read_err) || len > kMaxFile)
       return Error{ErrorKind::kInternal, "web_invalid",
                    path + ": " + (read_err ? read_err->message : "larger than 2 MiB")};
+    texts[name].assign(data, len);
+  }
+  for (const auto &[name, text] : texts) {
     File f;
     f.content_type = content_type_for(name);
-    f.body.assign(data, len);
-    g_autofree char *sum =
-        g_compute_checksum_for_data(G_CHECKSUM_SHA256, reinterpret_cast<const guchar *>(data), len);
+    // A page carries its stylesheet and scripts: on 2G every further request costs a round
+    // trip or two before its bytes, and one gzip stream over all of it is smaller.
+    f.body = g_str_has_suffix(name.c_str(), ".html") ? inline_assets(text, texts) : text;
+    g_autofree char *sum = g_compute_checksum_for_data(
+        G_CHECKSUM_SHA256, reinterpret_cast<const guchar *>(f.body.data()), f.body.size());
     f.etag = "\"" + std::string(sum).substr(0, 32) + "\"";
     std::string z = gzip(f.body);
     if (!z.empty() && z.size() + 64 < f.body.size()) f.gzipped = std::move(z);

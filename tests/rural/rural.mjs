@@ -665,6 +665,9 @@ dir = ${pluginDir}
   }
   const page = await student.evaluate(() => ({samples: window.__rural.samples, seen: window.__rural.seen,
                                                slideStates: window.__slideStates,
+                                               // the first of each gl- mark, in page time
+                                               marks: performance.getEntriesByType('mark').reverse().reduce(
+                                                 (o, m) => Object.assign(o, {[m.name.slice(3)]: m.startTime}), {}),
                                                conn: window.glStudent.conn, media: window.glStudent.media,
                                                profile: window.glStudent.profile}));
 
@@ -676,6 +679,15 @@ dir = ${pluginDir}
   Object.assign(result, audioMetrics(iv));
   result.first_audio_ms = result.first_audio_t ? result.first_audio_t - tJoin : null;
   delete result.first_audio_t;
+  // The join step by step (the page's User Timing marks, the first of each after the tap), in ms
+  // after the tap: listen sent, offer received, answer sent, ICE and DTLS connected, the track;
+  // then the first packet and the first audio (from the 100 ms polls).
+  result.join_steps_ms = {};
+  for (const [name, t] of Object.entries(page.marks))
+    if (t >= page.marks.join) result.join_steps_ms[name] = Math.round(t - page.marks.join);
+  const firstPacket = page.samples.find((x) => x.t >= tJoin && x.received > 0);
+  result.join_steps_ms.first_packet = firstPacket ? firstPacket.t - tJoin : null;
+  result.join_steps_ms.first_audio = result.first_audio_ms;
   result.profiles = events.profiles;
   result.profile_first_reached_s = {};
   for (const [t, p] of events.profiles) if (!(p in result.profile_first_reached_s)) result.profile_first_reached_s[p] = t;

@@ -57,13 +57,26 @@
     st.pending = [];
     clearTimeout(st.mendTimer);
   }
+  // A listener session. Before the tap it is held (api/signaling.md, "listen"): it connects
+  // while the student reads, is sent nothing, and the tap then costs one message (`play`)
+  // instead of the four or five round trips of a connection, seconds on 2G.
   function listen() {
-    if (!st.want || !st.live) return;
+    if (!st.live) return;
     const pin = localStorage.getItem(pinKey) || 'auto';
+    st.held = !st.want;
     st.media = 'new';
-    sock.send({type: 'listen', profile: pin});
-    mark('listen');
+    sock.send(st.held ? {type: 'listen', profile: pin, held: true} : {type: 'listen', profile: pin});
+    mark(st.held ? 'listen-held' : 'listen');
     render();
+  }
+  // The tap on a held session: the audio from now on. Before its offer came, the offer's
+  // handler plays it.
+  function play() {
+    if (!st.held || !st.pc) return false;
+    st.held = false;
+    sock.send({type: 'play'});
+    mark('play');
+    return true;
   }
   // The audio path broke while the socket lives: ask for a new session (a new offer). Not while
   // audio still arrives on a connection that has not failed: on a saturated link (a profile
@@ -88,7 +101,7 @@
     closePc();
     const mine = generation;
     const cfg = await GL.rtcConfig();
-    if (mine !== generation || !st.want) return;
+    if (mine !== generation || !(st.want || st.held)) return;
     const pc = new RTCPeerConnection(cfg);
     st.pc = pc;
     pc.oniceconnectionstatechange = () => pc.iceConnectionState === 'connected' && mark('ice-connected');
@@ -97,7 +110,7 @@
       mark('track');
       const stream = e.streams[0] || new MediaStream([e.track]);
       audio.srcObject = stream;
-      audio.play().catch(() => GL.status('Tap anywhere to play the audio.', 'warn'));
+      if (st.want) audio.play().catch(() => GL.status('Tap anywhere to play the audio.', 'warn'));
       if (st.stopMeter) st.stopMeter();
       st.stopMeter = GL.levelMeter(stream, (v) => ($('#level i').style.width = Math.round(v * 100) + '%'));
     };
@@ -118,6 +131,7 @@
       holdForRepeats(pc);
       sock.send({type: 'answer', sdp: pc.localDescription.sdp});
       mark('answer');
+      if (st.want) play();  // tapped while the held session's offer was on its way
     } catch (e) {
       if (pc !== st.pc) return;
       GL.status('Audio could not start: ' + e.message, 'bad');
@@ -168,6 +182,7 @@
       if (s === 'denied' && /^token|auth/.test(reason)) GL.askToken($('#token-box'), () => sock.reconnectNow());
       if (s !== 'open') {
         st.media = '';
+        st.held = false;
         closePc();
       }
       render();
@@ -207,6 +222,7 @@
       st.media = m.state;
       if (m.state === 'connected') reportSoon(1000);
       if (m.state === 'closed') {
+        st.held = false;
         closePc();
         if (m.detail === 'replaced') {
           st.want = false;
@@ -232,6 +248,16 @@
     'chat-removed': (m) => chat.removed(m.message_id),
     error(m) {
       if (m.about === 'chat-message') return GL.status(GL.chatErrors[m.code] || m.message, 'warn');
+      // No held session after all (listening in another tab, say): the tap asks for a session.
+      if (m.about === 'listen' && st.held) {
+        st.held = false;
+        if (st.want) listen();
+        if (m.code === 'listening_elsewhere') return;
+      }
+      if (m.about === 'play') {  // the held session is gone: a new one
+        st.held = false;
+        return listen();
+      }
       if (m.code === 'class_not_live') {
         st.live = false;
         return render();
@@ -292,7 +318,9 @@
     mark('join');
     st.want = true;
     audio.play().catch(() => {});  // the tap lets audio play from now on
-    listen();
+    // The held session plays; without one, or with one whose offer is still on its way (it
+    // plays when the offer comes), a new session only when there is none at all.
+    if (!play() && !st.held) listen();
     render();
   };
   $('#leave').onclick = () => {
@@ -300,6 +328,7 @@
     sock.send({type: 'stop-media'});
     closePc();
     audio.srcObject = null;
+    listen();  // held again, for the next tap
     render();
   };
   document.addEventListener('click', () => audio.srcObject && audio.paused && audio.play().catch(() => {}));

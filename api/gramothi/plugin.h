@@ -42,7 +42,7 @@ extern "C" {
 #endif
 
 #define GRAMOTHI_PLUGIN_ABI_MAJOR 1
-#define GRAMOTHI_PLUGIN_ABI_MINOR 7
+#define GRAMOTHI_PLUGIN_ABI_MINOR 8
 #define GRAMOTHI_PLUGIN_ENTRY "gramothi_plugin_describe"
 
 #if defined(__GNUC__)
@@ -304,7 +304,7 @@ typedef struct GramothiHost {
                                  double loss, GramothiError *error);
   /* Ends the peer. No callback runs for it after this returns. */
   void (*media_close)(GramothiMediaPeer *peer);
-  /* How many listeners a class has right now. */
+  /* How many listeners a class has right now (held ones not counted, 1.8). */
   uint32_t (*media_listener_count)(GramothiPluginContext *ctx, const char *class_id);
   /* The profile `who` chose for the class (REST bandwidth-profile or the WebSocket "profile"
    * message): `done` gets {"profile": "low"} or {"profile": null} when there is none. */
@@ -415,6 +415,18 @@ typedef struct GramothiHost {
    * `profile` has room for beside its audio, so that it never queues in front of the audio on
    * a slow link. The highest profile and unknown names: no pacing. */
   void (*http_pace)(GramothiPluginContext *ctx, GramothiHttpExchange *ex, const char *profile);
+
+  /* --- 1.8: listeners connected ahead of the tap --- */
+  /* As media_listen, but the listener is held: it connects (offer, ICE, DTLS) and is sent
+   * nothing, its profile staying where it starts, until media_play. A page connects while its
+   * student reads; the tap then costs one message instead of the round trips of a connection.
+   * Held listeners are not counted by media_listener_count. */
+  GramothiMediaPeer *(*media_listen_held)(GramothiPluginContext *ctx, const GramothiPrincipal *who,
+                                          const char *class_id, const char *profile,
+                                          const GramothiMediaCallbacks *callbacks, void *user_data,
+                                          GramothiError *error);
+  /* A held listener gets the audio from now on (nothing when it is not held). */
+  int32_t (*media_play)(GramothiMediaPeer *peer, GramothiError *error);
 } GramothiHost;
 
 /* True when `host` (of any 1.x minor) carries `field`. */

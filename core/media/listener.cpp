@@ -7,6 +7,7 @@
 namespace gramothi {
 
 void Listener::on_receiver_report(double loss_fraction, double jitter, double rtt) {
+  if (feed->held.load()) return;  // nothing sent yet: the report says nothing of the audio
   int64_t now_ms = g_get_monotonic_time() / 1000;
   loss = loss_fraction;
   if (loss_fraction >= 0) note_loss(loss_fraction, now_ms);

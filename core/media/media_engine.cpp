@@ -217,7 +217,8 @@ void MediaEngine::Impl::on_tick() {
   for (auto &[id, peer] : peers) {
     if (peer->closed || !peer->is_listener()) continue;
     auto &l = static_cast<Listener &>(*peer);
-    l.poll_stats();  // lite listeners' reports arrive as they come
+    if (l.feed->held.load()) continue;  // nothing sent: nothing to learn
+    l.poll_stats();                     // lite listeners' reports arrive as they come
     if (auto d = l.controller->tick(now)) switch_tier(l, d->index, d->reason);
     l.sync_probe(now);
   }
@@ -344,7 +345,7 @@ Result<PeerId> MediaEngine::publish(const std::string &class_id, const std::stri
 }
 
 Result<PeerId> MediaEngine::listen(const std::string &class_id, const std::string &user_id,
-                                   const std::string &profile, PeerObserver observer) {
+                                   const std::string &profile, PeerObserver observer, bool held) {
   size_t tier = 0;
   bool pinned = false;
   const auto &all = impl_->profiles.all();
@@ -362,7 +363,14 @@ Result<PeerId> MediaEngine::listen(const std::string &class_id, const std::strin
   if (!c) return c.error();
   auto existing = (*c)->listeners.find(user_id);
   if (existing != (*c)->listeners.end())
-    if (Peer *old = impl_->find(existing->second)) impl_->close_peer(*old, "replaced", true);
+    if (Listener *old = impl_->find_listener(existing->second)) {
+      // A page opened in another tab connects ahead of its tap: it must not end the audio the
+      // user hears in the first.
+      if (held && !old->feed->held.load())
+        return media_error(ErrorKind::kConflict, "listening_elsewhere",
+                           "You are listening to this class elsewhere; listen here to move it.");
+      impl_->close_peer(*old, "replaced", true);
+    }
 
   PeerId id = impl_->next_id++;
   auto controller = std::make_unique<BandwidthController>(impl_->profiles, tier);
@@ -375,6 +383,7 @@ Result<PeerId> MediaEngine::listen(const std::string &class_id, const std::strin
     l = std::make_unique<WebrtcbinListener>(*impl_, id, class_id, user_id, std::move(observer),
                                             tier, std::move(controller));
   Listener *raw = l.get();
+  raw->feed->held.store(held);
   impl_->peers[id] = std::move(l);
   (*c)->listeners[user_id] = id;
   if (auto err = raw->start(g_random_int())) {
@@ -383,6 +392,20 @@ Result<PeerId> MediaEngine::listen(const std::string &class_id, const std::strin
   }
   (*c)->tier(tier).add(raw->feed);
   return id;
+}
+
+std::optional<Error> MediaEngine::play(PeerId id) {
+  Listener *l = impl_->find_listener(id);
+  if (!l) return media_error(ErrorKind::kConflict, "not_listening", "Send 'listen' first.");
+  if (!l->feed->held.load()) return std::nullopt;
+  // What the controller learnt while nothing was sent says nothing of the audio: it starts
+  // afresh, at the profile the listener holds (the lowest, or its pin).
+  bool pinned = l->controller->pinned();
+  l->controller = std::make_unique<BandwidthController>(impl_->profiles, l->tier);
+  if (pinned) l->controller->pin(l->tier, g_get_monotonic_time() / 1000);
+  l->feed->held.store(false);
+  log_media(LogLevel::kDebug, "listener " + l->user_id() + " in " + l->class_id() + ": playing");
+  return std::nullopt;
 }
 
 std::optional<Error> MediaEngine::remote_answer(PeerId id, const std::string &sdp) {
@@ -425,6 +448,7 @@ std::optional<Error> MediaEngine::client_report(PeerId id, int downlink_kbps, in
                                                 double loss) {
   Listener *l = impl_->find_listener(id);
   if (!l) return media_error(ErrorKind::kConflict, "not_listening", "Send 'listen' first.");
+  if (l->feed->held.load()) return std::nullopt;  // nothing sent yet: nothing to judge
   LinkReport r;
   r.now_ms = g_get_monotonic_time() / 1000;
   if (downlink_kbps >= 0) r.downlink_kbps = downlink_kbps;
@@ -499,7 +523,13 @@ std::optional<ListenerStats> MediaEngine::stats(PeerId id) const {
 
 size_t MediaEngine::listener_count(const std::string &class_id) const {
   auto c = impl_->classes.find(class_id);
-  return c == impl_->classes.end() ? 0 : c->second->listeners.size();
+  if (c == impl_->classes.end()) return 0;
+  size_t n = 0;
+  for (const auto &[user, id] : c->second->listeners) {
+    auto p = impl_->peers.find(id);
+    if (p != impl_->peers.end() && !static_cast<Listener &>(*p->second).feed->held.load()) n++;
+  }
+  return n;
 }
 
 }  // namespace gramothi

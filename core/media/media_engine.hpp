@@ -50,8 +50,14 @@ class MediaEngine {
                          const std::string &offer_sdp, PeerObserver observer);
   // A listener; the server's offer comes through observer.local_description. `profile` is
   // "auto" or a profile name. One listener per (class, user): a second replaces the first.
+  // `held`: it connects (offer, ICE, DTLS) but is sent nothing, and its profile stays where it
+  // starts, until play(): a page connects while its student reads, and the tap costs one
+  // message instead of the round trips of a connection.
   Result<PeerId> listen(const std::string &class_id, const std::string &user_id,
-                        const std::string &profile, PeerObserver observer);
+                        const std::string &profile, PeerObserver observer, bool held = false);
+  // A held listener gets the audio from now on, its profile chosen afresh as for a new one
+  // (nothing when it is not held). Errors: not_listening.
+  std::optional<Error> play(PeerId peer);
   std::optional<Error> remote_answer(PeerId peer, const std::string &sdp);
   std::optional<Error> remote_candidate(PeerId peer, unsigned mline, const std::string &candidate);
   // "auto" or a profile name.
@@ -77,7 +83,7 @@ class MediaEngine {
   void stop_recording(RecordingId id);
 
   std::optional<ListenerStats> stats(PeerId peer) const;
-  size_t listener_count(const std::string &class_id) const;
+  size_t listener_count(const std::string &class_id) const;  // held ones not counted
 
   struct Impl;  // media_engine.cpp; its parts reach it through the narrower PeerHost
 

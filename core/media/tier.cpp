@@ -65,6 +65,7 @@ void Tier::deliver(GstBuffer *buffer) {
   bool mapped = false;
   std::lock_guard lock(mutex_);
   for (auto &f : feeds_) {
+    if (f->held.load()) continue;
     std::lock_guard flock(f->mutex);
     // Right after a switch the new profile's frames may overlap what was already sent:
     // skip those, so timestamps only move forward (the gap is at most one frame).

@@ -42,6 +42,9 @@ struct Feed {
   // While the listener's link loses packets (its recent loss, with hysteresis): at least one
   // earlier frame per packet on any profile.
   std::atomic<int> loss_redundancy{0};
+  // A listener connected ahead of its student's tap (MediaEngine::listen, held): nothing is sent
+  // to it until MediaEngine::play.
+  std::atomic<bool> held{false};
 };
 
 // The redundancy, in hundredths of a frame per packet, that makes `from`'s audio cost the link

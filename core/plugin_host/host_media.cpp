@@ -96,10 +96,11 @@ GramothiMediaPeer *host_media_publish(GramothiPluginContext *ctx, const Gramothi
   });
 }
 
-GramothiMediaPeer *host_media_listen(GramothiPluginContext *ctx, const GramothiPrincipal *who,
-                                     const char *class_id, const char *profile,
-                                     const GramothiMediaCallbacks *callbacks, void *user_data,
-                                     GramothiError *error) {
+namespace {
+GramothiMediaPeer *listen_peer(GramothiPluginContext *ctx, const GramothiPrincipal *who,
+                               const char *class_id, const char *profile,
+                               const GramothiMediaCallbacks *callbacks, void *user_data,
+                               GramothiError *error, bool held) {
   if (!media_available(ctx, error)) return nullptr;
   if (!valid_principal_user(who) || !class_id || !valid_class_id(class_id) || !callbacks) {
     fill_error(error, {ErrorKind::kInvalid, "invalid_argument", "listen needs a class."});
@@ -107,8 +108,27 @@ GramothiMediaPeer *host_media_listen(GramothiPluginContext *ctx, const GramothiP
   }
   MediaEngine *media = ctx->services->media;
   return open_peer(media, callbacks, user_data, error, [&](PeerObserver observer) {
-    return media->listen(class_id, who->user_id, profile ? profile : "auto", std::move(observer));
+    return media->listen(class_id, who->user_id, profile ? profile : "auto", std::move(observer),
+                         held);
   });
+}
+}  // namespace
+
+GramothiMediaPeer *host_media_listen(GramothiPluginContext *ctx, const GramothiPrincipal *who,
+                                     const char *class_id, const char *profile,
+                                     const GramothiMediaCallbacks *callbacks, void *user_data,
+                                     GramothiError *error) {
+  return listen_peer(ctx, who, class_id, profile, callbacks, user_data, error, false);
+}
+GramothiMediaPeer *host_media_listen_held(GramothiPluginContext *ctx, const GramothiPrincipal *who,
+                                          const char *class_id, const char *profile,
+                                          const GramothiMediaCallbacks *callbacks, void *user_data,
+                                          GramothiError *error) {
+  return listen_peer(ctx, who, class_id, profile, callbacks, user_data, error, true);
+}
+int32_t host_media_play(GramothiMediaPeer *p, GramothiError *error) {
+  if (!p) return GRAMOTHI_E_INVALID;
+  return engine_status(p->engine->play(p->id), error);
 }
 
 int32_t host_media_answer(GramothiMediaPeer *p, const char *sdp, GramothiError *error) {

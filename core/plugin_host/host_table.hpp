@@ -88,6 +88,11 @@ GramothiMediaPeer *host_media_listen(GramothiPluginContext *ctx, const GramothiP
                                      const char *class_id, const char *profile,
                                      const GramothiMediaCallbacks *callbacks, void *user_data,
                                      GramothiError *error);
+GramothiMediaPeer *host_media_listen_held(GramothiPluginContext *ctx, const GramothiPrincipal *who,
+                                          const char *class_id, const char *profile,
+                                          const GramothiMediaCallbacks *callbacks, void *user_data,
+                                          GramothiError *error);
+int32_t host_media_play(GramothiMediaPeer *p, GramothiError *error);
 int32_t host_media_answer(GramothiMediaPeer *p, const char *sdp, GramothiError *error);
 int32_t host_media_add_candidate(GramothiMediaPeer *p, uint32_t mline, const char *candidate,
                                  GramothiError *error);

@@ -125,6 +125,8 @@ const GramothiHost kHostTable = {
     .auth_ticket = host_auth_ticket,
     .auth_verify_ticket = host_auth_verify_ticket,
     .http_pace = host_http_pace,
+    .media_listen_held = host_media_listen_held,
+    .media_play = host_media_play,
 };
 
 Error refuse(const std::string &code, const std::string &message) {

@@ -56,6 +56,7 @@ inline bool json_depth_within(const char *data, size_t len, int max_depth = kMax
 enum class FieldType {
   kString,
   kNumber,  // a JSON integer or fraction within [min, max]; read truncated toward zero
+  kBoolean,
 };
 
 // What a string over max_bytes is reported as.
@@ -96,12 +97,14 @@ class JsonFields {
       if (n && rule.type == FieldType::kString && is_string(n) &&
           !g_utf8_validate(json_node_get_string(n), -1, nullptr))
         return FieldError{"invalid_field", sentence(rule, "must be UTF-8 text.")};
-      if (n && (rule.type == FieldType::kString ? is_string(n) : in_range(n, rule))) continue;
+      if (n && fits(n, rule)) continue;
       if (rule.required) return FieldError{"missing_field", sentence(rule, "is required.")};
       if (!n) continue;
       if (rule.invalid) return FieldError{"invalid_field", rule.invalid};
       if (rule.type == FieldType::kString)
         return FieldError{"invalid_field", sentence(rule, "must be a string.")};
+      if (rule.type == FieldType::kBoolean)
+        return FieldError{"invalid_field", sentence(rule, "must be true or false.")};
       return FieldError{"invalid_field",
                         sentence(rule, "must be " + std::to_string(rule.min) + " to " +
                                            std::to_string(rule.max) + ".")};
@@ -119,6 +122,12 @@ class JsonFields {
   const char *string(const char *name) const {
     JsonNode *n = member(name);
     return n && is_string(n) ? json_node_get_string(n) : nullptr;
+  }
+
+  // After check(): a boolean field, or `absent` when absent or null.
+  bool boolean(const char *name, bool absent = false) const {
+    JsonNode *n = member(name);
+    return n && is_boolean(n) ? json_node_get_boolean(n) : absent;
   }
 
   // After check(): a number field truncated toward zero, or nullopt when absent or null.
@@ -143,6 +152,20 @@ class JsonFields {
 
   static bool is_string(JsonNode *n) {
     return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING;
+  }
+  static bool is_boolean(JsonNode *n) {
+    return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_BOOLEAN;
+  }
+  static bool fits(JsonNode *n, const FieldRule &rule) {
+    switch (rule.type) {
+      case FieldType::kString:
+        return is_string(n);
+      case FieldType::kBoolean:
+        return is_boolean(n);
+      case FieldType::kNumber:
+        break;
+    }
+    return in_range(n, rule);
   }
 
   static std::optional<double> as_double(JsonNode *n) {

@@ -43,6 +43,8 @@ struct Client : std::enable_shared_from_this<Client> {
 
   bool publishing() const { return peer && media_role == MediaRole::kPublisher; }
   bool listening() const { return peer && media_role == MediaRole::kListener; }
+  // A listener that gets the audio: not one connected ahead of its student's tap (`held`).
+  bool hearing() const { return listening() && !held; }
   // A teacher of this class or an admin: sees the roster and the recording state.
   bool is_staff() const;
 
@@ -69,6 +71,7 @@ struct Client : std::enable_shared_from_this<Client> {
   MediaPeer peer;                               // the media session, or null
   MediaRole media_role = MediaRole::kListener;  // what `peer` is
   bool joined = false;                          // attendance recorded
+  bool held = false;  // a listener connected ahead of the tap: sent nothing until `play`
   guint auth_timer = 0;
   guint expiry_timer = 0;       // closes the socket when its token expires
   std::string profile;          // the listener's profile, for slide images ("" until it listens)

@@ -28,7 +28,8 @@ constexpr const char *kBadSlideTarget =
 constexpr FieldRule kEnvelope[] = {{.name = "type", .required = true}};
 constexpr FieldRule kAuthenticate[] = {{.name = "token", .required = true}};
 constexpr FieldRule kPublishOrAnswer[] = {{.name = "sdp", .required = true, .max_bytes = kMaxSdp}};
-constexpr FieldRule kListen[] = {{.name = "profile"}};
+constexpr FieldRule kListen[] = {{.name = "profile"},
+                                 {.name = "held", .type = FieldType::kBoolean}};
 constexpr FieldRule kIceCandidate[] = {
     {.name = "candidate", .max_bytes = kMaxCandidate},
     {.name = "sdpMLineIndex", .type = FieldType::kNumber, .min = 0, .max = 16},
@@ -86,6 +87,7 @@ constexpr Route kRoutes[] = {
     {"authenticate", Access::kAnyone, kAuthenticate, handle_authenticate},
     {"publish", Access::kAuthenticated, kPublishOrAnswer, handle_publish},
     {"listen", Access::kAuthenticated, kListen, handle_listen},
+    {"play", Access::kAuthenticated, {}, handle_play},
     {"answer", Access::kAuthenticated, kPublishOrAnswer, handle_answer},
     {"ice-candidate", Access::kAuthenticated, kIceCandidate, handle_ice_candidate},
     {"profile", Access::kAuthenticated, kProfile, handle_profile},

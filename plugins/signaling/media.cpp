@@ -80,13 +80,16 @@ ClassFacts class_facts(const char *status_json, const char *user) {
 }
 
 // Replaces the client's media session with a new publisher (`arg`: the offer) or listener
-// (`arg`: the profile); on failure answers the publish or listen and returns false.
-bool open_session(Client &c, MediaRole role, const std::string &arg) {
+// (`arg`: the profile; `held`: connected ahead of the tap, sent nothing until `play`); on
+// failure answers the publish or listen and returns false.
+bool open_session(Client &c, MediaRole role, const std::string &arg, bool held = false) {
   bool publisher = role == MediaRole::kPublisher;
   stop_media(c);
   c.media_state = "new";
   Signaling &s = c.plugin;
-  auto open = publisher ? s.host->media_publish : s.host->media_listen;
+  auto open = publisher ? s.host->media_publish
+              : held    ? s.host->media_listen_held
+                        : s.host->media_listen;
   GramothiError e{};
   c.peer.reset(open(s.ctx, &c.who, c.class_id.c_str(), arg.c_str(), &kMediaCallbacks, &c, &e));
   if (!c.peer) {
@@ -94,7 +97,16 @@ bool open_session(Client &c, MediaRole role, const std::string &arg) {
     return false;
   }
   c.media_role = role;
+  c.held = held;
   return true;
+}
+
+// The user attends the class from its first audio on (REST join).
+void record_attendance(Client &c) {
+  if (c.joined) return;
+  c.joined = true;
+  Signaling &s = c.plugin;
+  s.host->class_join(s.ctx, &c.who, c.class_id.c_str(), ignore_result, nullptr);
 }
 
 // handle_publish, step 2: with the class's status, check it and publish.
@@ -111,29 +123,26 @@ void publish_if_allowed(Client &c, const GramothiError *error, const char *statu
 
 // start_listening, step 2: with the class's status, check it and listen.
 void listen_if_live(Client &c, const GramothiError *error, const char *status,
-                    const std::string &profile) {
+                    const std::string &profile, bool held) {
   if (error) return c.send_error(error->code, error->message, "listen");
   if (!class_facts(status, c.who.user_id).live)
     return c.send_error("class_not_live", "The class has not started yet.", "listen");
-  if (!open_session(c, MediaRole::kListener, profile)) return;
-  Signaling &s = c.plugin;
-  if (!c.joined) {
-    c.joined = true;
-    s.host->class_join(s.ctx, &c.who, c.class_id.c_str(), ignore_result, nullptr);
-  }
-  presence_changed(s, c.class_id);
+  if (!open_session(c, MediaRole::kListener, profile, held)) return;
+  if (!held) record_attendance(c);
+  presence_changed(c.plugin, c.class_id);
 }
 
-void start_listening(Client &c, std::string profile) {
-  ask_about_class(
-      c, c.plugin.host->class_status,
-      [profile = std::move(profile)](Client &c, const GramothiError *error, const char *status) {
-        listen_if_live(c, error, status, profile);
-      });
+void start_listening(Client &c, std::string profile, bool held) {
+  ask_about_class(c, c.plugin.host->class_status,
+                  [profile = std::move(profile), held](Client &c, const GramothiError *error,
+                                                       const char *status) {
+                    listen_if_live(c, error, status, profile, held);
+                  });
 }
 
 // handle_listen without a profile, step 2: the one the user chose before, else automatic.
-void listen_with_stored_profile(Client &c, const GramothiError *error, const char *json) {
+void listen_with_stored_profile(Client &c, const GramothiError *error, const char *json,
+                                bool held) {
   std::string stored = "auto";
   g_autoptr(JsonParser) p = json_parser_new();
   if (!error && json && json_parser_load_from_data(p, json, -1, nullptr)) {
@@ -141,7 +150,7 @@ void listen_with_stored_profile(Client &c, const GramothiError *error, const cha
     JsonNode *n = json_object_get_member(o, "profile");
     if (n && JSON_NODE_HOLDS_VALUE(n)) stored = json_node_get_string(n);
   }
-  start_listening(c, stored);
+  start_listening(c, stored, held);
 }
 
 }  // namespace
@@ -149,6 +158,7 @@ void listen_with_stored_profile(Client &c, const GramothiError *error, const cha
 void stop_media(Client &c) {
   if (!c.peer) return;
   c.peer.reset();
+  c.held = false;
   presence_changed(c.plugin, c.class_id);
 }
 
@@ -166,11 +176,31 @@ void handle_publish(Client &c, const JsonFields &f) {
 
 // A `listen` without a profile uses the one the student chose before (REST or WebSocket), if
 // any; otherwise automatic.
+// `held`: the listener connects now and gets the audio on `play` (a page that connects while its
+// student reads, so that the tap costs one message).
 void handle_listen(Client &c, const JsonFields &f) {
-  if (const char *profile = f.string("profile")) return start_listening(c, profile);
+  bool held = f.boolean("held");
+  if (held && !GRAMOTHI_HOST_HAS(c.plugin.host, media_listen_held))
+    return c.send_error("media_unavailable", "This server cannot hold a listener.", "listen");
+  if (const char *profile = f.string("profile")) return start_listening(c, profile, held);
   Signaling &s = c.plugin;
-  Completion done = when_answered(c, listen_with_stored_profile);
+  Completion done =
+      when_answered(c, [held](Client &c, const GramothiError *error, const char *json) {
+        listen_with_stored_profile(c, error, json, held);
+      });
   s.host->class_pinned_profile(s.ctx, &c.who, c.class_id.c_str(), done.callback, done.user_data);
+}
+
+// A held listener gets the audio from now on; a listener that is not held: nothing to do.
+void handle_play(Client &c, const JsonFields &) {
+  if (!c.listening()) return c.send_error("not_listening", "Send 'listen' before 'play'.", "play");
+  if (!c.held) return;
+  GramothiError e{};
+  if (c.plugin.host->media_play(c.peer.get(), &e) != GRAMOTHI_OK)
+    return c.send_error(e.code, e.message, "play");
+  c.held = false;
+  record_attendance(c);
+  presence_changed(c.plugin, c.class_id);
 }
 
 void handle_answer(Client &c, const JsonFields &f) {

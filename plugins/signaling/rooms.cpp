@@ -45,7 +45,7 @@ std::string presence_message(const Room &room) {
   for (const std::shared_ptr<Client> &c : room.clients) {
     if (!c->authenticated) continue;
     connected++;
-    if (c->listening()) listeners++;
+    if (c->hearing()) listeners++;
     if (c->publishing()) teacher_live = true;
   }
   g_autoptr(JsonBuilder) b = json_builder_new();
@@ -109,16 +109,17 @@ void roster_changed(Signaling &s, const std::string &class_id) {
   schedule_presence(s);
 }
 
-// Every authenticated socket of the class but the publisher's and the staff's own that have no
-// listener session, sorted by user, with its listener's profile and link; the first
-// kMaxListedPeople of them, with how many there are ("total") and how many listen.
+// Every authenticated socket of the class but the publisher's and the staff's own that hear no
+// audio, sorted by user, with its listener's profile and link; the first kMaxListedPeople of
+// them, with how many there are ("total") and how many listen. A listener connected ahead of its
+// student's tap (held) counts as not listening yet.
 std::string listeners_message(const Signaling &s, const Room &room) {
   std::vector<const Client *> people;
   size_t listening = 0;
   for (const std::shared_ptr<Client> &c : room.clients)
-    if (c->authenticated && !c->publishing() && !(c->is_staff() && !c->peer)) {
+    if (c->authenticated && !c->publishing() && !(c->is_staff() && !c->hearing())) {
       people.push_back(c.get());
-      if (c->peer) listening++;
+      if (c->hearing()) listening++;
     }
   size_t listed = std::min(people.size(), kMaxListedPeople);
   auto by_user = [](const Client *a, const Client *b) {
@@ -145,10 +146,10 @@ std::string listeners_message(const Signaling &s, const Room &room) {
     json_builder_set_member_name(b, "role");
     json_builder_add_string_value(b, role_name(c->who.role));
     json_builder_set_member_name(b, "listening");
-    json_builder_add_boolean_value(b, c->peer != nullptr);
+    json_builder_add_boolean_value(b, c->hearing());
     json_builder_set_member_name(b, "state");
-    json_builder_add_string_value(b, c->peer ? c->media_state.c_str() : "");
-    g_autofree char *stats = c->peer ? s.host->media_stats(c->peer.get()) : nullptr;
+    json_builder_add_string_value(b, c->hearing() ? c->media_state.c_str() : "");
+    g_autofree char *stats = c->hearing() ? s.host->media_stats(c->peer.get()) : nullptr;
     g_autoptr(JsonParser) p = json_parser_new();
     if (stats && json_parser_load_from_data(p, stats, -1, nullptr) &&
         JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p)))

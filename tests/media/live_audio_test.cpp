@@ -534,6 +534,67 @@ TEST_F(LiveAudioTest, StoppingTheClassTellsEveryClient) {
   EXPECT_TRUE(spin_until([&] { return sws->closed(); }, 5000));
 }
 
+// Issue 19: a page connects its listener while the student reads (held: offer, ICE, DTLS, and
+// nothing sent), so that the tap costs one message, `play`. Until then the listener hears
+// nothing and counts as no listener; after it, the audio flows at once.
+TEST_F(LiveAudioTest, AHeldListenerConnectsHearsNothingAndHearsTheClassOnPlay) {
+  std::string id = start_class("held");
+  auto tws = connect(id, "teacher-1", Role::kTeacher);
+  TeacherPeer teacher(*tws, 440);
+  teacher.publish();
+  ASSERT_TRUE(spin_until([&] { return teacher.connected(); }, 15000)) << server_->log();
+
+  auto sws = connect(id, "student-h", Role::kStudent);
+  WsMessage m;
+  sws->send("{\"type\":\"play\"}");
+  ASSERT_TRUE(sws->wait_for("error", &m));
+  EXPECT_EQ(m.str("code"), "not_listening");
+  sws->send("{\"type\":\"listen\",\"held\":\"yes\"}");
+  ASSERT_TRUE(sws->wait_for("error", &m));
+  EXPECT_EQ(m.str("code"), "invalid_field") << "held is true or false";
+
+  ListenerPeer listener(*sws);
+  sws->send("{\"type\":\"listen\",\"profile\":\"medium\",\"held\":true}");
+  ASSERT_TRUE(spin_until(
+      [&] { return sws->wait_for("media-state", &m, 0) && m.str("state") == "connected"; }, 15000))
+      << "the held listener did not connect\n"
+      << server_->log();
+  // Connected, and nothing comes (bounded: 1 s is 50 frames of `medium`).
+  spin_for(1000);
+  EXPECT_EQ(listener.packet_count(), 0u) << "a held listener was sent audio";
+  // The class does not count it as a listener: its teacher's roster says it is not listening.
+  WsMessage presence;
+  ASSERT_TRUE(tws->wait_for("presence", &presence));
+  while (tws->wait_for("presence", &presence, 1500)) {
+  }
+  EXPECT_EQ(presence.str("listeners"), "0");
+
+  sws->send("{\"type\":\"play\"}");
+  ASSERT_TRUE(spin_until([&] { return listener.recent_audio(1).size() >= 48000; }, 10000))
+      << "no audio within 10 s of play\n"
+      << server_->log();
+  EXPECT_GT(tone_share(listener.recent_audio(0.5), 440), 0.5) << "not the teacher's tone";
+  ASSERT_TRUE(spin_until(
+      [&] { return tws->wait_for("presence", &presence, 0) && presence.str("listeners") == "1"; },
+      5000))
+      << "the class does not count the listener once it plays";
+  // play again: nothing to do, no answer.
+  sws->send("{\"type\":\"play\"}");
+  EXPECT_FALSE(sws->wait_for("error", &m, 500)) << m.str("code");
+
+  // The same student's page opened in another tab connects ahead of its tap: that must not end
+  // the audio this one hears (a plain listen there would move it, as before).
+  auto other = connect(id, "student-h", Role::kStudent);
+  other->send("{\"type\":\"listen\",\"held\":true}");
+  ASSERT_TRUE(other->wait_for("error", &m));
+  EXPECT_EQ(m.str("code"), "listening_elsewhere");
+  EXPECT_EQ(m.str("about"), "listen");
+  size_t before = listener.packet_count();
+  EXPECT_TRUE(spin_until([&] { return listener.packet_count() > before + 25; }, 5000))
+      << "the first tab's audio stopped";
+  EXPECT_FALSE(sws->wait_for("media-state", &m, 0)) << m.str("state") << " " << m.str("detail");
+}
+
 // Consent freshness (RFC 7675) through the whole server: a light listener (the browser's side of
 // the protocol, tests/media/lite_client.hpp) stops sending connectivity checks; the server stops
 // its media after the consent window (shortened to 2 s here), closes the session, and says why

@@ -13,6 +13,7 @@ constexpr FieldRule kRules[] = {
     {.name = "type", .required = true},
     {.name = "text", .max_bytes = 8},
     {.name = "n", .type = FieldType::kNumber, .min = 1, .max = 5},
+    {.name = "b", .type = FieldType::kBoolean},
 };
 
 // The first problem of `json` (an object) against kRules, as "code: message", or "".
@@ -33,6 +34,21 @@ TEST(JsonFields, PresenceTypeRangeAndSizeAreChecked) {
   EXPECT_EQ(problem(R"({"type":"a","n":6})"), "invalid_field: Field 'n' must be 1 to 5.");
   EXPECT_EQ(problem(R"({"type":"a","text":"far too long"})"),
             "invalid_field: Field 'text' is too long.");
+  EXPECT_EQ(problem(R"({"type":"a","b":true})"), "");
+  EXPECT_EQ(problem(R"({"type":"a","b":null})"), "");
+  EXPECT_EQ(problem(R"({"type":"a","b":1})"), "invalid_field: Field 'b' must be true or false.");
+  EXPECT_EQ(problem(R"({"type":"a","b":"true"})"),
+            "invalid_field: Field 'b' must be true or false.");
+}
+
+TEST(JsonFields, ABooleanReadsAsItsValueOrTheDefault) {
+  g_autoptr(JsonParser) p = json_parser_new();
+  ASSERT_TRUE(json_parser_load_from_data(p, R"({"type":"a","b":false,"c":true})", -1, nullptr));
+  JsonFields f(json_node_get_object(json_parser_get_root(p)));
+  EXPECT_FALSE(f.boolean("b", true));
+  EXPECT_TRUE(f.boolean("c"));
+  EXPECT_TRUE(f.boolean("absent", true));
+  EXPECT_FALSE(f.boolean("absent"));
 }
 
 // Found by fuzz/signaling_fuzz: JSON-GLib decodes "\ud800" (an unpaired surrogate) into bytes

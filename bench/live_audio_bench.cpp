@@ -345,6 +345,7 @@ int run(int argc, char **argv) {
       .raw("join_ms_p50", std::to_string(percentile(joins, 50)))
       .raw("join_ms_p95", std::to_string(percentile(joins, 95)))
       .raw("join_ms_p99", std::to_string(percentile(joins, 99)))
+      .raw("join_ms_max", std::to_string(percentile(joins, 100)))
       .num("packets_received", received)
       .raw("packets_expected", std::to_string(static_cast<int64_t>(expected)))
       .raw("delivered_vs_expected", std::to_string(expected > 0 ? received / expected : 0))

@@ -292,6 +292,12 @@ GramothiHost make_host() {
     }
     return open_peer(false, cb, ud);
   };
+  h.media_listen_held = h.media_listen;
+  h.media_play = [](GramothiMediaPeer *handle, GramothiError *) -> int32_t {
+    FUZZ_CHECK(!peer_of(handle)->publisher);
+    return GRAMOTHI_OK;
+  };
+  h.media_rebind = [](GramothiMediaPeer *handle, void *) { peer_of(handle); };
   h.media_answer = [](GramothiMediaPeer *handle, const char *sdp, GramothiError *error) -> int32_t {
     Peer *p = peer_of(handle);
     FUZZ_CHECK(!p->publisher && sdp);

@@ -69,6 +69,14 @@
     mark(st.held ? 'listen-held' : 'listen');
     render();
   }
+  // A socket opened after the last one stalled (a saturated link backs TCP off for a minute or
+  // two while the audio plays): it takes the audio session over with the key its offer carried,
+  // no new offer, ICE or DTLS, and the audio goes on. Not for a connection that failed.
+  function resume() {
+    if (!st.pc || !st.mediaKey || ['failed', 'closed'].includes(st.pc.connectionState)) return false;
+    sock.send({type: 'resume', session: st.mediaKey});
+    return true;
+  }
   // The tap on a held session: the audio from now on. Before its offer came, the offer's
   // handler plays it.
   function play() {
@@ -180,8 +188,9 @@
       st.conn = s;
       st.denied = reason;
       if (s === 'denied' && /^token|auth/.test(reason)) GL.askToken($('#token-box'), () => sock.reconnectNow());
-      if (s !== 'open') {
-        st.media = '';
+      if (s !== 'open') st.media = '';
+      // While the socket reconnects the audio plays on: the next socket resumes its session.
+      if (s !== 'open' && s !== 'reconnecting' && s !== 'offline') {
         st.held = false;
         closePc();
       }
@@ -195,7 +204,7 @@
       if (session !== st.session) loadData(session);
       GL.rtcConfig();  // the ICE servers, fetched now rather than after the offer of a join
       if (st.ended) showRecordingsSoon(0);
-      listen();
+      if (!resume()) listen();
       render();
     },
     'class-started'() {
@@ -216,7 +225,16 @@
       st.teacherLive = m.teacher_live;
       render();
     },
-    offer: (m) => onOffer(m.sdp),
+    offer(m) {
+      st.mediaKey = m.session || '';
+      onOffer(m.sdp);
+    },
+    resumed(m) {
+      st.media = m.state;
+      st.profile = m.profile;
+      mark('resumed');
+      render();
+    },
     'ice-candidate': onCandidate,
     'media-state'(m) {
       st.media = m.state;
@@ -254,6 +272,7 @@
         if (st.want) listen();
         if (m.code === 'listening_elsewhere') return;
       }
+      if (m.about === 'resume') return listen();  // the session ended meanwhile: a new one
       if (m.about === 'play') {  // the held session is gone: a new one
         st.held = false;
         return listen();

@@ -427,6 +427,9 @@ typedef struct GramothiHost {
                                           GramothiError *error);
   /* A held listener gets the audio from now on (nothing when it is not held). */
   int32_t (*media_play)(GramothiMediaPeer *peer, GramothiError *error);
+  /* The peer's callbacks get `user_data` from now on (a session moving to another socket of
+   * its client). */
+  void (*media_rebind)(GramothiMediaPeer *peer, void *user_data);
 } GramothiHost;
 
 /* True when `host` (of any 1.x minor) carries `field`. */

@@ -126,6 +126,9 @@ GramothiMediaPeer *host_media_listen_held(GramothiPluginContext *ctx, const Gram
                                           GramothiError *error) {
   return listen_peer(ctx, who, class_id, profile, callbacks, user_data, error, true);
 }
+void host_media_rebind(GramothiMediaPeer *p, void *user_data) {
+  if (p) p->user_data = user_data;
+}
 int32_t host_media_play(GramothiMediaPeer *p, GramothiError *error) {
   if (!p) return GRAMOTHI_E_INVALID;
   return engine_status(p->engine->play(p->id), error);

@@ -93,6 +93,7 @@ GramothiMediaPeer *host_media_listen_held(GramothiPluginContext *ctx, const Gram
                                           const GramothiMediaCallbacks *callbacks, void *user_data,
                                           GramothiError *error);
 int32_t host_media_play(GramothiMediaPeer *p, GramothiError *error);
+void host_media_rebind(GramothiMediaPeer *p, void *user_data);
 int32_t host_media_answer(GramothiMediaPeer *p, const char *sdp, GramothiError *error);
 int32_t host_media_add_candidate(GramothiMediaPeer *p, uint32_t mline, const char *candidate,
                                  GramothiError *error);

@@ -127,6 +127,7 @@ const GramothiHost kHostTable = {
     .http_pace = host_http_pace,
     .media_listen_held = host_media_listen_held,
     .media_play = host_media_play,
+    .media_rebind = host_media_rebind,
 };
 
 Error refuse(const std::string &code, const std::string &message) {

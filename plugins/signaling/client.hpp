@@ -72,6 +72,9 @@ struct Client : std::enable_shared_from_this<Client> {
   MediaRole media_role = MediaRole::kListener;  // what `peer` is
   bool joined = false;                          // attendance recorded
   bool held = false;  // a listener connected ahead of the tap: sent nothing until `play`
+  // The listener session's key (32 hex digits, random), sent with its offer: another socket of
+  // the same user takes the session over with it (`resume`) when this one stalls.
+  std::string session_key;
   guint auth_timer = 0;
   guint expiry_timer = 0;       // closes the socket when its token expires
   std::string profile;          // the listener's profile, for slide images ("" until it listens)

@@ -30,6 +30,7 @@ constexpr FieldRule kAuthenticate[] = {{.name = "token", .required = true}};
 constexpr FieldRule kPublishOrAnswer[] = {{.name = "sdp", .required = true, .max_bytes = kMaxSdp}};
 constexpr FieldRule kListen[] = {{.name = "profile"},
                                  {.name = "held", .type = FieldType::kBoolean}};
+constexpr FieldRule kResume[] = {{.name = "session", .required = true, .max_bytes = 64}};
 constexpr FieldRule kIceCandidate[] = {
     {.name = "candidate", .max_bytes = kMaxCandidate},
     {.name = "sdpMLineIndex", .type = FieldType::kNumber, .min = 0, .max = 16},
@@ -88,6 +89,7 @@ constexpr Route kRoutes[] = {
     {"publish", Access::kAuthenticated, kPublishOrAnswer, handle_publish},
     {"listen", Access::kAuthenticated, kListen, handle_listen},
     {"play", Access::kAuthenticated, {}, handle_play},
+    {"resume", Access::kAuthenticated, kResume, handle_resume},
     {"answer", Access::kAuthenticated, kPublishOrAnswer, handle_answer},
     {"ice-candidate", Access::kAuthenticated, kIceCandidate, handle_ice_candidate},
     {"profile", Access::kAuthenticated, kProfile, handle_profile},

@@ -34,6 +34,7 @@ void handle_message(Client &c, const char *data, size_t length, bool is_text);
 void handle_publish(Client &c, const JsonFields &f);
 void handle_listen(Client &c, const JsonFields &f);
 void handle_play(Client &c, const JsonFields &f);
+void handle_resume(Client &c, const JsonFields &f);
 void handle_answer(Client &c, const JsonFields &f);
 void handle_ice_candidate(Client &c, const JsonFields &f);
 void handle_profile(Client &c, const JsonFields &f);

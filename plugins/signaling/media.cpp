@@ -1,6 +1,9 @@
 // A socket's media session: the teacher publishes (the client offers), a student listens (the
 // server offers); answers, ICE candidates, profile choice and bandwidth reports; and what the
 // media engine reports back.
+#include <sys/random.h>
+
+#include <cerrno>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -14,7 +17,40 @@ namespace {
 // What the media engine reports about a client's peer (user_data: the Client).
 
 void on_local_description(const char *type, const char *sdp, void *client) {
-  static_cast<Client *>(client)->send(message(type, {{"sdp", sdp}}));
+  auto &c = *static_cast<Client *>(client);
+  // A listener's offer carries its session's key (for `resume`).
+  if (c.listening() && !c.session_key.empty())
+    return c.send(message(type, {{"sdp", sdp}, {"session", c.session_key}}));
+  c.send(message(type, {{"sdp", sdp}}));
+}
+
+// 32 hex digits from the kernel's random source.
+std::string new_session_key() {
+  uint8_t bytes[16];
+  size_t got = 0;
+  while (got < sizeof bytes) {
+    ssize_t n = getrandom(bytes + got, sizeof bytes - got, 0);
+    if (n > 0)
+      got += static_cast<size_t>(n);
+    else if (errno != EINTR)
+      g_error("getrandom failed");
+  }
+  static const char kHex[] = "0123456789abcdef";
+  std::string key;
+  for (uint8_t b : bytes) {
+    key += kHex[b >> 4];
+    key += kHex[b & 15];
+  }
+  return key;
+}
+
+// Equal, in time that does not depend on where the strings differ.
+bool same_key(const std::string &a, const std::string &b) {
+  if (a.size() != b.size() || a.empty()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); i++)
+    diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
 }
 
 void on_local_candidate(uint32_t mline, const char *candidate, void *client) {
@@ -98,6 +134,7 @@ bool open_session(Client &c, MediaRole role, const std::string &arg, bool held =
   }
   c.media_role = role;
   c.held = held;
+  c.session_key = publisher ? "" : new_session_key();
   return true;
 }
 
@@ -159,6 +196,7 @@ void stop_media(Client &c) {
   if (!c.peer) return;
   c.peer.reset();
   c.held = false;
+  c.session_key.clear();
   presence_changed(c.plugin, c.class_id);
 }
 
@@ -189,6 +227,35 @@ void handle_listen(Client &c, const JsonFields &f) {
         listen_with_stored_profile(c, error, json, held);
       });
   s.host->class_pinned_profile(s.ctx, &c.who, c.class_id.c_str(), done.callback, done.user_data);
+}
+
+// Another socket of the same user, stalled (a TCP connection backed off on a saturated link),
+// hands its listener session to this one: the audio goes on as it was, without a new offer,
+// ICE or DTLS. `session` is the key its offer carried.
+void handle_resume(Client &c, const JsonFields &f) {
+  std::string key = f.string("session");
+  auto room = c.plugin.rooms.find(c.class_id);
+  Client *from = nullptr;
+  if (room != c.plugin.rooms.end())
+    for (const std::shared_ptr<Client> &o : room->second.clients)
+      if (o.get() != &c && o->authenticated && o->listening() &&
+          strcmp(o->who.user_id, c.who.user_id) == 0 && same_key(o->session_key, key))
+        from = o.get();
+  if (!from)
+    return c.send_error("no_session", "No audio session to resume here; send 'listen'.", "resume");
+  stop_media(c);
+  c.peer = std::move(from->peer);
+  c.plugin.host->media_rebind(c.peer.get(), &c);
+  c.media_role = from->media_role;
+  c.held = std::exchange(from->held, false);
+  c.session_key = std::exchange(from->session_key, "");
+  c.profile = from->profile;
+  c.profile_pinned = from->profile_pinned;
+  c.media_state = std::exchange(from->media_state, "");
+  // The attendance goes with the audio: the old socket's close is not a leave.
+  if (std::exchange(from->joined, false)) c.joined = true;
+  c.send(message("resumed", {{"profile", c.profile}, {"state", c.media_state}}));
+  presence_changed(c.plugin, c.class_id);
 }
 
 // A held listener gets the audio from now on; a listener that is not held: nothing to do.

@@ -595,6 +595,50 @@ TEST_F(LiveAudioTest, AHeldListenerConnectsHearsNothingAndHearsTheClassOnPlay) {
   EXPECT_FALSE(sws->wait_for("media-state", &m, 0)) << m.str("state") << " " << m.str("detail");
 }
 
+// Issue 14: on a saturated 2G link the class socket's TCP backs off for a minute while the audio
+// plays; the page gives up on it and opens another. That socket takes the listener session
+// over with the key its offer carried: the audio goes on, with no new offer, ICE or DTLS, and
+// the old socket's end no longer ends it. Only the same user, with the right key.
+TEST_F(LiveAudioTest, AnotherSocketOfTheSameUserResumesTheSessionWithoutANewOffer) {
+  std::string id = start_class("resume");
+  auto tws = connect(id, "teacher-1", Role::kTeacher);
+  TeacherPeer teacher(*tws, 440);
+  teacher.publish();
+  ASSERT_TRUE(spin_until([&] { return teacher.connected(); }, 15000)) << server_->log();
+  auto first = connect(id, "student-r", Role::kStudent);
+  ListenerPeer listener(*first);
+  listener.listen("medium");
+  ASSERT_TRUE(spin_until([&] { return listener.packet_count() > 25; }, 15000)) << server_->log();
+  ASSERT_EQ(listener.sessions().size(), 1u);
+  std::string key = listener.sessions()[0];
+  EXPECT_EQ(key.size(), 32u) << key;
+
+  WsMessage m;
+  auto stranger = connect(id, "student-x", Role::kStudent);
+  stranger->send(json_msg("resume", {{"session", key}}));
+  ASSERT_TRUE(stranger->wait_for("error", &m));
+  EXPECT_EQ(m.str("code"), "no_session") << "another user's session";
+  auto second = connect(id, "student-r", Role::kStudent);
+  second->send(json_msg("resume", {{"session", std::string(32, '0')}}));
+  ASSERT_TRUE(second->wait_for("error", &m));
+  EXPECT_EQ(m.str("code"), "no_session") << "a wrong key";
+
+  second->send(json_msg("resume", {{"session", key}}));
+  ASSERT_TRUE(second->wait_for("resumed", &m)) << server_->log();
+  EXPECT_EQ(m.str("profile"), "medium");
+  EXPECT_EQ(m.str("state"), "connected");
+  // The first socket goes away (as a stalled one finally does): the audio goes on.
+  first->close();
+  size_t before = listener.packet_count();
+  EXPECT_TRUE(spin_until([&] { return listener.packet_count() > before + 50; }, 5000))
+      << "the audio stopped when the first socket closed";
+  EXPECT_EQ(listener.offers().size(), 1u) << "a new offer";
+  // The session is the second socket's now: its profile choice applies.
+  second->send(json_msg("profile", {{"profile", "low"}}));
+  ASSERT_TRUE(second->wait_for("profile-changed", &m));
+  EXPECT_EQ(m.str("profile"), "low");
+}
+
 // Consent freshness (RFC 7675) through the whole server: a light listener (the browser's side of
 // the protocol, tests/media/lite_client.hpp) stops sending connectivity checks; the server stops
 // its media after the consent window (shortened to 2 s here), closes the session, and says why

@@ -130,6 +130,13 @@ class WsClient {
   }
   const std::string &error() const { return error_; }
 
+  // Closes the socket (1000) and waits until it is closed; the object stays usable (sends are
+  // dropped).
+  void close() {
+    if (conn_ && soup_websocket_connection_get_state(conn_) == SOUP_WEBSOCKET_STATE_OPEN)
+      soup_websocket_connection_close(conn_, 1000, nullptr);
+    spin_until([this] { return closed_; }, 10000);
+  }
   void send(const std::string &text) {
     if (conn_ && soup_websocket_connection_get_state(conn_) == SOUP_WEBSOCKET_STATE_OPEN)
       soup_websocket_connection_send_text(conn_, text.c_str());
@@ -466,6 +473,8 @@ class ListenerPeer : public RtcPeer {
   }
   // The offers the server sent, in order.
   const std::vector<std::string> &offers() const { return offers_; }
+  // The session key each offer carried (for `resume`), in order.
+  const std::vector<std::string> &sessions() const { return sessions_; }
   // Stops reading altogether (a frozen phone), until set back.
   void set_stuck(bool stuck) { stuck_.store(stuck); }
 
@@ -489,6 +498,7 @@ class ListenerPeer : public RtcPeer {
   void on_signal(const WsMessage &m) override {
     if (m.type == "offer") {
       offers_.push_back(m.str("sdp"));
+      sessions_.push_back(m.str("session"));
       GstWebRTCSessionDescription *d = description(GST_WEBRTC_SDP_TYPE_OFFER, m.str("sdp"));
       g_signal_emit_by_name(webrtc_, "set-remote-description", d, nullptr);
       gst_webrtc_session_description_free(d);
@@ -595,7 +605,7 @@ class ListenerPeer : public RtcPeer {
   std::vector<int16_t> samples_;
   std::atomic<int> drop_pct_{0};
   std::atomic<bool> stuck_{false};
-  std::vector<std::string> offers_;
+  std::vector<std::string> offers_, sessions_;
   bool decode_ = true;
   std::vector<int64_t> onsets_;
   int quiet_blocks_ = 0;

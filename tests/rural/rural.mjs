@@ -802,10 +802,11 @@ dir = ${pluginDir}
           `the student's socket survives (closes at ${JSON.stringify(events.ws_closed)} s, ${events.ws_opened} opened)`);
     check(perMove.length > 0 && perMove[0].text_ms !== null,
           `the slide move's text reaches the student (after ${perMove[0] && perMove[0].text_ms} ms)`);
-    // The slowest profile's slides come with a tiny preview, shown before the image arrives.
+    // The slowest profile's slides come with a tiny preview, shown before the image arrives
+    // (which the first move may have cut short: a download the teacher moved past is dropped).
     const fs1 = result.first_slide;
-    check(fs1.preview_ms !== null && fs1.image_ms !== null && fs1.preview_ms <= fs1.image_ms,
-          `the first slide shows its preview (after ${fs1.preview_ms} ms), then its image (after ${fs1.image_ms} ms)`);
+    check(fs1.preview_ms !== null && (fs1.image_ms === null || fs1.preview_ms <= fs1.image_ms),
+          `the first slide shows its preview (after ${fs1.preview_ms} ms) before its image (after ${fs1.image_ms} ms)`);
     const lastSeen = page.seen[String(moves[moves.length - 1].order_no)] || {};
     check(!!lastSeen.image, `the slide's image reaches the student, eventually (after ${lastSeen.image ? lastSeen.image - moves[moves.length - 1].t0 : '-'} ms)`);
   }

@@ -73,7 +73,9 @@
   // two while the audio plays): it takes the audio session over with the key its offer carried,
   // no new offer, ICE or DTLS, and the audio goes on. Not for a connection that failed.
   function resume() {
-    if (!st.pc || !st.mediaKey || ['failed', 'closed'].includes(st.pc.connectionState)) return false;
+    // Connected only: a session whose answer or candidates were still on the stalled socket
+    // would never connect.
+    if (!st.pc || !st.mediaKey || st.pc.connectionState !== 'connected') return false;
     sock.send({type: 'resume', session: st.mediaKey});
     return true;
   }
@@ -81,9 +83,16 @@
   // handler plays it.
   function play() {
     if (!st.held || !st.pc) return false;
+    // A held connection that failed before the tap: the tap asks for a new session.
+    if (['failed', 'closed'].includes(st.pc.connectionState) || ['failed', 'closed'].includes(st.media)) {
+      st.held = false;
+      return false;
+    }
     st.held = false;
     sock.send({type: 'play'});
     mark('play');
+    reportSoon(1000);  // the controller starts afresh: let it hear about the link at once
+    mend(4000);
     return true;
   }
   // The audio path broke while the socket lives: ask for a new session (a new offer). Not while
@@ -232,7 +241,9 @@
     resumed(m) {
       st.media = m.state;
       st.profile = m.profile;
+      st.held = m.held;
       mark('resumed');
+      if (st.want) play();  // the tap came while the old socket was stalled
       render();
     },
     'ice-candidate': onCandidate,
@@ -242,6 +253,7 @@
       if (m.state === 'closed') {
         st.held = false;
         closePc();
+        if (m.detail === 'replaced' && !st.want) return render();  // held here, listened elsewhere
         if (m.detail === 'replaced') {
           st.want = false;
           render();

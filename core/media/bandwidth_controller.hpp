@@ -131,6 +131,7 @@ class BandwidthController {
   // Step ups are probed with redundancy first (see the rules); off until the owner knows the
   // listener takes RED.
   void set_probe_by_redundancy(bool on);
+  bool probe_by_redundancy() const { return probe_by_redundancy_; }
   // A probe is under way: the owner sends the extra redundancy.
   bool probing() const { return probe_since_ms_.has_value(); }
   // How much of the extra redundancy the owner sends now (0..1): all of it at once in a short

@@ -399,10 +399,15 @@ std::optional<Error> MediaEngine::play(PeerId id) {
   if (!l) return media_error(ErrorKind::kConflict, "not_listening", "Send 'listen' first.");
   if (!l->feed->held.load()) return std::nullopt;
   // What the controller learnt while nothing was sent says nothing of the audio: it starts
-  // afresh, at the profile the listener holds (the lowest, or its pin).
+  // afresh, as for a new listener: at the lowest profile on automatic quality (a pin held
+  // meanwhile stays), probing by redundancy when the answer took RED.
   bool pinned = l->controller->pinned();
-  l->controller = std::make_unique<BandwidthController>(impl_->profiles, l->tier);
-  if (pinned) l->controller->pin(l->tier, g_get_monotonic_time() / 1000);
+  bool by_redundancy = l->controller->probe_by_redundancy();
+  size_t start = pinned ? l->tier : 0;
+  l->controller = std::make_unique<BandwidthController>(impl_->profiles, start);
+  l->controller->set_probe_by_redundancy(by_redundancy);
+  if (pinned) l->controller->pin(start, g_get_monotonic_time() / 1000);
+  if (start != l->tier) impl_->switch_tier(*l, start, "initial");
   l->feed->held.store(false);
   log_media(LogLevel::kDebug, "listener " + l->user_id() + " in " + l->class_id() + ": playing");
   return std::nullopt;

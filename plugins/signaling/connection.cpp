@@ -198,8 +198,16 @@ void ws_closed(GramothiWsConnection *conn, void *signaling) {
   // and answers still on their way to it find it gone.
   std::shared_ptr<Client> c = client->shared_from_this();
   stop_media(*c);
-  if (c->joined) s.host->class_leave(s.ctx, &c->who, c->class_id.c_str(), ignore_result, nullptr);
   auto room = s.rooms.find(c->class_id);
+  // Attendance is per user: the leave is recorded unless another socket of the user hears the
+  // class (a listen there replaced this one's session).
+  bool heard_elsewhere = false;
+  if (room != s.rooms.end())
+    for (const std::shared_ptr<Client> &o : room->second.clients)
+      heard_elsewhere = heard_elsewhere ||
+                        (o != c && o->hearing() && strcmp(o->who.user_id, c->who.user_id) == 0);
+  if (c->joined && !heard_elsewhere)
+    s.host->class_leave(s.ctx, &c->who, c->class_id.c_str(), ignore_result, nullptr);
   if (room == s.rooms.end()) return;
   room->second.clients.erase(c);
   if (c->authenticated) {

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "../common/http_json.hpp"
 #include "handlers.hpp"
 
 namespace gramothi::signaling {
@@ -149,6 +150,7 @@ void record_attendance(Client &c) {
 // handle_publish, step 2: with the class's status, check it and publish.
 void publish_if_allowed(Client &c, const GramothiError *error, const char *status,
                         const std::string &sdp) {
+  if (c.closing) return;  // e.g. given up for another socket (resume) while this was asked
   if (error) return c.send_error(error->code, error->message, "publish");
   ClassFacts facts = class_facts(status, c.who.user_id);
   if (!facts.live)
@@ -161,6 +163,7 @@ void publish_if_allowed(Client &c, const GramothiError *error, const char *statu
 // start_listening, step 2: with the class's status, check it and listen.
 void listen_if_live(Client &c, const GramothiError *error, const char *status,
                     const std::string &profile, bool held) {
+  if (c.closing) return;  // e.g. given up for another socket (resume) while this was asked
   if (error) return c.send_error(error->code, error->message, "listen");
   if (!class_facts(status, c.who.user_id).live)
     return c.send_error("class_not_live", "The class has not started yet.", "listen");
@@ -243,6 +246,8 @@ void handle_resume(Client &c, const JsonFields &f) {
         from = o.get();
   if (!from)
     return c.send_error("no_session", "No audio session to resume here; send 'listen'.", "resume");
+  if (!GRAMOTHI_HOST_HAS(c.plugin.host, media_rebind))
+    return c.send_error("media_unavailable", "This server cannot move a session.", "resume");
   stop_media(c);
   c.peer = std::move(from->peer);
   c.plugin.host->media_rebind(c.peer.get(), &c);
@@ -254,14 +259,21 @@ void handle_resume(Client &c, const JsonFields &f) {
   c.media_state = std::exchange(from->media_state, "");
   // The attendance goes with the audio: the old socket's close is not a leave.
   if (std::exchange(from->joined, false)) c.joined = true;
-  c.send(message("resumed", {{"profile", c.profile}, {"state", c.media_state}}));
+  c.send(std::string("{\"type\":\"resumed\",\"profile\":") + plugin::quote(c.profile) +
+         ",\"state\":" + plugin::quote(c.media_state) + ",\"held\":" + (c.held ? "true" : "false") +
+         "}");
   presence_changed(c.plugin, c.class_id);
+  // The socket given up on is closed: what it still carries (a listen, a play sent while it
+  // stalled) must not act on the session it no longer has.
+  from->close(4410, "resumed");
 }
 
 // A held listener gets the audio from now on; a listener that is not held: nothing to do.
 void handle_play(Client &c, const JsonFields &) {
   if (!c.listening()) return c.send_error("not_listening", "Send 'listen' before 'play'.", "play");
   if (!c.held) return;
+  if (!GRAMOTHI_HOST_HAS(c.plugin.host, media_play))
+    return c.send_error("media_unavailable", "This server cannot hold a listener.", "play");
   GramothiError e{};
   if (c.plugin.host->media_play(c.peer.get(), &e) != GRAMOTHI_OK)
     return c.send_error(e.code, e.message, "play");

@@ -627,8 +627,12 @@ TEST_F(LiveAudioTest, AnotherSocketOfTheSameUserResumesTheSessionWithoutANewOffe
   ASSERT_TRUE(second->wait_for("resumed", &m)) << server_->log();
   EXPECT_EQ(m.str("profile"), "medium");
   EXPECT_EQ(m.str("state"), "connected");
-  // The first socket goes away (as a stalled one finally does): the audio goes on.
-  first->close();
+  EXPECT_EQ(m.str("held"), "false");
+  // The socket given up on is closed (what it still carries must not act on the session), and
+  // the audio goes on.
+  ASSERT_TRUE(spin_until([&] { return first->closed(); }, 5000)) << "the old socket stays open";
+  EXPECT_EQ(first->close_code(), 4410);
+  EXPECT_EQ(first->close_reason(), "resumed");
   size_t before = listener.packet_count();
   EXPECT_TRUE(spin_until([&] { return listener.packet_count() > before + 50; }, 5000))
       << "the audio stopped when the first socket closed";

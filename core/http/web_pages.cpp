@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <vector>
 
 namespace gramothi {
 namespace {
@@ -62,7 +61,7 @@ std::string WebPages::minify_js(const std::string &js) {
   // Only what is safe without parsing: whole-line `//` comments and indentation go. A template
   // literal (a backtick) or a line continued with a backslash could span lines whose text that
   // would change: such a script is left as it is.
-  std::vector<std::string> lines;
+  std::string out;
   g_auto(GStrv) split = g_strsplit(js.c_str(), "\n", -1);
   for (char **l = split; *l; l++) {
     std::string line = *l;
@@ -71,11 +70,8 @@ std::string WebPages::minify_js(const std::string &js) {
     line.erase(0, first);
     if (line.rfind("//", 0) == 0) continue;
     if (line.find('`') != std::string::npos || line.back() == '\\') return js;
-    lines.push_back(std::move(line));
+    out += line + "\n";
   }
-  std::string out;
-  for (const auto &l : lines)
-    out += l + "\n";
   return out;
 }
 

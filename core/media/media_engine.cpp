@@ -531,8 +531,8 @@ size_t MediaEngine::listener_count(const std::string &class_id) const {
   if (c == impl_->classes.end()) return 0;
   size_t n = 0;
   for (const auto &[user, id] : c->second->listeners) {
-    auto p = impl_->peers.find(id);
-    if (p != impl_->peers.end() && !static_cast<Listener &>(*p->second).feed->held.load()) n++;
+    const Listener *l = impl_->find_listener(id);
+    if (l && !l->feed->held.load()) n++;
   }
   return n;
 }

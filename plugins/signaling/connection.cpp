@@ -201,11 +201,9 @@ void ws_closed(GramothiWsConnection *conn, void *signaling) {
   auto room = s.rooms.find(c->class_id);
   // Attendance is per user: the leave is recorded unless another socket of the user hears the
   // class (a listen there replaced this one's session).
-  bool heard_elsewhere = false;
-  if (room != s.rooms.end())
-    for (const std::shared_ptr<Client> &o : room->second.clients)
-      heard_elsewhere = heard_elsewhere ||
-                        (o != c && o->hearing() && strcmp(o->who.user_id, c->who.user_id) == 0);
+  bool heard_elsewhere =
+      room != s.rooms.end() &&
+      other_socket_of_user(room->second, *c, [](const Client &o) { return o.hearing(); });
   if (c->joined && !heard_elsewhere)
     s.host->class_leave(s.ctx, &c->who, c->class_id.c_str(), ignore_result, nullptr);
   if (room == s.rooms.end()) return;

@@ -238,12 +238,11 @@ void handle_listen(Client &c, const JsonFields &f) {
 void handle_resume(Client &c, const JsonFields &f) {
   std::string key = f.string("session");
   auto room = c.plugin.rooms.find(c.class_id);
-  Client *from = nullptr;
-  if (room != c.plugin.rooms.end())
-    for (const std::shared_ptr<Client> &o : room->second.clients)
-      if (o.get() != &c && o->authenticated && o->listening() &&
-          strcmp(o->who.user_id, c.who.user_id) == 0 && same_key(o->session_key, key))
-        from = o.get();
+  Client *from = room == c.plugin.rooms.end()
+                     ? nullptr
+                     : other_socket_of_user(room->second, c, [&key](const Client &o) {
+                         return o.listening() && same_key(o.session_key, key);
+                       });
   if (!from)
     return c.send_error("no_session", "No audio session to resume here; send 'listen'.", "resume");
   if (!GRAMOTHI_HOST_HAS(c.plugin.host, media_rebind))

@@ -92,6 +92,15 @@ void schedule_presence(Signaling &s) {
 
 }  // namespace
 
+Client *other_socket_of_user(const Room &room, const Client &c,
+                             const std::function<bool(const Client &)> &match) {
+  auto mine = room.by_user.find(c.who.user_id);
+  if (mine == room.by_user.end()) return nullptr;
+  for (Client *o : mine->second)
+    if (o != &c && match(*o)) return o;
+  return nullptr;
+}
+
 void broadcast(Signaling &s, const std::string &class_id, const std::string &text,
                Audience audience) {
   auto room = s.rooms.find(class_id);

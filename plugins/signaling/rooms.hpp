@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -29,6 +30,11 @@ struct Room {
   std::string current_slide;   // the last slides.sync event for the class (JSON), "" = none
   std::string last_listeners;  // the last `listeners` message sent to its teachers ("" = none)
 };
+
+// Another authenticated socket of `c`'s user in `room` that `match` accepts (by_user: no walk
+// over the whole class), or nullptr.
+Client *other_socket_of_user(const Room &room, const Client &c,
+                             const std::function<bool(const Client &)> &match);
 
 constexpr unsigned kPresenceIntervalMs = 1000;
 constexpr size_t kMaxListedPeople = 500;  // entries of a `listeners` message

@@ -129,6 +129,7 @@ const GL = (() => {
         }
         if (m.type === 'pong') this.pings.shift();
         if (m.type === 'authenticated') {
+          if (performance.mark) performance.mark('gl-authenticated');
           this.authed = true;
           this.delay = 1000;
           this.on.state && this.on.state('open');

@@ -597,10 +597,26 @@ dir = ${pluginDir}
   });
   const wire0 = wireBytes();
   const tLoad = Date.now();
-  await student.goto(`${base}/class/${classId}#token=${token('student-asha', 'student')}`, {timeout: 120000});
-  await student.waitForFunction(() => window.glStudent && window.glStudent.conn === 'open' &&
-                                      !document.querySelector('#join').disabled, null, {timeout: 120000});
+  // Ready is what the student sees, not the browser's load event (which waits for every image
+  // the page started, the slide's among them): the Join button live and the slide's text shown.
+  await student.goto(`${base}/class/${classId}#token=${token('student-asha', 'student')}`,
+                     {timeout: 120000, waitUntil: 'commit'});
+  await student.waitForFunction((hasSlides) => window.glStudent && window.glStudent.conn === 'open' &&
+                                               !document.querySelector('#join').disabled &&
+                                               (!hasSlides || !!document.querySelector('#slide').dataset.state),
+                                slides.length > 0, {timeout: 120000, polling: 50});
   result.page_ready_ms = Date.now() - tLoad;
+  // Where the wait went, in ms after navigation start: the HTML's first and last byte, the DOM
+  // ready, the socket open and authenticated (the page's marks).
+  result.page_steps_ms = await student.evaluate(() => {
+    const nav = performance.getEntriesByType('navigation')[0] || {};
+    const mark = (n) => (performance.getEntriesByName('gl-' + n)[0] || {}).startTime;
+    const steps = {html_first_byte: nav.responseStart, html_done: nav.responseEnd,
+                   dom_ready: nav.domContentLoadedEventEnd, socket_open: mark('socket-open'),
+                   authenticated: mark('authenticated'), ready: performance.now()};
+    for (const k of Object.keys(steps)) steps[k] = steps[k] > 0 ? Math.round(steps[k]) : null;
+    return steps;
+  });
   await student.evaluate(instrument);
   if (pin) {
     await student.waitForFunction((p) => !!document.querySelector(`#profile option[value="${p}"]`), pin, {timeout: 60000});
@@ -823,6 +839,7 @@ function summarize(file) {
     ['text p50/max ms', (r) => `${r.slides.text_ms_p50}/${r.slides.text_ms_max}`],
     ['image p50/max ms', (r) => `${r.slides.image_ms_p50}/${r.slides.image_ms_max}` + (r.slides.images_not_shown ? ` (${r.slides.images_not_shown} not shown)` : '')],
     ['first slide preview/image ms', (r) => r.first_slide ? `${r.first_slide.preview_ms}/${r.first_slide.image_ms}` : '-'],
+    ['page ready ms', (r) => r.page_ready_ms], ['join to first audio ms', (r) => r.first_audio_ms],
     ['profile changes', (r) => r.profile_changes],
     ['MB/h wire', (r) => r.wire_mb_per_hour], ['socket closes', (r) => r.socket_closes],
   ];

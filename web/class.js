@@ -65,7 +65,10 @@
     const pin = localStorage.getItem(pinKey) || 'auto';
     st.held = !st.want;
     st.media = 'new';
-    sock.send(st.held ? {type: 'listen', profile: pin, held: true} : {type: 'listen', profile: pin});
+    // The early socket asked for the held session already (class.html), just behind its upgrade.
+    const asked = st.held && sock.earlyHeld;
+    sock.earlyHeld = false;
+    if (!asked) sock.send(st.held ? {type: 'listen', profile: pin, held: true} : {type: 'listen', profile: pin});
     mark(st.held ? 'listen-held' : 'listen');
     render();
   }
@@ -211,9 +214,10 @@
       st.ended = m.class.state === 'ended' && !!m.class.started_at;  // not a class never started
       const session = m.class.session_id || '';
       if (session !== st.session) loadData(session);
-      GL.rtcConfig();  // the ICE servers, fetched now rather than after the offer of a join
+      GL.rtcConfig();  // the ICE servers (here already, from 'authenticated', or fetched now)
       if (st.ended) showRecordingsSoon(0);
       if (!resume()) listen();
+      sock.earlyHeld = false;  // not taken over (the class was not live): it got class_not_live
       render();
     },
     'class-started'() {

@@ -33,6 +33,20 @@ const GL = (() => {
     token = t.trim();
     sessionStorage.setItem(tokenKey, token);
   }
+  // The class socket, with the token among its subprotocols ("gramothi.bearer.<jwt>") unless
+  // `plain`: the server takes it with the upgrade, a round trip sooner than an `authenticate`
+  // message (api/signaling.md, Authentication). A token that is no valid protocol name (a
+  // pasted one with spaces, say) goes the message way.
+  function classSocket(url, token, plain) {
+    if (!plain) {
+      try {
+        return new WebSocket(url, ['gramothi', 'gramothi.bearer.' + token]);
+      } catch (_) {
+        /* not a protocol token */
+      }
+    }
+    return new WebSocket(url);
+  }
   function forgetToken() {
     token = '';
     sessionStorage.removeItem(tokenKey);
@@ -62,14 +76,16 @@ const GL = (() => {
     return json;
   }
 
-  // STUN/TURN servers for RTCPeerConnection, fetched again before the credentials expire.
+  // STUN/TURN servers for RTCPeerConnection: those `authenticated` brought, else fetched, and
+  // fetched again before the credentials expire.
   let ice = null;
+  function takeIce(r) {
+    ice = {servers: r.ice_servers || [], until: Date.now() + Math.max(60, (r.ttl_seconds || 600) - 120) * 1000};
+  }
   async function iceServers() {
     if (ice && Date.now() < ice.until) return ice.servers;
     try {
-      const r = await api('GET', '/ice-servers');
-      ice = {servers: r.ice_servers || [],
-             until: Date.now() + Math.max(60, (r.ttl_seconds || 600) - 120) * 1000};
+      takeIce(await api('GET', '/ice-servers'));
     } catch (_) {
       ice = {servers: [], until: Date.now() + 30000};
     }
@@ -113,10 +129,19 @@ const GL = (() => {
       window.GLEarly = null;
       const adopt = early && !early.closed && early.token === token && early.ws.readyState <= 1;
       if (early && !adopt) early.ws.close();
-      const ws = adopt ? early.ws : new WebSocket(url);
+      const ws = adopt ? early.ws : classSocket(url, token, this.plain);
+      // A held `listen` the early socket sent (class.html); the page takes it over once.
+      this.earlyHeld = adopt && early.held;
       this.ws = ws;
       this.authed = false;
-      if (!adopt) ws.onopen = () => ws.send(JSON.stringify({type: 'authenticate', token}));
+      // (The early socket's own handler sends `authenticate` unless the server took the token
+      // with the upgrade, as below.)
+      let opened = ws.readyState === 1;
+      const onopen = adopt ? ws.onopen : () => ws.protocol !== 'gramothi' && ws.send(JSON.stringify({type: 'authenticate', token}));
+      ws.onopen = (e) => {
+        opened = true;
+        if (onopen) onopen(e);
+      };
       ws.onmessage = (e) => {
         if (ws !== this.ws) return;
         this.bytes += e.data.length;
@@ -130,6 +155,7 @@ const GL = (() => {
         if (m.type === 'pong') this.pings.shift();
         if (m.type === 'authenticated') {
           if (performance.mark) performance.mark('gl-authenticated');
+          if (m.ice) takeIce(m.ice);
           this.authed = true;
           this.delay = 1000;
           this.on.state && this.on.state('open');
@@ -141,6 +167,10 @@ const GL = (() => {
         if (ws !== this.ws) return;
         this.ws = null;
         this.authed = false;
+        // A socket that never opened may be behind a proxy that drops subprotocols (the browser
+        // then fails the handshake): each such failure switches between the two ways, and the
+        // way that opens stays.
+        if (!opened) this.plain = !this.plain;
         clearInterval(this.pinger);
         // 4401: the token was refused or expired; 4409: this user opened the class in too many
         // tabs, and reconnecting would only close another of them.

@@ -178,7 +178,8 @@ void on_ws_open(SoupServer *, SoupServerMessage *msg, const char *path,
     g_hash_table_unref(form);
   }
   SoupMessageHeaders *h = soup_server_message_get_request_headers(msg);
-  for (const char *name : {"Authorization", "Origin", "User-Agent", "X-Forwarded-For"})
+  for (const char *name :
+       {"Authorization", "Origin", "User-Agent", "X-Forwarded-For", "Sec-WebSocket-Protocol"})
     if (const char *v = soup_message_headers_get_one(h, name)) c->headers[name] = v;
   GSocketAddress *remote = soup_server_message_get_remote_address(msg);
   if (remote && G_IS_INET_SOCKET_ADDRESS(remote)) {
@@ -254,8 +255,13 @@ int32_t host_ws_route(GramothiPluginContext *ctx, const char *pattern, size_t ma
   for (const auto &r : ctx->ws_routes)
     if (r->prefix == route->prefix)
       return refuse(GRAMOTHI_E_CONFLICT, "WebSocket route '" + p + "' exists already");
+  // The one subprotocol: a client that asks for it (with others, such as a browser's token in
+  // "gramothi.bearer.<jwt>", which the plugin reads off the request) gets it back; a client that
+  // asks for none gets none.
+  static const char *const kProtocols[] = {"gramothi", nullptr};
   soup_server_add_websocket_handler(ctx->services->router->server(), route->prefix.c_str(), nullptr,
-                                    nullptr, on_ws_open, route.get(), nullptr);
+                                    const_cast<char **>(kProtocols), on_ws_open, route.get(),
+                                    nullptr);
   ctx->ws_routes.push_back(std::move(route));
   return GRAMOTHI_OK;
 }

@@ -82,6 +82,11 @@ struct Client : std::enable_shared_from_this<Client> {
   std::string media_state;      // the host's word for the session's last state ("" without one)
   RateGate rate;                // the socket's message rate (dispatch.cpp)
   int refusals_before_auth = 0;
+  // Messages that came while the token was being checked (a client that authenticated with the
+  // upgrade may send `listen` at once), handled in order once `authenticated` is out; at most
+  // kMaxWaiting, dropped if the token is refused.
+  static constexpr size_t kMaxWaiting = 4;
+  std::vector<std::string> waiting;
 };
 
 // A host result callback and its user_data, for one call that answers exactly once.

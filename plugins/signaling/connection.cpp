@@ -1,10 +1,13 @@
-// A socket's life: it opens into its class's room, authenticates (an Authorization header, or
-// an `authenticate` message before auth_timeout_ms; a token in the URL is refused), hears what
-// the class is up to, may renew its token with another `authenticate`, is closed when its token
-// expires, and closes out of the room.
+// A socket's life: it opens into its class's room, authenticates (an Authorization header, a
+// "gramothi.bearer.<jwt>" subprotocol, or an `authenticate` message before auth_timeout_ms; a
+// token in the URL is refused), hears what the class is up to, may renew its token with another
+// `authenticate`, is closed when its token expires, and closes out of the room.
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
 
 #include "../common/http_json.hpp"
 #include "handlers.hpp"
@@ -90,16 +93,23 @@ void on_class_found(Client &c, const GramothiError *error, const char *status_js
   arm_expiry_timer(c);
   Room &room = s.rooms[c.class_id];
   admit_socket_of_user(room, c, s.options.max_sockets_per_user);
+  // The STUN/TURN servers (REST ice-servers' answer) come along: the page needs them for the
+  // offer that follows, and a REST request for them would cost a round trip (seconds on 2G).
+  char *ice = s.host->ice_servers_json(s.ctx, &c.who);
+  std::string ice_json = ice ? ice : "null";
+  s.host->free(ice);
   c.send(std::string("{\"type\":\"authenticated\",\"role\":\"") + role_name(c.who.role) +
          "\",\"user_id\":" + plugin::quote(c.who.user_id) +
          ",\"expires_at\":" + std::to_string(c.who.expires_at) + ",\"class\":" +
-         (c.is_staff() ? std::string(status_json) : plugin::without_recording(status_json)) + "}");
+         (c.is_staff() ? std::string(status_json) : plugin::without_recording(status_json)) +
+         ",\"ice\":" + ice_json + "}");
   presence_changed(s, c.class_id);
   if (c.is_staff()) send_listeners_to(s, c);
   auto news = s.recording_news.find(c.class_id);
   if (c.is_staff() && news != s.recording_news.end()) c.send(news->second);
   fetch_current_slide(c);
   send_chat_history(c);
+  handle_waiting(c);
 }
 
 // authenticate, step 3: the caller may attend the class (or the socket closes with 4403); look
@@ -156,6 +166,19 @@ void renew_token(Client &c, const std::string &authorization) {
   });
 }
 
+// The token in a Sec-WebSocket-Protocol list ("gramothi, gramothi.bearer.<jwt>"), if any.
+std::optional<std::string> bearer_subprotocol(const char *protocols) {
+  constexpr std::string_view kPrefix = "gramothi.bearer.";
+  if (!protocols) return std::nullopt;
+  g_auto(GStrv) items = g_strsplit(protocols, ",", 16);
+  for (char **item = items; *item; item++) {
+    std::string_view p = g_strstrip(*item);
+    if (p.size() > kPrefix.size() && p.substr(0, kPrefix.size()) == kPrefix)
+      return std::string(p.substr(kPrefix.size()));
+  }
+  return std::nullopt;
+}
+
 gboolean on_auth_timeout(gpointer client) {
   auto &c = *static_cast<Client *>(client);
   c.auth_timer = 0;
@@ -180,6 +203,10 @@ void ws_opened(GramothiWsConnection *conn, void *signaling) {
   }
   const char *header = s.host->ws_header(conn, "Authorization");
   if (header && *header) return authenticate(*c, header);
+  // A browser cannot set a header but can name subprotocols: "gramothi.bearer.<jwt>" among them
+  // authenticates with the upgrade, which saves the round trip of an `authenticate` message.
+  if (auto bearer = bearer_subprotocol(s.host->ws_header(conn, "Sec-WebSocket-Protocol")))
+    return authenticate(*c, "Bearer " + *bearer);
   c->auth_timer =
       g_timeout_add(static_cast<guint>(s.options.auth_timeout_ms), on_auth_timeout, c.get());
 }

@@ -124,11 +124,9 @@ bool within_rate(Client &c) {
   return false;
 }
 
-}  // namespace
-
-void handle_message(Client &c, const char *data, size_t length, bool is_text) {
+// A message past the rate gate.
+void handle_admitted(Client &c, const char *data, size_t length, bool is_text) {
   size_t max_message = c.plugin.options.max_message;
-  if (!within_rate(c)) return;
   if (!is_text) return c.refuse("invalid_message", "Send JSON text messages, not binary.");
   if (length > max_message)
     return c.refuse("message_too_large",
@@ -151,12 +149,34 @@ void handle_message(Client &c, const char *data, size_t length, bool is_text) {
   const Route *route = find_route(type);
   // An unknown type is answered as one that needs authentication.
   Access access = route ? route->access : Access::kAuthenticated;
-  if (access == Access::kAuthenticated && !c.authenticated)
+  if (access == Access::kAuthenticated && !c.authenticated) {
+    // While the token is checked (the class lookup takes a moment) a message waits its turn:
+    // a client that authenticated with the upgrade sends `listen` without waiting a round trip.
+    if (c.checking_token && c.waiting.size() < Client::kMaxWaiting) {
+      c.waiting.emplace_back(data, length);
+      return;
+    }
     return c.refuse("not_authenticated", "Send 'authenticate' first.", type);
+  }
   if (!route)
     return c.refuse("unknown_type", "Unknown message type '" + std::string(type) + "'.", type);
   if (auto error = fields.check(route->fields)) return c.refuse(error->code, error->message, type);
   route->handle(c, fields);
+}
+
+}  // namespace
+
+void handle_message(Client &c, const char *data, size_t length, bool is_text) {
+  if (within_rate(c)) handle_admitted(c, data, length, is_text);
+}
+
+void handle_waiting(Client &c) {
+  std::vector<std::string> waiting = std::move(c.waiting);
+  c.waiting.clear();
+  for (const auto &m : waiting) {
+    if (c.closing) return;
+    handle_admitted(c, m.data(), m.size(), true);
+  }
 }
 
 }  // namespace gramothi::signaling

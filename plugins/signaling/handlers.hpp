@@ -29,6 +29,8 @@ void check_access(Client &c, std::function<void(Client &)> then);
 
 // dispatch.cpp
 void handle_message(Client &c, const char *data, size_t length, bool is_text);
+// Handles the messages that waited for the token check (Client::waiting), once authenticated.
+void handle_waiting(Client &c);
 
 // media.cpp
 void handle_publish(Client &c, const JsonFields &f);

@@ -3,9 +3,10 @@
  * of the class. The protocol, message by message, is in api/signaling.md.
  *
  * Endpoint: GET /api/v1/streaming/ws/{class_id} (WebSocket). The token comes as the first
- * message {"type":"authenticate","token":…} or an "Authorization: Bearer" header; a socket with
- * ?token= in its URL is closed (4401 token_in_url). A socket is closed when its token expires
- * (4401 token_expired) unless it sent a new token for the same user before.
+ * message {"type":"authenticate","token":…}, an "Authorization: Bearer" header, or the
+ * subprotocols "gramothi, gramothi.bearer.<jwt>" (a browser's way to send it with the upgrade);
+ * a socket with ?token= in its URL is closed (4401 token_in_url). A socket is closed when its
+ * token expires (4401 token_expired) unless it sent a new token for the same user before.
  *
  * Options ([plugin.signaling] in the server config):
  *   max_message_bytes = 65536   larger messages get an error ("message_too_large"); 1024..1048576

@@ -302,6 +302,48 @@ TEST_F(WsAbuseTest, ASocketIsClosedWhenItsTokenExpiresUnlessRenewed) {
   EXPECT_TRUE(renewed->wait_for("pong", nullptr));
 }
 
+// A browser's way to authenticate with the upgrade: the token as a subprotocol beside
+// "gramothi", which the server chooses. `authenticated` comes without a message sent; a bad
+// token is refused as in `authenticate`; "gramothi" alone leaves the message way open.
+TEST_F(WsAbuseTest, ATokenAmongTheSubprotocolsAuthenticatesWithTheUpgrade) {
+  WsClient ws(server_->port(), kClass, "", "",
+              {"gramothi", "gramothi.bearer." + token("student-proto", Role::kStudent)});
+  ASSERT_TRUE(ws.connected()) << ws.error();
+  EXPECT_EQ(ws.protocol(), "gramothi");
+  WsMessage m;
+  ASSERT_TRUE(ws.wait_for("authenticated", &m));
+  EXPECT_EQ(m.str("user_id"), "student-proto") << m.text;
+  ws.send("{\"type\":\"ping\"}");
+  EXPECT_TRUE(ws.wait_for("pong", nullptr));
+
+  WsClient bad(server_->port(), kClass, "", "", {"gramothi", "gramothi.bearer.not-a-token"});
+  ASSERT_TRUE(bad.connected()) << bad.error();
+  ASSERT_TRUE(bad.wait_for("error", &m));
+  EXPECT_EQ(m.str("code"), "token_invalid");
+  EXPECT_EQ(m.str("about"), "authenticate");
+  ASSERT_TRUE(closes(bad, 5000));
+  EXPECT_EQ(bad.close_code(), 4401);
+  EXPECT_EQ(bad.received("authenticated"), 0u);
+
+  WsClient plain(server_->port(), kClass, token("student-plain", Role::kStudent), "", {"gramothi"});
+  ASSERT_TRUE(plain.connected()) << plain.error();
+  EXPECT_EQ(plain.protocol(), "gramothi");
+  EXPECT_TRUE(plain.wait_for("authenticated", nullptr));
+}
+
+// A message sent right behind `authenticate`, while the token and the class are being checked,
+// waits for the check and is handled after `authenticated` (not refused as not_authenticated).
+TEST_F(WsAbuseTest, AMessageSentWhileTheTokenIsCheckedWaitsForIt) {
+  WsClient ws(server_->port(), kClass, token("student-eager", Role::kStudent));
+  ASSERT_TRUE(ws.connected()) << ws.error();
+  ws.send(json_msg("chat-message", {{"text", "sent at once"}}));
+  WsMessage m;
+  ASSERT_TRUE(ws.wait_for("authenticated", &m));
+  ASSERT_TRUE(ws.wait_for("chat-message", &m));
+  EXPECT_NE(m.text.find("sent at once"), std::string::npos) << m.text;
+  EXPECT_EQ(ws.received("error:not_authenticated"), 0u);
+}
+
 // ?token= on the socket's URL is refused with a message that says where the token goes.
 TEST_F(WsAbuseTest, ATokenInTheUrlIsRefused) {
   WsClient ws(server_->port(), kClass, "", "?token=" + token("student-url", Role::kStudent));

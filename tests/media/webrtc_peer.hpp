@@ -72,15 +72,21 @@ inline std::string json_msg(const char *type,
 class WsClient {
  public:
   // Connects to ws://127.0.0.1:PORT/api/v1/streaming/ws/CLASS`query` (`query` as is, e.g.
-  // "?x=1"), then sends `token`, if any, as the first message ("authenticate").
+  // "?x=1"), asking for `protocols` (Sec-WebSocket-Protocol) if any, then sends `token`, if any,
+  // as the first message ("authenticate").
   WsClient(int port, const std::string &class_id, const std::string &token = "",
-           const std::string &query = "") {
+           const std::string &query = "", const std::vector<std::string> &protocols = {}) {
     session_ = soup_session_new();
     std::string url =
         "ws://127.0.0.1:" + std::to_string(port) + "/api/v1/streaming/ws/" + class_id + query;
     SoupMessage *msg = soup_message_new("GET", url.c_str());
+    std::vector<char *> asked;
+    for (const auto &p : protocols)
+      asked.push_back(const_cast<char *>(p.c_str()));
+    asked.push_back(nullptr);
     soup_session_websocket_connect_async(
-        session_, msg, nullptr, nullptr, G_PRIORITY_DEFAULT, nullptr,
+        session_, msg, nullptr, protocols.empty() ? nullptr : asked.data(), G_PRIORITY_DEFAULT,
+        nullptr,
         [](GObject *src, GAsyncResult *res, gpointer self) {
           auto *c = static_cast<WsClient *>(self);
           g_autoptr(GError) err = nullptr;
@@ -123,6 +129,11 @@ class WsClient {
   bool closed() const { return closed_; }
   int close_code() const { return close_code_; }
   const std::string &close_reason() const { return close_reason_; }
+  // The subprotocol the server chose ("" for none).
+  std::string protocol() const {
+    const char *p = conn_ ? soup_websocket_connection_get_protocol(conn_) : nullptr;
+    return p ? p : "";
+  }
   // How many messages of `type` arrived so far, taken or not; "error:CODE" counts errors by code.
   size_t received(const std::string &type) const {
     auto n = received_.find(type);

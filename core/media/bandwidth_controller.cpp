@@ -178,8 +178,11 @@ std::optional<ProfileDecision> BandwidthController::report(const LinkReport &r) 
     bad_since_ms_ = now;
     return change_to(0, "loss", now);
   }
+  // A settled listener with RED steps down only for loss that RED cannot repair.
+  bool lossy_settled =
+      loss && *loss > (probe_by_redundancy_ ? tuning_.loss_down_red : tuning_.loss_down);
   if (loss) {
-    if (lossy) {
+    if (lossy_settled) {
       if (!bad_since_ms_) bad_since_ms_ = interval_start.value_or(now);
       clean_since_ms_ = now;
       // (Not while the queue the failed step up filled drains: that loss is the step's.)

@@ -759,6 +759,39 @@ TEST(BandwidthController, WithRedOneNoisyReportDoesNotStepDownAndRandomLossDoesN
   EXPECT_EQ(red.current(), kHigh) << ::testing::PrintToString(r);
 }
 
+// A 2 % link's reports say 5-8 % a few times in a row now and then (a few dozen packets each):
+// RED repairs that, and a settled listener with RED holds its profile; loss RED cannot repair
+// (over 10 %, smoothed) still steps it down. Without RED the same run steps down.
+TEST(BandwidthController, WithRedASettledListenerRidesOutARunOfLossyReports) {
+  ProfileSet profiles;
+  ASSERT_TRUE(load_shipped(&profiles));
+  auto burst = [](double peak) {
+    return [peak](int64_t t) {
+      LinkReport r;
+      r.loss_fraction = t >= 20000 && t < 30000 ? peak : 0.02;
+      r.rtt_ms = 1100;  // over rtt_block_up_ms: no climbing, only the steps down are in question
+      return r;
+    };
+  };
+  BandwidthController red(profiles, kLow, steady());
+  red.set_probe_by_redundancy(true);
+  Changes r = run(red, 0, 40000, 2500, burst(0.075));
+  EXPECT_TRUE(r.empty()) << ::testing::PrintToString(r);
+  EXPECT_EQ(red.current(), kLow);
+
+  BandwidthController red_bad(profiles, kLow, steady());
+  red_bad.set_probe_by_redundancy(true);
+  Changes rb = run(red_bad, 0, 40000, 2500, burst(0.15));
+  ASSERT_FALSE(rb.empty());
+  EXPECT_EQ(rb[0].reason, "loss") << ::testing::PrintToString(rb);
+  EXPECT_LT(rb[0].index, kLow);
+
+  BandwidthController plain(profiles, kLow, steady());
+  Changes p = run(plain, 0, 40000, 2500, burst(0.075));
+  ASSERT_FALSE(p.empty());
+  EXPECT_EQ(p[0].reason, "loss") << ::testing::PrintToString(p);
+}
+
 TEST(BandwidthController, ProbingStopsWhenPinnedOrWhenTheListenerCannotTakeRedundancy) {
   ProfileSet profiles;
   ASSERT_TRUE(load_shipped(&profiles));

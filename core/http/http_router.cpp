@@ -1,8 +1,11 @@
 #include "http/http_router.hpp"
 
+#include <sys/ioctl.h>
+
 #include <algorithm>
 
 #include "base/json.hpp"
+#include "http/client_stream.hpp"
 #include "base/log.hpp"
 #include "build_config.h"
 
@@ -18,7 +21,8 @@ struct GramothiHttpExchange {
   bool disconnected = false;
   gulong disconnected_handler = 0;
   int64_t started_us = 0;
-  size_t pace = 0;  // bytes per second; 0: unpaced
+  size_t pace = 0;          // bytes per second; 0: unpaced
+  size_t first_window = 0;  // bytes in flight at first (exchange_set_first_window); 0: any
 
   ~GramothiHttpExchange() {
     if (disconnected_handler) g_signal_handler_disconnect(msg.get(), disconnected_handler);
@@ -51,6 +55,12 @@ void respond_now(SoupServerMessage *msg, unsigned status, const std::string &jso
                                    json.size());
 }
 
+// The client's TCP socket under `msg` (borrowed), if the connection is one of ours.
+GSocket *client_socket(HttpRouter *router, SoupServerMessage *msg) {
+  GramothiClientStream *stream = router->client_stream(msg);
+  return stream ? client_stream_socket(stream) : nullptr;
+}
+
 }  // namespace
 
 // A response body handed to libsoup a slice at a time (exchange_set_pace). libsoup writes what
@@ -61,8 +71,15 @@ void respond_now(SoupServerMessage *msg, unsigned status, const std::string &jso
 // The pace counts what the slices cost the link: each goes out as at least one TCP segment with
 // kHeaderBytes of TCP/IP headers. Slices are a tenth of a second's worth, but at least
 // kMinSliceBytes: at 2 KB/s, 200-byte slices would spend a fifth of the pace on headers.
+//
+// Or, with a first window (exchange_set_first_window), by what the client acknowledges: the
+// body goes to the connection while what the kernel holds unacknowledged (SIOCOUTQ) and what
+// libsoup has not written yet stay under a window that starts small and grows by half of what
+// was acknowledged, looked at every kWindowTickMs. TCP's first burst (ten segments, 14 KB)
+// overflows the queue of a slow link's last hop (50 kbit/s with a 1 s queue holds 6 KB), and
+// the lost tail costs a retransmission timeout, seconds on such a link.
 struct PacedBody {
-  static constexpr int kTickMs = 100;
+  static constexpr int kTickMs = 100, kWindowTickMs = 10;
   static constexpr size_t kMinSliceBytes = 600, kHeaderBytes = 52;
   // The body bytes of one slice, and the ticks between slices, at a pace (wire bytes per second).
   static size_t slice_bytes(size_t pace) { return std::max(kMinSliceBytes, pace * kTickMs / 1000); }
@@ -74,7 +91,11 @@ struct PacedBody {
   int tick_ms;
   int64_t started_us = g_get_monotonic_time();
   guint timer = 0;
-  gulong finished_handler = 0, disconnected_handler = 0;
+  gulong finished_handler = 0, disconnected_handler = 0, wrote_handler = 0;
+  // The window mode: the connection's socket (null: paced by rate), the first window, and what
+  // libsoup has written of the body.
+  GRef<GSocket> socket;
+  size_t first_window = 0, written = 0;
 
   PacedBody(HttpRouter *r, SoupServerMessage *m, const void *body, size_t length, size_t pace)
       : router(r),
@@ -84,10 +105,21 @@ struct PacedBody {
         // A slice and its headers per tick: the wire carries the pace.
         tick_ms(static_cast<int>(((slice_bytes(pace) + kHeaderBytes) * 1000 + pace - 1) /
                                  std::max<size_t>(1, pace))) {}
+  // The window mode.
+  PacedBody(HttpRouter *r, SoupServerMessage *m, const void *body, size_t length, GSocket *sock,
+            size_t window)
+      : router(r),
+        msg(GRef<SoupServerMessage>::ref(m)),
+        data(static_cast<const char *>(body), length),
+        rate(0),
+        tick_ms(kWindowTickMs),
+        socket(GRef<GSocket>::ref(sock)),
+        first_window(window) {}
   ~PacedBody() {
     if (timer) g_source_remove(timer);
     if (finished_handler) g_signal_handler_disconnect(msg.get(), finished_handler);
     if (disconnected_handler) g_signal_handler_disconnect(msg.get(), disconnected_handler);
+    if (wrote_handler) g_signal_handler_disconnect(msg.get(), wrote_handler);
   }
   PacedBody(const PacedBody &) = delete;
   PacedBody &operator=(const PacedBody &) = delete;
@@ -98,15 +130,32 @@ struct PacedBody {
     finished_handler = g_signal_connect_swapped(msg.get(), "finished", G_CALLBACK(end), this);
     disconnected_handler =
         g_signal_connect_swapped(msg.get(), "disconnected", G_CALLBACK(end), this);
+    if (socket) {
+      auto wrote = +[](SoupServerMessage *, guint chunk, gpointer self) {
+        static_cast<PacedBody *>(self)->written += chunk;
+      };
+      wrote_handler = g_signal_connect(msg.get(), "wrote-body-data", G_CALLBACK(wrote), this);
+    }
     feed();
     if (appended < data.size())
       timer = g_timeout_add(
           tick_ms, +[](gpointer self) { return static_cast<PacedBody *>(self)->feed(); }, this);
   }
-  // Appends what the pace allows by now (a slice at once to begin with).
+  // What the window allows appended by now: the bytes the client acknowledged plus the window.
+  size_t window_allows() const {
+    int unacked = 0;  // sent and not acknowledged, or not sent yet (includes the headers)
+    if (ioctl(g_socket_get_fd(socket.get()), TIOCOUTQ, &unacked) != 0) return data.size();
+    size_t in_kernel = std::min(written, static_cast<size_t>(std::max(unacked, 0)));
+    size_t acked = written - in_kernel;
+    size_t window = first_window + acked / 2;
+    size_t in_flight = in_kernel + (appended - written);
+    return in_flight >= window ? appended : appended + (window - in_flight);
+  }
+  // Appends what the pace (or the window) allows by now (a slice at once to begin with).
   gboolean feed() {
     double elapsed_s = (g_get_monotonic_time() - started_us) / 1e6 + tick_ms / 1000.0;
-    size_t allowed = std::min(data.size(), static_cast<size_t>(rate * elapsed_s));
+    size_t allowed =
+        std::min(data.size(), socket ? window_allows() : static_cast<size_t>(rate * elapsed_s));
     if (allowed > appended) {
       SoupMessageBody *body = soup_server_message_get_response_body(msg.get());
       soup_message_body_append(body, SOUP_MEMORY_COPY, data.data() + appended, allowed - appended);
@@ -354,6 +403,10 @@ void exchange_set_pace(GramothiHttpExchange *ex, size_t bytes_per_s) {
   ex->pace = bytes_per_s;
 }
 
+void exchange_set_first_window(GramothiHttpExchange *ex, size_t bytes) {
+  ex->first_window = bytes;
+}
+
 void exchange_respond(GramothiHttpExchange *ex, unsigned status, const char *content_type,
                       const void *body, size_t length) {
   HttpRouter *router = ex->router;
@@ -378,6 +431,14 @@ void exchange_respond(GramothiHttpExchange *ex, unsigned status, const char *con
       soup_message_body_set_accumulate(soup_server_message_get_response_body(msg), FALSE);
       if (ex->paused) soup_server_message_unpause(msg);
       (new PacedBody(router, msg, body, length, ex->pace))->start();
+    } else if (GSocket *sock = ex->first_window && length > ex->first_window
+                                   ? client_socket(router, msg)
+                                   : nullptr) {
+      soup_message_headers_replace(h, "Content-Type", type);
+      soup_message_headers_set_content_length(h, static_cast<goffset>(length));
+      soup_message_body_set_accumulate(soup_server_message_get_response_body(msg), FALSE);
+      if (ex->paused) soup_server_message_unpause(msg);
+      (new PacedBody(router, msg, body, length, sock, ex->first_window))->start();
     } else {
       soup_server_message_set_response(msg, type, SOUP_MEMORY_COPY, static_cast<const char *>(body),
                                        length);

@@ -45,6 +45,10 @@ void exchange_add_header(GramothiHttpExchange *ex, const char *name, const char 
 // (0: as fast as the link takes it): its body is handed to the connection a slice at a time, so
 // that it never queues up in front of what else the client is receiving. Set before responding.
 void exchange_set_pace(GramothiHttpExchange *ex, size_t bytes_per_s);
+// The response goes out with at most `bytes` unacknowledged at first, more as the client
+// acknowledges (see PacedBody): for a page that must not overflow a slow link's queue in TCP's
+// first burst. Set before responding; ignored for paced responses and shorter bodies.
+void exchange_set_first_window(GramothiHttpExchange *ex, size_t bytes);
 // Sends and frees the exchange.
 void exchange_respond(GramothiHttpExchange *ex, unsigned status, const char *content_type,
                       const void *body, size_t length);

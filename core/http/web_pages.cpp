@@ -9,6 +9,9 @@ namespace gramothi {
 namespace {
 
 constexpr size_t kMaxFile = 2 * 1024 * 1024;
+// Bytes of a page in flight before the client acknowledged any: 50 kbit/s with a 1 s queue
+// holds about 6 KB, which the class socket's first messages share.
+constexpr size_t kPageFirstWindow = 4096;
 
 std::string content_type_for(const std::string &name) {
   static const std::pair<const char *, const char *> kTypes[] = {
@@ -191,6 +194,8 @@ void WebPages::serve(GramothiHttpExchange *ex, const File &f, bool page) const {
     exchange_respond(ex, 304, nullptr, nullptr, 0);
     return;
   }
+  // A page starts with a window that fits a 2G link's queue (see exchange_set_first_window).
+  if (page) exchange_set_first_window(ex, kPageFirstWindow);
   const char *accept = exchange_header(ex, "Accept-Encoding");
   if (!f.gzipped.empty() && accept && strstr(accept, "gzip")) {
     exchange_add_header(ex, "Content-Encoding", "gzip");

@@ -66,8 +66,7 @@
     st.held = !st.want;
     st.media = 'new';
     // The early socket asked for the held session already (class.html), just behind its upgrade.
-    const asked = st.held && sock.earlyHeld;
-    sock.earlyHeld = false;
+    const asked = st.held && sock.takeEarlyHeld();
     if (!asked) sock.send(st.held ? {type: 'listen', profile: pin, held: true} : {type: 'listen', profile: pin});
     mark(st.held ? 'listen-held' : 'listen');
     render();
@@ -217,7 +216,7 @@
       GL.rtcConfig();  // the ICE servers (here already, from 'authenticated', or fetched now)
       if (st.ended) showRecordingsSoon(0);
       if (!resume()) listen();
-      sock.earlyHeld = false;  // not taken over (the class was not live): it got class_not_live
+      sock.takeEarlyHeld();  // not taken over (the class was not live): it got class_not_live
       render();
     },
     'class-started'() {

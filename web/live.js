@@ -129,9 +129,11 @@ const GL = (() => {
       window.GLEarly = null;
       const adopt = early && !early.closed && early.token === token && early.ws.readyState <= 1;
       if (early && !adopt) early.ws.close();
+      // An early socket that never opened may have met a proxy that drops subprotocols.
+      if (early && !adopt && early.closed && !early.opened) this.plain = true;
       const ws = adopt ? early.ws : classSocket(url, token, this.plain);
-      // A held `listen` the early socket sent (class.html); the page takes it over once.
-      this.earlyHeld = adopt && early.held;
+      // The early socket, whose held `listen` (sent when it opens) the page takes over once.
+      this.early = adopt ? early : null;
       this.ws = ws;
       this.authed = false;
       // (The early socket's own handler sends `authenticate` unless the server took the token
@@ -153,6 +155,15 @@ const GL = (() => {
           return;
         }
         if (m.type === 'pong') this.pings.shift();
+        // The server chose the subprotocol but found no token with the upgrade (a proxy
+        // that kept the one and dropped the other): the message way, once.
+        if (m.type === 'error' && m.code === 'not_authenticated' && !this.authed &&
+            ws.protocol === 'gramothi' && !ws.glAuthSent) {
+          ws.glAuthSent = true;
+          ws.send(JSON.stringify({type: 'authenticate', token}));
+          if (this.early) this.early.held = false;  // its `listen` was refused with this error
+          return;
+        }
         if (m.type === 'authenticated') {
           if (performance.mark) performance.mark('gl-authenticated');
           if (m.ice) takeIce(m.ice);
@@ -216,6 +227,12 @@ const GL = (() => {
       // handlers may name what it defines after this); no newer message can come first: a
       // message is a task, and this a microtask.
       if (adopt) Promise.resolve().then(() => early.heard.forEach((e) => ws.onmessage && ws.onmessage(e)));
+    }
+    // Whether the early socket asked for a held listener session (class.html); true once.
+    takeEarlyHeld() {
+      const early = this.early;
+      this.early = null;
+      return !!(early && early.held);
     }
     // Gives up on a socket that stalled: its closing handshake would wait behind the same stalled
     // TCP connection (for up to two minutes), so the page goes on at once as if it had closed.

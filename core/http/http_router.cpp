@@ -75,11 +75,16 @@ GSocket *client_socket(HttpRouter *router, SoupServerMessage *msg) {
 // Or, with a first window (exchange_set_first_window), by what the client acknowledges: the
 // body goes to the connection while what the kernel holds unacknowledged (SIOCOUTQ) and what
 // libsoup has not written yet stay under a window that starts small and grows by half of what
-// was acknowledged, looked at every kWindowTickMs. TCP's first burst (ten segments, 14 KB)
+// was acknowledged, looked at every kWindowTickMs (for at most kMaxWindowed bodies at once, and
+// until the client stalls or the body takes too long: then the rest goes at once). TCP's first
+// burst (ten segments, 14 KB)
 // overflows the queue of a slow link's last hop (50 kbit/s with a 1 s queue holds 6 KB), and
 // the lost tail costs a retransmission timeout, seconds on such a link.
 struct PacedBody {
   static constexpr int kTickMs = 100, kWindowTickMs = 10;
+  static constexpr int64_t kWindowStallUs = 3 * G_USEC_PER_SEC, kWindowMaxUs = 15 * G_USEC_PER_SEC;
+  // Window bodies at once at most; more go out the plain way (each polls its socket).
+  static constexpr size_t kMaxWindowed = 64;
   static constexpr size_t kMinSliceBytes = 600, kHeaderBytes = 52;
   // The body bytes of one slice, and the ticks between slices, at a pace (wire bytes per second).
   static size_t slice_bytes(size_t pace) { return std::max(kMinSliceBytes, pace * kTickMs / 1000); }
@@ -95,7 +100,8 @@ struct PacedBody {
   // The window mode: the connection's socket (null: paced by rate), the first window, and what
   // libsoup has written of the body.
   GRef<GSocket> socket;
-  size_t first_window = 0, written = 0;
+  size_t first_window = 0, written = 0, last_acked = 0;
+  int64_t progress_us = started_us;
 
   PacedBody(HttpRouter *r, SoupServerMessage *m, const void *body, size_t length, size_t pace)
       : router(r),
@@ -126,6 +132,7 @@ struct PacedBody {
 
   void start() {
     router->paced_.insert(this);
+    if (socket) router->windowed_++;
     auto end = +[](PacedBody *self) { self->finish(); };
     finished_handler = g_signal_connect_swapped(msg.get(), "finished", G_CALLBACK(end), this);
     disconnected_handler =
@@ -142,11 +149,22 @@ struct PacedBody {
           tick_ms, +[](gpointer self) { return static_cast<PacedBody *>(self)->feed(); }, this);
   }
   // What the window allows appended by now: the bytes the client acknowledged plus the window.
-  size_t window_allows() const {
+  // A client that acknowledges nothing for kWindowStallUs, or a body still going after
+  // kWindowMaxUs, gets the rest at once (as TCP takes it): the window must not keep a timer
+  // running for a client that does not read.
+  size_t window_allows() {
+    int64_t now = g_get_monotonic_time();
     int unacked = 0;  // sent and not acknowledged, or not sent yet (includes the headers)
-    if (ioctl(g_socket_get_fd(socket.get()), TIOCOUTQ, &unacked) != 0) return data.size();
+    if (g_socket_is_closed(socket.get()) ||
+        ioctl(g_socket_get_fd(socket.get()), TIOCOUTQ, &unacked) != 0)
+      return data.size();
     size_t in_kernel = std::min(written, static_cast<size_t>(std::max(unacked, 0)));
     size_t acked = written - in_kernel;
+    if (acked > last_acked) {
+      last_acked = acked;
+      progress_us = now;
+    }
+    if (now - progress_us > kWindowStallUs || now - started_us > kWindowMaxUs) return data.size();
     size_t window = first_window + acked / 2;
     size_t in_flight = in_kernel + (appended - written);
     return in_flight >= window ? appended : appended + (window - in_flight);
@@ -169,6 +187,7 @@ struct PacedBody {
   }
   void finish() {
     router->paced_.erase(this);
+    if (socket) router->windowed_--;
     delete this;
   }
 };
@@ -363,6 +382,7 @@ void HttpRouter::close() {
   for (auto *p : std::set<PacedBody *>(paced_))
     delete p;
   paced_.clear();
+  windowed_ = 0;
   routes_.clear();
 }
 
@@ -431,7 +451,8 @@ void exchange_respond(GramothiHttpExchange *ex, unsigned status, const char *con
       soup_message_body_set_accumulate(soup_server_message_get_response_body(msg), FALSE);
       if (ex->paused) soup_server_message_unpause(msg);
       (new PacedBody(router, msg, body, length, ex->pace))->start();
-    } else if (GSocket *sock = ex->first_window && length > ex->first_window
+    } else if (GSocket *sock = ex->first_window && length > ex->first_window &&
+                                       router->windowed_ < PacedBody::kMaxWindowed
                                    ? client_socket(router, msg)
                                    : nullptr) {
       soup_message_headers_replace(h, "Content-Type", type);

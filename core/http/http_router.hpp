@@ -125,6 +125,7 @@ class HttpRouter {
   std::vector<Route> routes_;
   std::set<GramothiHttpExchange *> pending_;
   std::set<PacedBody *> paced_;  // responses still going out at their pace (owned)
+  size_t windowed_ = 0;          // ... of which by a first window (exchange_set_first_window)
   bool draining_ = false;
   bool closed_ = false;
 };

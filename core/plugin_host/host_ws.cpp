@@ -178,9 +178,11 @@ void on_ws_open(SoupServer *, SoupServerMessage *msg, const char *path,
     g_hash_table_unref(form);
   }
   SoupMessageHeaders *h = soup_server_message_get_request_headers(msg);
-  for (const char *name :
-       {"Authorization", "Origin", "User-Agent", "X-Forwarded-For", "Sec-WebSocket-Protocol"})
+  for (const char *name : {"Authorization", "Origin", "User-Agent", "X-Forwarded-For"})
     if (const char *v = soup_message_headers_get_one(h, name)) c->headers[name] = v;
+  // A list header may come split over several lines: all of them, joined.
+  if (const char *v = soup_message_headers_get_list(h, "Sec-WebSocket-Protocol"))
+    c->headers["Sec-WebSocket-Protocol"] = v;
   GSocketAddress *remote = soup_server_message_get_remote_address(msg);
   if (remote && G_IS_INET_SOCKET_ADDRESS(remote)) {
     g_autofree char *ip =

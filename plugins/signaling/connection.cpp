@@ -170,7 +170,7 @@ void renew_token(Client &c, const std::string &authorization) {
 std::optional<std::string> bearer_subprotocol(const char *protocols) {
   constexpr std::string_view kPrefix = "gramothi.bearer.";
   if (!protocols) return std::nullopt;
-  g_auto(GStrv) items = g_strsplit(protocols, ",", 16);
+  g_auto(GStrv) items = g_strsplit(protocols, ",", -1);
   for (char **item = items; *item; item++) {
     std::string_view p = g_strstrip(*item);
     if (p.size() > kPrefix.size() && p.substr(0, kPrefix.size()) == kPrefix)

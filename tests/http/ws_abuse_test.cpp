@@ -12,6 +12,7 @@
 #include "../http/server_process.hpp"
 #include "../media/ws_connect.hpp"
 #include "auth/jwt.hpp"
+#include "raw_socket.hpp"
 
 using namespace gramothi;
 
@@ -329,6 +330,26 @@ TEST_F(WsAbuseTest, ATokenAmongTheSubprotocolsAuthenticatesWithTheUpgrade) {
   ASSERT_TRUE(plain.connected()) << plain.error();
   EXPECT_EQ(plain.protocol(), "gramothi");
   EXPECT_TRUE(plain.wait_for("authenticated", nullptr));
+}
+
+// A list header may come split over lines (proxies may split it): the token is found on any line.
+TEST_F(WsAbuseTest, ASubprotocolListSplitOverTwoHeaderLinesStillCarriesTheToken) {
+  RawSocket raw("127.0.0.1", server_->port());
+  ASSERT_TRUE(raw.connected());
+  std::string request = "GET /api/v1/streaming/ws/" + kClass +
+                        " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\n"
+                        "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+                        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                        "Sec-WebSocket-Protocol: gramothi.bearer." +
+                        token("student-split", Role::kStudent) +
+                        "\r\nSec-WebSocket-Protocol: gramothi\r\n\r\n";
+  ASSERT_TRUE(raw.send_all(request));
+  // The 101, then (unmasked server frames) the `authenticated` text.
+  ASSERT_TRUE(raw.read_until(
+      [](const std::string &r) { return r.find("\"authenticated\"") != std::string::npos; }, 10000))
+      << raw.received();
+  EXPECT_EQ(raw.received().rfind("HTTP/1.1 101", 0), 0u) << raw.received();
+  EXPECT_NE(raw.received().find("student-split"), std::string::npos);
 }
 
 // A message sent right behind `authenticate`, while the token and the class are being checked,

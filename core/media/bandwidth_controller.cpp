@@ -138,7 +138,9 @@ std::optional<ProfileDecision> BandwidthController::report(const LinkReport &r) 
 
   // A step up on probation that meets loss or a growing queue is undone at once.
   if (stepped_up_ms_ && now - *stepped_up_ms_ > tuning_.probe_window_ms) stepped_up_ms_.reset();
-  bool lossy = loss && *loss > tuning_.loss_down;
+  // With RED, random loss is repaired and the measure of a link too slow is its growing queue:
+  // loss counts as bad only above loss_down_red, for steps down, probes and probation alike.
+  bool lossy = loss && *loss > (probe_by_redundancy_ ? tuning_.loss_down_red : tuning_.loss_down);
   // A redundancy probe that meets loss or a growing queue fails like a step up would have, but
   // the student's profile never changed.
   if (probe_since_ms_) {
@@ -178,11 +180,8 @@ std::optional<ProfileDecision> BandwidthController::report(const LinkReport &r) 
     bad_since_ms_ = now;
     return change_to(0, "loss", now);
   }
-  // A settled listener with RED steps down only for loss that RED cannot repair.
-  bool lossy_settled =
-      loss && *loss > (probe_by_redundancy_ ? tuning_.loss_down_red : tuning_.loss_down);
   if (loss) {
-    if (lossy_settled) {
+    if (lossy) {
       if (!bad_since_ms_) bad_since_ms_ = interval_start.value_or(now);
       clean_since_ms_ = now;
       // (Not while the queue the failed step up filled drains: that loss is the step's.)

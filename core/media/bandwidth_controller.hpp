@@ -44,9 +44,10 @@
 //    halves the weight of the ones before), and loss up to
 //    loss_clean_red counts as clean: RED repairs random loss, and a link too slow for a profile
 //    shows as a growing rtt before it drops packets (but on a 5 % link, stay put). For the same
-//    reason a settled such listener steps down for loss only above loss_down_red (smoothed):
-//    on a 2 % link a few reports in a row may say 5-8 %, which RED repairs, and stepping down
-//    for them would only start another climb (probes and probation keep loss_down).
+//    reason loss is "bad" for such a listener only above loss_down_red (smoothed), for steps
+//    down, probes and probation alike: on a 2 % link a few reports in a row may say 5-8 %,
+//    which RED repairs; failing a probe or stepping down for them would only start another
+//    climb, backed off. (A probe that overfills the link shows as a growing rtt.)
 //  - Client hint: downlink_kbps below the current profile's link_min_kbps moves straight down to
 //    the highest profile whose link_min_kbps <= the hint ("client-hint").
 //  - Up, one step ("recovered"), from report() or tick(), only when: the clean period above has
@@ -106,7 +107,7 @@ struct BandwidthTuning {
   double probe_rtt_inflation_ms = 150;  // a probe fails on an rtt this far above the lowest
   int64_t drain_ms = 5000;        // after a failed step up, loss does not step down for this long
   double loss_clean_red = 0.035;  // "clean" for a listener with RED (smoothed loss)
-  double loss_down_red = 0.10;    // "bad" for a settled listener with RED (smoothed loss)
+  double loss_down_red = 0.10;    // "bad" for a listener with RED (smoothed loss)
   double lossy_link = 0.01;       // a report with this much loss: a starting listener probes long
 };
 

@@ -161,7 +161,7 @@ const GL = (() => {
             ws.protocol === 'gramothi' && !ws.glAuthSent) {
           ws.glAuthSent = true;
           ws.send(JSON.stringify({type: 'authenticate', token}));
-          if (this.early) this.early.held = false;  // its `listen` was refused with this error
+          if (this.early) this.early.held = false;  // its listen was refused with this error
           return;
         }
         if (m.type === 'authenticated') {

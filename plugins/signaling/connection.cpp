@@ -95,7 +95,8 @@ void on_class_found(Client &c, const GramothiError *error, const char *status_js
   admit_socket_of_user(room, c, s.options.max_sockets_per_user);
   // The STUN/TURN servers (REST ice-servers' answer) come along: the page needs them for the
   // offer that follows, and a REST request for them would cost a round trip (seconds on 2G).
-  char *ice = s.host->ice_servers_json(s.ctx, &c.who);
+  char *ice = GRAMOTHI_HOST_HAS(s.host, ice_servers_json) ? s.host->ice_servers_json(s.ctx, &c.who)
+                                                          : nullptr;
   std::string ice_json = ice ? ice : "null";
   s.host->free(ice);
   c.send(std::string("{\"type\":\"authenticated\",\"role\":\"") + role_name(c.who.role) +

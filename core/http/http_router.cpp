@@ -5,9 +5,9 @@
 #include <algorithm>
 
 #include "base/json.hpp"
-#include "http/client_stream.hpp"
 #include "base/log.hpp"
 #include "build_config.h"
+#include "http/client_stream.hpp"
 
 struct GramothiHttpExchange {
   gramothi::HttpRouter *router = nullptr;
@@ -77,9 +77,9 @@ GSocket *client_socket(HttpRouter *router, SoupServerMessage *msg) {
 // libsoup has not written yet stay under a window that starts small and grows by half of what
 // was acknowledged, looked at every kWindowTickMs (for at most kMaxWindowed bodies at once, and
 // until the client stalls or the body takes too long: then the rest goes at once). TCP's first
-// burst (ten segments, 14 KB)
-// overflows the queue of a slow link's last hop (50 kbit/s with a 1 s queue holds 6 KB), and
-// the lost tail costs a retransmission timeout, seconds on such a link.
+// burst (ten segments, 14 KB) overflows the queue of a slow link's last hop (50 kbit/s with a
+// 1 s queue holds 6 KB), and the lost tail costs a retransmission timeout, seconds on such a
+// link.
 struct PacedBody {
   static constexpr int kTickMs = 100, kWindowTickMs = 10;
   static constexpr int64_t kWindowStallUs = 3 * G_USEC_PER_SEC, kWindowMaxUs = 15 * G_USEC_PER_SEC;
@@ -443,23 +443,23 @@ void exchange_respond(GramothiHttpExchange *ex, unsigned status, const char *con
       soup_message_headers_replace(h, "Cache-Control", "no-store");
     soup_message_headers_replace(h, "X-Content-Type-Options", "nosniff");
     const char *type = content_type ? content_type : "application/octet-stream";
+    // A body that goes out at a pace or by a first window: the length is known up front and the
+    // body follows. Not accumulated, so that libsoup answers no Range request from the part it
+    // has so far.
+    PacedBody *paced = nullptr;
     if (ex->pace && length > PacedBody::slice_bytes(ex->pace)) {
-      // The length is known up front; the body follows at its pace. Not accumulated, so that
-      // libsoup answers no Range request from the part it has so far.
+      paced = new PacedBody(router, msg, body, length, ex->pace);
+    } else if (ex->first_window && length > ex->first_window &&
+               router->windowed_ < PacedBody::kMaxWindowed) {
+      if (GSocket *sock = client_socket(router, msg))
+        paced = new PacedBody(router, msg, body, length, sock, ex->first_window);
+    }
+    if (paced) {
       soup_message_headers_replace(h, "Content-Type", type);
       soup_message_headers_set_content_length(h, static_cast<goffset>(length));
       soup_message_body_set_accumulate(soup_server_message_get_response_body(msg), FALSE);
       if (ex->paused) soup_server_message_unpause(msg);
-      (new PacedBody(router, msg, body, length, ex->pace))->start();
-    } else if (GSocket *sock = ex->first_window && length > ex->first_window &&
-                                       router->windowed_ < PacedBody::kMaxWindowed
-                                   ? client_socket(router, msg)
-                                   : nullptr) {
-      soup_message_headers_replace(h, "Content-Type", type);
-      soup_message_headers_set_content_length(h, static_cast<goffset>(length));
-      soup_message_body_set_accumulate(soup_server_message_get_response_body(msg), FALSE);
-      if (ex->paused) soup_server_message_unpause(msg);
-      (new PacedBody(router, msg, body, length, sock, ex->first_window))->start();
+      paced->start();
     } else {
       soup_server_message_set_response(msg, type, SOUP_MEMORY_COPY, static_cast<const char *>(body),
                                        length);

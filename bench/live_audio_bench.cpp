@@ -126,6 +126,9 @@ int run_worker(char **a) {
     }
     json_builder_set_member_name(b, "join_us");
     json_builder_add_int_value(b, join_us);
+    // Which client joined: the light one (as the pion load) or a webrtcbin decoder.
+    json_builder_set_member_name(b, "light");
+    json_builder_add_boolean_value(b, s.lite != nullptr);
     json_builder_set_member_name(b, "received");
     json_builder_add_int_value(b, in_window);
     json_builder_set_member_name(b, "seq_span");
@@ -277,7 +280,7 @@ int run(int argc, char **argv) {
   double clients_at_end = clients_cpu();
 
   // Collect the workers' lines.
-  std::vector<double> joins, latencies;
+  std::vector<double> joins, joins_light, joins_decoding, latencies;
   int64_t received = 0, seq_span = 0;
   int connected = 0, reported = 0;
   for (GSubprocess *p : procs) {
@@ -308,6 +311,9 @@ int run(int argc, char **argv) {
       if (join >= 0) {
         connected++;
         joins.push_back(join / 1000.0);
+        (json_object_get_boolean_member_with_default(o, "light", FALSE) ? joins_light
+                                                                        : joins_decoding)
+            .push_back(join / 1000.0);
       }
       received += json_object_get_int_member(o, "received");
       seq_span += json_object_get_int_member(o, "seq_span");
@@ -346,6 +352,12 @@ int run(int argc, char **argv) {
       .raw("join_ms_p95", std::to_string(percentile(joins, 95)))
       .raw("join_ms_p99", std::to_string(percentile(joins, 99)))
       .raw("join_ms_max", std::to_string(percentile(joins, 100)))
+      // The same for the light clients alone, and the slowest of the webrtcbin decoders.
+      .num("joins_light", static_cast<int64_t>(joins_light.size()))
+      .raw("join_ms_p95_light", std::to_string(percentile(joins_light, 95)))
+      .raw("join_ms_max_light", std::to_string(percentile(joins_light, 100)))
+      .num("joins_decoding", static_cast<int64_t>(joins_decoding.size()))
+      .raw("join_ms_max_decoding", std::to_string(percentile(joins_decoding, 100)))
       .num("packets_received", received)
       .raw("packets_expected", std::to_string(static_cast<int64_t>(expected)))
       .raw("delivered_vs_expected", std::to_string(expected > 0 ? received / expected : 0))

@@ -6,6 +6,7 @@
   const audio = $('#audio');
   const view = new GL.SlideView($('#slide'));
   const pinKey = 'gl-pin:' + GL.classId;
+  const pinned = () => (localStorage.getItem(pinKey) || 'auto') !== 'auto';
   const st = {
     me: '', live: false, ended: false, teacherLive: false, want: false, conn: 'reconnecting',
     media: '', profile: '', pc: null, pending: [], session: '', stopMeter: null,
@@ -194,6 +195,11 @@
     alive() {
       const healed = st.healthySince && Date.now() - st.healthySince > 15000;
       return !!st.pc && Date.now() - (st.audioAt || 0) < 12000 && !healed;
+    },
+    // No pings while a pinned profile drowns the link and the audio shows it alive: as for the
+    // reports (measure), nothing should wait for an acknowledgement when the student unpins.
+    quiet() {
+      return pinned() && !!st.drowning && this.alive();
     },
     state(s, reason = '') {
       st.conn = s;
@@ -466,7 +472,13 @@
     if (rtt !== null) parts.push(Math.round(rtt) + ' ms');
     if (lossPct !== null) parts.push(lossPct.toFixed(1) + '% lost');
     $('#link').textContent = parts.length ? 'Link: ' + parts.join(', ') : '';
-    if (st.pc && st.media === 'connected') {
+    if (lossPct !== null) st.drowning = lossPct >= 20;
+    // A student who chose a profile sends no reports: the server's controller does nothing with
+    // them while a profile is pinned (the receiver reports tell it the loss), and on a link the
+    // profile saturates each one would hold the socket's TCP in retransmission backoff (its
+    // acknowledgements lost in the full queue), so that the unpin, when it comes, waits seconds
+    // behind it.
+    if (st.pc && st.media === 'connected' && !pinned()) {
       const report = {type: 'bandwidth-report'};
       if (rtt !== null) report.rtt_ms = Math.round(rtt);
       if (lossPct !== null) report.loss_pct = Math.round(lossPct);

@@ -220,6 +220,7 @@ const GL = (() => {
         const now = Date.now();
         const behind = Math.max(now - this.lastHeard, this.pings.length ? now - this.pings[0] : 0);
         if (behind > 120000 || (behind > 20000 && !(this.on.alive && this.on.alive()))) return this.abandon(ws);
+        if (this.on.quiet && this.on.quiet()) return;
         ws.send('{"type":"ping"}');
         if (this.pings.length < 100) this.pings.push(now);
       }, 10000);
@@ -236,11 +237,14 @@ const GL = (() => {
     }
     // Gives up on a socket that stalled: its closing handshake would wait behind the same stalled
     // TCP connection (for up to two minutes), so the page goes on at once as if it had closed.
+    // It is closed only later: the link's way up often works (the way down is what backed off),
+    // and a close frame arriving now would end the audio session with the socket before the next
+    // socket takes that session over (resume; the server then closes this one itself).
     abandon(ws) {
       const closed = ws.onclose;
       ws.onclose = null;
       ws.onmessage = null;
-      ws.close();
+      setTimeout(() => ws.close(), 30000);
       if (closed) closed({code: 1006, reason: 'stalled'});
     }
     // Also the way to try again after a new token was pasted.

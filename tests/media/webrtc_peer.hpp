@@ -176,6 +176,8 @@ class WsClient {
         timeout_ms);
     return found;
   }
+  // The type of every message received so far, in order (the first thousand).
+  const std::vector<std::string> &arrivals() const { return arrivals_; }
   // All messages of `type` received so far (removed from the inbox).
   std::vector<std::string> take_all(const std::string &type) {
     std::vector<std::string> out;
@@ -206,6 +208,7 @@ class WsClient {
     JsonObject *o = json_node_get_object(m.node);
     m.type = json_object_get_string_member_with_default(o, "type", "");
     c->received_[m.type]++;
+    if (c->arrivals_.size() < 1000) c->arrivals_.push_back(m.type);
     if (m.type == "error")
       c->received_["error:" +
                    std::string(json_object_get_string_member_with_default(o, "code", ""))]++;
@@ -226,6 +229,7 @@ class WsClient {
   std::string error_;
   std::deque<WsMessage> inbox_;
   std::map<std::string, size_t> received_;
+  std::vector<std::string> arrivals_;
   std::vector<JsonNode *> kept_;
 
  public:

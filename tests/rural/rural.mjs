@@ -561,8 +561,8 @@ dir = ${pluginDir}
   // The student: a phone-sized page behind the link.
   const sctx = await studentBrowser.newContext({viewport: {width: 360, height: 740}, isMobile: true, hasTouch: true});
   const student = await sctx.newPage();
-  const events = {ws_opened: 0, ws_closed: [], offers: 0, profiles: [], media: []};
-  let tJoin = 0;
+  const events = {ws_opened: 0, ws_closed: [], offers: 0, profiles: [], media: [], first_frames: []};
+  let tJoin = 0, tLoad = 0;
   const rel = () => (tJoin ? round((Date.now() - tJoin) / 1000, 1) : 0);
   student.on('pageerror', (e) => log('[student] page error: ' + e.message));
   student.on('websocket', (ws) => {
@@ -575,6 +575,10 @@ dir = ${pluginDir}
       } catch (_) {
         return;
       }
+      // The page's first messages, in order (ms after navigation, type, bytes): what the first
+      // screen waited for.
+      if (tLoad && events.first_frames.length < 10)
+        events.first_frames.push([Date.now() - tLoad, m.type, String(f.payload).length]);
       if (m.type === 'offer') events.offers++;
       if (m.type === 'profile-changed') events.profiles.push([rel(), m.profile, m.reason]);
       if (m.type === 'media-state') events.media.push([rel(), m.state, m.detail || '']);
@@ -596,7 +600,7 @@ dir = ${pluginDir}
     });
   });
   const wire0 = wireBytes();
-  const tLoad = Date.now();
+  tLoad = Date.now();
   // Ready is what the student sees, not the browser's load event (which waits for every image
   // the page started, the slide's among them): the Join button live and the slide's text shown.
   await student.goto(`${base}/class/${classId}#token=${token('student-asha', 'student')}`,
@@ -617,6 +621,7 @@ dir = ${pluginDir}
     for (const k of Object.keys(steps)) steps[k] = steps[k] > 0 ? Math.round(steps[k]) : null;
     return steps;
   });
+  result.first_frames = events.first_frames;
   await student.evaluate(instrument);
   if (pin) {
     await student.waitForFunction((p) => !!document.querySelector(`#profile option[value="${p}"]`), pin, {timeout: 60000});

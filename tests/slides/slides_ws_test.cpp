@@ -226,6 +226,22 @@ TEST_F(SlidesWsTest, ALateJoinerSeesTheCurrentSlideAndTheTeacherSeesProgress) {
   EXPECT_EQ(field(m, "action"), "current");
   EXPECT_EQ(field(m, "order_no"), "3");
   EXPECT_EQ(field(m, "next_file_url"), "<null>");
+
+  // A socket opened on a room that knows its slide gets the slide right behind `authenticated`
+  // (a student's first screen waits for its text): before the chat history and before the
+  // offer of a listener session asked for at once.
+  teacher->send(json_msg("chat-message", {{"text", "Page 3, everyone."}}));
+  ASSERT_TRUE(teacher->wait_for("chat-message", nullptr));
+  WsClient quick(server_->port(), "mus", token("student-quick", Role::kStudent));
+  ASSERT_TRUE(quick.connected()) << quick.error();
+  quick.send(json_msg("listen", {{"profile", "auto"}}));
+  ASSERT_TRUE(quick.wait_for("offer", nullptr));
+  ASSERT_TRUE(quick.wait_for("chat-history", &m));
+  EXPECT_NE(m.text.find("Page 3, everyone."), std::string::npos) << m.text;
+  const std::vector<std::string> &order = quick.arrivals();
+  ASSERT_GE(order.size(), 4u);
+  EXPECT_EQ(order[0], "authenticated");
+  EXPECT_EQ(order[1], "slide-sync") << "then: " << order[2] << ", " << order[3];
 }
 
 int main(int argc, char **argv) {

@@ -14,8 +14,9 @@
 // and settled, packets are counted for --measure seconds while the teacher beeps (400 ms of
 // 440 Hz every 1.5 s); one listener in every N/--decoders decodes audio to time the beeps.
 // Decoding listeners are always webrtcbins; the others are LiteClients (ICE, DTLS, SRTP
-// without a media stack, see tests/media/lite_client.hpp) unless --clients webrtcbin. --transport
-// picks the server's listener transport (webrtcbin needs webrtcbin clients).
+// without a media stack, see tests/media/lite_client.hpp) unless --clients webrtcbin; with light
+// clients the decoders run in a process of their own beside the --workers. --transport picks
+// the server's listener transport (webrtcbin needs webrtcbin clients).
 #include <glib/gstdio.h>
 
 #include <algorithm>
@@ -44,7 +45,10 @@ std::string sign(const std::string &user, Role role) {
 // ---- worker: a share of the listeners ----
 
 // argv: --worker PORT CLASS FIRST STEP COUNT T0_US JOIN_INTERVAL_US END_US WIN_START_US
-//       WIN_END_US DECODE_EVERY PROFILE CLIENTS
+//       WIN_END_US DECODE_EVERY PROFILE CLIENTS MODE
+// MODE: "all" (every listener of its share), "light" (not the decoding ones), "decoders" (only
+// them): with light clients the decoders get a process of their own, so that a webrtcbin's
+// set-up (hundreds of milliseconds of the process's main loop) never holds up a light join.
 int run_worker(char **a) {
   int port = atoi(a[0]);
   std::string class_id = a[1];
@@ -57,6 +61,7 @@ int run_worker(char **a) {
   int decode_every = atoi(a[10]);
   std::string profile = a[11];
   bool lite_clients = std::string(a[12]) == "lite";
+  std::string mode = a[13];
   std::shared_ptr<DtlsIdentity> identity;
   if (lite_clients) {
     auto id = DtlsIdentity::generate();
@@ -74,6 +79,7 @@ int run_worker(char **a) {
   std::vector<Slot> slots;
   for (int k = 0; k < count; k++) {
     int index = first + k * step;
+    if (mode == "light" && decode_every > 0 && index % decode_every == 0) continue;
     Slot s;
     s.index = index;
     // Join at the global rate: listener i at t0 + i * interval.
@@ -228,14 +234,19 @@ int run(int argc, char **argv) {
 
   const char *self = g_getenv("GRAMOTHI_BENCH_SELF") ? g_getenv("GRAMOTHI_BENCH_SELF") : argv[0];
   std::vector<GSubprocess *> procs;
-  for (int w = 0; w < workers; w++) {
-    int count = (listeners - w + workers - 1) / workers;
+  // With light clients the decoders have a process of their own (the last one).
+  bool own_decoders = clients == "lite" && decode_every > 0;
+  for (int w = 0; w < workers + (own_decoders ? 1 : 0); w++) {
+    bool decoders_only = w == workers;
+    int first = decoders_only ? 0 : w, step = decoders_only ? decode_every : workers;
+    int count = (listeners - first + step - 1) / step;
+    std::string mode = decoders_only ? "decoders" : own_decoders ? "light" : "all";
     std::vector<std::string> args = {self,
                                      "--worker",
                                      std::to_string(server.port()),
                                      "bench",
-                                     std::to_string(w),
-                                     std::to_string(workers),
+                                     std::to_string(first),
+                                     std::to_string(step),
                                      std::to_string(count),
                                      std::to_string(t0),
                                      std::to_string(interval),
@@ -244,7 +255,8 @@ int run(int argc, char **argv) {
                                      std::to_string(win_end),
                                      std::to_string(decode_every),
                                      profile,
-                                     clients};
+                                     clients,
+                                     mode};
     std::vector<const char *> cargv;
     for (auto &s : args)
       cargv.push_back(s.c_str());
@@ -390,6 +402,6 @@ int run(int argc, char **argv) {
 
 int main(int argc, char **argv) {
   gst_init(&argc, &argv);
-  if (argc >= 15 && strcmp(argv[1], "--worker") == 0) return run_worker(argv + 2);
+  if (argc >= 16 && strcmp(argv[1], "--worker") == 0) return run_worker(argv + 2);
   return run(argc, argv);
 }

@@ -155,6 +155,7 @@ Result<std::unique_ptr<Server>> Server::create(Config config) {
     ice.port_max = c.ice_port_max;
     ice.stun_server = c.media_stun_server;
     ice.ingest_latency_ms = c.ingest_latency_ms;
+    ice.encoder_linger_ms = static_cast<unsigned>(c.encoder_linger_ms);
     std::unique_ptr<LiteTransport> lite;
     if (c.listener_transport == "lite") {
       LiteSettings ls;

@@ -35,7 +35,7 @@ const std::map<std::string, std::set<std::string>> kKnownKeys = {
     {"media",
      {"pipelines_dir", "enabled", "ice_addresses", "nat_1to1_address", "ice_port_min",
       "ice_port_max", "stun_server", "ingest_latency_ms", "listener_transport",
-      "ice_consent_timeout_ms"}},
+      "ice_consent_timeout_ms", "encoder_linger_ms"}},
     {"limits",
      {"max_connections", "max_connections_per_ip", "new_connections_per_ip_per_second",
       "new_connections_per_ip_burst", "header_timeout_s", "idle_timeout_s", "ws_idle_timeout_s",
@@ -449,6 +449,10 @@ Result<Config> load_config(const std::string &path) {
   if (r.has("media", "ice_consent_timeout_ms")) {
     if (auto v = r.integer("media", "ice_consent_timeout_ms", 1000, 300000))
       c.ice_consent_timeout_ms = static_cast<int>(*v);
+  }
+  if (r.has("media", "encoder_linger_ms")) {
+    if (auto v = r.integer("media", "encoder_linger_ms", 0, 3600000))
+      c.encoder_linger_ms = static_cast<int>(*v);
   }
   if (r.has("media", "ingest_latency_ms")) {
     if (auto v = r.integer("media", "ingest_latency_ms", 10, 2000))

@@ -23,7 +23,8 @@
 //             ingest_latency_ms (60: the teacher's jitter buffer), listener_transport (lite:
 //             every listener on one UDP port with ICE-lite; webrtcbin: one webrtcbin each),
 //             ice_consent_timeout_ms (30000: a lite listener that sends no connectivity check
-//             this long gets nothing more, RFC 7675)
+//             this long gets nothing more, RFC 7675), encoder_linger_ms (10000: a profile's
+//             encoder stops this long after its last listener left)
 //   [slides]  worker (path of gramothi-slide-worker), max_upload_mb (50), max_pages (300),
 //             page_timeout_s (30), deck_timeout_s (600), memory_mb (1024 per worker),
 //             cpu_seconds_per_page (10), worker_user (nobody: whom the workers run as when
@@ -99,6 +100,7 @@ struct Config {
   int ingest_latency_ms = 60;
   std::string listener_transport = "lite";
   int ice_consent_timeout_ms = 30000;
+  int encoder_linger_ms = 10000;
 
   std::string slide_worker;  // empty = build tree / install dir
   std::string web_dir;       // empty = source tree / install dir

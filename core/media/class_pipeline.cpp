@@ -7,6 +7,11 @@
 namespace gramothi {
 namespace {
 
+// Before a profile's queue: the class's audio goes on only while the profile's encoder is on.
+GstPadProbeReturn on_tier_input(GstPad *, GstPadProbeInfo *, gpointer data) {
+  return static_cast<Tier *>(data)->accepting() ? GST_PAD_PROBE_OK : GST_PAD_PROBE_DROP;
+}
+
 GstFlowReturn on_tier_sample(GstAppSink *sink, gpointer data) {
   g_autoptr(GstSample) sample = gst_app_sink_pull_sample(sink);
   if (sample) static_cast<Tier *>(data)->deliver(gst_sample_get_buffer(sample));
@@ -62,7 +67,7 @@ Result<std::unique_ptr<ClassPipeline>> ClassPipeline::start(const std::string &c
   c->tee_ = tee;
 
   for (const auto &profile : profiles.all()) {
-    auto tier = std::make_unique<Tier>(profile);
+    auto tier = std::make_unique<Tier>(profile, "class " + class_id + ", profile " + profile.name);
     std::string why;
     GstElement *queue = gst_element_factory_make("queue", nullptr);
     g_object_set(queue, "max-size-time", static_cast<guint64>(200 * GST_MSECOND), "max-size-bytes",
@@ -81,6 +86,11 @@ Result<std::unique_ptr<ClassPipeline>> ClassPipeline::start(const std::string &c
     gst_app_sink_set_callbacks(GST_APP_SINK(sink), &cb, tier.get(), nullptr);
     gst_bin_add_many(GST_BIN(pipeline), queue, enc, sink, nullptr);
     ok = ok && gst_element_link_many(tee, queue, enc, sink, nullptr);
+    g_autoptr(GstPad) input = gst_element_get_static_pad(queue, "sink");
+    gst_pad_add_probe(
+        input,
+        static_cast<GstPadProbeType>(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST),
+        on_tier_input, tier.get(), nullptr);
     c->tiers_.push_back(std::move(tier));
   }
   if (!ok)

@@ -3,7 +3,8 @@
 //                                                          -> appsink => Tier
 //                                                      tee -> recordings (Recorder branches)
 // The teacher's decoded audio comes in through `teacher_src` over a live silence source, so
-// listeners hear silence while the teacher is away.
+// listeners hear silence while the teacher is away. A profile's encoder works only while the
+// profile has listeners (Tier::use): a probe before its queue drops the audio otherwise.
 //
 // Ownership: the engine owns ClassPipelines (unique_ptr); a ClassPipeline owns its GStreamer
 // pipeline, its Tiers and its Recorders (shared with their branches' callbacks). It knows its

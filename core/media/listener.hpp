@@ -35,6 +35,10 @@ class Listener : public Peer {
 
   std::shared_ptr<Feed> feed = std::make_shared<Feed>();
   size_t tier;
+  // A switch to a profile whose encoder was off waits for its first frame (the listener hears
+  // its current profile meanwhile): the profile it goes to, and why (the engine's).
+  std::optional<size_t> pending_tier;
+  std::string pending_reason;
   std::unique_ptr<BandwidthController> controller;
   double loss = 0, rtt_ms = 0, jitter_ms = 0;
   // The recent loss (0..1), averaged over reports (RTCP and the client's): negative before the

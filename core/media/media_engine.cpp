@@ -61,6 +61,9 @@ struct MediaEngine::Impl final : PeerHost {
   void end_class(ClassPipeline *c, bool drain = true);
   void teardown_class(ClassPipeline *c);
   void recorder_done(RecordingId id, RecordingState state, const std::string &detail);
+  // The listeners of `class_id` waiting for profile `tier`'s encoder switch to it (its first
+  // frame came).
+  void complete_switches(const std::string &class_id, size_t tier);
   void on_tick();
   void tune_fec();
 };
@@ -71,6 +74,12 @@ Result<ClassPipeline *> MediaEngine::Impl::class_pipeline(const std::string &cla
   auto made = ClassPipeline::start(class_id, profiles, pipes, shared_clock);
   if (!made) return made.error();
   ClassPipeline *c = made->get();
+  for (size_t t = 0; t < c->tier_count(); t++) {
+    c->tier(t).set_linger_ms(ice_settings.encoder_linger_ms);
+    c->tier(t).on_warm = [this, watch = lifetime.watch(), class_id, t] {
+      if (watch.alive()) complete_switches(class_id, t);
+    };
+  }
   classes[class_id] = std::move(*made);
   return c;
 }
@@ -175,6 +184,8 @@ void MediaEngine::Impl::close_peer(Peer &p, const std::string &detail, bool noti
       auto lit = c->listeners.find(p.user_id());
       if (lit != c->listeners.end() && lit->second == p.id()) c->listeners.erase(lit);
       if (l.tier < c->tier_count()) c->tier(l.tier).remove(l.feed);
+      if (l.pending_tier && *l.pending_tier < c->tier_count()) c->tier(*l.pending_tier).unuse();
+      l.pending_tier.reset();
     }
   }
   log_media(LogLevel::kDebug,
@@ -193,6 +204,21 @@ void MediaEngine::Impl::switch_tier(Listener &l, size_t tier, const std::string 
   auto cit = classes.find(l.class_id());
   if (cit == classes.end() || tier >= cit->second->tier_count()) return;
   ClassPipeline *c = cit->second.get();
+  // A later decision replaces one still waiting for its encoder.
+  if (l.pending_tier) {
+    size_t waited = *l.pending_tier;
+    l.pending_tier.reset();
+    c->tier(waited).unuse();
+  }
+  // To a profile whose encoder is off or has not yet delivered a frame: the encoder starts, and
+  // the listener stays on its profile until the first frame came (complete_switches), so that
+  // the switch leaves no gap. A held listener hears nothing yet: it moves at once.
+  if (tier != l.tier && !c->tier(tier).warm() && !l.feed->held.load()) {
+    c->tier(tier).use();
+    l.pending_tier = tier;
+    l.pending_reason = reason;
+    return;
+  }
   if (tier != l.tier) {
     c->tier(l.tier).remove(l.feed);
     c->tier(tier).add(l.feed);
@@ -210,6 +236,23 @@ void MediaEngine::Impl::switch_tier(Listener &l, size_t tier, const std::string 
   l.probe_kbps_lossy = top ? 0 : audio_wire_kbps(from, l.probe_x100_lossy / 100.0);
   l.sync_probe(g_get_monotonic_time() / 1000);
   if (l.observer.profile_changed) l.observer.profile_changed(c->tier(tier).profile().name, reason);
+}
+
+void MediaEngine::Impl::complete_switches(const std::string &class_id, size_t tier) {
+  auto cit = classes.find(class_id);
+  if (cit == classes.end() || tier >= cit->second->tier_count()) return;
+  ClassPipeline *c = cit->second.get();
+  std::vector<PeerId> ids;
+  for (auto &[user, id] : c->listeners)
+    ids.push_back(id);
+  for (PeerId id : ids) {
+    Listener *l = find_listener(id);
+    if (!l || l->pending_tier != tier) continue;
+    std::string reason = std::move(l->pending_reason);
+    l->pending_tier.reset();
+    switch_tier(*l, tier, reason);  // warm now: the feed moves (and uses the profile)
+    c->tier(tier).unuse();          // what the wait used
+  }
 }
 
 void MediaEngine::Impl::on_tick() {

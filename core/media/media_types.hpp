@@ -20,6 +20,7 @@ struct IceSettings {
   std::string stun_server;                   // stun://host:port
   int ingest_latency_ms = 60;                // jitter buffer of the teacher's stream
   unsigned stats_interval_ms = 1000;         // how often listeners' RTCP stats are read
+  unsigned encoder_linger_ms = 10000;        // a profile's encoder runs on this long unused
 };
 
 // A peer's connection. kClosed is the last state; its detail says why ("class-ended",

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "base/main_loop.hpp"
+#include "media/gst_support.hpp"
 #include "transport/lite_transport.hpp"
 #include "transport/rtp_wire.hpp"
 
@@ -46,17 +48,59 @@ std::optional<int> Tier::tune_fec(std::vector<double> listener_loss) {
   return fec_loss_pct_;
 }
 
+Tier::~Tier() {
+  if (linger_) g_source_remove(linger_);
+}
+
+void Tier::use() {
+  users_++;
+  if (linger_) {
+    g_source_remove(linger_);
+    linger_ = 0;
+  }
+  if (on_.load()) return;
+  warm_.store(false);
+  on_.store(true, std::memory_order_release);
+  log_media(LogLevel::kInfo, label_ + ": encoder on");
+}
+
+void Tier::unuse() {
+  if (users_ <= 0 || --users_ > 0 || linger_) return;
+  linger_ = g_timeout_add_full(
+      G_PRIORITY_DEFAULT, linger_ms_,
+      [](gpointer self) -> gboolean {
+        auto *t = static_cast<Tier *>(self);
+        t->linger_ = 0;
+        t->on_.store(false, std::memory_order_release);
+        t->warm_.store(false);
+        log_media(LogLevel::kInfo, t->label_ + ": encoder off (no listener for " +
+                                       std::to_string(t->linger_ms_) + " ms)");
+        return G_SOURCE_REMOVE;
+      },
+      this, nullptr);
+}
+
 void Tier::add(const std::shared_ptr<Feed> &feed) {
+  use();
   std::lock_guard lock(mutex_);
   feeds_.push_back(feed);
 }
 
 void Tier::remove(const std::shared_ptr<Feed> &feed) {
-  std::lock_guard lock(mutex_);
-  std::erase(feeds_, feed);
+  {
+    std::lock_guard lock(mutex_);
+    auto it = std::find(feeds_.begin(), feeds_.end(), feed);
+    if (it == feeds_.end()) return;
+    feeds_.erase(it);
+  }
+  unuse();
 }
 
 void Tier::deliver(GstBuffer *buffer) {
+  // Frames the queue still held when the encoder went off reach nobody (it has no user).
+  if (!on_.load(std::memory_order_acquire)) return;
+  if (!warm_.load(std::memory_order_acquire) && !warm_.exchange(true) && on_warm)
+    run_on_main(on_warm);
   GstClockTime pts = GST_BUFFER_PTS(buffer);
   GstClockTime dur = GST_BUFFER_DURATION(buffer);
   thread_local std::vector<OutPacket> batch;

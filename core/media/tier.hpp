@@ -12,9 +12,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "base/gref.hpp"
@@ -112,9 +114,29 @@ int fec_loss_hint(std::vector<double> listener_loss, int profile_default);
 
 class Tier {
  public:
-  explicit Tier(const BandwidthProfile &profile)
-      : profile_(profile), fec_loss_pct_(profile.opus_loss_pct) {}
+  // `label` names it in the log ("class C, profile P").
+  Tier(const BandwidthProfile &profile, std::string label)
+      : profile_(profile), label_(std::move(label)), fec_loss_pct_(profile.opus_loss_pct) {}
+  Tier(const Tier &) = delete;
+  Tier &operator=(const Tier &) = delete;
+  ~Tier();
   const BandwidthProfile &profile() const { return profile_; }
+
+  // The profile's encoder works only while the profile has users: its listeners' feeds (add)
+  // and listeners about to switch to it (use). Off, the class's audio is dropped before the
+  // profile's queue (accepting(), read by the class pipeline's probe): nothing is encoded and
+  // no thread of the profile wakes. It goes off linger_ms after its last user left, so that a
+  // listener stepping back finds it still working. Main loop, but accepting() and deliver().
+  void set_linger_ms(unsigned ms) { linger_ms_ = ms; }
+  void use();
+  void unuse();
+  bool accepting() const { return on_.load(std::memory_order_acquire); }
+  // On, and a frame encoded since it came on was delivered: a listener switched to it now hears
+  // no gap.
+  bool warm() const { return warm_.load(std::memory_order_acquire); }
+  // Called on the main loop after the first frame delivered since the encoder came on. Set
+  // before the first use().
+  std::function<void()> on_warm;
 
   // The encoder's opusenc (borrowed from the class pipeline), whose FEC hint tune_fec() sets;
   // null when the operator's encoder has none.
@@ -124,6 +146,7 @@ class Tier {
   std::optional<int> tune_fec(std::vector<double> listener_loss);
   int fec_loss_pct() const { return fec_loss_pct_; }
 
+  // A listener's feed gets every frame from now on (add uses the profile, remove unuses it).
   void add(const std::shared_ptr<Feed> &feed);
   void remove(const std::shared_ptr<Feed> &feed);
   // One encoded frame to every feed; lite listeners' packets go out in one batch.
@@ -131,10 +154,16 @@ class Tier {
 
  private:
   const BandwidthProfile &profile_;  // borrowed from the engine's ProfileSet
+  std::string label_;
   GstElement *opusenc_ = nullptr;
   int fec_loss_pct_;
   std::mutex mutex_;
   std::vector<std::shared_ptr<Feed>> feeds_;
+  int users_ = 0;  // main loop
+  unsigned linger_ms_ = 10000;
+  guint linger_ = 0;  // main loop: the timer that turns the encoder off
+  std::atomic<bool> on_{false};
+  std::atomic<bool> warm_{false};
 };
 
 }  // namespace gramothi

@@ -51,7 +51,8 @@ class LiveAudioTest : public ::testing::Test {
     g_free(d);
     std::string config = "[server]\nlisten_address=127.0.0.1\nport=0\n[storage]\ndata_dir=" + dir_ +
                          "/data\n[auth]\njwt_secret=" + kSecret +
-                         "\n[media]\nice_addresses=127.0.0.1\ningest_latency_ms=40\n" +
+                         "\n[media]\nice_addresses=127.0.0.1\ningest_latency_ms=40\n"
+                         "encoder_linger_ms=1000\n" +
                          listener_transport_line() +
                          "[plugins]\nload=rest;signaling\ndir=" + g_getenv("GRAMOTHI_PLUGIN_DIR") +
                          "\n[plugin.signaling]\nauth_timeout_ms=1500\n";
@@ -208,6 +209,49 @@ TEST_F(LiveAudioTest, AProfileSwitchKeepsSsrcSequenceAndTimestampsRunning) {
   EXPECT_EQ(switches, expected) << "the stream went high, ultra-low, medium";
   auto audio = listener.recent_audio(1.0);
   EXPECT_GT(tone_share(audio, 440), 0.5);
+}
+
+// A profile's encoder works only while the profile has listeners (issue 15): none while the
+// teacher speaks to nobody, the listener's own when one comes, off again once it left (the
+// suite's encoder_linger_ms), and on again for the next.
+TEST_F(LiveAudioTest, AProfileEncodesOnlyWhileItHasListeners) {
+  std::string id = start_class("lazy");
+  auto tws = connect(id, "teacher-1", Role::kTeacher);
+  TeacherPeer teacher(*tws, 440);
+  teacher.publish();
+  ASSERT_TRUE(spin_until([&] { return teacher.connected(); }, 15000)) << server_->log();
+  const std::string prefix = "class " + id + ", profile ";
+  auto count = [&](const std::string &what) {
+    std::string log = server_->log();
+    size_t n = 0;
+    for (size_t at = log.find(what); at != std::string::npos; at = log.find(what, at + 1))
+      n++;
+    return n;
+  };
+  spin_for(1000);  // the teacher's audio flows through the class
+  EXPECT_EQ(count(prefix), 0u) << "no profile encodes for nobody:\n" << server_->log();
+
+  auto sws = std::make_unique<WsClient>(server_->port(), id, token("student-z", Role::kStudent));
+  ASSERT_TRUE(sws->wait_for("authenticated", nullptr));
+  auto listener = std::make_unique<ListenerPeer>(*sws);
+  listener->listen("low");
+  ASSERT_TRUE(spin_until([&] { return listener->recent_audio(0.5).size() >= 24000; }, 20000));
+  EXPECT_EQ(count(prefix + "low: encoder on"), 1u);
+  EXPECT_EQ(count(prefix), 1u) << "only the listener's profile encodes:\n" << server_->log();
+  EXPECT_GT(tone_share(listener->recent_audio(0.5), 440), 0.5);
+
+  listener.reset();
+  sws.reset();
+  ASSERT_TRUE(spin_until([&] { return count(prefix + "low: encoder off") == 1; }, 15000))
+      << server_->log();
+
+  auto again = std::make_unique<WsClient>(server_->port(), id, token("student-y", Role::kStudent));
+  ASSERT_TRUE(again->wait_for("authenticated", nullptr));
+  ListenerPeer next(*again);
+  next.listen("low");
+  ASSERT_TRUE(spin_until([&] { return next.recent_audio(0.5).size() >= 24000; }, 20000));
+  EXPECT_EQ(count(prefix + "low: encoder on"), 2u);
+  EXPECT_GT(tone_share(next.recent_audio(0.5), 440), 0.5) << "the restarted encoder is heard";
 }
 
 // An automatic listener starts at the lowest profile and climbs on a clean link (issue 14);
@@ -670,6 +714,7 @@ class LiteConsentTest : public ::testing::Test {
     std::string config = "[server]\nlisten_address=127.0.0.1\nport=0\n[storage]\ndata_dir=" + dir_ +
                          "/data\n[auth]\njwt_secret=" + kSecret +
                          "\n[media]\nice_addresses=127.0.0.1\ningest_latency_ms=40\n"
+                         "encoder_linger_ms=1000\n"
                          "listener_transport=lite\nice_consent_timeout_ms=2000\n"
                          "[plugins]\nload=rest;signaling\ndir=" +
                          g_getenv("GRAMOTHI_PLUGIN_DIR") + "\n";

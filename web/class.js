@@ -502,7 +502,7 @@
   // or the server trying the next profile, that the link cannot carry), the packets received or
   // known lost fall behind that clock: how far behind, over the least it was in the last 30 s,
   // is the queue. Reports add it to the lowest round trip seen, and one goes at once when it
-  // stays over 100 ms for 0.4 s, so that the server stops what fills the link within about half
+  // stays over 80 ms for 0.3 s, so that the server stops what fills the link within about half
   // a second instead of at the next measured round trip, seconds later. Reset when the profile
   // or the connection changes, and after 2 s without packets (the teacher paused).
   const frameMs = {};
@@ -549,11 +549,15 @@
       st.qw = null;
       return;
     }
-    if (q.queue <= 100) {
+    // Over 80 ms for 0.3 s (a reading of 40 ms or less starts the count again: the readings
+    // jitter by a frame or so, and a growing queue must not wait for a clean run of them).
+    if (q.queue <= 40) {
       q.over = 0;
+    } else if (q.queue <= 80) {
+      // (the count goes on)
     } else if (!q.over) {
       q.over = now;
-    } else if (now - q.over >= 400 && now - (st.urgentAt || 0) >= 1000) {
+    } else if (now - q.over >= 300 && now - (st.urgentAt || 0) >= 1000) {
       st.urgentAt = now;
       measure();
     }

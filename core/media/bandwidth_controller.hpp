@@ -93,8 +93,11 @@ struct BandwidthTuning {
   double headroom = 1.25;         // a hint must be >= next link_min_kbps * headroom to step up
   double rtt_block_up_ms = 1000;  // rtt above this blocks stepping up
   int64_t start_clean_ms = 2500;  // the clean period while starting (before any failure)
-  int64_t probe_window_ms = 10000;    // a step up is undone by a bad report this soon after
-  double rtt_inflation_ms = 350;      // rtt this far above the lowest seen: a queue is building
+  int64_t probe_window_ms = 10000;  // a step up is undone by a bad report this soon after
+  // rtt this far above the lowest seen: a queue is building (probation, short probes, steps
+  // up). On 2g-bad a short probe with 350 ms let the queue reach a third of a second (a run of
+  // 326 ms concealed), and on 2g a step up filled the link for 2-4 s before its probation ended.
+  double rtt_inflation_ms = 200;
   int64_t max_backoff_ms = 160000;    // the longest wait before trying a failed profile again
   double severe_loss = 0.25;          // loss above this goes straight to the lowest profile
   int64_t probe_ms = 3000;            // a redundancy probe starts this long before a step up
@@ -104,7 +107,12 @@ struct BandwidthTuning {
   int64_t probe_ramp_ms = 10000;      // a long probe's redundancy reaches the full rate after this
   int64_t probe_full_ms = 4000;       // ... and it must have sent that rate this long to pass
   int64_t probe_max_long_ms = 30000;  // ... or it ends without a verdict after this long
-  double probe_rtt_inflation_ms = 150;  // a probe fails on an rtt this far above the lowest
+  // A long probe fails on an rtt this far above the lowest. Its ramp crosses the rate of a link
+  // too slow for it and the queue then grows faster and faster (on 2g-bad toward ultra-low with
+  // RED, 70 kbit/s into 50: 100 ms after 1.5 s, 900 ms after 4.5 s): with 150 ms the report that
+  // failed it came 3 s after the queue passed 100 ms, and 0.9 s of queue drained through the
+  // student's 500 ms jitter buffer (runs of 400-450 ms concealed).
+  double probe_rtt_inflation_ms = 100;
   int64_t drain_ms = 5000;        // after a failed step up, loss does not step down for this long
   double loss_clean_red = 0.035;  // "clean" for a listener with RED (smoothed loss)
   double loss_down_red = 0.10;    // "bad" for a listener with RED (smoothed loss)

@@ -6,8 +6,24 @@
 
 namespace gramothi {
 
+void Listener::log_probe(bool started) const {
+  log_media(LogLevel::kDebug,
+            "listener " + user_id() + " in " + class_id() +
+                (started ? ": probing the next profile (" +
+                               std::to_string(lossy() ? probe_kbps_lossy : probe_kbps) +
+                               " kbit/s at full rate)"
+                         : ": probe over"));
+}
+
+void Listener::log_report(const char *from, double loss, double rtt_ms) const {
+  log_media(LogLevel::kDebug, "listener " + user_id() + " in " + class_id() + ": " + from +
+                                  " report, loss " + std::to_string(loss) + ", rtt " +
+                                  std::to_string(rtt_ms) + " ms");
+}
+
 void Listener::on_receiver_report(double loss_fraction, double jitter, double rtt) {
   if (feed->held.load()) return;  // nothing sent yet: the report says nothing of the audio
+  log_report("rtcp", loss_fraction, rtt);
   int64_t now_ms = g_get_monotonic_time() / 1000;
   loss = loss_fraction;
   if (loss_fraction >= 0) note_loss(loss_fraction, now_ms);

@@ -68,7 +68,12 @@ class Listener : public Peer {
   // The feed's bytes and the time at the previous sync, to measure the rate sent since.
   uint64_t synced_bytes = 0;
   int64_t synced_ms = 0;
-  bool synced_full = false;  // the probe was at its full rate since the previous sync
+  bool synced_full = false;   // the probe was at its full rate since the previous sync
+  bool probe_logged = false;  // the probe state the debug log last told
+  // Debug log: a probe of the next profile started or ended; a link report and where it came
+  // from ("rtcp" or "client"), as the controller got it (negative: absent).
+  void log_probe(bool started) const;
+  void log_report(const char *from, double loss, double rtt_ms) const;
   void sync_probe(int64_t now_ms) {
     uint64_t bytes = feed->sent_bytes.load();
     int64_t since_ms = synced_ms ? now_ms - synced_ms : 0;
@@ -77,6 +82,10 @@ class Listener : public Peer {
     synced_ms = now_ms;
     bool was_full = synced_full;
     synced_full = false;
+    if (controller->probing() != probe_logged) {
+      probe_logged = controller->probing();
+      log_probe(probe_logged);
+    }
     if (!controller->probing()) {
       feed->probe_redundancy_x100.store(0);
       return;

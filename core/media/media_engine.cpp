@@ -497,6 +497,7 @@ std::optional<Error> MediaEngine::client_report(PeerId id, int downlink_kbps, in
   Listener *l = impl_->find_listener(id);
   if (!l) return media_error(ErrorKind::kConflict, "not_listening", "Send 'listen' first.");
   if (l->feed->held.load()) return std::nullopt;  // nothing sent yet: nothing to judge
+  l->log_report("client", loss, rtt_ms);
   LinkReport r;
   r.now_ms = g_get_monotonic_time() / 1000;
   if (downlink_kbps >= 0) r.downlink_kbps = downlink_kbps;

@@ -623,6 +623,38 @@ TEST(BandwidthController, AProbeWhileStartingIsShortAndToleratesJitter) {
   EXPECT_EQ(d->index, kUltraLow);
 }
 
+// The queue a probe may build before it fails (2g-bad, issue 14): a long probe fails on 120 ms
+// (its ramp fills a link too slow for it faster and faster, and the student's jitter buffer is
+// 500 ms), a short one on 250 ms; a step up on probation is undone on 250 ms.
+TEST(BandwidthController, ProbesAndProbationFailOnAQueueWellUnderTheJitterBuffer) {
+  LinkReport r;
+  BandwidthController quick = probing_from(k2g, 0.0, 300, &r);
+  r.now_ms = 1000;
+  r.rtt_ms = 550;
+  EXPECT_FALSE(quick.report(r));
+  EXPECT_FALSE(quick.probing()) << "a short probe fails on 250 ms of queue";
+
+  BandwidthController lossy = probing_from(k2g, 0.02, 300, &r);
+  r.now_ms = 2500;
+  r.rtt_ms = 420;
+  EXPECT_FALSE(lossy.report(r));
+  EXPECT_FALSE(lossy.probing()) << "a long probe fails on 120 ms of queue";
+  EXPECT_EQ(lossy.current(), k2g);
+
+  BandwidthController stepped = probing_from(k2g, 0.0, 300, &r);
+  r.now_ms = 1500;
+  EXPECT_FALSE(stepped.report(r));
+  auto d = stepped.tick(2500);
+  ASSERT_TRUE(d);
+  ASSERT_EQ(d->index, kUltraLow);
+  r.now_ms = 4000;
+  r.rtt_ms = 550;
+  d = stepped.report(r);
+  ASSERT_TRUE(d) << "the step up on probation is undone";
+  EXPECT_EQ(d->index, k2g);
+  EXPECT_EQ(d->reason, "probe-failed");
+}
+
 // A link that loses packets from the start is no clean link to climb fast on: its probes are
 // long and fail on the small queue, while starting too (3G with 2 % loss, where `medium` with
 // its repeat overshoots the link by a few percent and a short probe would pass).

@@ -177,6 +177,15 @@ Result<std::unique_ptr<Server>> Server::create(Config config) {
     // The class lifecycle drives the media: a stopped class tears its pipelines down, and a
     // profile pinned over REST applies to the student's live listener at once.
     MediaEngine *media = s->media_.get();
+    // A slide move: its images go first, the listeners' probes wait.
+    s->slides_subscription_ = s->bus_->subscribe(
+        "slides.", [media](const std::string &topic, const std::string &payload) {
+          if (topic != "slides.sync") return;
+          auto json = parse_json_object(payload);
+          if (!json) return;
+          JsonObject *o = json_node_get_object(json->get());
+          media->slide_moved(json_object_get_string_member_with_default(o, "class_id", ""));
+        });
     s->media_subscription_ =
         s->bus_->subscribe("class.", [media](const std::string &topic, const std::string &payload) {
           auto json = parse_json_object(payload);
@@ -222,6 +231,7 @@ Server::~Server() {
   worker_.reset();
   if (plugins_) plugins_->unload_all();
   if (bus_ && media_subscription_) bus_->unsubscribe(media_subscription_);
+  if (bus_ && slides_subscription_) bus_->unsubscribe(slides_subscription_);
   media_.reset();
   slides_.reset();  // kills any slide worker still rendering
   if (router_) router_->close();

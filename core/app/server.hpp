@@ -70,6 +70,7 @@ class Server {
   std::unique_ptr<WebPages> web_;
   std::unique_ptr<PluginHost> plugins_;
   int64_t media_subscription_ = 0;
+  int64_t slides_subscription_ = 0;
   guint sigint_ = 0, sigterm_ = 0, sighup_ = 0, drain_timer_ = 0;
   int64_t drain_deadline_us_ = 0;
 };

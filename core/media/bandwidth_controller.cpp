@@ -76,7 +76,13 @@ bool BandwidthController::may_step_up(int64_t now_ms, int64_t early_ms, bool to_
   return true;
 }
 
+void BandwidthController::yield_to_slide(int64_t now_ms) {
+  no_probe_until_ms_ = now_ms + tuning_.slide_yield_ms;
+  end_probe();
+}
+
 std::optional<ProfileDecision> BandwidthController::climb(int64_t now_ms) {
+  if (no_probe_until_ms_ && now_ms < *no_probe_until_ms_) return std::nullopt;
   if (!probe_by_redundancy_) {
     if (may_step_up(now_ms)) return change_to(current_ + 1, "recovered", now_ms);
     return std::nullopt;

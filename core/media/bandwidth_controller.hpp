@@ -113,6 +113,9 @@ struct BandwidthTuning {
   // failed it came 3 s after the queue passed 100 ms, and 0.9 s of queue drained through the
   // student's 500 ms jitter buffer (runs of 400-450 ms concealed).
   double probe_rtt_inflation_ms = 100;
+  // After a slide move no probe runs for this long: the image (at most 10 KB on 2g, paced at
+  // about 2 KB/s) and a probe's redundancy together overfill a link the probe alone would not.
+  int64_t slide_yield_ms = 6000;
   int64_t drain_ms = 5000;        // after a failed step up, loss does not step down for this long
   double loss_clean_red = 0.035;  // "clean" for a listener with RED (smoothed loss)
   double loss_down_red = 0.10;    // "bad" for a listener with RED (smoothed loss)
@@ -156,6 +159,10 @@ class BandwidthController {
   // in variable-bitrate Opus costs its nominal rate, a pause far less, and a probe sent in a
   // pause shows nothing about the link). A long probe passes only with probe_full_ms of it.
   void probe_sent_at_rate(int64_t ms);
+  // The teacher moved to another slide: its image goes to the student now (paced to what the
+  // link leaves beside the audio, not beside a probe's redundancy too), so a probe under way
+  // ends without a verdict and neither a probe nor a step up starts for tuning.slide_yield_ms.
+  void yield_to_slide(int64_t now_ms);
 
  private:
   size_t clamp(size_t index) const;
@@ -191,13 +198,14 @@ class BandwidthController {
   bool clean_report_since_change_ = false;  // evidence at the current profile
   std::vector<int> failures_;               // failed step ups into each profile
   bool probe_by_redundancy_ = false;
-  std::optional<int64_t> probe_since_ms_;  // a redundancy probe of the next profile, under way
-  std::optional<double> smoothed_loss_;    // over reports, halved each report
-  bool probe_clean_ = false;               // ... has had a clean report after probe_min_ms
-  int64_t probe_full_ms_ = 0;              // ... time it was sent at its full rate
-  bool probe_quick_ = false;               // ... started as a short one (quick_probes())
-  std::optional<int64_t> drain_until_ms_;  // the queue of a failed step up drains until then
-  bool seen_loss_ = false;                 // a report with loss >= lossy_link, ever
+  std::optional<int64_t> probe_since_ms_;     // a redundancy probe of the next profile, under way
+  std::optional<double> smoothed_loss_;       // over reports, halved each report
+  bool probe_clean_ = false;                  // ... has had a clean report after probe_min_ms
+  int64_t probe_full_ms_ = 0;                 // ... time it was sent at its full rate
+  bool probe_quick_ = false;                  // ... started as a short one (quick_probes())
+  std::optional<int64_t> drain_until_ms_;     // the queue of a failed step up drains until then
+  bool seen_loss_ = false;                    // a report with loss >= lossy_link, ever
+  std::optional<int64_t> no_probe_until_ms_;  // a slide's image goes first (yield_to_slide)
 };
 
 }  // namespace gramothi

@@ -521,6 +521,17 @@ void MediaEngine::close(PeerId id) {
   if (Peer *p = impl_->find(id)) impl_->close_peer(*p, "closed", false);
 }
 
+void MediaEngine::slide_moved(const std::string &class_id) {
+  auto c = impl_->classes.find(class_id);
+  if (c == impl_->classes.end()) return;
+  int64_t now = g_get_monotonic_time() / 1000;
+  for (auto &[user, id] : c->second->listeners)
+    if (Listener *l = impl_->find_listener(id)) {
+      l->controller->yield_to_slide(now);
+      l->sync_probe(now);
+    }
+}
+
 void MediaEngine::end_class(const std::string &class_id) {
   auto it = impl_->classes.find(class_id);
   if (it != impl_->classes.end()) impl_->end_class(it->second.get());

@@ -69,6 +69,9 @@ class MediaEngine {
                 const std::string &profile);
   // Closes one peer; no callbacks for it after this returns.
   void close(PeerId peer);
+  // The teacher moved to another slide: its images go to the listeners now, and their probes
+  // of the next profile wait (BandwidthController::yield_to_slide).
+  void slide_moved(const std::string &class_id);
   // Tears the class down; every peer gets state "closed" with detail "class-ended".
   void end_class(const std::string &class_id);
 

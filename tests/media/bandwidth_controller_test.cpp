@@ -655,6 +655,22 @@ TEST(BandwidthController, ProbesAndProbationFailOnAQueueWellUnderTheJitterBuffer
   EXPECT_EQ(d->reason, "probe-failed");
 }
 
+// A slide move ends a probe without a verdict and holds the next one back for slide_yield_ms:
+// the image goes to the student then, and with a probe's redundancy it would overfill the link.
+TEST(BandwidthController, ASlideMoveEndsAProbeAndHoldsTheNextBack) {
+  LinkReport r;
+  BandwidthController c = probing_from(k2g, 0.0, 300, &r);
+  c.yield_to_slide(500);
+  EXPECT_FALSE(c.probing());
+  for (int64_t t = 1000; t < 6500; t += 500) {
+    EXPECT_FALSE(c.tick(t));
+    EXPECT_FALSE(c.probing()) << "at " << t << " ms";
+  }
+  EXPECT_EQ(c.current(), k2g);
+  EXPECT_FALSE(c.tick(6500));
+  EXPECT_TRUE(c.probing()) << "the next probe once the slide had its time";
+}
+
 // A link that loses packets from the start is no clean link to climb fast on: its probes are
 // long and fail on the small queue, while starting too (3G with 2 % loss, where `medium` with
 // its repeat overshoots the link by a few percent and a short probe would pass).

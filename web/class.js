@@ -196,8 +196,9 @@
       const healed = st.healthySince && Date.now() - st.healthySince > 15000;
       return !!st.pc && Date.now() - (st.audioAt || 0) < 12000 && !healed;
     },
-    // No pings while a pinned profile drowns the link and the audio shows it alive: as for the
-    // reports (measure), nothing should wait for an acknowledgement when the student unpins.
+    // Few pings (one a minute) while a pinned profile drowns the link and the audio shows it
+    // alive: as for the reports (measure), nothing should wait for an acknowledgement when the
+    // student unpins.
     quiet() {
       return pinned() && !!st.drowning && this.alive();
     },
@@ -501,9 +502,9 @@
   // (opus_frame_ms, from /config; no DTX). When a queue builds up in the link (a slide image,
   // or the server trying the next profile, that the link cannot carry), the packets received or
   // known lost fall behind that clock: how far behind, over the least it was in the last 30 s,
-  // is the queue. Reports add it to the lowest round trip seen, and one goes at once when it
-  // stays over 80 ms for 0.3 s, so that the server stops what fills the link within about half
-  // a second instead of at the next measured round trip, seconds later. Reset when the profile
+  // is the queue. Reports add it to the lowest round trip seen, and one goes at once when two
+  // readings in a row say over 100 ms, so that the server stops what fills the link within about
+  // half a second instead of at the next measured round trip, seconds later. Reset when the profile
   // or the connection changes, and after 2 s without packets (the teacher paused).
   const frameMs = {};
   async function watchQueue() {
@@ -549,17 +550,20 @@
       st.qw = null;
       return;
     }
-    // Over 80 ms for 0.3 s (a reading of 40 ms or less starts the count again: the readings
-    // jitter by a frame or so, and a growing queue must not wait for a clean run of them).
-    if (q.queue <= 40) {
-      q.over = 0;
-    } else if (q.queue <= 80) {
-      // (the count goes on)
-    } else if (!q.over) {
-      q.over = now;
-    } else if (now - q.over >= 300 && now - (st.urgentAt || 0) >= 1000) {
-      st.urgentAt = now;
-      measure();
+    // Over 100 ms (what fails a probe) in two readings in a row, a quarter second apart; a dip
+    // under it starts the count again only when it lasts 0.3 s (the readings jitter by a frame
+    // or so, and a growing queue must not wait for a clean run of them).
+    if (q.queue <= 100) {
+      if (!q.under) q.under = now;
+      if (now - q.under > 300) q.over = 0;
+    } else {
+      q.under = 0;
+      if (!q.over) {
+        q.over = now;
+      } else if (now - q.over >= 200 && now - (st.urgentAt || 0) >= 1000) {
+        st.urgentAt = now;
+        measure();
+      }
     }
   }
   setInterval(watchQueue, 250);

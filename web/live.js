@@ -220,7 +220,9 @@ const GL = (() => {
         const now = Date.now();
         const behind = Math.max(now - this.lastHeard, this.pings.length ? now - this.pings[0] : 0);
         if (behind > 120000 || (behind > 20000 && !(this.on.alive && this.on.alive()))) return this.abandon(ws);
-        if (this.on.quiet && this.on.quiet()) return;
+        // Quiet: one ping a minute, enough for the server's idle check and the check above.
+        if (this.on.quiet && this.on.quiet() && now - (this.pingedAt || 0) < 60000) return;
+        this.pingedAt = now;
         ws.send('{"type":"ping"}');
         if (this.pings.length < 100) this.pings.push(now);
       }, 10000);

@@ -248,10 +248,14 @@ void MediaEngine::Impl::complete_switches(const std::string &class_id, size_t ti
   for (PeerId id : ids) {
     Listener *l = find_listener(id);
     if (!l || l->pending_tier != tier) continue;
+    // The class again: the observer a switch calls may have ended it.
+    cit = classes.find(class_id);
+    if (cit == classes.end()) return;
     std::string reason = std::move(l->pending_reason);
     l->pending_tier.reset();
-    switch_tier(*l, tier, reason);  // warm now: the feed moves (and uses the profile)
-    c->tier(tier).unuse();          // what the wait used
+    // What the wait used first (the feed's own use follows at once and cancels any linger).
+    cit->second->tier(tier).unuse();
+    switch_tier(*l, tier, reason);  // warm now: the feed moves
   }
 }
 
@@ -478,15 +482,17 @@ std::optional<Error> MediaEngine::set_profile(PeerId id, const std::string &prof
   if (profile == "auto") {
     if (!l->controller->pinned()) return std::nullopt;  // already automatic
     auto d = l->controller->pin(std::nullopt, now);
-    impl_->switch_tier(*l, l->tier, "auto");
+    // Where the controller has the listener: a switch still waiting for its encoder goes on.
+    impl_->switch_tier(*l, l->pending_tier.value_or(l->tier), "auto");
     if (d) impl_->switch_tier(*l, d->index, d->reason);
     return std::nullopt;
   }
   const BandwidthProfile *bp = impl_->profiles.find(profile);
   if (!bp) return profile_error(impl_->profiles);
   size_t index = static_cast<size_t>(bp - impl_->profiles.all().data());
-  // The same pin again (the WebSocket choice echoed by the REST pin event) changes nothing.
-  if (l->controller->pinned() && l->tier == index) return std::nullopt;
+  // The same pin again (the WebSocket choice echoed by the REST pin event) changes nothing; one
+  // still waiting for its encoder counts as made.
+  if (l->controller->pinned() && l->pending_tier.value_or(l->tier) == index) return std::nullopt;
   l->controller->pin(index, now);
   impl_->switch_tier(*l, index, "pinned");
   return std::nullopt;

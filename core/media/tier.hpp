@@ -133,7 +133,9 @@ class Tier {
   bool accepting() const { return on_.load(std::memory_order_acquire); }
   // On, and a frame encoded since it came on was delivered: a listener switched to it now hears
   // no gap.
-  bool warm() const { return warm_.load(std::memory_order_acquire); }
+  bool warm() const {
+    return on_.load(std::memory_order_acquire) && warm_.load(std::memory_order_acquire);
+  }
   // Called on the main loop after the first frame delivered since the encoder came on. Set
   // before the first use().
   std::function<void()> on_warm;

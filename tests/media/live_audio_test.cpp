@@ -235,7 +235,8 @@ TEST_F(LiveAudioTest, AProfileEncodesOnlyWhileItHasListeners) {
   ASSERT_TRUE(sws->wait_for("authenticated", nullptr));
   auto listener = std::make_unique<ListenerPeer>(*sws);
   listener->listen("low");
-  ASSERT_TRUE(spin_until([&] { return listener->recent_audio(0.5).size() >= 24000; }, 20000));
+  // 1.5 s decoded, the tone judged on the last half second (not the decoder's start).
+  ASSERT_TRUE(spin_until([&] { return listener->recent_audio(1.5).size() >= 72000; }, 20000));
   EXPECT_EQ(count(prefix + "low: encoder on"), 1u);
   EXPECT_EQ(count(prefix), 1u) << "only the listener's profile encodes:\n" << server_->log();
   EXPECT_GT(tone_share(listener->recent_audio(0.5), 440), 0.5);
@@ -249,7 +250,7 @@ TEST_F(LiveAudioTest, AProfileEncodesOnlyWhileItHasListeners) {
   ASSERT_TRUE(again->wait_for("authenticated", nullptr));
   ListenerPeer next(*again);
   next.listen("low");
-  ASSERT_TRUE(spin_until([&] { return next.recent_audio(0.5).size() >= 24000; }, 20000));
+  ASSERT_TRUE(spin_until([&] { return next.recent_audio(1.5).size() >= 72000; }, 20000));
   EXPECT_EQ(count(prefix + "low: encoder on"), 2u);
   EXPECT_GT(tone_share(next.recent_audio(0.5), 440), 0.5) << "the restarted encoder is heard";
 }

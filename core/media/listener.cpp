@@ -1,5 +1,6 @@
 #include "media/listener.hpp"
 
+#include "base/log.hpp"
 #include "base/main_loop.hpp"
 #include "media/gst_support.hpp"
 #include "transport/lite_transport.hpp"
@@ -7,6 +8,7 @@
 namespace gramothi {
 
 void Listener::log_probe(bool started) const {
+  if (log_level() > LogLevel::kDebug) return;  // every probe, every listener: no string unless read
   log_media(LogLevel::kDebug,
             "listener " + user_id() + " in " + class_id() +
                 (started ? ": probing the next profile (" +
@@ -16,6 +18,7 @@ void Listener::log_probe(bool started) const {
 }
 
 void Listener::log_report(const char *from, double loss, double rtt_ms) const {
+  if (log_level() > LogLevel::kDebug) return;  // every report, every listener, on the main loop
   log_media(LogLevel::kDebug, "listener " + user_id() + " in " + class_id() + ": " + from +
                                   " report, loss " + std::to_string(loss) + ", rtt " +
                                   std::to_string(rtt_ms) + " ms");

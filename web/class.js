@@ -485,6 +485,7 @@
       if (lossPct !== null) report.loss_pct = Math.round(lossPct);
       const c = navigator.connection;
       if (c && c.downlink) report.downlink_kbps = Math.round(c.downlink * 1000);
+      report.downloading = st.downloading = view.busy();
       sock.send(report);
     }
   }
@@ -497,6 +498,8 @@
     clearTimeout(st.soonTimer);
     st.soonTimer = setTimeout(measure, ms);
   }
+  // The images are in: the climb the last report held back may go on now.
+  view.onIdle = () => st.downloading && reportSoon(0);
 
   // The queue watch. The server sends one packet per Opus frame of the student's profile
   // (opus_frame_ms, from /config; no DTX). When a queue builds up in the link (a slide image,

@@ -335,6 +335,7 @@ const GL = (() => {
         const im = new Image();
         if (low) im.fetchPriority = 'low';
         im.src = url;
+        im.at = Date.now();
         this.loading.set(url, im);
         p = im.decode().then(() => {
           this.ready.add(url);
@@ -344,10 +345,17 @@ const GL = (() => {
           return null;
         }).finally(() => {
           if (this.loading.get(url) === im) this.loading.delete(url);
+          if (!this.loading.size && this.onIdle) this.onIdle();
         });
         this.cache.set(url, p);
       }
       return p;
+    }
+    // Images on their way, started within 30 s (a download stuck longer is no reason to hold
+    // the audio's climb for good): the server tries no higher profile meanwhile.
+    busy() {
+      for (const im of this.loading.values()) if (Date.now() - im.at < 30000) return true;
+      return false;
     }
     // Cancels the downloads of every image but those in `keep`.
     drop(keep) {

@@ -42,7 +42,7 @@ extern "C" {
 #endif
 
 #define GRAMOTHI_PLUGIN_ABI_MAJOR 1
-#define GRAMOTHI_PLUGIN_ABI_MINOR 8
+#define GRAMOTHI_PLUGIN_ABI_MINOR 9
 #define GRAMOTHI_PLUGIN_ENTRY "gramothi_plugin_describe"
 
 #if defined(__GNUC__)
@@ -430,6 +430,14 @@ typedef struct GramothiHost {
   /* The peer's callbacks get `user_data` from now on (a session moving to another socket of
    * its client). */
   void (*media_rebind)(GramothiMediaPeer *peer, void *user_data);
+
+  /* --- 1.9: the client's downloads --- */
+  /* As media_client_report, with `downloading`: the client is fetching slide images now (1),
+   * is not (0), or does not say (negative: the last word stands). While it is, the listener is
+   * not moved to a higher profile, nor is one tried: the image fills the link as it is. */
+  int32_t (*media_client_report_downloads)(GramothiMediaPeer *peer, int32_t downlink_kbps,
+                                           int32_t rtt_ms, double loss, int32_t downloading,
+                                           GramothiError *error);
 } GramothiHost;
 
 /* True when `host` (of any 1.x minor) carries `field`. */

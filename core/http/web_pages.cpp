@@ -61,9 +61,10 @@ bool contains_nocase(const std::string &text, const char *needle) {
 }  // namespace
 
 std::string WebPages::minify_js(const std::string &js) {
-  // Only what is safe without parsing: whole-line `//` comments and indentation go. A template
-  // literal (a backtick) or a line continued with a backslash could span lines whose text that
-  // would change: such a script is left as it is.
+  // Only what is safe without parsing: whole-line `//` comments and indentation go, and a
+  // comment after code ("  // ") when nothing before it could open a string or a regular
+  // expression (no quote, no slash). A template literal (a backtick) or a line continued with a
+  // backslash could span lines whose text that would change: such a script is left as it is.
   std::string out;
   g_auto(GStrv) split = g_strsplit(js.c_str(), "\n", -1);
   for (char **l = split; *l; l++) {
@@ -73,6 +74,8 @@ std::string WebPages::minify_js(const std::string &js) {
     line.erase(0, first);
     if (line.rfind("//", 0) == 0) continue;
     if (line.find('`') != std::string::npos || line.back() == '\\') return js;
+    size_t tail = line.find("  // ");
+    if (tail != std::string::npos && line.find_first_of("'\"/") > tail) line.erase(tail);
     out += line + "\n";
   }
   return out;

@@ -76,6 +76,9 @@ struct LinkReport {
   std::optional<double> rtt_ms;
   std::optional<double> jitter_ms;
   std::optional<int> downlink_kbps;  // the client's own estimate (navigator.connection.downlink)
+  // The client is downloading slide images (true) or not (false), as it says; the latest known
+  // value holds until the next report that carries one.
+  std::optional<bool> downloading;
 };
 
 // reason: "loss", "client-hint", "recovered" or "pinned". "auto" is reserved for callers (e.g. the
@@ -163,6 +166,9 @@ class BandwidthController {
   // link leaves beside the audio, not beside a probe's redundancy too), so a probe under way
   // ends without a verdict and neither a probe nor a step up starts for tuning.slide_yield_ms.
   void yield_to_slide(int64_t now_ms);
+  // The client said it is downloading slide images (LinkReport::downloading) in its latest
+  // report that said either: no probe or step up starts meanwhile, and one under way ended.
+  bool client_downloading() const { return client_downloading_; }
 
  private:
   size_t clamp(size_t index) const;
@@ -206,6 +212,7 @@ class BandwidthController {
   std::optional<int64_t> drain_until_ms_;     // the queue of a failed step up drains until then
   bool seen_loss_ = false;                    // a report with loss >= lossy_link, ever
   std::optional<int64_t> no_probe_until_ms_;  // a slide's image goes first (yield_to_slide)
+  bool client_downloading_ = false;           // ... as the client says (LinkReport::downloading)
 };
 
 }  // namespace gramothi

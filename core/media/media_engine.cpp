@@ -499,7 +499,7 @@ std::optional<Error> MediaEngine::set_profile(PeerId id, const std::string &prof
 }
 
 std::optional<Error> MediaEngine::client_report(PeerId id, int downlink_kbps, int rtt_ms,
-                                                double loss) {
+                                                double loss, std::optional<bool> downloading) {
   Listener *l = impl_->find_listener(id);
   if (!l) return media_error(ErrorKind::kConflict, "not_listening", "Send 'listen' first.");
   if (l->feed->held.load()) return std::nullopt;  // nothing sent yet: nothing to judge
@@ -509,6 +509,7 @@ std::optional<Error> MediaEngine::client_report(PeerId id, int downlink_kbps, in
   if (downlink_kbps >= 0) r.downlink_kbps = downlink_kbps;
   if (rtt_ms >= 0) r.rtt_ms = rtt_ms;
   if (loss >= 0) r.loss_fraction = loss;
+  r.downloading = downloading;
   if (loss >= 0) l->note_loss(loss, r.now_ms);
   if (auto d = l->controller->report(r)) impl_->switch_tier(*l, d->index, d->reason);
   l->sync_probe(r.now_ms);

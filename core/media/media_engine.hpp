@@ -63,7 +63,8 @@ class MediaEngine {
   // "auto" or a profile name.
   std::optional<Error> set_profile(PeerId peer, const std::string &profile);
   // A client's own view of its link; any field may be absent (negative = unknown).
-  std::optional<Error> client_report(PeerId peer, int downlink_kbps, int rtt_ms, double loss);
+  std::optional<Error> client_report(PeerId peer, int downlink_kbps, int rtt_ms, double loss,
+                                     std::optional<bool> downloading = std::nullopt);
   // Pins (or "auto") the profile of a user's listener in a class, if connected.
   void pin_user(const std::string &class_id, const std::string &user_id,
                 const std::string &profile);

@@ -151,7 +151,16 @@ int32_t host_media_set_profile(GramothiMediaPeer *p, const char *profile, Gramot
 int32_t host_media_client_report(GramothiMediaPeer *p, int32_t downlink_kbps, int32_t rtt_ms,
                                  double loss, GramothiError *error) {
   if (!p) return GRAMOTHI_E_INVALID;
-  return engine_status(p->engine->client_report(p->id, downlink_kbps, rtt_ms, loss), error);
+  return host_media_client_report_downloads(p, downlink_kbps, rtt_ms, loss, -1, error);
+}
+int32_t host_media_client_report_downloads(GramothiMediaPeer *p, int32_t downlink_kbps,
+                                           int32_t rtt_ms, double loss, int32_t downloading,
+                                           GramothiError *error) {
+  if (!p) return GRAMOTHI_E_INVALID;
+  return engine_status(
+      p->engine->client_report(p->id, downlink_kbps, rtt_ms, loss,
+                               downloading < 0 ? std::nullopt : std::optional(downloading > 0)),
+      error);
 }
 void host_media_close(GramothiMediaPeer *p) {
   if (!p) return;

@@ -100,6 +100,9 @@ int32_t host_media_add_candidate(GramothiMediaPeer *p, uint32_t mline, const cha
 int32_t host_media_set_profile(GramothiMediaPeer *p, const char *profile, GramothiError *error);
 int32_t host_media_client_report(GramothiMediaPeer *p, int32_t downlink_kbps, int32_t rtt_ms,
                                  double loss, GramothiError *error);
+int32_t host_media_client_report_downloads(GramothiMediaPeer *p, int32_t downlink_kbps,
+                                           int32_t rtt_ms, double loss, int32_t downloading,
+                                           GramothiError *error);
 void host_media_close(GramothiMediaPeer *p);
 uint32_t host_media_listener_count(GramothiPluginContext *ctx, const char *class_id);
 char *host_media_stats(GramothiMediaPeer *p);

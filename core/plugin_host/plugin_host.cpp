@@ -128,6 +128,9 @@ const GramothiHost kHostTable = {
     .media_listen_held = host_media_listen_held,
     .media_play = host_media_play,
     .media_rebind = host_media_rebind,
+
+    // 1.9: the client's downloads
+    .media_client_report_downloads = host_media_client_report_downloads,
 };
 
 Error refuse(const std::string &code, const std::string &message) {

@@ -130,6 +130,13 @@ class JsonFields {
     return n && is_boolean(n) ? json_node_get_boolean(n) : absent;
   }
 
+  // After check(): a boolean field, or nullopt when absent or null.
+  std::optional<bool> maybe_boolean(const char *name) const {
+    JsonNode *n = member(name);
+    if (!n || !is_boolean(n)) return std::nullopt;
+    return json_node_get_boolean(n) != FALSE;
+  }
+
   // After check(): a number field truncated toward zero, or nullopt when absent or null.
   std::optional<int64_t> number(const char *name) const {
     JsonNode *n = member(name);

@@ -21,7 +21,8 @@ constexpr size_t kMaxChatBytes = 4096;
 constexpr size_t kMaxMessageId = 64;
 
 constexpr const char *kBadReport =
-    "downlink_kbps, rtt_ms and loss_pct must be non-negative numbers (loss_pct at most 100).";
+    "downlink_kbps, rtt_ms and loss_pct must be non-negative numbers (loss_pct at most 100), "
+    "downloading true or false.";
 constexpr const char *kBadSlideTarget =
     "'slide_id' must be a string and 'order_no' a whole number from 1.";
 
@@ -40,6 +41,7 @@ constexpr FieldRule kBandwidthReport[] = {
     {.name = "downlink_kbps", .type = FieldType::kNumber, .max = 10000000, .invalid = kBadReport},
     {.name = "rtt_ms", .type = FieldType::kNumber, .max = 600000, .invalid = kBadReport},
     {.name = "loss_pct", .type = FieldType::kNumber, .max = 100, .invalid = kBadReport},
+    {.name = "downloading", .type = FieldType::kBoolean, .invalid = kBadReport},
 };
 constexpr FieldRule kSlideSync[] = {
     {.name = "action", .required = true},

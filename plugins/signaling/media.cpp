@@ -323,11 +323,17 @@ void handle_bandwidth_report(Client &c, const JsonFields &f) {
                         "bandwidth-report");
   // Absent figures are unknown: negative.
   std::optional<int64_t> loss_pct = f.number("loss_pct");
+  auto downlink = static_cast<int32_t>(f.number("downlink_kbps").value_or(-1));
+  auto rtt = static_cast<int32_t>(f.number("rtt_ms").value_or(-1));
+  double loss = loss_pct ? static_cast<double>(*loss_pct) / 100.0 : -1.0;
+  std::optional<bool> downloading = f.maybe_boolean("downloading");
+  const GramothiHost *host = c.plugin.host;
   GramothiError e{};
-  c.plugin.host->media_client_report(c.peer.get(),
-                                     static_cast<int32_t>(f.number("downlink_kbps").value_or(-1)),
-                                     static_cast<int32_t>(f.number("rtt_ms").value_or(-1)),
-                                     loss_pct ? static_cast<double>(*loss_pct) / 100.0 : -1.0, &e);
+  if (GRAMOTHI_HOST_HAS(host, media_client_report_downloads))
+    host->media_client_report_downloads(c.peer.get(), downlink, rtt, loss,
+                                        downloading ? (*downloading ? 1 : 0) : -1, &e);
+  else
+    host->media_client_report(c.peer.get(), downlink, rtt, loss, &e);
 }
 
 void handle_stop_media(Client &c, const JsonFields &) {

@@ -130,8 +130,12 @@ TEST_F(WebTest, TheStudentPageIsOneResponseOfAtMost12KB) {
 }
 
 TEST(WebMinify, OnlyWhatIsSafeWithoutParsingGoes) {
-  EXPECT_EQ(gramothi::WebPages::minify_js("// a\n  const x = 1;  // kept\n\n    // b\nf(x);\n"),
-            "const x = 1;  // kept\nf(x);\n");
+  EXPECT_EQ(gramothi::WebPages::minify_js("// a\n  const x = 1;  // gone\n\n    // b\nf(x);\n"),
+            "const x = 1;\nf(x);\n");
+  // A comment after code goes only when nothing before it could open a string or a regular
+  // expression (a quote or a slash).
+  EXPECT_EQ(gramothi::WebPages::minify_js("f('a');  // kept\nx = a / b;  // kept\n"),
+            "f('a');  // kept\nx = a / b;  // kept\n");
   // A template literal or a continued string may span lines: the script is left alone.
   std::string tpl = "const t = `a\n  // not a comment\n`;\n";
   EXPECT_EQ(gramothi::WebPages::minify_js(tpl), tpl);

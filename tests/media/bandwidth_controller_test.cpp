@@ -671,6 +671,38 @@ TEST(BandwidthController, ASlideMoveEndsAProbeAndHoldsTheNextBack) {
   EXPECT_TRUE(c.probing()) << "the next probe once the slide had its time";
 }
 
+// While the client says it is downloading slide images, a probe under way ends without a
+// verdict and none starts; the climb goes on from the report that says the images are in.
+// (2g-bad at page open: the first slide, paced for 2g, under a short probe toward ultra-low.)
+TEST(BandwidthController, NoProbeWhileTheClientDownloadsImages) {
+  LinkReport r;
+  BandwidthController c = probing_from(k2g, 0.0, 300, &r);
+  r.now_ms = 500;
+  r.downloading = true;
+  EXPECT_FALSE(c.report(r));
+  EXPECT_FALSE(c.probing());
+  EXPECT_TRUE(c.client_downloading());
+  // A report that says nothing about downloads keeps the last word (older clients say nothing).
+  r.downloading.reset();
+  for (int64_t t = 1000; t <= 8000; t += 500) {
+    r.now_ms = t;
+    EXPECT_FALSE(c.report(r));
+    EXPECT_FALSE(c.tick(t + 250));
+    EXPECT_FALSE(c.probing()) << "at " << t << " ms";
+  }
+  EXPECT_EQ(c.current(), k2g);
+  r.now_ms = 8500;
+  r.downloading = false;
+  EXPECT_FALSE(c.report(r));
+  EXPECT_TRUE(c.probing()) << "the probe once the images are in";
+  // A clean report a second into the probe: the step up.
+  r.now_ms = 9600;
+  r.downloading.reset();
+  auto d = c.report(r);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->index, kUltraLow);
+}
+
 // A link that loses packets from the start is no clean link to climb fast on: its probes are
 // long and fail on the small queue, while starting too (3G with 2 % loss, where `medium` with
 // its repeat overshoots the link by a few percent and a short probe would pass).

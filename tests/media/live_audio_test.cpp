@@ -434,6 +434,7 @@ TEST_F(LiveAudioTest, MalformedAndOutOfOrderMessagesGetErrorsAndTheSocketStaysUs
        "no_session"},
       {"{\"type\":\"profile\",\"profile\":\"low\"}", "not_listening"},
       {"{\"type\":\"bandwidth-report\",\"downlink_kbps\":-5}", "invalid_field"},
+      {"{\"type\":\"bandwidth-report\",\"downloading\":\"yes\"}", "invalid_field"},
       {"{\"type\":\"publish\",\"sdp\":42}", "missing_field"},
       // A new token on an authenticated socket is checked; a bad one leaves the socket as it was.
       {"{\"type\":\"authenticate\",\"token\":\"x\"}", "token_invalid"},

@@ -360,7 +360,8 @@ function instrument() {
             s.rtt = x.currentRoundTripTime;
         });
     }
-    s.slideBytes = GL.slidesTransferred();
+    // (live-extra.js, which counts them, comes once the page is ready; it counts from the start.)
+    s.slideBytes = GL.slidesTransferred ? GL.slidesTransferred() : 0;
     r.samples.push(s);
     setTimeout(tick, Math.max(0, 100 - (Date.now() - s.t)));
   };

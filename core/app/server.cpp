@@ -143,7 +143,10 @@ Result<std::unique_ptr<Server>> Server::create(Config config) {
   auto web = WebPages::load(c.web_dir.empty() ? default_web_dir() : c.web_dir);
   if (!web) return web.error();
   s->web_ = std::move(*web);
-  if (auto e = s->web_->add_routes(*s->router_)) return *e;
+  if (auto e = s->web_->add_routes(*s->router_, [p = &s->profiles_](std::string_view profile) {
+        return p->image_pace_bytes_per_s(profile);
+      }))
+    return *e;
 
   if (c.media_enabled) {
     auto pipes = MediaPipelines::load(pipelines + "/media.ini", s->profiles_);

@@ -177,7 +177,14 @@ Result<std::unique_ptr<WebPages>> WebPages::load(const std::string &dir) {
     f.content_type = content_type_for(name);
     // A page carries its stylesheet and scripts: on 2G every further request costs a round
     // trip or two before its bytes, and one gzip stream over all of it is smaller.
-    f.body = g_str_has_suffix(name.c_str(), ".html") ? inline_assets(text, texts) : text;
+    if (g_str_has_suffix(name.c_str(), ".html"))
+      f.body = inline_assets(text, texts);
+    else if (g_str_has_suffix(name.c_str(), ".js"))
+      f.body = minify_js(text);
+    else if (g_str_has_suffix(name.c_str(), ".css"))
+      f.body = minify_css(text);
+    else
+      f.body = text;
     g_autofree char *sum = g_compute_checksum_for_data(
         G_CHECKSUM_SHA256, reinterpret_cast<const guchar *>(f.body.data()), f.body.size());
     f.etag = "\"" + std::string(sum).substr(0, 32) + "\"";
@@ -208,7 +215,9 @@ void WebPages::serve(GramothiHttpExchange *ex, const File &f, bool page) const {
   exchange_respond(ex, 200, f.content_type.c_str(), f.body.data(), f.body.size());
 }
 
-std::optional<Error> WebPages::add_routes(HttpRouter &router) {
+std::optional<Error> WebPages::add_routes(HttpRouter &router,
+                                          std::function<size_t(std::string_view)> pace) {
+  pace_ = std::move(pace);
   auto add = [&](const std::string &pattern, HttpHandler h) -> std::optional<Error> {
     std::string why;
     if (!router.add_route("GET", pattern, 0, std::move(h), this, &why))
@@ -230,6 +239,10 @@ std::optional<Error> WebPages::add_routes(HttpRouter &router) {
     auto it = name ? files_.find(name) : files_.end();
     if (it == files_.end())
       return exchange_respond_error(ex, Error{ErrorKind::kNotFound, "not_found", "No such file."});
+    // The student page's second part comes while the audio plays: on a slow link it goes at
+    // what the link leaves beside the audio (?pace=PROFILE), as slide images do.
+    const char *profile = exchange_query(ex, "pace");
+    if (profile && pace_) exchange_set_pace(ex, pace_(profile));
     serve(ex, it->second, g_str_has_suffix(name, ".html"));
   });
 }

@@ -2,16 +2,19 @@
 // gzipped once at start, so a page costs no disk read and a phone on 2G gets the smallest
 // bytes: a page (*.html) with its stylesheet and scripts inlined and their comments left out
 // (one request instead of four), gzip when the client accepts it (and it is smaller), an ETag
-// from the content, 304 to a matching If-None-Match. Pages ("/", and "/teach/{class_id}",
+// from the content, 304 to a matching If-None-Match. Scripts and stylesheets are minified
+// like the ones inlined. Pages ("/", and "/teach/{class_id}",
 // "/class/{class_id}" when web/teach.html and web/class.html exist) revalidate every time; other
 // files under
 // "/web/{file}" may be cached for a day.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "base/error.hpp"
 #include "http/http_router.hpp"
@@ -23,8 +26,11 @@ class WebPages {
   // Reads every regular file directly in `dir` (at most 2 MiB each). Errors: kInternal
   // "web_invalid" naming the file.
   static Result<std::unique_ptr<WebPages>> load(const std::string &dir);
-  // Errors name the route that could not be added.
-  std::optional<Error> add_routes(HttpRouter &router);
+  // Errors name the route that could not be added. `pace` (may be empty) gives the bytes per
+  // second a listener on a bandwidth profile has beside its audio (0: no pacing): a file asked
+  // for with ?pace=PROFILE goes out no faster, as slide images do.
+  std::optional<Error> add_routes(HttpRouter &router,
+                                  std::function<size_t(std::string_view)> pace = {});
 
   // What load() does to pages: `html` with each <link rel="stylesheet" href="/web/X"> and
   // <script src="/web/X"></script> whose file is in `files` (name -> text) replaced by the
@@ -45,6 +51,7 @@ class WebPages {
  private:
   void serve(GramothiHttpExchange *ex, const File &f, bool page) const;
   std::map<std::string, File> files_;
+  std::function<size_t(std::string_view)> pace_;
 };
 
 }  // namespace gramothi

@@ -130,8 +130,14 @@ TEST_F(WebTest, TheStudentPageIsOneResponseOfAtMost10KB) {
   }
   // The files stay where they were, for whoever links them.
   EXPECT_EQ(HttpClient(server_.base()).get("/web/live.js").status, 200u);
-  for (const char *later : {"/web/live-extra.js", "/web/class-later.js"})
-    EXPECT_EQ(HttpClient(server_.base()).get(later).status, 200u) << later;
+  // The student page's second part: minified like what is inlined, also when paced for a
+  // profile (?pace=, as the page asks for it on a slow link).
+  for (const char *later : {"/web/live-extra.js", "/web/class-later.js?pace=2g"}) {
+    auto r = HttpClient(server_.base()).get(later);
+    EXPECT_EQ(r.status, 200u) << later;
+    EXPECT_NE(r.body.find("GL"), std::string::npos) << later;
+    EXPECT_EQ(r.body.find("\n// "), std::string::npos) << later << " is not minified";
+  }
 }
 
 TEST(WebMinify, OnlyWhatIsSafeWithoutParsingGoes) {

@@ -5,6 +5,7 @@
   const {$, el} = GL;
   const audio = $('#audio');
   const view = new GL.SlideView($('#slide'));
+  view.hold = true;  // no prefetch before the page's second part is in (loadLater)
   const pinKey = 'gl-pin:' + GL.classId;
   const pinned = () => (localStorage.getItem(pinKey) || 'auto') !== 'auto';
   const st = {
@@ -139,6 +140,7 @@
     for (const f of ['live-extra', 'class-later']) {
       const s = el('script', {src: '/web/' + f + '.js' + pace});
       s.async = false;
+      if (f === 'class-later') s.onload = s.onerror = () => view.release();
       document.head.append(s);
     }
   }
@@ -450,7 +452,7 @@
   function loadFrames() {
     if (st.framesAsked) return;
     st.framesAsked = true;
-    GL.publicConfig().then((cfg) => {
+    GL.publicConfig(st.profile).then((cfg) => {
       for (const p of cfg.profiles || []) if (p.opus_frame_ms > 0) frameMs[p.name] = p.opus_frame_ms;
       later('menu', cfg.profiles || []);
     }, () => (st.framesAsked = false));

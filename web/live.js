@@ -97,8 +97,9 @@ const GL = (() => {
     iceTransportPolicy: params.get('relay') === '1' ? 'relay' : 'all'});
 
   let config = null;
-  async function publicConfig() {
-    if (!config) config = await (await fetch('/config')).json();
+  // `pace`: the profile whose link the answer must leave room on (api/rest.md, /config).
+  async function publicConfig(pace) {
+    if (!config) config = await (await fetch('/config' + (pace ? '?pace=' + encodeURIComponent(pace) : ''))).json();
     return config;
   }
 
@@ -314,6 +315,17 @@ const GL = (() => {
       for (const im of this.loading.values()) if (Date.now() - im.at < 30000) return true;
       return false;
     }
+    // The next slide's image, unless held (hold: the page downloads something else first;
+    // release() then fetches the last one asked for).
+    prefetch(url) {
+      if (this.hold) this.held = url;
+      else this.load(url, true);
+    }
+    release() {
+      this.hold = false;
+      if (this.held) this.prefetch(this.held);
+      this.held = '';
+    }
     // Cancels the downloads of every image but those in `keep`.
     drop(keep) {
       for (const [url, im] of this.loading) {
@@ -347,7 +359,7 @@ const GL = (() => {
       const image = () => this.load(url).then((im) => {
         if (this.url !== url || !im) return;
         this.put(im, 'image');
-        if (slide.next_file_url) setTimeout(() => this.load(slide.next_file_url, true), 300);
+        if (slide.next_file_url) setTimeout(() => this.prefetch(slide.next_file_url), 300);
       });
       if (!preview) {
         image();

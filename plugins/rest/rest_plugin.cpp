@@ -339,6 +339,10 @@ void handle_ice_servers(GramothiHttpExchange *ex, void *) {
 }
 
 void handle_config(GramothiHttpExchange *ex, void *) {
+  // A student page asks for it while its audio starts: on a slow link it goes at what the link
+  // leaves beside the audio (?pace=PROFILE), as slide images do.
+  const char *pace = host->http_query(ex, "pace");
+  if (pace && GRAMOTHI_HOST_HAS(host, http_pace)) host->http_pace(ctx, ex, pace);
   respond_owned_json(ex, host->public_config_json(ctx));
 }
 

@@ -191,10 +191,12 @@
   // buffer holds only about one frame on a steady link, and a repeat that arrives after its
   // frame was due is thrown away; a 150 ms floor keeps two 60 ms frames and the link's jitter.
   // Once the link has lost packets (a report interval with 1 % or more, the line from which the
-  // server sends RED), 500 ms: on such a link a queue that builds up for a second or two (a slide
-  // image, the server trying the next profile) delays the packets, and what the buffer holds
-  // plays on instead of gaps. A lecture is one-way: half a second more delay costs the student
-  // nothing, a gap costs a word. Never lowered within a session.
+  // server sends RED), has a round trip over 250 ms (a slow link, on which the page's own
+  // downloads beside the audio queue up) or the queue watch sees over 100 ms, 500 ms: a queue
+  // that builds up for a second or two (a slide image, the server trying the next profile)
+  // delays the packets, and what the buffer holds plays on instead of gaps. A lecture is
+  // one-way: half a second more delay costs the student nothing, a gap costs a word. Never
+  // lowered within a session; raised only once the audio plays (the first words come as soon).
   function holdForRepeats(pc) {
     if (!pc) return;
     for (const r of pc.getReceivers()) {
@@ -203,6 +205,11 @@
       if ('jitterBufferTarget' in r) r.jitterBufferTarget = st.holdMs;
       else if ('playoutDelayHint' in r) r.playoutDelayHint = st.holdMs / 1000;
     }
+  }
+  function holdLonger() {
+    if (st.holdMs >= 500) return;
+    st.holdMs = 500;
+    holdForRepeats(st.pc);
   }
   function onCandidate(m) {
     if (!m.candidate) return;
@@ -404,10 +411,7 @@
         else if (!st.healthySince) st.healthySince = Date.now();
       }
     }
-    if (lossPct !== null && lossPct >= 1 && st.holdMs < 500) {
-      st.holdMs = 500;
-      holdForRepeats(st.pc);
-    }
+    if ((lossPct !== null && lossPct >= 1) || (rtt !== null && rtt > 250)) holdLonger();
     const parts = [];
     if (rtt !== null) parts.push(Math.round(rtt) + ' ms');
     if (lossPct !== null) parts.push(lossPct.toFixed(1) + '% lost');
@@ -494,6 +498,7 @@
     while (q.lows.length > 1 && now - q.lows[0][0] > 30000) q.lows.shift();
     // Packets come whole: a lag of up to a frame is the counting, not a queue.
     q.queue = Math.max(0, lag - Math.min(...q.lows.map((x) => x[1])) - frame);
+    if (q.queue > 100) holdLonger();
     // More than 3 s is no queue the watch can judge: the profile it times by is stale (its
     // profile-changed held back on a slow socket) or the link stalled. Start again.
     if (q.queue > 3000) {

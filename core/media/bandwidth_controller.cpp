@@ -83,7 +83,7 @@ void BandwidthController::yield_to_slide(int64_t now_ms) {
 
 std::optional<ProfileDecision> BandwidthController::climb(int64_t now_ms) {
   if (no_probe_until_ms_ && now_ms < *no_probe_until_ms_) return std::nullopt;
-  if (client_downloading_) return std::nullopt;
+  if (client_downloading_ && quick_probes()) return std::nullopt;
   if (!probe_by_redundancy_) {
     if (may_step_up(now_ms)) return change_to(current_ + 1, "recovered", now_ms);
     return std::nullopt;
@@ -144,11 +144,14 @@ std::optional<ProfileDecision> BandwidthController::report(const LinkReport &r) 
   if (pinned_ || link_min_kbps_.empty()) return std::nullopt;
   // An image on its way fills the link as a probe does, and the two together overfill one the
   // probe alone would not (2g-bad at page open: the first slide, paced for 2g, under a short
-  // probe toward ultra-low, a queue of a third of a second): the probe ends without a verdict,
-  // as at a slide move (yield_to_slide), and the next waits until the images are in.
+  // probe toward ultra-low, a queue of a third of a second): a short probe ends without a
+  // verdict and the next waits until the images are in. Long probes (a link that lost packets,
+  // or after a failure) ramp up slowly and fail on a small queue; holding them for every image
+  // (on 3g-lossy a slide's image takes 10 s at ultra-low's pace, and its prefetch as long)
+  // left a student at ultra-low for two and a half minutes.
   if (r.downloading) {
     client_downloading_ = *r.downloading;
-    if (client_downloading_) end_probe();
+    if (client_downloading_ && probe_quick_) end_probe();
   }
 
   // A step up on probation that meets loss or a growing queue is undone at once.

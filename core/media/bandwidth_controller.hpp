@@ -167,7 +167,8 @@ class BandwidthController {
   // ends without a verdict and neither a probe nor a step up starts for tuning.slide_yield_ms.
   void yield_to_slide(int64_t now_ms);
   // The client said it is downloading slide images (LinkReport::downloading) in its latest
-  // report that said either: no probe or step up starts meanwhile, and one under way ended.
+  // report that said either: no short probe (quick_probes) or step up while starting, and a
+  // short one under way ended.
   bool client_downloading() const { return client_downloading_; }
 
  private:

@@ -671,9 +671,11 @@ TEST(BandwidthController, ASlideMoveEndsAProbeAndHoldsTheNextBack) {
   EXPECT_TRUE(c.probing()) << "the next probe once the slide had its time";
 }
 
-// While the client says it is downloading slide images, a probe under way ends without a
+// While the client says it is downloading slide images, a short probe under way ends without a
 // verdict and none starts; the climb goes on from the report that says the images are in.
 // (2g-bad at page open: the first slide, paced for 2g, under a short probe toward ultra-low.)
+// Long probes go on: they ramp up slowly and fail on a small queue (3g-lossy, where images
+// take 10 s each and would hold the climb for minutes).
 TEST(BandwidthController, NoProbeWhileTheClientDownloadsImages) {
   LinkReport r;
   BandwidthController c = probing_from(k2g, 0.0, 300, &r);
@@ -701,6 +703,14 @@ TEST(BandwidthController, NoProbeWhileTheClientDownloadsImages) {
   auto d = c.report(r);
   ASSERT_TRUE(d);
   EXPECT_EQ(d->index, kUltraLow);
+
+  // A lossy link probes long: downloads do not stop it.
+  LinkReport q;
+  BandwidthController lossy = probing_from(kLow, 0.02, 100, &q);
+  q.now_ms = 500;
+  q.downloading = true;
+  EXPECT_FALSE(lossy.report(q));
+  EXPECT_TRUE(lossy.probing()) << "a long probe goes on while images download";
 }
 
 // A link that loses packets from the start is no clean link to climb fast on: its probes are

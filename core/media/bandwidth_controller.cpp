@@ -83,7 +83,7 @@ void BandwidthController::yield_to_slide(int64_t now_ms) {
 
 std::optional<ProfileDecision> BandwidthController::climb(int64_t now_ms) {
   if (no_probe_until_ms_ && now_ms < *no_probe_until_ms_) return std::nullopt;
-  if (client_downloading_ && quick_probes()) return std::nullopt;
+  if (downloads_hold()) return std::nullopt;
   if (!probe_by_redundancy_) {
     if (may_step_up(now_ms)) return change_to(current_ + 1, "recovered", now_ms);
     return std::nullopt;
@@ -148,10 +148,13 @@ std::optional<ProfileDecision> BandwidthController::report(const LinkReport &r) 
   // verdict and the next waits until the images are in. Long probes (a link that lost packets,
   // or after a failure) ramp up slowly and fail on a small queue; holding them for every image
   // (on 3g-lossy a slide's image takes 10 s at ultra-low's pace, and its prefetch as long)
-  // left a student at ultra-low for two and a half minutes.
+  // left a student at ultra-low for two and a half minutes. And only on a long round trip
+  // (downloads_hold): images are paced for the student's profile, not its link, so on a clean
+  // link a starting student's first image (2g's pace, 4 s) and the next one's prefetch held
+  // the climb to high for 43 s.
   if (r.downloading) {
     client_downloading_ = *r.downloading;
-    if (client_downloading_ && probe_quick_) end_probe();
+    if (downloads_hold() && probe_quick_) end_probe();
   }
 
   // A step up on probation that meets loss or a growing queue is undone at once.

@@ -123,6 +123,9 @@ struct BandwidthTuning {
   double loss_clean_red = 0.035;  // "clean" for a listener with RED (smoothed loss)
   double loss_down_red = 0.10;    // "bad" for a listener with RED (smoothed loss)
   double lossy_link = 0.01;       // a report with this much loss: a starting listener probes long
+  // The client's downloads hold short probes only on a link whose lowest round trip is over
+  // this: there the image's TCP bursts and a probe queue up together before a report shows it.
+  double downloads_hold_rtt_ms = 250;
 };
 
 class BandwidthController {
@@ -167,8 +170,8 @@ class BandwidthController {
   // ends without a verdict and neither a probe nor a step up starts for tuning.slide_yield_ms.
   void yield_to_slide(int64_t now_ms);
   // The client said it is downloading slide images (LinkReport::downloading) in its latest
-  // report that said either: no short probe (quick_probes) or step up while starting, and a
-  // short one under way ended.
+  // report that said either: on a long round trip (downloads_hold_rtt_ms), no short probe
+  // (quick_probes) or step up while starting, and a short one under way ended.
   bool client_downloading() const { return client_downloading_; }
 
  private:
@@ -187,6 +190,11 @@ class BandwidthController {
   // profile fills its queue too slowly for a short probe to see.
   bool quick_probes() const { return starting_ && !seen_loss_; }
   bool rtt_inflated() const;
+  // The client's downloads hold short probes now (client_downloading).
+  bool downloads_hold() const {
+    return client_downloading_ && quick_probes() && lowest_rtt_ms_ &&
+           *lowest_rtt_ms_ > tuning_.downloads_hold_rtt_ms;
+  }
   ProfileDecision change_to(size_t index, const char *reason, int64_t now_ms);
 
   std::vector<int> link_min_kbps_;  // per profile, lowest to highest

@@ -675,7 +675,8 @@ TEST(BandwidthController, ASlideMoveEndsAProbeAndHoldsTheNextBack) {
 // verdict and none starts; the climb goes on from the report that says the images are in.
 // (2g-bad at page open: the first slide, paced for 2g, under a short probe toward ultra-low.)
 // Long probes go on: they ramp up slowly and fail on a small queue (3g-lossy, where images
-// take 10 s each and would hold the climb for minutes).
+// take 10 s each and would hold the climb for minutes); so does everything on a round trip of
+// 250 ms or less (images are paced for the profile: on a clean link they held the climb 30 s).
 TEST(BandwidthController, NoProbeWhileTheClientDownloadsImages) {
   LinkReport r;
   BandwidthController c = probing_from(k2g, 0.0, 300, &r);
@@ -711,6 +712,14 @@ TEST(BandwidthController, NoProbeWhileTheClientDownloadsImages) {
   q.downloading = true;
   EXPECT_FALSE(lossy.report(q));
   EXPECT_TRUE(lossy.probing()) << "a long probe goes on while images download";
+
+  // A short round trip: the images (paced for the profile, not the link) hold nothing.
+  LinkReport f;
+  BandwidthController fast = probing_from(k2g, 0.0, 20, &f);
+  f.now_ms = 500;
+  f.downloading = true;
+  EXPECT_FALSE(fast.report(f));
+  EXPECT_TRUE(fast.probing()) << "a clean, short link climbs while images download";
 }
 
 // A link that loses packets from the start is no clean link to climb fast on: its probes are

@@ -99,12 +99,31 @@ Result<std::unique_ptr<ClassPipeline>> ClassPipeline::start(const std::string &c
   c->bus_watch_ =
       gst_bus_add_watch_full(bus, G_PRIORITY_DEFAULT, on_class_bus, new std::string(class_id),
                              [](gpointer p) { delete static_cast<std::string *>(p); });
-  if (gst_element_set_state(pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
+  // Ready, not running: it runs while a teacher publishes (set_running).
+  if (gst_element_set_state(pipeline, GST_STATE_READY) == GST_STATE_CHANGE_FAILURE)
     return media_error(ErrorKind::kInternal, "media_error", "the class pipeline cannot start");
   c->started_ = true;
-  log_media(LogLevel::kInfo, "class " + class_id + ": media started (" +
+  log_media(LogLevel::kInfo, "class " + class_id + ": media ready (" +
                                  std::to_string(c->tiers_.size()) + " profiles)");
   return c;
+}
+
+bool ClassPipeline::set_running(bool on) {
+  if (on == running_) return true;
+  if (gst_element_set_state(pipeline_.get(), on ? GST_STATE_PLAYING : GST_STATE_READY) ==
+      GST_STATE_CHANGE_FAILURE) {
+    log_media(LogLevel::kError,
+              "class " + id_ + ": the pipeline cannot " + (on ? "start" : "stop"));
+    return false;
+  }
+  running_ = on;
+  if (!on)
+    for (auto &t : tiers_)
+      t->cool();
+  log_media(
+      LogLevel::kInfo,
+      "class " + id_ + (on ? ": audio on (a teacher publishes)" : ": audio off (no teacher)"));
+  return true;
 }
 
 ClassPipeline::~ClassPipeline() {
@@ -113,8 +132,10 @@ ClassPipeline::~ClassPipeline() {
   for (auto &[id, r] : recorders)
     finished.push_back(r);
   recorders.clear();
-  for (auto &r : finished)
+  for (auto &r : finished) {
     r->release_tee_pad(tee_);
+    r->shutdown();
+  }
   finished.clear();
   if (bus_watch_) g_source_remove(bus_watch_);
   if (started_) log_media(LogLevel::kInfo, "class " + id_ + ": media stopped");

@@ -34,6 +34,7 @@ struct MediaEngine::Impl final : PeerHost {
   RecordingId next_recording = 1;
   guint tick = 0;
   unsigned ticks = 0;
+  int64_t recordings_caught_up_ms = 0;  // on_tick: silence for recordings between teachers
   // Ended first by the destructor: deferred work queued on the main loop then does nothing.
   Lifetime lifetime;
 
@@ -154,6 +155,7 @@ void MediaEngine::Impl::recorder_done(RecordingId id, RecordingState state,
   recording_class.erase(where);
   c->recorders.erase(it);
   r->end();
+  r->shutdown();  // its file is final: the recording's pipeline goes now, its tap below
   if (c->ended)
     c->finished.push_back(r);  // the class's pipeline goes as a whole
   else
@@ -178,7 +180,20 @@ void MediaEngine::Impl::close_peer(Peer &p, const std::string &detail, bool noti
   auto cit = classes.find(p.class_id());
   if (cit != classes.end()) {
     ClassPipeline *c = cit->second.get();
-    if (!p.is_listener() && c->publisher == p.id()) c->publisher = 0;
+    if (!p.is_listener() && c->publisher == p.id()) {
+      c->publisher = 0;
+      // No teacher: the class stops until the next one (not when one replaces another).
+      run_later([this, class_id = c->id(), watch = lifetime.watch()] {
+        if (!watch.alive()) return;
+        auto it = classes.find(class_id);
+        if (it == classes.end() || it->second->publisher) return;
+        it->second->set_running(false);
+        // Switches waiting for an encoder's first frame would wait for the next teacher.
+        for (auto &[user, id] : it->second->listeners)
+          if (Listener *l = find_listener(id); l && l->pending_tier)
+            switch_tier(*l, *l->pending_tier, l->pending_reason);
+      });
+    }
     if (p.is_listener()) {
       auto &l = static_cast<Listener &>(p);
       auto lit = c->listeners.find(p.user_id());
@@ -212,8 +227,9 @@ void MediaEngine::Impl::switch_tier(Listener &l, size_t tier, const std::string 
   }
   // To a profile whose encoder is off or has not yet delivered a frame: the encoder starts, and
   // the listener stays on its profile until the first frame came (complete_switches), so that
-  // the switch leaves no gap. A held listener hears nothing yet: it moves at once.
-  if (tier != l.tier && !c->tier(tier).warm() && !l.feed->held.load()) {
+  // the switch leaves no gap. A held listener hears nothing yet, nor does anyone while the class
+  // has no teacher: they move at once.
+  if (tier != l.tier && !c->tier(tier).warm() && !l.feed->held.load() && c->running()) {
     c->tier(tier).use();
     l.pending_tier = tier;
     l.pending_reason = reason;
@@ -270,6 +286,15 @@ void MediaEngine::Impl::on_tick() {
     l.sync_probe(now);
   }
   if (++ticks % 4 == 0) tune_fec();
+  // Recordings of classes between teachers get their silence every 5 s, so that a server that
+  // dies meanwhile loses at most that much of it.
+  if (now - recordings_caught_up_ms >= 5000) {
+    recordings_caught_up_ms = now;
+    for (auto &[class_id, c] : classes)
+      if (!c->running())
+        for (auto &[rid, r] : c->recorders)
+          r->catch_up();
+  }
 }
 
 // Each profile's Opus FEC follows the loss its listeners report.
@@ -384,6 +409,11 @@ Result<PeerId> MediaEngine::publish(const std::string &class_id, const std::stri
   Publisher *raw = p.get();
   impl_->peers[id] = std::move(p);
   (*c)->publisher = id;
+  if (!(*c)->set_running(true)) {
+    gst_sdp_message_free(*offer);
+    impl_->close_peer(*raw, "media-error", false);
+    return media_error(ErrorKind::kInternal, "media_error", "the class's audio cannot start");
+  }
   if (auto err = raw->start(*offer, (*c)->teacher_src())) {
     impl_->close_peer(*raw, "media-error", false);
     return *err;

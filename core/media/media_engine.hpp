@@ -2,7 +2,9 @@
 //
 //   publisher: webrtcbin -> [ingest decode] -> appsink ==> class teacher appsrc
 //   class:     silence + teacher -> mixer -> tee -> per profile [encoder] -> Tier
-//                                            tee -> [recording] -> file
+//                                            tee -> tap ==> recording: [recording] -> file
+// A class pipeline runs only while a teacher publishes; in between it costs nothing, its
+// listeners are sent nothing and its recordings get the gap as silence (Recorder).
 //   listener:  Tier ==> Feed -> lite session, or appsrc -> [listener pay] -> webrtcbin
 // Files: publisher, class_pipeline, tier, recorder, listener (the interface and the lite one),
 // webrtcbin_listener, webrtc_session (a webrtcbin peer's setup), gst_support (formats, clock).
@@ -79,7 +81,8 @@ class MediaEngine {
   // Records the class's audio (what listeners hear, silence included while no teacher speaks)
   // as Ogg/Opus at `bitrate_bps` into `path` (created or truncated), from now until
   // stop_recording or the end of the class. Pages reach the file at least every 500 ms
-  // ([recording] in media.ini) and are synced to disk every 5 s.
+  // ([recording] in media.ini) while a teacher publishes and every 5 s between teachers (the
+  // silence is encoded in batches), and are synced to disk every 5 s.
   // Errors: "media_unavailable" (the class pipeline), "recording_failed" (the file).
   Result<RecordingId> record(const std::string &class_id, const std::string &path, int bitrate_bps,
                              RecordingObserver observer);

@@ -136,6 +136,8 @@ class Tier {
   bool warm() const {
     return on_.load(std::memory_order_acquire) && warm_.load(std::memory_order_acquire);
   }
+  // The class stopped (no teacher): the next frame counts as a first one again.
+  void cool() { warm_.store(false, std::memory_order_release); }
   // Called on the main loop after the first frame delivered since the encoder came on. Set
   // before the first use().
   std::function<void()> on_warm;

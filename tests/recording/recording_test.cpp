@@ -401,6 +401,62 @@ TEST_F(RecordingTest, AClassIsRecordedWithItsSlidesAndChatAtTheRightTimes) {
   EXPECT_EQ(http_->get(api + "/package", token("stranger", Role::kStudent)).status, 404u);
 }
 
+// Issue 15: a class with no teacher encodes nothing and sends its listeners nothing; its
+// recording gets each gap as silence when a teacher comes, and up to its end when it ends
+// without one, so the file lasts as long as the class and its audio stays where the timeline
+// (wall-clock milliseconds from the start) puts it.
+TEST_F(RecordingTest, TheGapsBetweenTeachersAreRecordedAsSilenceOfTheirLength) {
+  start_server();
+  int64_t start_sent = now_ms();
+  ASSERT_EQ(post("/api/v1/streaming/start", "{\"class_id\":\"rec-5\"}").status, 200u);
+  std::string list = recordings("rec-5", [](const std::string &b) {
+    return b.find("\"state\":\"recording\"") != std::string::npos;
+  });
+  ASSERT_NE(list.find("\"state\":\"recording\""), std::string::npos) << list << server_->log();
+  auto sws = connect("rec-5", "student-1", Role::kStudent);
+  ListenerPeer listener(*sws);
+  listener.listen("low");
+  spin_for(3000);
+  EXPECT_EQ(listener.packets().size(), 0u) << "sent while no teacher speaks";
+
+  auto tws = connect("rec-5", "teacher-1", Role::kTeacher);
+  auto teacher = std::make_unique<TeacherPeer>(*tws, 440);
+  teacher->publish();
+  ASSERT_TRUE(spin_until([&] { return teacher->connected(); }, 15000)) << server_->log();
+  ASSERT_TRUE(spin_until([&] { return listener.packets().size() > 50; }, 15000))
+      << "the teacher is heard" << server_->log();
+  spin_for(2000);
+  int64_t left_at = now_ms();
+  teacher.reset();
+  tws.reset();
+  spin_for(1000);
+  size_t heard = listener.packets().size();
+  spin_for(2000);
+  EXPECT_EQ(listener.packets().size(), heard) << "sent after the teacher left";
+  int64_t stop_sent = now_ms();
+  ASSERT_EQ(post("/api/v1/streaming/stop", "{\"class_id\":\"rec-5\"}").status, 200u);
+  list = recordings("rec-5", [](const std::string &b) {
+    return b.find("\"state\":\"complete\"") != std::string::npos &&
+           b.find("\"duration_ms\":0") == std::string::npos;
+  });
+  ASSERT_NE(list.find("\"state\":\"complete\""), std::string::npos) << list << server_->log();
+
+  g_autoptr(JsonParser) lp = json_parser_new();
+  JsonObject *rec = json_array_get_object_element(
+      json_object_get_array_member(json_node_get_object(parse(list, lp)), "recordings"), 0);
+  int64_t t0 = json_object_get_int_member(rec, "started_at_ms");
+  int64_t duration = json_object_get_int_member(rec, "duration_ms");
+  EXPECT_NEAR(t0, start_sent, 1000);
+  EXPECT_NEAR(duration, stop_sent - t0, 700) << "the gap at the end is in the file";
+  auto pcm = decode_ogg(recording_dir(list) + "/audio.ogg");
+  ASSERT_FALSE(pcm.empty());
+  EXPECT_NEAR(static_cast<double>(pcm.size()) / 48, duration, 200);
+  EXPECT_LT(rms(slice(pcm, 500, 2000)), 200) << "silence before the teacher";
+  EXPECT_GT(tone_in(pcm, left_at - t0 - 1200, 800, 440), 0.8)
+      << "the tone where the timeline has it";
+  EXPECT_LT(rms(slice(pcm, left_at - t0 + 1000, 1500)), 200) << "silence after the teacher";
+}
+
 TEST_F(RecordingTest, AServerKilledMidClassLeavesAPlayableRecording) {
   start_server();
   ASSERT_EQ(post("/api/v1/streaming/start", "{\"class_id\":\"rec-2\"}").status, 200u);

@@ -119,12 +119,12 @@
   const mark = (name) => performance.mark && performance.mark('gl-' + name);
 
   // What the page needs only once it is ready (chat, recordings, the data meter, the quality
-  // menu) comes in a second script, class-later.js (with
-  // live-extra.js), once the held session has connected (at once when the class is not live,
-  // at the latest 8 s after the socket's authentication) and the slide's image is in (or after
-  // 20 s more), paced to
-  // what the link leaves beside the audio: on 2G its 5 KB at once would delay the page, or
-  // stall the first seconds of audio. Calls into it wait for it, in order.
+  // menu) comes in a second script, class-later.js (with live-extra.js), once the held session
+  // has connected (at once when the class is not live, at the latest 8 s after the socket's
+  // authentication) and the slide's image is in (or after 20 s more), paced to what the link
+  // leaves beside the audio: on 2G its 5 KB at once would delay the page, or stall the first
+  // seconds of audio. Calls into it wait for it, in order. A download that fails (a 2G link
+  // drops) is tried again 5 s later.
   function later(name, ...args) {
     if (GL.later) GL.later[name](...args);
     else st.calls.push([name, args]);
@@ -140,7 +140,17 @@
     for (const f of ['live-extra', 'class-later']) {
       const s = el('script', {src: '/web/' + f + '.js' + pace});
       s.async = false;
-      if (f === 'class-later') s.onload = s.onerror = () => view.release();
+      s.onerror = () => {
+        view.release();
+        if (st.laterRetry) return;
+        st.laterRetry = setTimeout(() => {
+          st.laterRetry = 0;
+          if (GL.later) return;
+          st.laterAsked = false;
+          loadLater();
+        }, 5000);
+      };
+      if (f === 'class-later') s.onload = () => view.release();
       document.head.append(s);
     }
   }

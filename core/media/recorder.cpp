@@ -265,12 +265,16 @@ void Recorder::on_eos(GstAppSink *, gpointer data) {
   r.news_(RecordingState::kStopped, "");
 }
 
-void Recorder::catch_up() {
-  std::lock_guard lock(feed_mutex_);
-  if (feed_closed_ || !src_ || GST_STATE(class_pipeline_.get()) == GST_STATE_PLAYING) return;
+void Recorder::fill_to_now() {
+  if (!src_ || GST_STATE(class_pipeline_.get()) == GST_STATE_PLAYING) return;
   GstClockTime now = class_now();
   if (GST_CLOCK_TIME_IS_VALID(now) && GST_CLOCK_TIME_IS_VALID(origin_))
     push_silence(gap_samples(origin_, now, written_));
+}
+
+void Recorder::catch_up() {
+  std::lock_guard lock(feed_mutex_);
+  if (!feed_closed_) fill_to_now();
 }
 
 void Recorder::end() {
@@ -279,12 +283,7 @@ void Recorder::end() {
   {
     std::lock_guard lock(feed_mutex_);
     feed_closed_ = true;
-    // Ended between teachers: silence up to now, so that the file lasts as long as the class.
-    if (src_ && GST_STATE(class_pipeline_.get()) != GST_STATE_PLAYING) {
-      GstClockTime now = class_now();
-      if (GST_CLOCK_TIME_IS_VALID(now) && GST_CLOCK_TIME_IS_VALID(origin_))
-        push_silence(gap_samples(origin_, now, written_));
-    }
+    fill_to_now();  // ended between teachers: the file lasts as long as the class
     if (src_) gst_app_src_end_of_stream(src_.get());
   }
   if (!tee_pad_) {

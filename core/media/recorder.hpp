@@ -86,6 +86,8 @@ class Recorder : public std::enable_shared_from_this<Recorder> {
   void fail(int err);
   // Feeding (under feed_mutex_): `samples` of silence, then the class's audio.
   void push_silence(uint64_t samples);
+  // Between teachers (the class pipeline not running): the silence up to the class's now.
+  void fill_to_now();
   void push_audio(GstBuffer *buffer);
   // The class's running time now, or GST_CLOCK_TIME_NONE.
   GstClockTime class_now() const;
